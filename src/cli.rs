@@ -1,0 +1,212 @@
+//! The `seatledger` command: parses flags (each also an environment variable) and calls into the
+//! library.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use jiff::Timestamp;
+
+use crate::clock::{SharedClock, SimulatedClock, SystemClock};
+use crate::db::{self, Db};
+use crate::{jobs, password, web};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "seatledger",
+    version,
+    about = "Trials, orders, licence batches and seats for MSP partners"
+)]
+pub struct Cli {
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER@HOST:PORT/DB`.
+    #[arg(
+        long,
+        env = "SEATLEDGER_DATABASE",
+        default_value = "sqlite://seatledger.db",
+        global = true
+    )]
+    pub database: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web console and API (and the scheduler).
+    Serve(ServeArgs),
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Seed demo data and print the demo logins; with --companies, seed bulk data for benchmarks.
+    Demo(DemoArgs),
+    /// Replay the seat ledger and verify every invariant; exits non-zero naming what is broken.
+    Check,
+    /// Run one pass of the scheduled work at an instant and exit.
+    Tick(TickArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SEATLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Base URL people reach the console at, used in links and to mark cookies Secure on https.
+    /// Defaults to http://LISTEN.
+    #[arg(long, env = "SEATLEDGER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Run on a simulated clock that starts at this instant (RFC 3339, e.g. 2026-11-26T09:00:00Z)
+    /// and advances in real time.
+    #[arg(long, env = "SEATLEDGER_NOW")]
+    pub now: Option<Timestamp>,
+    /// Seed the demo data first if the database is empty, and print the demo logins.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed this many bulk companies (for benchmarks) instead of the demo world.
+    #[arg(long)]
+    pub companies: Option<u64>,
+    /// Learners per bulk company.
+    #[arg(long, default_value_t = 100)]
+    pub learners: u64,
+    /// The instant the demo is seeded at (default: now).
+    #[arg(long, env = "SEATLEDGER_NOW")]
+    pub now: Option<Timestamp>,
+}
+
+#[derive(Debug, Args)]
+pub struct TickArgs {
+    /// The instant the pass runs at (RFC 3339; default: now).
+    #[arg(long)]
+    pub at: Option<Timestamp>,
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("seatledger: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = Db::connect_and_migrate(&cli.database).await?;
+    match cli.command {
+        Command::Migrate => println!("database is up to date"),
+        Command::Serve(args) => serve(db, args).await?,
+        Command::Demo(args) => demo(&db, args).await?,
+        Command::Check => return check(&db).await,
+        Command::Tick(args) => {
+            let at = args.at.unwrap_or_else(Timestamp::now);
+            let report = jobs::run_pass(&db, at).await?;
+            println!(
+                "pass at {at}: {} trials expired, {} batches expired, {} emails queued",
+                report.trials_expired, report.batches_expired, report.emails_queued
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(db: Db, args: ServeArgs) -> anyhow::Result<()> {
+    let clock: SharedClock = match args.now {
+        Some(start) => Arc::new(SimulatedClock::starting_at(start)),
+        None => Arc::new(SystemClock),
+    };
+    if args.demo && db::seed::is_empty(&db).await? {
+        let hash = password::hash_blocking(db::seed::DEMO_PASSWORD.to_owned()).await;
+        print_logins(&db::seed::demo(&db, &hash, clock.now()).await?);
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let public_url = args.public_url.unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            listener.local_addr().map_or(args.listen, |a| a)
+        )
+    });
+    let app = web::App::new(db, clock, web::WebConfig::new(&public_url));
+    tracing::info!("serving on {public_url}");
+    println!("seatledger is serving on {public_url}");
+    app.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn demo(db: &Db, args: DemoArgs) -> anyhow::Result<()> {
+    let now = args.now.unwrap_or_else(Timestamp::now);
+    let hash = password::hash_blocking(db::seed::DEMO_PASSWORD.to_owned()).await;
+    match args.companies {
+        Some(companies) => {
+            let started = Instant::now();
+            let seeded = db::seed::bulk(db, &hash, companies, args.learners, now).await?;
+            println!(
+                "seeded {} companies with {} learners under partner {} in {:.1} s (password {})",
+                seeded.companies,
+                seeded.learners,
+                seeded.partner,
+                started.elapsed().as_secs_f64(),
+                db::seed::DEMO_PASSWORD
+            );
+        }
+        None => {
+            if !db::seed::is_empty(db).await? {
+                anyhow::bail!("the database already holds data; seed the demo into an empty one");
+            }
+            print_logins(&db::seed::demo(db, &hash, now).await?);
+        }
+    }
+    Ok(())
+}
+
+fn print_logins(logins: &[db::seed::DemoLogin]) {
+    println!(
+        "Demo logins (password for all: {}):",
+        db::seed::DEMO_PASSWORD
+    );
+    println!(
+        "{:<16} {:<24} {:<36} {:<34} password",
+        "role", "company", "state", "email"
+    );
+    for l in logins {
+        println!(
+            "{:<16} {:<24} {:<36} {:<34} {}",
+            l.role,
+            l.company,
+            l.state,
+            l.email,
+            db::seed::DEMO_PASSWORD
+        );
+    }
+}
+
+async fn check(db: &Db) -> anyhow::Result<ExitCode> {
+    let report = db::check::run(db).await?;
+    println!(
+        "checked {} batches, {} users, {} seat events",
+        report.batches, report.users, report.events
+    );
+    if report.is_clean() {
+        println!("all invariants hold");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for problem in &report.problems {
+        println!("BROKEN: {problem}");
+    }
+    if report.unlisted_problems > 0 {
+        println!("... and {} more problems", report.unlisted_problems);
+    }
+    Ok(ExitCode::FAILURE)
+}

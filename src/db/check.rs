@@ -1,0 +1,216 @@
+//! `seatledger check`: replays the seat ledger and verifies every invariant against the stored
+//! state. Rows are streamed in index order and folded one batch (or one user) at a time, so memory
+//! stays bounded by the largest batch, not by the database.
+
+use futures_util::TryStreamExt;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Db, DbResult, instant};
+use crate::domain::{BatchId, BatchReplay, SeatEvent, SeatEventKind, UserId, UserReplay};
+
+/// How many problems are listed one by one; the rest are only counted.
+const LISTED_PROBLEMS: usize = 1000;
+
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub batches: u64,
+    pub users: u64,
+    pub events: u64,
+    pub problems: Vec<String>,
+    pub unlisted_problems: u64,
+}
+
+impl CheckReport {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, text: String) {
+        if self.problems.len() < LISTED_PROBLEMS {
+            self.problems.push(text);
+        } else {
+            self.unlisted_problems += 1;
+        }
+    }
+}
+
+pub async fn run(db: &Db) -> DbResult<CheckReport> {
+    let mut report = CheckReport::default();
+    check_batches(db, &mut report).await?;
+    check_users(db, &mut report).await?;
+    Ok(report)
+}
+
+/// The stored counts of the batch being replayed.
+struct StoredBatch {
+    quantity: i64,
+    allocated: i64,
+    held_seats: i64,
+}
+
+async fn check_batches(db: &Db, report: &mut CheckReport) -> DbResult<()> {
+    let mut rows = sqlx::query(
+        "SELECT b.id, b.quantity, b.allocated, COALESCE(h.held, 0) AS held, \
+           e.at, e.kind, e.user_id, e.quantity AS event_quantity, e.expires_at AS event_expires_at \
+         FROM licence_batches b \
+         LEFT JOIN (SELECT batch_id, COUNT(*) AS held FROM seats \
+           WHERE end_reason IS NULL OR end_reason <> 'released' GROUP BY batch_id) h \
+           ON h.batch_id = b.id \
+         LEFT JOIN seat_events e ON e.batch_id = b.id \
+         ORDER BY b.id, e.id",
+    )
+    .fetch(db.pool());
+    let mut current: Option<(BatchReplay, StoredBatch, bool)> = None;
+    while let Some(row) = rows.try_next().await? {
+        let id = BatchId(row.try_get("id")?);
+        if current.as_ref().map(|(r, _, _)| r.batch) != Some(id) {
+            if let Some(done) = current.take() {
+                finish_batch(done, report);
+            }
+            let stored = StoredBatch {
+                quantity: row.try_get("quantity")?,
+                allocated: row.try_get("allocated")?,
+                held_seats: row.try_get("held")?,
+            };
+            current = Some((BatchReplay::new(id), stored, true));
+        }
+        let Some((replay, _, consistent)) = current.as_mut() else {
+            continue;
+        };
+        let Some(event) = event_from_row(&row, id)? else {
+            continue;
+        };
+        report.events += 1;
+        if *consistent && let Err(e) = replay.apply(&event) {
+            report.problem(e.to_string());
+            *consistent = false;
+        }
+    }
+    if let Some(done) = current.take() {
+        finish_batch(done, report);
+    }
+    drop(rows);
+    let orphans: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT batch_id FROM seat_events \
+         WHERE batch_id NOT IN (SELECT id FROM licence_batches) ORDER BY batch_id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for batch in orphans {
+        report.problem(format!("batch {batch} has events but no longer exists"));
+    }
+    Ok(())
+}
+
+fn finish_batch(
+    (replay, stored, consistent): (BatchReplay, StoredBatch, bool),
+    report: &mut CheckReport,
+) {
+    report.batches += 1;
+    let batch = replay.batch;
+    if stored.allocated > stored.quantity || stored.allocated < 0 {
+        report.problem(format!(
+            "batch {batch} has {} seats allocated of {}",
+            stored.allocated, stored.quantity
+        ));
+    }
+    if stored.allocated != stored.held_seats {
+        report.problem(format!(
+            "batch {batch} counts {} seats allocated but {} seats are held",
+            stored.allocated, stored.held_seats
+        ));
+    }
+    if !consistent {
+        return;
+    }
+    if i64::from(replay.quantity) != stored.quantity {
+        report.problem(format!(
+            "batch {batch} has quantity {} but its events assigned {}",
+            stored.quantity, replay.quantity
+        ));
+    }
+    if i64::from(replay.allocated()) != stored.allocated {
+        report.problem(format!(
+            "batch {batch} counts {} seats allocated but its events give {}",
+            stored.allocated,
+            replay.allocated()
+        ));
+    }
+}
+
+async fn check_users(db: &Db, report: &mut CheckReport) -> DbResult<()> {
+    let mut rows = sqlx::query(
+        "SELECT e.user_id, e.batch_id AS id, e.at, e.kind, e.quantity AS event_quantity, \
+           e.expires_at AS event_expires_at, b.expires_at AS batch_expires_at \
+         FROM seat_events e JOIN licence_batches b ON b.id = e.batch_id \
+         WHERE e.user_id IS NOT NULL ORDER BY e.user_id, e.id",
+    )
+    .fetch(db.pool());
+    let mut current: Option<(UserReplay, bool)> = None;
+    while let Some(row) = rows.try_next().await? {
+        let user = UserId(row.try_get("user_id")?);
+        if current.as_ref().map(|(r, _)| r.user) != Some(user) {
+            report.users += 1;
+            current = Some((UserReplay::new(user), true));
+        }
+        let Some((replay, consistent)) = current.as_mut() else {
+            continue;
+        };
+        let batch = BatchId(row.try_get("id")?);
+        let Some(event) = event_from_row(&row, batch)? else {
+            continue;
+        };
+        let expires_at = instant(row.try_get("batch_expires_at")?);
+        if *consistent && let Err(e) = replay.apply(&event, expires_at) {
+            report.problem(e.to_string());
+            *consistent = false;
+        }
+    }
+    drop(rows);
+    let doubled: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT user_id, COUNT(*) FROM seats WHERE ended_at IS NULL AND user_id IS NOT NULL \
+         GROUP BY user_id HAVING COUNT(*) > 1 ORDER BY user_id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for (user, seats) in doubled {
+        report.problem(format!("user {user} holds {seats} open seats"));
+    }
+    Ok(())
+}
+
+/// The event on `row`, or `None` for a batch with no events (the left join's empty side).
+fn event_from_row(row: &AnyRow, batch: BatchId) -> DbResult<Option<SeatEvent>> {
+    let Some(kind) = row.try_get::<Option<String>, _>("kind")? else {
+        return Ok(None);
+    };
+    let user = || -> DbResult<UserId> {
+        Ok(UserId(
+            row.try_get::<Option<i64>, _>("user_id")?.unwrap_or(0),
+        ))
+    };
+    let kind = match kind.as_str() {
+        "batch_assigned" => SeatEventKind::BatchAssigned {
+            quantity: u32::try_from(
+                row.try_get::<Option<i64>, _>("event_quantity")?
+                    .unwrap_or(0),
+            )
+            .unwrap_or(0),
+            expires_at: instant(
+                row.try_get::<Option<i64>, _>("event_expires_at")?
+                    .unwrap_or(0),
+            ),
+        },
+        "seat_allocated" => SeatEventKind::SeatAllocated { user: user()? },
+        "seat_released" => SeatEventKind::SeatReleased { user: user()? },
+        _ => SeatEventKind::BatchExpired,
+    };
+    Ok(Some(SeatEvent {
+        batch,
+        at: instant(row.try_get("at")?),
+        kind,
+        actor: None,
+        on_behalf_of: None,
+    }))
+}

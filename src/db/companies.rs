@@ -1,0 +1,131 @@
+//! Customer companies.
+
+use jiff::Timestamp;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Db, DbError, DbResult, Page, Scope, instant, secs};
+use crate::domain::{CompanyFacts, CompanyId, CompanyStatus, PartnerId, TrialDays, UserId};
+
+#[derive(Clone, Debug)]
+pub struct NewCompany<'a> {
+    pub partner: PartnerId,
+    pub name: &'a str,
+    pub country: &'a str,
+    pub time_zone: &'a str,
+    pub account_manager: Option<UserId>,
+    pub trial_days: TrialDays,
+}
+
+/// Creates a company on a free trial that starts now.
+pub async fn create(
+    tx: &mut Transaction<'static, Any>,
+    company: &NewCompany<'_>,
+    now: Timestamp,
+) -> DbResult<CompanyId> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO companies (partner_id, name, country, time_zone, account_manager_id, \
+         trial_ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(company.partner.0)
+    .bind(company.name)
+    .bind(company.country)
+    .bind(company.time_zone)
+    .bind(company.account_manager.map(|u| u.0))
+    .bind(secs(company.trial_days.trial_end(now)))
+    .bind(secs(now))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(CompanyId(id))
+}
+
+/// The lifecycle facts of a company the caller may see.
+pub async fn facts(db: &Db, scope: &Scope, id: CompanyId) -> DbResult<CompanyFacts> {
+    let (condition, value) = scope.companies_condition(2);
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT c.trial_ends_at, c.licensed_until FROM companies c WHERE c.id = $1 AND {condition}"
+    ))
+    .bind(id.0)
+    .bind(value)
+    .fetch_optional(db.pool())
+    .await?;
+    let (trial_ends_at, licensed_until) = row.ok_or(DbError::NotFound)?;
+    Ok(CompanyFacts {
+        trial_ends_at: instant(trial_ends_at),
+        licensed_until: licensed_until.map(instant),
+    })
+}
+
+/// A row of the partner's Company section.
+#[derive(Clone, Debug)]
+pub struct CompanyRow {
+    pub id: CompanyId,
+    pub name: String,
+    pub partner_name: String,
+    pub status: CompanyStatus,
+    pub seats_used: i64,
+    pub seats_total: i64,
+    pub learners: i64,
+    pub account_manager: Option<String>,
+}
+
+/// Where a page of companies starts: after this (name, id) in name order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompanyCursor {
+    pub name: String,
+    pub id: CompanyId,
+}
+
+/// The companies in `scope` in name order, one page after `after`.
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    after: Option<&CompanyCursor>,
+    limit: u32,
+    now: Timestamp,
+) -> DbResult<Page<CompanyRow, CompanyCursor>> {
+    let (condition, value) = scope.companies_condition(1);
+    let rows = sqlx::query(&format!(
+        "SELECT c.id, c.name, p.name AS partner_name, c.trial_ends_at, c.licensed_until, \
+           (SELECT COALESCE(SUM(b.allocated), 0) FROM licence_batches b \
+             WHERE b.company_id = c.id AND b.expires_at > $2) AS seats_used, \
+           (SELECT COALESCE(SUM(b.quantity), 0) FROM licence_batches b \
+             WHERE b.company_id = c.id AND b.expires_at > $2) AS seats_total, \
+           (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
+             AND u.deactivated_at IS NULL) AS learners, \
+           (SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
+             WHERE m.id = c.account_manager_id) AS account_manager \
+         FROM companies c JOIN partners p ON p.id = c.partner_id \
+         WHERE {condition} AND (c.name > $3 OR (c.name = $3 AND c.id > $4)) \
+         ORDER BY c.name, c.id LIMIT $5"
+    ))
+    .bind(value)
+    .bind(secs(now))
+    .bind(after.map_or("", |a| a.name.as_str()))
+    .bind(after.map_or(0, |a| a.id.0))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(db.pool())
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            let facts = CompanyFacts {
+                trial_ends_at: instant(r.try_get("trial_ends_at")?),
+                licensed_until: r.try_get::<Option<i64>, _>("licensed_until")?.map(instant),
+            };
+            Ok(CompanyRow {
+                id: CompanyId(r.try_get("id")?),
+                name: r.try_get("name")?,
+                partner_name: r.try_get("partner_name")?,
+                status: facts.status(now),
+                seats_used: r.try_get("seats_used")?,
+                seats_total: r.try_get("seats_total")?,
+                learners: r.try_get("learners")?,
+                account_manager: r.try_get("account_manager")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Page::from_rows(items, limit, |c| CompanyCursor {
+        name: c.name.clone(),
+        id: c.id,
+    }))
+}

@@ -1,0 +1,192 @@
+//! Storage: one SQL layer over SQLite (the default, a file) and PostgreSQL (production).
+//!
+//! Queries are plain SQL text shared by both databases (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`), run through sqlx's `Any` driver; a per-database branch exists only where the
+//! databases truly differ. Instants are stored as Unix seconds. Every function that reads company
+//! data takes the `Scope` it may see. No domain rule is decided here: functions load facts, ask
+//! `crate::domain`, and write the outcome.
+
+pub mod check;
+pub mod companies;
+pub mod migrations;
+pub mod partners;
+pub mod scope;
+pub mod seats;
+pub mod seed;
+pub mod sessions;
+pub mod users;
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::domain::{CompanyId, UserId};
+
+pub use scope::Scope;
+
+/// Which database a `Db` talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Failures of storage operations, typed so the web edge can map each to one response.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    NoFreeSeats(#[from] crate::domain::NotEnoughSeats),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Who made a change, recorded with every seat event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The person; `None` for the scheduler or the seeder.
+    pub user: Option<UserId>,
+    /// The company a partner user acted for in manage mode.
+    pub on_behalf_of: Option<CompanyId>,
+}
+
+impl Actor {
+    pub const SYSTEM: Actor = Actor {
+        user: None,
+        on_behalf_of: None,
+    };
+
+    pub fn user(user: UserId) -> Self {
+        Actor {
+            user: Some(user),
+            on_behalf_of: None,
+        }
+    }
+}
+
+/// A pool of connections to one database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://PATH`, created if missing, or `postgres://...`).
+    pub async fn connect(url: &str) -> DbResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_owned()));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Writers queue on the lock instead of failing; WAL lets readers go on.
+                        conn.execute(
+                            "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; \
+                             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn connect_and_migrate(url: &str) -> DbResult<Self> {
+        let db = Self::connect(url).await?;
+        migrations::run(&db).await?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so a read-then-write transaction waits its turn instead of failing
+    /// when another writer commits first.
+    pub async fn begin_write(&self) -> DbResult<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// An instant as stored: Unix seconds.
+pub(crate) fn secs(t: Timestamp) -> i64 {
+    t.as_second()
+}
+
+/// An instant read back from a seconds column.
+pub(crate) fn instant(secs: i64) -> Timestamp {
+    Timestamp::from_second(secs).unwrap_or(if secs < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
+/// True when `err` is a unique-constraint violation (on either database).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// One page of a list read by index, and where the next page starts.
+#[derive(Clone, Debug)]
+pub struct Page<T, C> {
+    pub items: Vec<T>,
+    pub next: Option<C>,
+}
+
+impl<T, C> Page<T, C> {
+    /// Builds a page from `limit + 1` fetched rows: the extra row only proves a next page exists.
+    pub(crate) fn from_rows(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Self {
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}

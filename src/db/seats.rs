@@ -1,0 +1,326 @@
+//! Licence batches and seats. The seat invariant (allocated ≤ quantity) is enforced by the
+//! database's CHECK and by conditional updates, so it holds under any concurrency; which batch a
+//! seat comes from is decided by `domain::allocation`.
+
+use jiff::Timestamp;
+use sqlx::{Any, Transaction};
+
+use super::{Actor, Db, DbError, DbResult, Scope, instant, is_unique_violation, secs};
+use crate::domain::allocation::{self, FreeBatch};
+use crate::domain::company::batch_expires_at;
+use crate::domain::{
+    BatchId, CompanyFacts, CompanyId, OrderId, OrderKind, SeatCount, SeatEventKind, UserId,
+};
+
+/// Assigns a batch of `quantity` seats to `company`, valid 12 months from `now`. A running trial
+/// ends at once (the company becomes Premium).
+pub async fn assign_batch(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    order: Option<OrderId>,
+    kind: OrderKind,
+    quantity: SeatCount,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<BatchId> {
+    let expires_at = batch_expires_at(now);
+    let (trial_ends_at, licensed_until): (i64, Option<i64>) =
+        sqlx::query_as("SELECT trial_ends_at, licensed_until FROM companies WHERE id = $1")
+            .bind(company.0)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(DbError::NotFound)?;
+    let after = CompanyFacts {
+        trial_ends_at: instant(trial_ends_at),
+        licensed_until: licensed_until.map(instant),
+    }
+    .after_assignment(now, expires_at);
+    sqlx::query("UPDATE companies SET trial_ends_at = $1, licensed_until = $2 WHERE id = $3")
+        .bind(secs(after.trial_ends_at))
+        .bind(after.licensed_until.map(secs))
+        .bind(company.0)
+        .execute(&mut **tx)
+        .await?;
+    let batch: i64 = sqlx::query_scalar(
+        "INSERT INTO licence_batches (company_id, order_id, kind, quantity, assigned_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(company.0)
+    .bind(order.map(|o| o.0))
+    .bind(kind.as_str())
+    .bind(i64::from(quantity.get()))
+    .bind(secs(now))
+    .bind(secs(expires_at))
+    .fetch_one(&mut **tx)
+    .await?;
+    let batch = BatchId(batch);
+    record(
+        tx,
+        company,
+        batch,
+        SeatEventKind::BatchAssigned {
+            quantity: quantity.get(),
+            expires_at,
+        },
+        actor,
+        now,
+    )
+    .await?;
+    Ok(batch)
+}
+
+/// How many times a PostgreSQL allocation retries after losing a race for the same batch row.
+const ALLOCATION_ATTEMPTS: usize = 32;
+
+/// Allocates one seat to each of `users`, all or nothing, first-expiring-first. Refuses with
+/// `DbError::NoFreeSeats` (naming both numbers) when there are not enough free seats.
+pub async fn allocate(
+    db: &Db,
+    scope: &Scope,
+    company: CompanyId,
+    users: &[UserId],
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<()> {
+    super::companies::facts(db, scope, company).await?;
+    for _ in 0..ALLOCATION_ATTEMPTS {
+        let mut tx = db.begin_write().await?;
+        match allocate_in(&mut tx, company, users, actor, now).await {
+            Ok(true) => return Ok(tx.commit().await?),
+            // Another transaction took the seats this one planned on; plan again on fresh counts.
+            Ok(false) => tx.rollback().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(DbError::Conflict(
+        "too many people are allocating seats at once; try again".into(),
+    ))
+}
+
+/// One attempt: `Ok(false)` when a batch row changed under the plan (PostgreSQL only).
+async fn allocate_in(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    users: &[UserId],
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<bool> {
+    for &user in users {
+        end_expired_seat(tx, user, now).await?;
+        let eligible: Option<i64> = sqlx::query_scalar(
+            "SELECT u.id FROM users u WHERE u.id = $1 AND u.company_id = $2 \
+             AND u.deactivated_at IS NULL",
+        )
+        .bind(user.0)
+        .bind(company.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if eligible.is_none() {
+            return Err(DbError::NotFound);
+        }
+    }
+    let batches = free_batches(tx, company, now).await?;
+    let wanted = u32::try_from(users.len()).unwrap_or(u32::MAX);
+    let plan = allocation::plan(&batches, wanted, now)?;
+    let mut users = users.iter();
+    for (batch, take) in plan.0 {
+        let updated = sqlx::query(
+            "UPDATE licence_batches SET allocated = allocated + $1 \
+             WHERE id = $2 AND allocated + $1 <= quantity AND expires_at > $3",
+        )
+        .bind(i64::from(take))
+        .bind(batch.0)
+        .bind(secs(now))
+        .execute(&mut **tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for &user in users.by_ref().take(take as usize) {
+            sqlx::query(
+                "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(batch.0)
+            .bind(company.0)
+            .bind(user.0)
+            .bind(secs(now))
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    DbError::Conflict(format!("user {user} already has an active licence"))
+                } else {
+                    e.into()
+                }
+            })?;
+            record(
+                tx,
+                company,
+                batch,
+                SeatEventKind::SeatAllocated { user },
+                actor,
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(true)
+}
+
+/// Closes a user's open seat whose batch has expired, so they can hold a new one.
+async fn end_expired_seat(
+    tx: &mut Transaction<'static, Any>,
+    user: UserId,
+    now: Timestamp,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE seats SET end_reason = 'batch_expired', ended_at = \
+           (SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id) \
+         WHERE user_id = $1 AND ended_at IS NULL \
+           AND (SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id) <= $2",
+    )
+    .bind(user.0)
+    .bind(secs(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The company's batches that are valid at `now` and have free seats.
+async fn free_batches(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    now: Timestamp,
+) -> DbResult<Vec<FreeBatch>> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, expires_at, quantity - allocated FROM licence_batches \
+         WHERE company_id = $1 AND expires_at > $2 AND allocated < quantity",
+    )
+    .bind(company.0)
+    .bind(secs(now))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, expires_at, free)| FreeBatch {
+            id: BatchId(id),
+            expires_at: instant(expires_at),
+            free: u32::try_from(free).unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Returns a user's seat to its batch, with the batch's remaining validity.
+/// Returns `false` when the user held no seat.
+pub async fn release(
+    db: &Db,
+    scope: &Scope,
+    company: CompanyId,
+    user: UserId,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<bool> {
+    super::companies::facts(db, scope, company).await?;
+    let mut tx = db.begin_write().await?;
+    let released = release_in(&mut tx, company, user, actor, now).await?;
+    tx.commit().await?;
+    Ok(released)
+}
+
+/// The release itself, inside a caller's transaction (e.g. deactivating the user).
+pub async fn release_in(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    user: UserId,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<bool> {
+    let seat: Option<i64> = sqlx::query_scalar(
+        "UPDATE seats SET ended_at = $1, end_reason = 'released' \
+         WHERE user_id = $2 AND company_id = $3 AND ended_at IS NULL RETURNING batch_id",
+    )
+    .bind(secs(now))
+    .bind(user.0)
+    .bind(company.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(batch) = seat else {
+        return Ok(false);
+    };
+    sqlx::query("UPDATE licence_batches SET allocated = allocated - 1 WHERE id = $1")
+        .bind(batch)
+        .execute(&mut **tx)
+        .await?;
+    record(
+        tx,
+        company,
+        BatchId(batch),
+        SeatEventKind::SeatReleased { user },
+        actor,
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Appends one event to the seat ledger.
+async fn record(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    batch: BatchId,
+    kind: SeatEventKind,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<()> {
+    let (user, quantity, expires_at) = match kind {
+        SeatEventKind::BatchAssigned {
+            quantity,
+            expires_at,
+        } => (None, Some(i64::from(quantity)), Some(secs(expires_at))),
+        SeatEventKind::SeatAllocated { user } | SeatEventKind::SeatReleased { user } => {
+            (Some(user.0), None, None)
+        }
+        SeatEventKind::BatchExpired => (None, None, None),
+    };
+    sqlx::query(
+        "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, quantity, expires_at, \
+         actor_user_id, on_behalf_of_company_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(secs(now))
+    .bind(kind.as_str())
+    .bind(company.0)
+    .bind(batch.0)
+    .bind(user)
+    .bind(quantity)
+    .bind(expires_at)
+    .bind(actor.user.map(|u| u.0))
+    .bind(actor.on_behalf_of.map(|c| c.0))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Seat counts of one company at `now`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeatCounts {
+    pub total: i64,
+    pub allocated: i64,
+}
+
+pub async fn counts(
+    db: &Db,
+    scope: &Scope,
+    company: CompanyId,
+    now: Timestamp,
+) -> DbResult<SeatCounts> {
+    super::companies::facts(db, scope, company).await?;
+    let (total, allocated): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(quantity), 0), COALESCE(SUM(allocated), 0) FROM licence_batches \
+         WHERE company_id = $1 AND expires_at > $2",
+    )
+    .bind(company.0)
+    .bind(secs(now))
+    .fetch_one(db.pool())
+    .await?;
+    Ok(SeatCounts { total, allocated })
+}

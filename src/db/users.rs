@@ -1,0 +1,188 @@
+//! Users and the facts the access rules need about them.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Db, DbError, DbResult, instant, is_unique_violation, secs};
+use crate::domain::{CompanyFacts, CompanyId, Email, PartnerId, Role, UserFacts, UserId};
+
+/// Where a new user belongs and what they may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    Operator,
+    Partner {
+        partner: PartnerId,
+        admin: bool,
+    },
+    Company {
+        company: CompanyId,
+        manager: bool,
+        learner: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct NewUser<'a> {
+    pub email: &'a Email,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub department: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
+    pub membership: Membership,
+}
+
+/// A user with everything `domain::access` needs to decide about them, read in one query.
+#[derive(Clone, Debug)]
+pub struct UserAccess {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub membership: Membership,
+    pub facts: UserFacts,
+    pub company: Option<CompanyOfUser>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CompanyOfUser {
+    pub id: CompanyId,
+    pub name: String,
+    pub time_zone: String,
+    pub facts: CompanyFacts,
+}
+
+pub async fn create(
+    tx: &mut Transaction<'static, Any>,
+    user: &NewUser<'_>,
+    now: Timestamp,
+) -> DbResult<UserId> {
+    let (kind, partner, admin, company, manager, learner) = match user.membership {
+        Membership::Operator => ("operator", None, false, None, false, false),
+        Membership::Partner { partner, admin } => {
+            ("partner", Some(partner.0), admin, None, false, false)
+        }
+        Membership::Company {
+            company,
+            manager,
+            learner,
+        } => ("company", None, false, Some(company.0), manager, learner),
+    };
+    let id = sqlx::query_scalar(
+        "INSERT INTO users (email, first_name, last_name, department, password_hash, kind, \
+         partner_id, partner_admin, company_id, is_manager, is_learner, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(user.email.as_str())
+    .bind(user.first_name)
+    .bind(user.last_name)
+    .bind(user.department)
+    .bind(user.password_hash)
+    .bind(kind)
+    .bind(partner)
+    .bind(i64::from(admin))
+    .bind(company)
+    .bind(i64::from(manager))
+    .bind(i64::from(learner))
+    .bind(secs(now))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            DbError::Conflict(format!(
+                "a user with the email {} already exists",
+                user.email
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(UserId(id))
+}
+
+const ACCESS_SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, \
+    u.kind, u.partner_id, u.partner_admin, u.company_id, u.is_manager, u.is_learner, \
+    u.created_at, u.deactivated_at, c.name AS company_name, c.time_zone, c.trial_ends_at, \
+    c.licensed_until, \
+    (SELECT b.expires_at FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
+      WHERE s.user_id = u.id AND s.ended_at IS NULL) AS seat_expires_at, \
+    (SELECT MAX(s.ended_at) FROM seats s WHERE s.user_id = u.id AND s.ended_at IS NOT NULL) \
+      AS last_seat_ended_at \
+    FROM users u LEFT JOIN companies c ON c.id = u.company_id";
+
+/// The user who signs in with `email`, if any.
+pub async fn access_by_email(db: &Db, email: &Email) -> DbResult<Option<UserAccess>> {
+    let row = sqlx::query(&format!("{ACCESS_SELECT} WHERE u.email = $1"))
+        .bind(email.as_str())
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| access_from_row(&r)).transpose()
+}
+
+/// The user `id`, for re-deciding a session's access on every request.
+pub async fn access_by_id(db: &Db, id: UserId) -> DbResult<Option<UserAccess>> {
+    let row = sqlx::query(&format!("{ACCESS_SELECT} WHERE u.id = $1"))
+        .bind(id.0)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| access_from_row(&r)).transpose()
+}
+
+fn access_from_row(r: &AnyRow) -> DbResult<UserAccess> {
+    let kind: String = r.try_get("kind")?;
+    let membership = match kind.as_str() {
+        "operator" => Membership::Operator,
+        "partner" => Membership::Partner {
+            partner: PartnerId(r.try_get("partner_id")?),
+            admin: r.try_get::<i64, _>("partner_admin")? != 0,
+        },
+        _ => Membership::Company {
+            company: CompanyId(r.try_get("company_id")?),
+            manager: r.try_get::<i64, _>("is_manager")? != 0,
+            learner: r.try_get::<i64, _>("is_learner")? != 0,
+        },
+    };
+    let role = match membership {
+        Membership::Operator => Role::Operator,
+        Membership::Partner { admin, .. } => Role::Partner { admin },
+        Membership::Company {
+            manager, learner, ..
+        } => Role::Company { manager, learner },
+    };
+    let company = match membership {
+        Membership::Company { company, .. } => Some(CompanyOfUser {
+            id: company,
+            name: r.try_get("company_name")?,
+            time_zone: r.try_get("time_zone")?,
+            facts: CompanyFacts {
+                trial_ends_at: instant(r.try_get("trial_ends_at")?),
+                licensed_until: r.try_get::<Option<i64>, _>("licensed_until")?.map(instant),
+            },
+        }),
+        _ => None,
+    };
+    let first: String = r.try_get("first_name")?;
+    let last: String = r.try_get("last_name")?;
+    let email: String = r.try_get("email")?;
+    let display_name = match format!("{first} {last}").trim() {
+        "" => email.clone(),
+        name => name.to_owned(),
+    };
+    Ok(UserAccess {
+        id: UserId(r.try_get("id")?),
+        email,
+        display_name,
+        password_hash: r.try_get("password_hash")?,
+        membership,
+        facts: UserFacts {
+            role,
+            created_at: instant(r.try_get("created_at")?),
+            deactivated: r.try_get::<Option<i64>, _>("deactivated_at")?.is_some(),
+            seat_expires_at: r.try_get::<Option<i64>, _>("seat_expires_at")?.map(instant),
+            last_seat_ended_at: r
+                .try_get::<Option<i64>, _>("last_seat_ended_at")?
+                .map(instant),
+        },
+        company,
+    })
+}

@@ -1,0 +1,347 @@
+//! Who may sign in, where they land, and whether a learner's licence is active.
+//!
+//! `licence_status` answers the learner-facing product's question ("may this user use the
+//! product now, and until when"); `sign_in` answers the console's ("may this user sign in here,
+//! and which page do they get"). Sessions re-ask `sign_in` on every request, so a user whose
+//! access ends is stopped at their next click.
+
+use jiff::Timestamp;
+
+use super::company::{CompanyFacts, CompanyStatus};
+
+/// What a user is in the product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Runs the instance; creates distributors.
+    Operator,
+    /// A partner user: an admin of the partner, or an account manager.
+    Partner { admin: bool },
+    /// A user of a customer company: a manager, a learner, or both.
+    Company { manager: bool, learner: bool },
+}
+
+/// What the access rules need to know about one user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserFacts {
+    pub role: Role,
+    pub created_at: Timestamp,
+    pub deactivated: bool,
+    /// When the batch of the seat the user holds expires, if they hold one.
+    pub seat_expires_at: Option<Timestamp>,
+    /// When the user's most recent seat ended (released, or its batch expired), if one did.
+    pub last_seat_ended_at: Option<Timestamp>,
+}
+
+/// A company user's licence, as the Users and Licenses sections show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LicenceStatus {
+    Active {
+        until: Timestamp,
+        trial: bool,
+    },
+    Expired {
+        on: Timestamp,
+    },
+    /// Added after the trial with no free seat: never had a licence, waits for one.
+    AwaitingLicence,
+}
+
+impl LicenceStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            LicenceStatus::Active { trial: true, .. } => "Active (trial)",
+            LicenceStatus::Active { trial: false, .. } => "Active",
+            LicenceStatus::Expired { .. } => "Expired",
+            LicenceStatus::AwaitingLicence => "Awaiting licence",
+        }
+    }
+}
+
+/// The licence status of a company user at `now`.
+pub fn licence_status(user: &UserFacts, company: &CompanyFacts, now: Timestamp) -> LicenceStatus {
+    let seat = user.seat_expires_at.filter(|&e| e > now);
+    let trial = (company.trial_ends_at > now).then_some(company.trial_ends_at);
+    match (seat, trial) {
+        (Some(s), Some(t)) if t > s => {
+            return LicenceStatus::Active {
+                until: t,
+                trial: true,
+            };
+        }
+        (Some(s), _) => {
+            return LicenceStatus::Active {
+                until: s,
+                trial: false,
+            };
+        }
+        (None, Some(t)) => {
+            return LicenceStatus::Active {
+                until: t,
+                trial: true,
+            };
+        }
+        (None, None) => {}
+    }
+    let seat_end = user.seat_expires_at.or(user.last_seat_ended_at);
+    let trial_end = (user.created_at < company.trial_ends_at).then_some(company.trial_ends_at);
+    match seat_end.max(trial_end) {
+        Some(on) => LicenceStatus::Expired { on },
+        None => LicenceStatus::AwaitingLicence,
+    }
+}
+
+/// The page a signed-in user is sent to, and the only area they may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Landing {
+    OperatorConsole,
+    AdminDashboard,
+    CompanyDashboard,
+    /// A manager of a company with neither an active trial nor an active batch.
+    LandingPage {
+        ended_on: Timestamp,
+    },
+    LearnerHome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInRefusal {
+    Deactivated,
+    LicenceExpired { on: Timestamp },
+    AwaitingLicence,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInDecision {
+    /// Signed in, landing on `landing`; `until` is when that access ends, if it does.
+    Allowed {
+        landing: Landing,
+        until: Option<Timestamp>,
+    },
+    Refused(SignInRefusal),
+}
+
+/// May this user sign in to the console now, where do they land, and until when.
+///
+/// A company user must come with the company's facts; other roles ignore them.
+pub fn sign_in(user: &UserFacts, company: Option<&CompanyFacts>, now: Timestamp) -> SignInDecision {
+    if user.deactivated {
+        return SignInDecision::Refused(SignInRefusal::Deactivated);
+    }
+    let allowed = |landing, until| SignInDecision::Allowed { landing, until };
+    match (user.role, company) {
+        (Role::Operator, _) => allowed(Landing::OperatorConsole, None),
+        (Role::Partner { .. }, _) => allowed(Landing::AdminDashboard, None),
+        (Role::Company { manager: true, .. }, Some(company)) => match company.status(now) {
+            CompanyStatus::FreeTrial { ends_at } => {
+                allowed(Landing::CompanyDashboard, Some(ends_at))
+            }
+            CompanyStatus::Premium { until } => allowed(Landing::CompanyDashboard, Some(until)),
+            CompanyStatus::Expired { since } => {
+                allowed(Landing::LandingPage { ended_on: since }, None)
+            }
+        },
+        (Role::Company { manager: false, .. }, Some(company)) => {
+            match licence_status(user, company, now) {
+                LicenceStatus::Active { until, .. } => allowed(Landing::LearnerHome, Some(until)),
+                LicenceStatus::Expired { on } => {
+                    SignInDecision::Refused(SignInRefusal::LicenceExpired { on })
+                }
+                LicenceStatus::AwaitingLicence => {
+                    SignInDecision::Refused(SignInRefusal::AwaitingLicence)
+                }
+            }
+        }
+        // A company user without company facts is a caller bug; refusing is the safe answer.
+        (Role::Company { .. }, None) => SignInDecision::Refused(SignInRefusal::Deactivated),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    const LEARNER: Role = Role::Company {
+        manager: false,
+        learner: true,
+    };
+    const MANAGER: Role = Role::Company {
+        manager: true,
+        learner: false,
+    };
+
+    fn user(role: Role) -> UserFacts {
+        UserFacts {
+            role,
+            created_at: at("2026-01-01T00:00:00Z"),
+            deactivated: false,
+            seat_expires_at: None,
+            last_seat_ended_at: None,
+        }
+    }
+
+    fn trial_ending(s: &str) -> CompanyFacts {
+        CompanyFacts {
+            trial_ends_at: at(s),
+            licensed_until: None,
+        }
+    }
+
+    #[test]
+    fn a_learner_on_a_running_trial_is_active_until_the_trial_ends() {
+        let company = trial_ending("2026-01-31T00:00:00Z");
+        let now = at("2026-01-10T00:00:00Z");
+        assert_eq!(
+            licence_status(&user(LEARNER), &company, now),
+            LicenceStatus::Active {
+                until: at("2026-01-31T00:00:00Z"),
+                trial: true
+            }
+        );
+        assert_eq!(
+            sign_in(&user(LEARNER), Some(&company), now),
+            SignInDecision::Allowed {
+                landing: Landing::LearnerHome,
+                until: Some(at("2026-01-31T00:00:00Z"))
+            }
+        );
+    }
+
+    #[test]
+    fn expired_learner_cannot_sign_in() {
+        let company = trial_ending("2026-01-31T00:00:00Z");
+        assert_eq!(
+            sign_in(&user(LEARNER), Some(&company), at("2026-02-01T00:00:00Z")),
+            SignInDecision::Refused(SignInRefusal::LicenceExpired {
+                on: at("2026-01-31T00:00:00Z")
+            })
+        );
+    }
+
+    #[test]
+    fn a_learner_with_a_seat_is_active_until_the_batch_expires() {
+        let company = CompanyFacts {
+            trial_ends_at: at("2026-01-05T00:00:00Z"),
+            licensed_until: Some(at("2027-01-05T00:00:00Z")),
+        };
+        let mut learner = user(LEARNER);
+        learner.seat_expires_at = Some(at("2027-01-05T00:00:00Z"));
+        assert_eq!(
+            licence_status(&learner, &company, at("2026-06-01T00:00:00Z")),
+            LicenceStatus::Active {
+                until: at("2027-01-05T00:00:00Z"),
+                trial: false
+            }
+        );
+        assert_eq!(
+            licence_status(&learner, &company, at("2027-01-05T00:00:00Z")),
+            LicenceStatus::Expired {
+                on: at("2027-01-05T00:00:00Z")
+            }
+        );
+    }
+
+    #[test]
+    fn a_user_added_after_the_trial_without_a_seat_awaits_a_licence() {
+        let company = CompanyFacts {
+            trial_ends_at: at("2026-01-05T00:00:00Z"),
+            licensed_until: Some(at("2027-01-05T00:00:00Z")),
+        };
+        let mut learner = user(LEARNER);
+        learner.created_at = at("2026-03-01T00:00:00Z");
+        let now = at("2026-03-02T00:00:00Z");
+        assert_eq!(
+            licence_status(&learner, &company, now),
+            LicenceStatus::AwaitingLicence
+        );
+        assert_eq!(
+            sign_in(&learner, Some(&company), now),
+            SignInDecision::Refused(SignInRefusal::AwaitingLicence)
+        );
+    }
+
+    #[test]
+    fn a_released_seat_leaves_the_learner_expired_from_the_release() {
+        let company = CompanyFacts {
+            trial_ends_at: at("2026-01-05T00:00:00Z"),
+            licensed_until: Some(at("2027-01-05T00:00:00Z")),
+        };
+        let mut learner = user(LEARNER);
+        learner.last_seat_ended_at = Some(at("2026-04-01T00:00:00Z"));
+        assert_eq!(
+            licence_status(&learner, &company, at("2026-05-01T00:00:00Z")),
+            LicenceStatus::Expired {
+                on: at("2026-04-01T00:00:00Z")
+            }
+        );
+    }
+
+    #[test]
+    fn a_manager_of_an_expired_company_lands_on_the_landing_page() {
+        let company = trial_ending("2026-01-31T00:00:00Z");
+        assert_eq!(
+            sign_in(&user(MANAGER), Some(&company), at("2026-02-03T00:00:00Z")),
+            SignInDecision::Allowed {
+                landing: Landing::LandingPage {
+                    ended_on: at("2026-01-31T00:00:00Z")
+                },
+                until: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_manager_who_is_also_a_learner_signs_in_as_a_manager() {
+        let company = trial_ending("2026-01-31T00:00:00Z");
+        let both = user(Role::Company {
+            manager: true,
+            learner: true,
+        });
+        assert!(matches!(
+            sign_in(&both, Some(&company), at("2026-02-03T00:00:00Z")),
+            SignInDecision::Allowed {
+                landing: Landing::LandingPage { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_deactivated_user_is_refused_whatever_the_role() {
+        for role in [
+            Role::Operator,
+            Role::Partner { admin: true },
+            MANAGER,
+            LEARNER,
+        ] {
+            let mut u = user(role);
+            u.deactivated = true;
+            assert_eq!(
+                sign_in(
+                    &u,
+                    Some(&trial_ending("2030-01-01T00:00:00Z")),
+                    at("2026-01-02T00:00:00Z")
+                ),
+                SignInDecision::Refused(SignInRefusal::Deactivated)
+            );
+        }
+    }
+
+    #[test]
+    fn partner_users_land_on_the_admin_dashboard() {
+        assert_eq!(
+            sign_in(
+                &user(Role::Partner { admin: false }),
+                None,
+                at("2026-01-02T00:00:00Z")
+            ),
+            SignInDecision::Allowed {
+                landing: Landing::AdminDashboard,
+                until: None
+            }
+        );
+    }
+}

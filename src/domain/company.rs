@@ -1,0 +1,154 @@
+//! A company's lifecycle: Free Trial, Premium, Expired, and what assigning licences does to it.
+
+use jiff::{Timestamp, ToSpan, tz::TimeZone};
+
+/// How long a licence batch is valid: 12 calendar months from the moment it is assigned.
+pub const BATCH_VALIDITY_MONTHS: i32 = 12;
+
+/// What the lifecycle rules need to know about a company.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompanyFacts {
+    /// When the trial ends (or ended: an upgrade moves it to the assignment instant).
+    pub trial_ends_at: Timestamp,
+    /// The latest expiry of any of its licence batches, if it ever had one.
+    pub licensed_until: Option<Timestamp>,
+}
+
+/// A company as partners see it in the Company section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompanyStatus {
+    FreeTrial { ends_at: Timestamp },
+    Premium { until: Timestamp },
+    Expired { since: Timestamp },
+}
+
+impl CompanyStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            CompanyStatus::FreeTrial { .. } => "Free Trial",
+            CompanyStatus::Premium { .. } => "Premium",
+            CompanyStatus::Expired { .. } => "Expired",
+        }
+    }
+}
+
+impl CompanyFacts {
+    /// Free Trial while the trial runs, Premium while a batch is valid, else Expired.
+    pub fn status(&self, now: Timestamp) -> CompanyStatus {
+        match self.licensed_until {
+            Some(until) if until > now => CompanyStatus::Premium { until },
+            _ if self.trial_ends_at > now => CompanyStatus::FreeTrial {
+                ends_at: self.trial_ends_at,
+            },
+            licensed_until => CompanyStatus::Expired {
+                since: licensed_until.map_or(self.trial_ends_at, |l| l.max(self.trial_ends_at)),
+            },
+        }
+    }
+
+    /// A manager may use the dashboard while the company has an active trial or an active batch.
+    pub fn manager_has_dashboard(&self, now: Timestamp) -> bool {
+        !matches!(self.status(now), CompanyStatus::Expired { .. })
+    }
+
+    /// The company after a batch expiring at `batch_expires_at` is assigned at `assigned_at`:
+    /// the first assignment ends a running trial at once.
+    pub fn after_assignment(self, assigned_at: Timestamp, batch_expires_at: Timestamp) -> Self {
+        Self {
+            trial_ends_at: self.trial_ends_at.min(assigned_at),
+            licensed_until: Some(
+                self.licensed_until
+                    .map_or(batch_expires_at, |l| l.max(batch_expires_at)),
+            ),
+        }
+    }
+}
+
+/// When a batch assigned at `assigned_at` expires: 12 calendar months later, in UTC
+/// (29 February rolls back to 28 February).
+pub fn batch_expires_at(assigned_at: Timestamp) -> Timestamp {
+    assigned_at
+        .to_zoned_datetime(TimeZone::UTC)
+        .checked_add(BATCH_VALIDITY_MONTHS.months())
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn trial(ends: &str) -> CompanyFacts {
+        CompanyFacts {
+            trial_ends_at: at(ends),
+            licensed_until: None,
+        }
+    }
+
+    #[test]
+    fn a_company_on_a_running_trial_is_free_trial() {
+        let c = trial("2026-02-01T00:00:00Z");
+        assert_eq!(
+            c.status(at("2026-01-15T00:00:00Z")),
+            CompanyStatus::FreeTrial {
+                ends_at: at("2026-02-01T00:00:00Z")
+            }
+        );
+        assert!(c.manager_has_dashboard(at("2026-01-31T23:59:59Z")));
+    }
+
+    #[test]
+    fn a_trial_expires_at_its_end_instant() {
+        let c = trial("2026-02-01T00:00:00Z");
+        assert_eq!(
+            c.status(at("2026-02-01T00:00:00Z")),
+            CompanyStatus::Expired {
+                since: at("2026-02-01T00:00:00Z")
+            }
+        );
+        assert!(!c.manager_has_dashboard(at("2026-02-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn assigning_licences_ends_the_trial_and_makes_the_company_premium() {
+        let now = at("2026-01-10T00:00:00Z");
+        let expires = batch_expires_at(now);
+        let c = trial("2026-02-01T00:00:00Z").after_assignment(now, expires);
+        assert_eq!(c.trial_ends_at, now);
+        assert_eq!(c.status(now), CompanyStatus::Premium { until: expires });
+        assert!(c.manager_has_dashboard(now));
+    }
+
+    #[test]
+    fn a_later_assignment_does_not_move_an_ended_trial() {
+        let ended = at("2026-01-01T00:00:00Z");
+        let now = at("2026-03-01T00:00:00Z");
+        let c = trial("2026-01-01T00:00:00Z").after_assignment(now, batch_expires_at(now));
+        assert_eq!(c.trial_ends_at, ended);
+    }
+
+    #[test]
+    fn premium_expires_with_its_last_batch() {
+        let assigned = at("2026-01-10T00:00:00Z");
+        let c =
+            trial("2026-01-01T00:00:00Z").after_assignment(assigned, batch_expires_at(assigned));
+        let after = at("2027-01-10T00:00:00Z");
+        assert_eq!(c.status(after), CompanyStatus::Expired { since: after });
+    }
+
+    #[test]
+    fn a_batch_is_valid_twelve_calendar_months() {
+        assert_eq!(
+            batch_expires_at(at("2026-03-15T10:30:00Z")),
+            at("2027-03-15T10:30:00Z")
+        );
+        assert_eq!(
+            batch_expires_at(at("2028-02-29T12:00:00Z")),
+            at("2029-02-28T12:00:00Z")
+        );
+    }
+}
