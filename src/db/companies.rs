@@ -61,6 +61,7 @@ pub struct CompanyRow {
     pub id: CompanyId,
     pub name: String,
     pub partner_name: String,
+    pub time_zone: String,
     pub status: CompanyStatus,
     pub seats_used: i64,
     pub seats_total: i64,
@@ -85,7 +86,7 @@ pub async fn list(
 ) -> DbResult<Page<CompanyRow, CompanyCursor>> {
     let (condition, value) = scope.companies_condition(1);
     let rows = sqlx::query(&format!(
-        "SELECT c.id, c.name, p.name AS partner_name, c.trial_ends_at, c.licensed_until, \
+        "SELECT c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, c.licensed_until, \
            (SELECT COALESCE(SUM(b.allocated), 0) FROM licence_batches b \
              WHERE b.company_id = c.id AND b.expires_at > $2) AS seats_used, \
            (SELECT COALESCE(SUM(b.quantity), 0) FROM licence_batches b \
@@ -116,6 +117,7 @@ pub async fn list(
                 id: CompanyId(r.try_get("id")?),
                 name: r.try_get("name")?,
                 partner_name: r.try_get("partner_name")?,
+                time_zone: r.try_get("time_zone")?,
                 status: facts.status(now),
                 seats_used: r.try_get("seats_used")?,
                 seats_total: r.try_get("seats_total")?,

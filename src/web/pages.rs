@@ -331,12 +331,14 @@ async fn partner_companies(
         .map(|row| {
             let ends = match row.status {
                 CompanyStatus::FreeTrial { ends_at } => {
-                    format!("Trial ends {}", date(ends_at, "UTC"))
+                    format!("Trial ends {}", date(ends_at, &row.time_zone))
                 }
                 CompanyStatus::Premium { until } => {
-                    format!("Licensed until {}", date(until, "UTC"))
+                    format!("Licensed until {}", date(until, &row.time_zone))
                 }
-                CompanyStatus::Expired { since } => format!("Ended {}", date(since, "UTC")),
+                CompanyStatus::Expired { since } => {
+                    format!("Ended {}", date(since, &row.time_zone))
+                }
             };
             CompanyLine { row, ends }
         })

@@ -1,0 +1,538 @@
+//! Browser end-to-end tests: the real `seatledger serve --demo` binary, driven through headless
+//! Chromium by ChromeDriver (with fantoccini).
+//!
+//! Each test owns its ChromeDriver, browser profile and server, so the tests run in parallel and
+//! stay independent. When Chromium or ChromeDriver is not installed the tests skip (saying so);
+//! with `SEATLEDGER_REQUIRE_BROWSER=1` (as in CI) they fail instead.
+//!
+//! Journey tests start with `let Some(journey) = Journey::start().await else { return };`, drive
+//! the browser through its helpers, and end with `journey.close().await`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::Uri;
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use seatledger::db::seed::DEMO_PASSWORD;
+use tempfile::TempDir;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// The instant the demo world is seeded at; the server's simulated clock starts there.
+pub(crate) const DEMO_NOW: &str = "2026-11-26T09:00:00Z";
+
+/// What the server prints once it accepts connections, followed by its URL.
+const SERVING: &str = "seatledger is serving on ";
+
+/// How long the server may take to migrate, seed the demo and start listening.
+const SERVER_START: Duration = Duration::from_secs(60);
+/// How many times ChromeDriver's /status is asked before giving up, and how long apart.
+const DRIVER_POLLS: u32 = 200;
+const DRIVER_POLL_EVERY: Duration = Duration::from_millis(50);
+/// How long one /status request may take.
+const DRIVER_ANSWER: Duration = Duration::from_secs(2);
+/// How long a click may take to load the next page.
+const NAVIGATION: Duration = Duration::from_secs(30);
+
+/// Whether Chromium and ChromeDriver are installed; panics when they are missing but required.
+pub(crate) fn browser_available() -> bool {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        !crate::support::required("SEATLEDGER_REQUIRE_BROWSER"),
+        "browser tests are required (SEATLEDGER_REQUIRE_BROWSER=1) but {} not installed",
+        missing.join(" and ")
+    );
+    eprintln!("skipped: Chromium/ChromeDriver not installed");
+    false
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
+}
+
+/// A ChromeDriver child process on a port of its own, killed (with the Chromium it started) on
+/// drop.
+pub(crate) struct ChromeDriver {
+    child: Child,
+    port: u16,
+}
+
+impl ChromeDriver {
+    /// Starts ChromeDriver and waits until it is ready for new sessions.
+    pub(crate) async fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // A process group of its own, so dropping it also ends the browsers it started.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
+        let mut driver = Self { child, port };
+        driver.wait_until_ready().await;
+        driver
+    }
+
+    /// The WebDriver URL to connect to.
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Polls /status (a bounded number of times) while the process starts up.
+    async fn wait_until_ready(&mut self) {
+        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .build_http::<Empty<Bytes>>();
+        let status: Uri = format!("{}/status", self.url())
+            .parse()
+            .expect("status URL");
+        for _ in 0..DRIVER_POLLS {
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                panic!("{CHROMEDRIVER} exited while starting: {exit}");
+            }
+            let answer = tokio::time::timeout(DRIVER_ANSWER, async {
+                let response = http.get(status.clone()).await.ok()?;
+                let body = response.into_body().collect().await.ok()?.to_bytes();
+                serde_json::from_slice::<serde_json::Value>(&body).ok()
+            })
+            .await;
+            if matches!(&answer, Ok(Some(a)) if a["value"]["ready"] == true) {
+                return;
+            }
+            // Start-up polling: nothing to wait on but the process getting ready.
+            tokio::time::sleep(DRIVER_POLL_EVERY).await;
+        }
+        panic!(
+            "{CHROMEDRIVER} did not report ready on port {} after {DRIVER_POLLS} tries",
+            self.port
+        );
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // The whole process group: ChromeDriver and any Chromium a failed test left open.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A headless Chromium session with a fresh profile, on a ChromeDriver of its own.
+pub(crate) struct Browser {
+    pub(crate) client: Client,
+    // Dropped in this order: the driver (and browser) go before their profile directory.
+    _driver: ChromeDriver,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// Starts ChromeDriver and opens a browser session. Call `browser_available` first.
+    pub(crate) async fn start() -> Self {
+        let driver = ChromeDriver::start().await;
+        let profile = tempfile::tempdir().expect("browser profile directory");
+        let capabilities = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+            "timeouts": { "pageLoad": 30_000, "script": 10_000, "implicit": 0 },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("capabilities are a JSON object")
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url())
+            .await
+            .unwrap_or_else(|e| panic!("cannot open a Chromium session through ChromeDriver: {e}"));
+        Self {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    /// Ends the browser session; ChromeDriver stops on drop.
+    pub(crate) async fn close(self) {
+        self.client
+            .close()
+            .await
+            .expect("the browser session closes");
+    }
+}
+
+/// The `seatledger` binary serving the demo world (`seatledger serve --demo`) on a free port with
+/// a fresh SQLite database, killed on drop.
+pub(crate) struct Server {
+    child: Child,
+    /// Where it serves, e.g. `http://127.0.0.1:41234`.
+    pub(crate) url: String,
+    dir: TempDir,
+}
+
+impl Server {
+    /// Starts the server and waits until it says it is serving.
+    pub(crate) async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("server directory");
+        let log = dir.path().join("server.log");
+        let database = format!("sqlite://{}", dir.path().join("e2e.db").display());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_seatledger"))
+            .args(["--database", &database])
+            .args([
+                "serve",
+                "--demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--now",
+                DEMO_NOW,
+            ])
+            .env_remove("SEATLEDGER_DATABASE")
+            .env_remove("SEATLEDGER_LISTEN")
+            .env_remove("SEATLEDGER_PUBLIC_URL")
+            .env_remove("SEATLEDGER_NOW")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(&log).expect("server log file"))
+            .spawn()
+            .expect("the seatledger binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (ready, serving) = tokio::sync::oneshot::channel::<Result<String, String>>();
+        // Reads stdout to the end, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut ready = Some(ready);
+            let mut printed = Vec::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let Some(tx) = ready.take() else { continue };
+                match line.strip_prefix(SERVING) {
+                    Some(url) => {
+                        let _ = tx.send(Ok(url.trim().to_owned()));
+                    }
+                    None => {
+                        printed.push(line);
+                        ready = Some(tx);
+                    }
+                }
+            }
+            if let Some(tx) = ready {
+                let _ = tx.send(Err(printed.join("\n")));
+            }
+        });
+        let mut server = Self {
+            child,
+            url: String::new(),
+            dir,
+        };
+        server.url = match tokio::time::timeout(SERVER_START, serving).await {
+            Ok(Ok(Ok(url))) => url,
+            Ok(Ok(Err(stdout))) => panic!(
+                "the server stopped before serving\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+                server.log()
+            ),
+            Ok(Err(_)) => panic!("the server's stdout reader failed\n{}", server.log()),
+            Err(_) => panic!(
+                "the server did not print `{SERVING}URL` within {SERVER_START:?}\n{}",
+                server.log()
+            ),
+        };
+        assert!(
+            server.url.starts_with("http://127.0.0.1:"),
+            "unexpected server URL {:?}",
+            server.url
+        );
+        server
+    }
+
+    /// What the server wrote to stderr so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A browser and a demo server: what a journey test drives.
+pub(crate) struct Journey {
+    pub(crate) browser: Browser,
+    pub(crate) server: Server,
+}
+
+impl Journey {
+    /// Starts the server and the browser, or returns `None` (having said so) when the browser
+    /// tests skip.
+    pub(crate) async fn start() -> Option<Self> {
+        if !browser_available() {
+            return None;
+        }
+        let (browser, server) = tokio::join!(Browser::start(), Server::start());
+        Some(Self { browser, server })
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.browser.client
+    }
+
+    /// Loads `path` (e.g. `/partner`) from the server, following redirects.
+    pub(crate) async fn goto(&self, path: &str) {
+        let url = format!("{}{path}", self.server.url);
+        self.client()
+            .goto(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot load {url}: {e}"));
+    }
+
+    /// The path of the page the browser shows.
+    pub(crate) async fn path(&self) -> String {
+        self.client()
+            .current_url()
+            .await
+            .expect("the current URL")
+            .path()
+            .to_owned()
+    }
+
+    /// The element `css` selects on the current page.
+    pub(crate) async fn find(&self, css: &str) -> Element {
+        self.find_by(Locator::Css(css)).await
+    }
+
+    pub(crate) async fn find_by(&self, locator: Locator<'_>) -> Element {
+        match self.client().find(locator).await {
+            Ok(element) => element,
+            Err(e) => panic!(
+                "no element {locator:?} on {}: {e}\n--- page ---\n{}",
+                self.path().await,
+                self.client().source().await.unwrap_or_default()
+            ),
+        }
+    }
+
+    /// The visible text of the element `css` selects.
+    pub(crate) async fn text(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        element.text().await.expect("element text")
+    }
+
+    /// The button whose visible text is `label` (without apostrophes).
+    pub(crate) async fn button(&self, label: &str) -> Element {
+        self.find_by(Locator::XPath(&format!(
+            "//button[normalize-space(.)='{label}']"
+        )))
+        .await
+    }
+
+    /// The cell texts of every body row of the table `css` selects.
+    pub(crate) async fn table_rows(&self, css: &str) -> Vec<Vec<String>> {
+        let table = self.find(css).await;
+        let rows = table
+            .find_all(Locator::Css("tbody tr"))
+            .await
+            .expect("table rows");
+        let mut texts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut cells = Vec::new();
+            for cell in row.find_all(Locator::Css("td")).await.expect("table cells") {
+                cells.push(cell.text().await.expect("cell text"));
+            }
+            texts.push(cells);
+        }
+        texts
+    }
+
+    /// Clicks `element` and waits until the page it leads to has loaded (a new document, even
+    /// when the URL stays the same, as when a form is refused).
+    pub(crate) async fn click_and_wait(&self, element: &Element) {
+        self.client()
+            .execute(
+                "document.documentElement.setAttribute('data-e2e-left', '')",
+                Vec::new(),
+            )
+            .await
+            .expect("mark the current page");
+        element.click().await.expect("click");
+        if let Err(e) = self
+            .client()
+            .wait()
+            .at_most(NAVIGATION)
+            .for_element(Locator::Css("html:not([data-e2e-left])"))
+            .await
+        {
+            panic!(
+                "no new page loaded after the click (still on {}): {e}",
+                self.path().await
+            );
+        }
+    }
+
+    /// Signs in on /sign-in with `email` and `password`, and waits for the page that follows.
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) {
+        self.goto("/sign-in").await;
+        for (field, value) in [("#email", email), ("#password", password)] {
+            let input = self.find(field).await;
+            input.clear().await.expect("clear the field");
+            input.send_keys(value).await.expect("type into the field");
+        }
+        let submit = self
+            .find(r#"form[action="/sign-in"] button[type="submit"]"#)
+            .await;
+        self.click_and_wait(&submit).await;
+    }
+
+    /// Clicks "Sign out" in the page header and waits for the page that follows.
+    pub(crate) async fn sign_out(&self) {
+        let button = self.button("Sign out").await;
+        self.click_and_wait(&button).await;
+    }
+
+    /// Ends the browser session; the server and ChromeDriver stop on drop.
+    pub(crate) async fn close(self) {
+        self.browser.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_admin_signs_in_and_sees_the_admin_dashboard() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    journey
+        .sign_in("admin@bluefin.example", DEMO_PASSWORD)
+        .await;
+
+    assert_eq!(journey.path().await, "/partner");
+    assert_eq!(journey.text("header .area").await, "Admin Dashboard");
+    assert_eq!(journey.text("main h1").await, "Company");
+    let rows = journey.table_rows("main table").await;
+    let row = |name: &str| {
+        let row = rows
+            .iter()
+            .find(|cells| cells.first().map(String::as_str) == Some(name));
+        row.unwrap_or_else(|| panic!("{name} is listed: {rows:?}"))
+    };
+    let acme = row("Acme Trial Co");
+    assert_eq!(
+        acme.get(1).map(String::as_str),
+        Some("Free Trial"),
+        "{acme:?}"
+    );
+    // Bluefin North is Bluefin IT's sub-partner; its company shows too.
+    let fjord = row("Fjord Fisheries");
+    assert_eq!(
+        fjord.last().map(String::as_str),
+        Some("Bluefin North"),
+        "{fjord:?}"
+    );
+
+    journey.sign_out().await;
+    assert_eq!(journey.path().await, "/sign-in");
+    journey.goto("/partner").await;
+    assert_eq!(journey.path().await, "/sign-in");
+
+    journey.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_learner_is_refused_with_the_licence_message() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    journey
+        .sign_in("learner1@cobalt.example", DEMO_PASSWORD)
+        .await;
+
+    assert_eq!(journey.path().await, "/sign-in");
+    let error = journey.text("#sign-in-error").await;
+    assert!(error.contains("Your licence expired on"), "{error}");
+    assert!(
+        error.contains("Ask your company manager to renew it."),
+        "{error}"
+    );
+    let email = journey
+        .find("#email")
+        .await
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(email.as_deref(), Some("learner1@cobalt.example"));
+
+    journey.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_trial_manager_lands_on_the_landing_page() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    journey
+        .sign_in("manager@cobalt.example", DEMO_PASSWORD)
+        .await;
+
+    assert_eq!(journey.path().await, "/landing");
+    assert_eq!(journey.text("main h1").await, "Your access has ended");
+    journey.goto("/company").await;
+    assert_eq!(journey.path().await, "/landing");
+
+    journey.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_refused() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    journey
+        .sign_in("admin@bluefin.example", "not-the-demo-password")
+        .await;
+
+    assert_eq!(journey.path().await, "/sign-in");
+    assert_eq!(
+        journey.text("#sign-in-error").await,
+        "The email or password is incorrect."
+    );
+
+    journey.close().await;
+}

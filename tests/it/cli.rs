@@ -1,0 +1,138 @@
+//! The `seatledger` binary as an operator runs it.
+
+use std::process::{Command, Output};
+
+use seatledger::db::Scope;
+use seatledger::db::companies;
+
+use crate::on_both_databases;
+use crate::support::{TestDb, World, t0};
+
+fn seatledger(database: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seatledger"))
+        .arg("--database")
+        .arg(database)
+        .args(args)
+        .env("SEATLEDGER_LOG", "warn")
+        .output()
+        .expect("run seatledger")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+on_both_databases!(
+    demo_passes_check_and_a_tampered_batch_fails_it,
+    bulk_seed_creates_what_was_asked_and_passes_check
+);
+
+async fn demo_passes_check_and_a_tampered_batch_fails_it(db: TestDb) {
+    let demo = seatledger(&db.url, &["demo", "--now", "2026-11-26T09:00:00Z"]);
+    assert!(demo.status.success(), "{demo:?}");
+    let logins = stdout(&demo);
+    for expected in [
+        "partner admin    Bluefin IT",
+        "admin@bluefin.example",
+        "manager@cobalt.example",
+        "trial expired",
+        "premium, batch expires within 72 h",
+        "demo-password",
+    ] {
+        assert!(
+            logins.contains(expected),
+            "{expected:?} missing from:\n{logins}"
+        );
+    }
+
+    let check = seatledger(&db.url, &["check"]);
+    assert!(check.status.success(), "{}", stdout(&check));
+    assert!(stdout(&check).contains("all invariants hold"));
+
+    let batch: i64 = sqlx::query_scalar("SELECT MIN(id) FROM licence_batches")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE licence_batches SET allocated = allocated - 1 WHERE id = $1")
+        .bind(batch)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let check = seatledger(&db.url, &["check"]);
+    assert!(!check.status.success());
+    assert!(
+        stdout(&check).contains(&format!(
+            "BROKEN: batch {batch} counts 2 seats allocated but 3 seats are held"
+        )),
+        "{}",
+        stdout(&check)
+    );
+
+    let again = seatledger(&db.url, &["demo"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds data"));
+}
+
+async fn bulk_seed_creates_what_was_asked_and_passes_check(db: TestDb) {
+    for _ in 0..2 {
+        let seed = seatledger(&db.url, &["demo", "--companies", "20", "--learners", "5"]);
+        assert!(seed.status.success(), "{seed:?}");
+        assert!(stdout(&seed).contains("seeded 20 companies with 100 learners"));
+    }
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM companies), \
+           (SELECT COUNT(*) FROM users WHERE is_learner = 1), \
+           (SELECT COUNT(*) FROM seats WHERE ended_at IS NULL)",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    // Every tenth company is on trial; the others hold a seat for each of their 5 learners.
+    assert_eq!(counts, (40, 200, 180));
+    let check = seatledger(&db.url, &["check"]);
+    assert!(check.status.success(), "{}", stdout(&check));
+
+    // Ids continue after the seeded ones (PostgreSQL identities were moved past them).
+    let world = World { db: &db };
+    let partner = world.partner(None, "After Seed IT").await;
+    let company = world.company(partner, "After Seed Co", t0()).await;
+    let page = companies::list(&db, &Scope::Partner(partner), None, 10, t0())
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].id, company);
+}
+
+#[test]
+fn tick_runs_one_pass_at_the_given_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tick.db").display());
+    let tick = seatledger(&url, &["tick", "--at", "2026-12-01T00:00:00Z"]);
+    assert!(tick.status.success(), "{tick:?}");
+    assert!(stdout(&tick).starts_with("pass at 2026-12-01T00:00:00Z:"));
+}
+
+#[test]
+fn migrate_brings_a_new_database_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("new.db").display());
+    let migrate = seatledger(&url, &["migrate"]);
+    assert!(migrate.status.success());
+    assert_eq!(stdout(&migrate).trim(), "database is up to date");
+}
+
+#[test]
+fn an_unknown_database_url_is_refused_clearly() {
+    let run = seatledger("mysql://localhost/x", &["migrate"]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("unsupported database URL"));
+}
+
+#[test]
+fn a_malformed_instant_is_refused_by_name() {
+    let run = seatledger(
+        "sqlite:///nonexistent/never.db",
+        &["tick", "--at", "next tuesday"],
+    );
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--at"));
+}

@@ -1,0 +1,475 @@
+//! Storage on both databases: migrations, the seat invariant under concurrency, first-expiring-
+//! first, release, tenant scope, keyset pagination, and the ledger check.
+
+use std::collections::HashSet;
+
+use jiff::SignedDuration;
+use proptest::prelude::*;
+use seatledger::db::users::Membership;
+use seatledger::db::{Actor, DbError, Scope, check, companies, migrations, seats};
+use seatledger::domain::{CompanyStatus, NotEnoughSeats, UserId};
+
+use crate::on_both_databases;
+use crate::support::{TestDb, World, at, t0};
+
+on_both_databases!(
+    migrations_run_once,
+    exactly_ten_of_many_racers_get_the_last_ten_seats,
+    seats_come_from_the_batch_that_expires_first,
+    asking_for_more_seats_than_are_free_allocates_nothing,
+    a_released_seat_returns_to_its_batch_and_can_be_allocated_again,
+    a_learner_whose_batch_expired_can_get_a_new_seat,
+    assigning_licences_ends_the_trial_and_lasts_twelve_months,
+    a_partner_sees_its_own_and_its_sub_partners_companies_only,
+    keyset_pages_visit_every_company_once,
+    check_finds_a_tampered_batch_and_a_forged_event,
+);
+
+async fn migrations_run_once(db: TestDb) {
+    assert!(migrations::run(&db).await.unwrap().is_empty());
+}
+
+async fn exactly_ten_of_many_racers_get_the_last_ten_seats(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Racing IT").await;
+    let company = world.company(partner, "Photo Finish Ltd", t0()).await;
+    world.batch(company, 30, t0()).await;
+    let early = world.learners(company, "early", 20, t0()).await;
+    let now = t0() + SignedDuration::from_hours(1);
+    seats::allocate(
+        &db,
+        &Scope::Company(company),
+        company,
+        &early,
+        Actor::SYSTEM,
+        now,
+    )
+    .await
+    .unwrap();
+    let racers = world.learners(company, "racer", 24, t0()).await;
+
+    let mut tasks = Vec::new();
+    for user in racers {
+        let db = db.db.clone();
+        tasks.push(tokio::spawn(async move {
+            seats::allocate(
+                &db,
+                &Scope::Company(company),
+                company,
+                &[user],
+                Actor::SYSTEM,
+                now,
+            )
+            .await
+        }));
+    }
+    let mut won = 0;
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(DbError::NoFreeSeats(NotEnoughSeats {
+                requested: 1,
+                free: 0,
+            })) => refused += 1,
+            Err(other) => panic!("unexpected failure: {other}"),
+        }
+    }
+    assert_eq!((won, refused), (10, 14));
+    let counts = seats::counts(&db, &Scope::Company(company), company, now)
+        .await
+        .unwrap();
+    assert_eq!((counts.allocated, counts.total), (30, 30));
+    let report = check::run(&db).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+async fn seats_come_from_the_batch_that_expires_first(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Order IT").await;
+    let company = world.company(partner, "Queue Co", t0()).await;
+    let later = world
+        .batch(company, 5, t0() + SignedDuration::from_hours(48))
+        .await;
+    let sooner = world.batch(company, 2, t0()).await;
+    let learners = world.learners(company, "l", 3, t0()).await;
+    let now = t0() + SignedDuration::from_hours(72);
+    seats::allocate(
+        &db,
+        &Scope::Company(company),
+        company,
+        &learners,
+        Actor::SYSTEM,
+        now,
+    )
+    .await
+    .unwrap();
+    let allocated: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT id, allocated FROM licence_batches ORDER BY id")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(allocated, vec![(later.0, 1), (sooner.0, 2)]);
+}
+
+async fn asking_for_more_seats_than_are_free_allocates_nothing(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Count IT").await;
+    let company = world.company(partner, "Exact Co", t0()).await;
+    world.batch(company, 249, t0()).await;
+    let learners = world.learners(company, "l", 250, t0()).await;
+    let err = seats::allocate(
+        &db,
+        &Scope::Company(company),
+        company,
+        &learners,
+        Actor::SYSTEM,
+        t0(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "250 learners need a licence but only 249 seats are free"
+    );
+    let counts = seats::counts(&db, &Scope::Company(company), company, t0())
+        .await
+        .unwrap();
+    assert_eq!(counts.allocated, 0);
+    seats::allocate(
+        &db,
+        &Scope::Company(company),
+        company,
+        &learners[..249],
+        Actor::SYSTEM,
+        t0(),
+    )
+    .await
+    .unwrap();
+    let counts = seats::counts(&db, &Scope::Company(company), company, t0())
+        .await
+        .unwrap();
+    assert_eq!(counts.allocated, 249);
+}
+
+async fn a_released_seat_returns_to_its_batch_and_can_be_allocated_again(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Loop IT").await;
+    let company = world.company(partner, "Again Co", t0()).await;
+    world.batch(company, 1, t0()).await;
+    let learners = world.learners(company, "l", 2, t0()).await;
+    let scope = Scope::Company(company);
+    seats::allocate(&db, &scope, company, &learners[..1], Actor::SYSTEM, t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        seats::allocate(&db, &scope, company, &learners[1..], Actor::SYSTEM, t0()).await,
+        Err(DbError::NoFreeSeats(_))
+    ));
+    let manager = Actor::user(learners[0]);
+    assert!(
+        seats::release(&db, &scope, company, learners[0], manager, t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !seats::release(&db, &scope, company, learners[0], manager, t0())
+            .await
+            .unwrap()
+    );
+    seats::allocate(&db, &scope, company, &learners[1..], Actor::SYSTEM, t0())
+        .await
+        .unwrap();
+    let counts = seats::counts(&db, &scope, company, t0()).await.unwrap();
+    assert_eq!((counts.allocated, counts.total), (1, 1));
+    assert!(check::run(&db).await.unwrap().is_clean());
+}
+
+async fn a_learner_whose_batch_expired_can_get_a_new_seat(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Renew IT").await;
+    let company = world.company(partner, "Renewal Co", t0()).await;
+    world.batch(company, 1, t0()).await;
+    let learner = world.learners(company, "l", 1, t0()).await;
+    let scope = Scope::Company(company);
+    seats::allocate(&db, &scope, company, &learner, Actor::SYSTEM, t0())
+        .await
+        .unwrap();
+    let next_year = at("2027-03-02T09:00:00Z");
+    world.batch(company, 1, next_year).await;
+    seats::allocate(&db, &scope, company, &learner, Actor::SYSTEM, next_year)
+        .await
+        .unwrap();
+    let report = check::run(&db).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+async fn assigning_licences_ends_the_trial_and_lasts_twelve_months(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Upgrade IT").await;
+    let company = world.company(partner, "Trial Co", t0()).await;
+    let scope = Scope::Partner(partner);
+    let assigned = t0() + SignedDuration::from_hours(24 * 3);
+    assert!(matches!(
+        companies::facts(&db, &scope, company)
+            .await
+            .unwrap()
+            .status(assigned),
+        CompanyStatus::FreeTrial { .. }
+    ));
+    world.batch(company, 40, assigned).await;
+    let facts = companies::facts(&db, &scope, company).await.unwrap();
+    assert_eq!(facts.trial_ends_at, assigned);
+    assert_eq!(
+        facts.status(assigned),
+        CompanyStatus::Premium {
+            until: at("2027-03-04T09:00:00Z")
+        }
+    );
+}
+
+async fn a_partner_sees_its_own_and_its_sub_partners_companies_only(db: TestDb) {
+    let world = World { db: &db };
+    let parent = world.partner(None, "Parent IT").await;
+    let sub = world.partner(Some(parent), "Sub IT").await;
+    let stranger = world.partner(None, "Stranger IT").await;
+    let parents = world.company(parent, "Parent Co", t0()).await;
+    let subs = world.company(sub, "Sub Co", t0()).await;
+    let strangers = world.company(stranger, "Stranger Co", t0()).await;
+
+    let names = |scope: Scope| {
+        let db = db.db.clone();
+        async move {
+            companies::list(&db, &scope, None, 50, t0())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|c| c.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names(Scope::Partner(parent)).await, ["Parent Co", "Sub Co"]);
+    assert_eq!(names(Scope::Partner(sub)).await, ["Sub Co"]);
+    assert_eq!(names(Scope::Partner(stranger)).await, ["Stranger Co"]);
+
+    for (scope, foreign) in [
+        (Scope::Partner(sub), parents),
+        (Scope::Partner(stranger), subs),
+        (Scope::Company(subs), strangers),
+    ] {
+        assert!(matches!(
+            companies::facts(&db, &scope, foreign).await,
+            Err(DbError::NotFound)
+        ));
+        let learner = world.learners(foreign, "victim", 1, t0()).await;
+        assert!(matches!(
+            seats::allocate(&db, &scope, foreign, &learner, Actor::SYSTEM, t0()).await,
+            Err(DbError::NotFound)
+        ));
+    }
+    assert!(
+        companies::facts(&db, &Scope::Partner(parent), subs)
+            .await
+            .is_ok()
+    );
+}
+
+async fn keyset_pages_visit_every_company_once(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Many IT").await;
+    // Duplicate names make the id the tie-breaker.
+    for i in 0..125 {
+        world
+            .company(partner, &format!("Company {:03}", i % 60), t0())
+            .await;
+    }
+    let scope = Scope::Partner(partner);
+    let mut seen = HashSet::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = companies::list(&db, &scope, after.as_ref(), 50, t0())
+            .await
+            .unwrap();
+        pages += 1;
+        for c in &page.items {
+            assert!(seen.insert(c.id), "{} listed twice", c.id);
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (125, 3));
+}
+
+async fn check_finds_a_tampered_batch_and_a_forged_event(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Honest IT").await;
+    let company = world.company(partner, "Ledger Co", t0()).await;
+    let batch = world.batch(company, 5, t0()).await;
+    let learners = world.learners(company, "l", 2, t0()).await;
+    seats::allocate(
+        &db,
+        &Scope::Company(company),
+        company,
+        &learners,
+        Actor::SYSTEM,
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert!(check::run(&db).await.unwrap().is_clean());
+
+    sqlx::query("UPDATE licence_batches SET allocated = 3 WHERE id = $1")
+        .bind(batch.0)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let report = check::run(&db).await.unwrap();
+    assert!(
+        report.problems.contains(&format!(
+            "batch {batch} counts 3 seats allocated but its events give 2"
+        )),
+        "{:?}",
+        report.problems
+    );
+
+    sqlx::query("UPDATE licence_batches SET allocated = 2 WHERE id = $1")
+        .bind(batch.0)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id) VALUES ($1, 'seat_allocated', $2, $3, $4)",
+    )
+    .bind(t0().as_second() + 10)
+    .bind(company.0)
+    .bind(batch.0)
+    .bind(learners[0].0)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let report = check::run(&db).await.unwrap();
+    assert!(
+        report.problems.contains(&format!(
+            "user {} is given a second seat in batch {batch}",
+            learners[0]
+        )),
+        "{:?}",
+        report.problems
+    );
+}
+
+/// One step of a random seat history.
+#[derive(Clone, Debug)]
+enum Step {
+    Assign(u8),
+    Allocate(Vec<usize>),
+    Release(usize),
+    /// Moves the clock forward by this many days (batches expire after a year).
+    Wait(u16),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (1u8..6).prop_map(Step::Assign),
+        proptest::collection::vec(0usize..8, 1..4).prop_map(Step::Allocate),
+        (0usize..8).prop_map(Step::Release),
+        (1u16..200).prop_map(Step::Wait),
+    ]
+}
+
+/// Plays `steps` against the real storage layer and checks, after every step, that no batch holds
+/// more seats than its quantity and that replaying the ledger gives the stored counts.
+async fn play(db: &TestDb, steps: &[Step]) {
+    let world = World { db };
+    let partner = world.partner(None, "Random IT").await;
+    let company = world.company(partner, "Chaos Co", t0()).await;
+    let learners = world.learners(company, "l", 8, t0()).await;
+    let scope = Scope::Company(company);
+    let mut now = t0();
+    for step in steps {
+        match step {
+            Step::Assign(q) => {
+                world.batch(company, i64::from(*q), now).await;
+            }
+            Step::Allocate(picks) => {
+                let users: Vec<UserId> = picks
+                    .iter()
+                    .map(|&i| learners[i])
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                match seats::allocate(db, &scope, company, &users, Actor::SYSTEM, now).await {
+                    Ok(()) | Err(DbError::NoFreeSeats(_)) | Err(DbError::Conflict(_)) => {}
+                    Err(other) => panic!("allocation failed: {other}"),
+                }
+            }
+            Step::Release(i) => {
+                seats::release(db, &scope, company, learners[*i], Actor::SYSTEM, now)
+                    .await
+                    .unwrap();
+            }
+            Step::Wait(days) => now += SignedDuration::from_hours(24 * i64::from(*days)),
+        }
+        let over: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM licence_batches WHERE allocated > quantity")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(over, 0);
+        let report = check::run(db).await.unwrap();
+        assert!(report.is_clean(), "after {step:?}: {:?}", report.problems);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_seat_histories_keep_the_invariants_on_sqlite(steps in proptest::collection::vec(step(), 1..30)) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let db = crate::support::sqlite().await;
+            play(&db, &steps).await;
+        });
+    }
+
+    #[test]
+    fn random_seat_histories_keep_the_invariants_on_postgres(steps in proptest::collection::vec(step(), 1..30)) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            if let Some(db) = crate::support::postgres().await {
+                play(&db, &steps).await;
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_learner_record_knows_its_company() {
+    let db = crate::support::sqlite().await;
+    let world = World { db: &db };
+    let partner = world.partner(None, "Facts IT").await;
+    let company = world.company(partner, "Facts Co", t0()).await;
+    let id = world
+        .user(
+            "Ann@Facts.example",
+            Membership::Company {
+                company,
+                manager: true,
+                learner: true,
+            },
+            None,
+            t0(),
+        )
+        .await;
+    let user = seatledger::db::users::access_by_id(&db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.email, "ann@facts.example");
+    assert_eq!(user.company.unwrap().name, "Facts Co");
+}

@@ -1,0 +1,402 @@
+//! The console over HTTP: sign-in rules, sessions, CSRF, areas, escaping.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jiff::SignedDuration;
+use seatledger::clock::ManualClock;
+use seatledger::db::{Db, seed};
+use seatledger::web::{App, CSRF_COOKIE, SESSION_COOKIE, WebConfig};
+use tower::ServiceExt;
+
+use crate::support::{TestDb, World, at, sqlite};
+
+/// A cookie-keeping client that calls the router directly, no socket.
+struct Client {
+    app: Router,
+    cookies: HashMap<String, String>,
+    set_cookie_headers: Vec<String>,
+}
+
+struct Reply {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Client {
+    fn new(app: &App) -> Self {
+        Self {
+            app: app.router(),
+            cookies: HashMap::new(),
+            set_cookie_headers: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Reply {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let request = request.header(header::COOKIE, cookie).body(body).unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let value = value.to_str().unwrap().to_owned();
+            let (pair, _) = value.split_once(';').unwrap();
+            let (name, v) = pair.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), v.to_owned());
+            }
+            self.set_cookie_headers.push(value);
+        }
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|l| l.to_str().unwrap().to_owned());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            location,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    /// Posts a form with the CSRF token a browser would send (from the page's cookie).
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let csrf = self.cookies.get(CSRF_COOKIE).cloned().unwrap_or_default();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.send(
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            Body::from(body),
+        )
+        .await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Reply {
+        self.get("/sign-in").await;
+        self.post("/sign-in", &[("email", email), ("password", password)])
+            .await
+    }
+}
+
+const NOW: &str = "2026-11-26T09:00:00Z";
+
+/// The demo world at `NOW` behind an app on a manual clock.
+async fn demo_app() -> (TestDb, App, ManualClock) {
+    let db = sqlite().await;
+    let hash = seatledger::password::hash(seed::DEMO_PASSWORD);
+    seed::demo(&db, &hash, at(NOW)).await.unwrap();
+    let clock = ManualClock::at(at(NOW));
+    let app = App::new(
+        Db::clone(&db),
+        std::sync::Arc::new(clock.clone()),
+        WebConfig::new("http://127.0.0.1:8080"),
+    );
+    (db, app, clock)
+}
+
+async fn sessions(db: &Db) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn health_reports_the_database() {
+    let (_db, app, _) = demo_app().await;
+    let reply = Client::new(&app).get("/health").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, r#"{"database":"ok","status":"ok"}"#);
+}
+
+#[tokio::test]
+async fn the_sign_in_page_sets_a_csrf_cookie_and_embeds_the_same_token() {
+    let (_db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    let page = client.get("/sign-in").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = client.cookies[CSRF_COOKIE].clone();
+    assert!(
+        page.body
+            .contains(&format!(r#"name="csrf" value="{token}""#))
+    );
+    let header = &client.set_cookie_headers[0];
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Strict"),
+        "{header}"
+    );
+}
+
+#[tokio::test]
+async fn a_form_without_the_right_csrf_token_is_refused_and_signs_nobody_in() {
+    let (db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    client.get("/sign-in").await;
+    let credentials = [
+        ("email", "admin@bluefin.example"),
+        ("password", seed::DEMO_PASSWORD),
+    ];
+    let missing = client.post_raw("/sign-in", &credentials).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    assert!(missing.body.contains("This form has expired"));
+    let forged = "0".repeat(64);
+    let mut with_forged = vec![("csrf", forged.as_str())];
+    with_forged.extend_from_slice(&credentials);
+    assert_eq!(
+        client.post_raw("/sign-in", &with_forged).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(!client.cookies.contains_key(SESSION_COOKIE));
+    assert_eq!(sessions(&db).await, 0);
+}
+
+#[tokio::test]
+async fn a_partner_admin_signs_in_to_the_admin_dashboard_and_sees_its_companies() {
+    let (_db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    let reply = client
+        .sign_in("Admin@Bluefin.example ", seed::DEMO_PASSWORD)
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location.as_deref(), Some("/partner"));
+    let session_header = client
+        .set_cookie_headers
+        .iter()
+        .find(|h| h.starts_with(SESSION_COOKIE))
+        .unwrap();
+    assert!(session_header.contains("HttpOnly") && session_header.contains("SameSite=Lax"));
+
+    let page = client.get("/partner").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Admin Dashboard"));
+    for company in [
+        "Acme Trial Co",
+        "Cobalt Expired Trial",
+        "Echo Premium",
+        "Fjord Fisheries",
+    ] {
+        assert!(page.body.contains(company), "{company} missing");
+    }
+    assert!(page.body.contains("3 / 4"), "Echo's seats used / total");
+}
+
+#[tokio::test]
+async fn a_sub_partner_does_not_see_its_parents_companies() {
+    let (_db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    client
+        .sign_in("admin@bluefin-north.example", seed::DEMO_PASSWORD)
+        .await;
+    let page = client.get("/partner").await;
+    assert!(page.body.contains("Fjord Fisheries"));
+    assert!(!page.body.contains("Acme Trial Co"));
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
+    let (db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    for (email, password) in [
+        ("admin@bluefin.example", "wrong"),
+        ("nobody@bluefin.example", seed::DEMO_PASSWORD),
+        ("not an email", "x"),
+    ] {
+        let reply = client.sign_in(email, password).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(reply.body.contains("The email or password is incorrect."));
+    }
+    assert_eq!(sessions(&db).await, 0);
+}
+
+#[tokio::test]
+async fn an_expired_learner_is_refused_with_the_licence_message_and_no_session() {
+    let (db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    let reply = client
+        .sign_in("learner1@cobalt.example", seed::DEMO_PASSWORD)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        reply
+            .body
+            .contains("Your licence expired on 23 Nov 2026. Ask your company manager to renew it."),
+        "{}",
+        reply.body
+    );
+    assert_eq!(sessions(&db).await, 0);
+}
+
+#[tokio::test]
+async fn a_licensed_learner_signs_in_and_an_unlicensed_one_of_the_same_company_does_not() {
+    let (_db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    let reply = client
+        .sign_in("learner1@echo.example", seed::DEMO_PASSWORD)
+        .await;
+    assert_eq!(reply.location.as_deref(), Some("/learner"));
+    assert!(client.get("/learner").await.body.contains("active until"));
+    let mut other = Client::new(&app);
+    let refused = other
+        .sign_in("learner5@echo.example", seed::DEMO_PASSWORD)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_expired_trial_manager_lands_on_the_landing_page_and_cannot_reach_other_pages() {
+    let (_db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    let reply = client
+        .sign_in("manager@cobalt.example", seed::DEMO_PASSWORD)
+        .await;
+    assert_eq!(reply.location.as_deref(), Some("/landing"));
+    let landing = client.get("/landing").await;
+    assert!(landing.body.contains("Your access has ended"));
+    assert!(landing.body.contains("ended on 23 Nov 2026"));
+    for path in [
+        "/company",
+        "/company/users",
+        "/company/licenses",
+        "/partner",
+        "/learner",
+    ] {
+        let reply = client.get(path).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(reply.location.as_deref(), Some("/landing"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_session_stops_working_at_the_first_request_after_access_ends() {
+    let (db, app, clock) = demo_app().await;
+    // Acme's trial started 5 days ago and lasts 30: it ends in 25 days.
+    clock.advance(SignedDuration::from_hours(24 * 25 - 1));
+    let mut client = Client::new(&app);
+    client
+        .sign_in("learner1@acme.example", seed::DEMO_PASSWORD)
+        .await;
+    assert_eq!(client.get("/learner").await.status, StatusCode::OK);
+    clock.advance(SignedDuration::from_hours(1));
+    let reply = client.get("/learner").await;
+    assert_eq!(reply.location.as_deref(), Some("/sign-in"));
+    assert_eq!(sessions(&db).await, 0);
+}
+
+#[tokio::test]
+async fn a_manager_whose_trial_ends_is_moved_to_the_landing_page() {
+    let (_db, app, clock) = demo_app().await;
+    // Birch's trial ends in 48 hours.
+    clock.advance(SignedDuration::from_hours(47));
+    let mut client = Client::new(&app);
+    client
+        .sign_in("manager@birch.example", seed::DEMO_PASSWORD)
+        .await;
+    assert_eq!(client.get("/company").await.status, StatusCode::OK);
+    clock.advance(SignedDuration::from_hours(1));
+    assert_eq!(
+        client.get("/company").await.location.as_deref(),
+        Some("/landing")
+    );
+}
+
+#[tokio::test]
+async fn signing_out_revokes_the_session_for_good() {
+    let (db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    client
+        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
+        .await;
+    let stolen = client.cookies[SESSION_COOKIE].clone();
+    let reply = client.post("/sign-out", &[]).await;
+    assert_eq!(reply.location.as_deref(), Some("/sign-in"));
+    assert!(!client.cookies.contains_key(SESSION_COOKIE));
+    assert_eq!(sessions(&db).await, 0);
+    client.cookies.insert(SESSION_COOKIE.to_owned(), stolen);
+    assert_eq!(
+        client.get("/partner").await.location.as_deref(),
+        Some("/sign-in")
+    );
+}
+
+#[tokio::test]
+async fn each_role_is_kept_to_its_own_area() {
+    let (_db, app, _) = demo_app().await;
+    for (email, home, foreign) in [
+        ("admin@bluefin.example", "/partner", "/company"),
+        ("manager@echo.example", "/company", "/partner"),
+        ("operator@seatledger.example", "/operator", "/partner"),
+        ("learner1@echo.example", "/learner", "/company/users"),
+    ] {
+        let mut client = Client::new(&app);
+        client.sign_in(email, seed::DEMO_PASSWORD).await;
+        assert_eq!(client.get(home).await.status, StatusCode::OK, "{email}");
+        assert_eq!(client.get("/").await.location.as_deref(), Some(home));
+        assert_eq!(
+            client.get(foreign).await.location.as_deref(),
+            Some(home),
+            "{email}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_anonymous_visitor_is_sent_to_sign_in_and_unknown_pages_are_not_found() {
+    let (_db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    assert_eq!(
+        client.get("/partner").await.location.as_deref(),
+        Some("/sign-in")
+    );
+    assert_eq!(client.get("/").await.location.as_deref(), Some("/sign-in"));
+    let missing = client.get("/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("Not found"));
+}
+
+#[tokio::test]
+async fn company_names_are_escaped_in_pages() {
+    let (db, app, _) = demo_app().await;
+    let partner: i64 = sqlx::query_scalar("SELECT id FROM partners WHERE name = 'Bluefin IT'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    World { db: &db }
+        .company(
+            seatledger::domain::PartnerId(partner),
+            "<script>alert(1)</script>",
+            at(NOW),
+        )
+        .await;
+    let mut client = Client::new(&app);
+    client
+        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
+        .await;
+    let page = client.get("/partner").await;
+    assert!(
+        page.body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || page.body.contains("&lt;script&gt;")
+    );
+    assert!(!page.body.contains("<script>alert(1)"));
+}
