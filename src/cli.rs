@@ -4,13 +4,14 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 
 use crate::clock::{SharedClock, SimulatedClock, SystemClock};
 use crate::db::{self, Db};
+use crate::email::transport::Transport;
 use crate::{jobs, password, web};
 
 #[derive(Debug, Parser)]
@@ -29,6 +30,26 @@ pub struct Cli {
     )]
     pub database: String,
 
+    /// Base URL people reach the console at, used in links in emails and pages; `https://`
+    /// also marks cookies Secure. Defaults to http://LISTEN for `serve`.
+    #[arg(long, env = "SEATLEDGER_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// SMTP server for outgoing email: `smtp://HOST:PORT` (plain), `smtp://USER:PASS@HOST:587?tls=required`
+    /// (STARTTLS) or `smtps://USER:PASS@HOST` (TLS). Without it, emails are kept in the local
+    /// mailbox the operator reads in the console.
+    #[arg(long, env = "SEATLEDGER_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of outgoing email.
+    #[arg(
+        long,
+        env = "SEATLEDGER_SMTP_FROM",
+        default_value = "seatledger <seatledger@localhost>",
+        global = true
+    )]
+    pub smtp_from: String,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -43,7 +64,7 @@ pub enum Command {
     Demo(DemoArgs),
     /// Replay the seat ledger and verify every invariant; exits non-zero naming what is broken.
     Check,
-    /// Run one pass of the scheduled work at an instant and exit.
+    /// Run one pass of the scheduled work (and one email delivery round) at an instant and exit.
     Tick(TickArgs),
 }
 
@@ -52,10 +73,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "SEATLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Base URL people reach the console at, used in links and to mark cookies Secure on https.
-    /// Defaults to http://LISTEN.
-    #[arg(long, env = "SEATLEDGER_PUBLIC_URL")]
-    pub public_url: Option<String>,
+    /// Seconds between expiry passes.
+    #[arg(long, env = "SEATLEDGER_PASS_INTERVAL", default_value_t = 30)]
+    pub pass_interval: u64,
+    /// Seconds between email delivery rounds.
+    #[arg(long, env = "SEATLEDGER_DELIVERY_INTERVAL", default_value_t = 5)]
+    pub delivery_interval: u64,
     /// Run on a simulated clock that starts at this instant (RFC 3339, e.g. 2026-11-26T09:00:00Z)
     /// and advances in real time.
     #[arg(long, env = "SEATLEDGER_NOW")]
@@ -100,25 +123,45 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let transport = Transport::new(cli.smtp_url.as_deref(), &cli.smtp_from)?;
     let db = Db::connect_and_migrate(&cli.database).await?;
     match cli.command {
         Command::Migrate => println!("database is up to date"),
-        Command::Serve(args) => serve(db, args).await?,
+        Command::Serve(args) => serve(db, cli.public_url, transport, args).await?,
         Command::Demo(args) => demo(&db, args).await?,
         Command::Check => return check(&db).await,
         Command::Tick(args) => {
             let at = args.at.unwrap_or_else(Timestamp::now);
-            let report = jobs::run_pass(&db, at).await?;
+            let public_url = cli
+                .public_url
+                .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+            let started = Instant::now();
+            let pass = jobs::run_pass(&db, public_url.trim_end_matches('/'), at).await?;
+            let took = started.elapsed();
+            let delivery = jobs::delivery::deliver_due(&db, &transport, at).await?;
             println!(
-                "pass at {at}: {} trials expired, {} batches expired, {} emails queued",
-                report.trials_expired, report.batches_expired, report.emails_queued
+                "pass at {at} in {:.1} ms: {} trials ending, {} trials expired, {} batches expiring, \
+                 {} batches expired; emails: {} sent, {} kept in the mailbox, {} failed attempts",
+                took.as_secs_f64() * 1000.0,
+                pass.trials_ending,
+                pass.trials_expired,
+                pass.batches_expiring,
+                pass.batches_expired,
+                delivery.sent,
+                delivery.kept,
+                delivery.failed_attempts
             );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(db: Db, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(
+    db: Db,
+    public_url: Option<String>,
+    transport: Transport,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
     let clock: SharedClock = match args.now {
         Some(start) => Arc::new(SimulatedClock::starting_at(start)),
         None => Arc::new(SystemClock),
@@ -128,13 +171,24 @@ async fn serve(db: Db, args: ServeArgs) -> anyhow::Result<()> {
         print_logins(&db::seed::demo(&db, &hash, clock.now()).await?);
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let public_url = args.public_url.unwrap_or_else(|| {
+    let public_url = public_url.unwrap_or_else(|| {
         format!(
             "http://{}",
             listener.local_addr().map_or(args.listen, |a| a)
         )
     });
-    let app = web::App::new(db, clock, web::WebConfig::new(&public_url));
+    let config = web::WebConfig::new(&public_url);
+    jobs::spawn(
+        db.clone(),
+        clock.clone(),
+        config.public_url.clone(),
+        transport,
+        jobs::Intervals {
+            pass: Duration::from_secs(args.pass_interval.max(1)),
+            delivery: Duration::from_secs(args.delivery_interval.max(1)),
+        },
+    );
+    let app = web::App::new(db, clock, config);
     tracing::info!("serving on {public_url}");
     println!("seatledger is serving on {public_url}");
     app.serve(listener, shutdown_signal()).await?;

@@ -14,6 +14,8 @@ pub mod cli;
 pub mod clock;
 pub mod db;
 pub mod domain;
+pub mod email;
+pub mod format;
 pub mod jobs;
 pub mod password;
 pub mod web;

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Db, DbError, DbResult, Page, Scope, instant, secs};
+use crate::domain::schedule;
 use crate::domain::{CompanyFacts, CompanyId, CompanyStatus, PartnerId, TrialDays, UserId};
 
 #[derive(Clone, Debug)]
@@ -22,16 +23,18 @@ pub async fn create(
     company: &NewCompany<'_>,
     now: Timestamp,
 ) -> DbResult<CompanyId> {
+    let trial_ends_at = company.trial_days.trial_end(now);
     let id = sqlx::query_scalar(
         "INSERT INTO companies (partner_id, name, country, time_zone, account_manager_id, \
-         trial_ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+         trial_ends_at, trial_due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(company.partner.0)
     .bind(company.name)
     .bind(company.country)
     .bind(company.time_zone)
     .bind(company.account_manager.map(|u| u.0))
-    .bind(secs(company.trial_days.trial_end(now)))
+    .bind(secs(trial_ends_at))
+    .bind(secs(schedule::first_due(trial_ends_at)))
     .bind(secs(now))
     .fetch_one(&mut **tx)
     .await?;

@@ -24,7 +24,10 @@ macro_rules! migration {
 }
 
 /// Every migration, in order. Never edit one that has shipped; add the next.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_init.sql")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_init.sql"),
+    migration!(2, "0002_schedule_and_outbox.sql"),
+];
 
 /// Applies the migrations this database has not seen. Safe to run from several servers at once.
 pub async fn run(db: &Db) -> DbResult<Vec<i64>> {

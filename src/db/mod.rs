@@ -8,7 +8,10 @@
 
 pub mod check;
 pub mod companies;
+pub mod expiry;
 pub mod migrations;
+pub mod orders;
+pub mod outbox;
 pub mod partners;
 pub mod scope;
 pub mod seats;

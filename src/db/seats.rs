@@ -8,6 +8,7 @@ use sqlx::{Any, Transaction};
 use super::{Actor, Db, DbError, DbResult, Scope, instant, is_unique_violation, secs};
 use crate::domain::allocation::{self, FreeBatch};
 use crate::domain::company::batch_expires_at;
+use crate::domain::schedule;
 use crate::domain::{
     BatchId, CompanyFacts, CompanyId, OrderId, OrderKind, SeatCount, SeatEventKind, UserId,
 };
@@ -35,15 +36,19 @@ pub async fn assign_batch(
         licensed_until: licensed_until.map(instant),
     }
     .after_assignment(now, expires_at);
-    sqlx::query("UPDATE companies SET trial_ends_at = $1, licensed_until = $2 WHERE id = $3")
-        .bind(secs(after.trial_ends_at))
-        .bind(after.licensed_until.map(secs))
-        .bind(company.0)
-        .execute(&mut **tx)
-        .await?;
+    // The trial is over once licences are assigned: it owes no trial emails any more.
+    sqlx::query(
+        "UPDATE companies SET trial_ends_at = $1, licensed_until = $2, trial_due_at = NULL \
+         WHERE id = $3",
+    )
+    .bind(secs(after.trial_ends_at))
+    .bind(after.licensed_until.map(secs))
+    .bind(company.0)
+    .execute(&mut **tx)
+    .await?;
     let batch: i64 = sqlx::query_scalar(
-        "INSERT INTO licence_batches (company_id, order_id, kind, quantity, assigned_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO licence_batches (company_id, order_id, kind, quantity, assigned_at, expires_at, \
+         due_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(company.0)
     .bind(order.map(|o| o.0))
@@ -51,6 +56,7 @@ pub async fn assign_batch(
     .bind(i64::from(quantity.get()))
     .bind(secs(now))
     .bind(secs(expires_at))
+    .bind(secs(schedule::first_due(expires_at)))
     .fetch_one(&mut **tx)
     .await?;
     let batch = BatchId(batch);
@@ -264,7 +270,7 @@ pub async fn release_in(
 }
 
 /// Appends one event to the seat ledger.
-async fn record(
+pub(crate) async fn record(
     tx: &mut Transaction<'static, Any>,
     company: CompanyId,
     batch: BatchId,

@@ -385,12 +385,21 @@ pub async fn bulk(
         (
             format!(
                 "{} INSERT INTO companies (id, partner_id, name, country, time_zone, trial_ends_at, \
-                 licensed_until, created_at) SELECT $1 + n, $2, 'Company ' || (1000000 + n), 'GB', \
-                 'Europe/London', CASE WHEN n % 10 = 0 THEN $3 ELSE $4 END, \
+                 trial_due_at, licensed_until, created_at) SELECT $1 + n, $2, \
+                 'Company ' || (1000000 + n), 'GB', 'Europe/London', \
+                 CASE WHEN n % 10 = 0 THEN $3 ELSE $4 END, CASE WHEN n % 10 = 0 THEN $7 END, \
                  CASE WHEN n % 10 = 0 THEN NULL ELSE $5 END, $4 FROM seq",
                 seq("$6")
             ),
-            ints(&[company0, partner.0, trial_end, assigned, expires, n]),
+            ints(&[
+                company0,
+                partner.0,
+                trial_end,
+                assigned,
+                expires,
+                n,
+                trial_end - REMINDER_SECS,
+            ]),
         ),
         (
             format!(
@@ -422,11 +431,19 @@ pub async fn bulk(
         (
             format!(
                 "{} INSERT INTO licence_batches (id, company_id, kind, quantity, allocated, \
-                 assigned_at, expires_at) SELECT $1 + n, $2 + n, 'premium', $3 + 10, $3, $4, $5 \
-                 FROM seq WHERE n % 10 <> 0",
+                 assigned_at, expires_at, due_at) SELECT $1 + n, $2 + n, 'premium', $3 + 10, $3, \
+                 $4, $5, $7 FROM seq WHERE n % 10 <> 0",
                 seq("$6")
             ),
-            ints(&[batch0, company0, m, assigned, expires, n]),
+            ints(&[
+                batch0,
+                company0,
+                m,
+                assigned,
+                expires,
+                n,
+                expires - REMINDER_SECS,
+            ]),
         ),
         (
             format!(
@@ -489,6 +506,9 @@ pub async fn bulk(
         learners: companies * learners,
     })
 }
+
+/// The reminder lead in seconds, for due instants computed in SQL.
+const REMINDER_SECS: i64 = crate::domain::schedule::REMINDER_LEAD.as_secs();
 
 /// A bind value of a bulk insert.
 enum BulkArg<'a> {

@@ -10,6 +10,7 @@ pub mod company;
 pub mod ids;
 pub mod ledger;
 pub mod order;
+pub mod schedule;
 pub mod values;
 
 pub use access::{Landing, LicenceStatus, Role, SignInDecision, SignInRefusal, UserFacts};

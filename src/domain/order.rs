@@ -18,6 +18,28 @@ pub enum OrderState {
     Cancelled,
 }
 
+impl OrderKind {
+    /// The name people read: "Premium" or "Managed".
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderKind::Premium => "Premium",
+            OrderKind::Managed => "Managed",
+        }
+    }
+}
+
+impl OrderState {
+    /// The name people read.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderState::Requested => "Pending",
+            OrderState::Assigned => "Assigned",
+            OrderState::Rejected => "Rejected",
+            OrderState::Cancelled => "Cancelled",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("this order is already {}", .current.as_str())]
 pub struct OrderAlreadyDecided {

@@ -51,7 +51,7 @@ impl SeatCount {
             Ok(Self(n as u32))
         } else {
             Err(InvalidValue(format!(
-                "the number of licences must be between 1 and {}, not {n}",
+                "must be between 1 and {}, not {n}",
                 Self::MAX
             )))
         }

@@ -3,7 +3,6 @@
 //! in `error`.
 
 mod error;
-mod format;
 mod pages;
 mod session;
 

@@ -3,21 +3,24 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::format::date;
 use super::session::{Area, CsrfToken, SESSION_COOKIE, SignedIn, cookie, set_cookie};
 use super::{AppState, PageError};
 use crate::db::companies::{self, CompanyCursor, CompanyRow};
+use crate::db::orders::{self, LicenceRequest, OrderRow};
+use crate::db::outbox::{self, OutboxEmail};
 use crate::db::sessions::{self, SESSION_LIFETIME};
+use crate::db::users::CompanyOfUser;
 use crate::db::{seats, users};
 use crate::domain::access::{self, Landing, SignInDecision, SignInRefusal};
-use crate::domain::{CompanyId, CompanyStatus, Email};
+use crate::domain::{CompanyId, CompanyStatus, Email, OrderId, OrderKind, OrderState, SeatCount};
+use crate::format::date;
 use crate::password;
 
 type AppRouter = Router<Arc<AppState>>;
@@ -37,6 +40,10 @@ pub fn routes() -> AppRouter {
         .route("/company", get(company_home))
         .route("/company/users", get(company_users))
         .route("/company/licenses", get(company_licenses))
+        .route("/company/orders/new", get(order_form))
+        .route("/company/orders", get(order_form).post(request_licences))
+        .route("/operator/mailbox", get(mailbox))
+        .route("/operator/mailbox/{id}", get(mailbox_email))
         .route("/landing", get(landing))
         .route("/learner", get(learner_home))
         .fallback(not_found)
@@ -76,7 +83,10 @@ impl Layout {
     fn signed_in(title: &str, csrf: &CsrfToken, who: &SignedIn, current: &str) -> Self {
         let area = Area::of(who.landing);
         let (area_name, sections): (&str, &[(&str, &str)]) = match area {
-            Area::Operator => ("Operator Console", &[("/operator", "Partners")]),
+            Area::Operator => (
+                "Operator Console",
+                &[("/operator", "Partners"), ("/operator/mailbox", "Mailbox")],
+            ),
             Area::Partner => (
                 "Admin Dashboard",
                 &[
@@ -427,39 +437,6 @@ async fn company_users(who: SignedIn, csrf: CsrfToken) -> PageResult {
     )
 }
 
-async fn company_licenses(who: SignedIn, csrf: CsrfToken) -> PageResult {
-    who.enter(Area::Company)?;
-    section(
-        &who,
-        &csrf,
-        "/company/licenses",
-        "Licenses",
-        "Available, allocated, expiring and expired licences will be listed here.",
-    )
-}
-
-#[derive(Template)]
-#[template(path = "landing.html")]
-struct LandingPage {
-    layout: Layout,
-    company: String,
-    ended_on: String,
-}
-
-/// Where a manager of a company without an active trial or batch lands.
-async fn landing(who: SignedIn, csrf: CsrfToken) -> PageResult {
-    who.enter(Area::Landing)?;
-    let Landing::LandingPage { ended_on } = who.landing else {
-        return Err(PageError::NotFound);
-    };
-    let company = who.user.company.as_ref().ok_or(PageError::NotFound)?;
-    render(LandingPage {
-        layout: Layout::signed_in("Your access has ended", &csrf, &who, "/landing"),
-        company: company.name.clone(),
-        ended_on: date(ended_on, &company.time_zone),
-    })
-}
-
 #[derive(Template)]
 #[template(path = "learner_home.html")]
 struct LearnerHomePage {
@@ -483,5 +460,260 @@ async fn learner_home(
         layout: Layout::signed_in("My licence", &csrf, &who, "/learner"),
         company: company.name.clone(),
         until,
+    })
+}
+
+/// The company of a signed-in company user who may order licences: a manager with the dashboard
+/// or on the landing page.
+fn ordering_company(who: &SignedIn) -> Result<&CompanyOfUser, PageError> {
+    let area = Area::of(who.landing);
+    if area != Area::Company && area != Area::Landing {
+        return Err(PageError::Redirect(area.home().to_owned()));
+    }
+    who.user.company.as_ref().ok_or(PageError::NotFound)
+}
+
+/// An order as listed, with its date in the company's time zone.
+struct OrderLine {
+    order: OrderRow,
+    requested_on: String,
+}
+
+fn order_lines(orders: Vec<OrderRow>, time_zone: &str) -> Vec<OrderLine> {
+    orders
+        .into_iter()
+        .map(|order| OrderLine {
+            requested_on: date(order.requested_at, time_zone),
+            order,
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct RequestedQuery {
+    requested: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "company_licenses.html")]
+struct CompanyLicensesPage {
+    layout: Layout,
+    orders: Vec<OrderLine>,
+    requested: Option<OrderId>,
+}
+
+/// Licenses section → Orders tab: the company's orders and Request Licenses.
+async fn company_licenses(
+    State(state): State<Arc<AppState>>,
+    who: SignedIn,
+    csrf: CsrfToken,
+    Query(query): Query<RequestedQuery>,
+) -> PageResult {
+    who.enter(Area::Company)?;
+    let company = who.user.company.as_ref().ok_or(PageError::NotFound)?;
+    let page = orders::for_company(&state.db, &who.scope(), company.id, None, None, 50).await?;
+    render(CompanyLicensesPage {
+        layout: Layout::signed_in("Licenses", &csrf, &who, "/company/licenses"),
+        orders: order_lines(page.items, &company.time_zone),
+        requested: query.requested.map(OrderId),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct LandingPage {
+    layout: Layout,
+    company: String,
+    ended_on: String,
+    pending: Vec<OrderLine>,
+    requested: Option<OrderId>,
+}
+
+/// Where a manager of a company without an active trial or batch lands.
+async fn landing(
+    State(state): State<Arc<AppState>>,
+    who: SignedIn,
+    csrf: CsrfToken,
+    Query(query): Query<RequestedQuery>,
+) -> PageResult {
+    who.enter(Area::Landing)?;
+    let Landing::LandingPage { ended_on } = who.landing else {
+        return Err(PageError::NotFound);
+    };
+    let company = who.user.company.as_ref().ok_or(PageError::NotFound)?;
+    let pending = orders::for_company(
+        &state.db,
+        &who.scope(),
+        company.id,
+        Some(OrderState::Requested),
+        None,
+        20,
+    )
+    .await?;
+    render(LandingPage {
+        layout: Layout::signed_in("Your access has ended", &csrf, &who, "/landing"),
+        company: company.name.clone(),
+        ended_on: date(ended_on, &company.time_zone),
+        pending: order_lines(pending.items, &company.time_zone),
+        requested: query.requested.map(OrderId),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "order_form.html")]
+struct OrderFormPage {
+    layout: Layout,
+    heading: &'static str,
+    back: &'static str,
+    request_key: String,
+    quantity: String,
+    kind: OrderKind,
+    error: Option<String>,
+}
+
+impl OrderFormPage {
+    fn new(
+        who: &SignedIn,
+        csrf: &CsrfToken,
+        request_key: String,
+        quantity: String,
+        kind: OrderKind,
+        error: Option<String>,
+    ) -> Self {
+        let (heading, back) = match Area::of(who.landing) {
+            Area::Landing => ("Request License", "/landing"),
+            _ => ("Request Licenses", "/company/licenses"),
+        };
+        Self {
+            layout: Layout::signed_in(heading, csrf, who, back),
+            heading,
+            back,
+            request_key,
+            quantity,
+            kind,
+            error,
+        }
+    }
+}
+
+async fn order_form(who: SignedIn, csrf: CsrfToken) -> PageResult {
+    ordering_company(&who)?;
+    render(OrderFormPage::new(
+        &who,
+        &csrf,
+        sessions::new_token(),
+        String::new(),
+        OrderKind::Premium,
+        None,
+    ))
+}
+
+#[derive(Deserialize)]
+struct OrderForm {
+    request_key: String,
+    quantity: String,
+    kind: String,
+}
+
+/// Save on the Request License form: one `requested` order per form, however often it is sent.
+async fn request_licences(
+    State(state): State<Arc<AppState>>,
+    who: SignedIn,
+    csrf: CsrfToken,
+    Form(form): Form<OrderForm>,
+) -> PageResult {
+    let company = ordering_company(&who)?;
+    let kind = form.kind.parse::<OrderKind>();
+    let parsed = SeatCount::parse(&form.quantity).and_then(|q| kind.clone().map(|k| (q, k)));
+    let (quantity, kind) = match parsed {
+        Ok(valid) if !form.request_key.is_empty() => valid,
+        invalid => {
+            let error = match invalid {
+                Err(e) => format!("Number of licences: {e}."),
+                Ok(_) => "This form is incomplete. Reload the page and try again.".to_owned(),
+            };
+            let page = OrderFormPage::new(
+                &who,
+                &csrf,
+                if form.request_key.is_empty() {
+                    sessions::new_token()
+                } else {
+                    form.request_key.clone()
+                },
+                form.quantity.clone(),
+                kind.unwrap_or(OrderKind::Premium),
+                Some(error),
+            );
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response());
+        }
+    };
+    let (order, _) = orders::request(
+        &state.db,
+        &who.scope(),
+        &LicenceRequest {
+            company: company.id,
+            kind,
+            quantity,
+            requested_by: who.user.id,
+            request_key: &form.request_key,
+        },
+        &state.config.public_url,
+        state.clock.now(),
+    )
+    .await?;
+    let back = match Area::of(who.landing) {
+        Area::Landing => "/landing",
+        _ => "/company/licenses",
+    };
+    Ok(Redirect::to(&format!("{back}?requested={order}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+struct MailboxPage {
+    layout: Layout,
+    emails: Vec<OutboxEmail>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MailboxQuery {
+    before: Option<i64>,
+}
+
+/// The operator's Mailbox: every email the instance queued, newest first, with its status.
+async fn mailbox(
+    State(state): State<Arc<AppState>>,
+    who: SignedIn,
+    csrf: CsrfToken,
+    Query(query): Query<MailboxQuery>,
+) -> PageResult {
+    who.enter(Area::Operator)?;
+    let page = outbox::list(&state.db, query.before, 50).await?;
+    render(MailboxPage {
+        layout: Layout::signed_in("Mailbox", &csrf, &who, "/operator/mailbox"),
+        emails: page.items,
+        next: page.next.map(|id| format!("/operator/mailbox?before={id}")),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "mailbox_email.html")]
+struct MailboxEmailPage {
+    layout: Layout,
+    email: OutboxEmail,
+}
+
+async fn mailbox_email(
+    State(state): State<Arc<AppState>>,
+    who: SignedIn,
+    csrf: CsrfToken,
+    Path(id): Path<i64>,
+) -> PageResult {
+    who.enter(Area::Operator)?;
+    let email = outbox::get(&state.db, id).await?;
+    render(MailboxEmailPage {
+        layout: Layout::signed_in("Mailbox", &csrf, &who, "/operator/mailbox"),
+        email,
     })
 }

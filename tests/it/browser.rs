@@ -351,10 +351,70 @@ impl Journey {
         }
     }
 
+    /// The query string of the page the browser shows (without the `?`), if it has one.
+    pub(crate) async fn query(&self) -> Option<String> {
+        self.client()
+            .current_url()
+            .await
+            .expect("the current URL")
+            .query()
+            .map(str::to_owned)
+    }
+
+    /// The value of the query parameter `name` in the current URL.
+    pub(crate) async fn query_param(&self, name: &str) -> Option<String> {
+        let url = self.client().current_url().await.expect("the current URL");
+        url.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
     /// The visible text of the element `css` selects.
     pub(crate) async fn text(&self, css: &str) -> String {
         let element = self.find(css).await;
         element.text().await.expect("element text")
+    }
+
+    /// The current value of the form field `css` selects.
+    pub(crate) async fn value(&self, css: &str) -> String {
+        let field = self.find(css).await;
+        field
+            .prop("value")
+            .await
+            .expect("field value")
+            .unwrap_or_default()
+    }
+
+    /// Clears the form field `css` selects and types `text` into it.
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("clear the field");
+        field.send_keys(text).await.expect("type into the field");
+    }
+
+    /// The link whose visible text is `label` (without apostrophes), e.g. an `<a class="button">`
+    /// or a navigation link.
+    pub(crate) async fn link(&self, label: &str) -> Element {
+        self.find_by(Locator::XPath(&format!(
+            "//a[normalize-space(.)='{label}']"
+        )))
+        .await
+    }
+
+    /// Clicks the link labelled `label` and waits for the page it leads to.
+    pub(crate) async fn follow(&self, label: &str) {
+        let link = self.link(label).await;
+        self.click_and_wait(&link).await;
+    }
+
+    /// Whether the current page has an element `css` selects (without waiting for one).
+    pub(crate) async fn has(&self, css: &str) -> bool {
+        !self
+            .client()
+            .find_all(Locator::Css(css))
+            .await
+            .expect("look up elements")
+            .is_empty()
     }
 
     /// The button whose visible text is `label` (without apostrophes).
@@ -411,11 +471,8 @@ impl Journey {
     /// Signs in on /sign-in with `email` and `password`, and waits for the page that follows.
     pub(crate) async fn sign_in(&self, email: &str, password: &str) {
         self.goto("/sign-in").await;
-        for (field, value) in [("#email", email), ("#password", password)] {
-            let input = self.find(field).await;
-            input.clear().await.expect("clear the field");
-            input.send_keys(value).await.expect("type into the field");
-        }
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
         let submit = self
             .find(r#"form[action="/sign-in"] button[type="submit"]"#)
             .await;
@@ -533,6 +590,135 @@ async fn wrong_password_is_refused() {
         journey.text("#sign-in-error").await,
         "The email or password is incorrect."
     );
+
+    journey.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_trial_manager_requests_licences_and_the_account_manager_is_emailed() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    journey
+        .sign_in("manager@cobalt.example", DEMO_PASSWORD)
+        .await;
+    assert_eq!(journey.path().await, "/landing");
+    assert_eq!(journey.text("main h1").await, "Your access has ended");
+
+    // The landing page's one way forward: Request License.
+    journey.follow("Request License").await;
+    assert_eq!(journey.path().await, "/company/orders/new");
+    assert_eq!(journey.text("main h1").await, "Request License");
+    journey.fill("#quantity", "25").await;
+    assert_eq!(
+        journey.value("#kind").await,
+        "premium",
+        "Premium is the default"
+    );
+    let save = journey.button("Save").await;
+    journey.click_and_wait(&save).await;
+
+    // Back on the landing page, with the request confirmed and listed as pending.
+    assert_eq!(journey.path().await, "/landing");
+    let query = journey.query().await.unwrap_or_default();
+    let order = journey
+        .query_param("requested")
+        .await
+        .unwrap_or_else(|| panic!("the landing page names the requested order: ?{query}"));
+    assert!(
+        !order.is_empty() && order.bytes().all(|b| b.is_ascii_digit()),
+        "order number {order:?}"
+    );
+    let confirmation = journey.text("#request-confirmation").await;
+    assert_eq!(
+        confirmation,
+        format!("Your request (order {order}) was sent to your account manager.")
+    );
+    let pending = journey.table_rows("#pending-requests").await;
+    assert_eq!(pending.len(), 1, "one pending request: {pending:?}");
+    let row = &pending[0];
+    // Order, Licences, Type, Requested, Status.
+    assert_eq!(row.len(), 5, "{row:?}");
+    assert_eq!(row[0], order, "{row:?}");
+    assert_eq!(row[1], "25", "{row:?}");
+    assert_eq!(row[2], "Premium", "{row:?}");
+    assert_eq!(row[4], "Pending", "{row:?}");
+
+    // The operator's Mailbox holds the alert to Cobalt's account manager.
+    journey.sign_out().await;
+    journey
+        .sign_in("operator@seatledger.example", DEMO_PASSWORD)
+        .await;
+    journey.follow("Mailbox").await;
+    assert_eq!(journey.path().await, "/operator/mailbox");
+    let subject = "Cobalt Expired Trial: 25 Premium licences requested";
+    let emails = journey.table_rows("#mailbox").await;
+    assert!(
+        emails.iter().any(|cells| {
+            cells.first().map(String::as_str) == Some("am@bluefin.example")
+                && cells.get(1).map(String::as_str) == Some(subject)
+        }),
+        "an email to am@bluefin.example titled {subject:?}: {emails:?}"
+    );
+    let link = journey
+        .find_by(Locator::XPath(&format!(
+            "//table[@id='mailbox']/tbody/tr[td[1][normalize-space(.)='am@bluefin.example']]\
+             /td[2]/a[normalize-space(.)='{subject}']"
+        )))
+        .await;
+    journey.click_and_wait(&link).await;
+    assert!(
+        journey.path().await.starts_with("/operator/mailbox/"),
+        "{}",
+        journey.path().await
+    );
+    assert_eq!(journey.text("main h1").await, subject);
+    let text = journey.text("pre.email-text").await;
+    assert!(text.contains("has requested 25 Premium licences"), "{text}");
+    let order_url = format!("{}/partner/licences?order={order}", journey.server.url);
+    assert!(
+        text.lines()
+            .any(|line| line.trim_end().ends_with(&order_url)),
+        "a line ending in {order_url}:\n{text}"
+    );
+
+    journey.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manager_form_rejects_an_invalid_number_and_keeps_the_page() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    journey
+        .sign_in("manager@cobalt.example", DEMO_PASSWORD)
+        .await;
+    journey.goto("/company/orders/new").await;
+    assert_eq!(journey.path().await, "/company/orders/new");
+
+    journey.fill("#quantity", "0").await;
+    // min=1 would make the browser refuse to submit; the server must refuse on its own.
+    journey
+        .client()
+        .execute(
+            "document.getElementById('quantity').removeAttribute('min')",
+            Vec::new(),
+        )
+        .await
+        .expect("drop the field's min");
+    let save = journey.button("Save").await;
+    journey.click_and_wait(&save).await;
+
+    assert_eq!(journey.text("main h1").await, "Request License");
+    let error = journey.text("#form-error").await;
+    assert!(error.contains("between 1 and 100000"), "{error}");
+    assert_eq!(journey.value("#quantity").await, "0");
+    assert_eq!(journey.value("#kind").await, "premium");
+
+    // Nothing was requested.
+    journey.goto("/landing").await;
+    assert!(!journey.has("#pending-requests").await);
+    assert!(!journey.has("#request-confirmation").await);
 
     journey.close().await;
 }

@@ -108,7 +108,7 @@ fn tick_runs_one_pass_at_the_given_instant() {
     let url = format!("sqlite://{}", dir.path().join("tick.db").display());
     let tick = seatledger(&url, &["tick", "--at", "2026-12-01T00:00:00Z"]);
     assert!(tick.status.success(), "{tick:?}");
-    assert!(stdout(&tick).starts_with("pass at 2026-12-01T00:00:00Z:"));
+    assert!(stdout(&tick).starts_with("pass at 2026-12-01T00:00:00Z in "));
 }
 
 #[test]

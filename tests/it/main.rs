@@ -6,6 +6,9 @@
 
 mod browser;
 mod cli;
+mod delivery;
+mod schedule;
+mod smtp;
 mod storage;
 mod support;
 mod web;

@@ -400,3 +400,258 @@ async fn company_names_are_escaped_in_pages() {
     );
     assert!(!page.body.contains("<script>alert(1)"));
 }
+
+/// The one-time key embedded in the Request License form.
+fn request_key(form_page: &str) -> String {
+    let marker = r#"name="request_key" value=""#;
+    let start = form_page.find(marker).expect("request key field") + marker.len();
+    form_page[start..start + 64].to_owned()
+}
+
+async fn orders_of(db: &Db, company: &str) -> Vec<(i64, String, i64, String)> {
+    sqlx::query_as(
+        "SELECT o.id, o.kind, o.quantity, o.state FROM orders o JOIN companies c ON c.id = o.company_id \
+         WHERE c.name = $1 ORDER BY o.id",
+    )
+    .bind(company)
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
+}
+
+async fn order_emails(db: &Db) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT recipient, subject FROM outbox WHERE kind = 'order_requested' ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_expired_manager_requests_licences_once_however_often_the_form_is_sent() {
+    let (db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    client
+        .sign_in("manager@cobalt.example", seed::DEMO_PASSWORD)
+        .await;
+    let landing = client.get("/landing").await;
+    assert!(
+        landing
+            .body
+            .contains(r#"href="/company/orders/new">Request License</a>"#)
+    );
+    let form = client.get("/company/orders/new").await;
+    assert!(form.body.contains("<h1>Request License</h1>"));
+    let key = request_key(&form.body);
+    let fields = [
+        ("request_key", key.as_str()),
+        ("quantity", "25"),
+        ("kind", "premium"),
+    ];
+
+    let first = client.post("/company/orders", &fields).await;
+    let again = client.post("/company/orders", &fields).await;
+    let orders = orders_of(&db, "Cobalt Expired Trial").await;
+    assert_eq!(orders.len(), 1);
+    let (order, kind, quantity, state) = &orders[0];
+    assert_eq!(
+        (kind.as_str(), *quantity, state.as_str()),
+        ("premium", 25, "requested")
+    );
+    let expected = format!("/landing?requested={order}");
+    assert_eq!(first.location.as_deref(), Some(expected.as_str()));
+    assert_eq!(again.location.as_deref(), Some(expected.as_str()));
+
+    let landing = client.get(&expected).await;
+    assert!(landing.body.contains("was sent to your account manager"));
+    assert!(landing.body.contains("<td>25</td><td>Premium</td>"));
+    assert!(landing.body.contains("Pending"));
+    assert_eq!(
+        order_emails(&db).await,
+        [(
+            "am@bluefin.example".to_owned(),
+            "Cobalt Expired Trial: 25 Premium licences requested".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_number_of_licences_is_refused_by_field_and_nothing_is_stored() {
+    let (db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    client
+        .sign_in("manager@cobalt.example", seed::DEMO_PASSWORD)
+        .await;
+    let key = request_key(&client.get("/company/orders/new").await.body);
+    for (quantity, message) in [
+        ("0", "between 1 and 100000, not 0"),
+        ("100001", "between 1 and 100000, not 100001"),
+        ("many", "\"many\" is not a whole number"),
+    ] {
+        let reply = client
+            .post(
+                "/company/orders",
+                &[
+                    ("request_key", &key),
+                    ("quantity", quantity),
+                    ("kind", "managed"),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let escaped = message.replace('"', "&#34;");
+        assert!(
+            reply.body.contains(&escaped) || reply.body.contains(message),
+            "{}",
+            reply.body
+        );
+        assert!(reply.body.contains(&format!(r#"value="{quantity}""#)));
+        assert!(reply.body.contains(r#"value="managed" selected"#));
+    }
+    let bad_kind = client
+        .post(
+            "/company/orders",
+            &[("request_key", &key), ("quantity", "5"), ("kind", "gold")],
+        )
+        .await;
+    assert_eq!(bad_kind.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(orders_of(&db, "Cobalt Expired Trial").await.is_empty());
+    assert!(order_emails(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_manager_with_access_orders_from_the_licenses_orders_tab() {
+    let (db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    client
+        .sign_in("manager@acme.example", seed::DEMO_PASSWORD)
+        .await;
+    let tab = client.get("/company/licenses").await;
+    assert!(tab.body.contains("Request Licenses"));
+    assert!(tab.body.contains("No orders yet."));
+    let form = client.get("/company/orders/new").await;
+    assert!(form.body.contains("<h1>Request Licenses</h1>"));
+    let key = request_key(&form.body);
+    let reply = client
+        .post(
+            "/company/orders",
+            &[
+                ("request_key", &key),
+                ("quantity", "1,000"),
+                ("kind", "managed"),
+            ],
+        )
+        .await;
+    let orders = orders_of(&db, "Acme Trial Co").await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].2, 1000);
+    let expected = format!("/company/licenses?requested={}", orders[0].0);
+    assert_eq!(reply.location.as_deref(), Some(expected.as_str()));
+    let tab = client.get(&expected).await;
+    assert!(tab.body.contains("<td>1000</td><td>Managed</td>"));
+}
+
+#[tokio::test]
+async fn a_company_without_an_account_manager_alerts_the_partner_admins() {
+    let (db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    client
+        .sign_in("manager@fjord.example", seed::DEMO_PASSWORD)
+        .await;
+    let key = request_key(&client.get("/company/orders/new").await.body);
+    client
+        .post(
+            "/company/orders",
+            &[
+                ("request_key", &key),
+                ("quantity", "7"),
+                ("kind", "premium"),
+            ],
+        )
+        .await;
+    let recipients: Vec<String> = order_emails(&db)
+        .await
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    assert_eq!(recipients, ["admin@bluefin-north.example"]);
+}
+
+#[tokio::test]
+async fn only_company_managers_can_request_licences() {
+    let (db, app, _) = demo_app().await;
+    for (email, home) in [
+        ("learner1@echo.example", "/learner"),
+        ("admin@bluefin.example", "/partner"),
+    ] {
+        let mut client = Client::new(&app);
+        client.sign_in(email, seed::DEMO_PASSWORD).await;
+        let key = "a".repeat(64);
+        let reply = client
+            .post(
+                "/company/orders",
+                &[
+                    ("request_key", &key),
+                    ("quantity", "5"),
+                    ("kind", "premium"),
+                ],
+            )
+            .await;
+        assert_eq!(reply.location.as_deref(), Some(home), "{email}");
+        assert_eq!(
+            client.get("/company/orders/new").await.location.as_deref(),
+            Some(home)
+        );
+    }
+    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(orders, 0);
+}
+
+#[tokio::test]
+async fn the_operator_reads_every_email_in_the_mailbox_and_nobody_else_can() {
+    let (db, app, _) = demo_app().await;
+    seatledger::jobs::run_pass(&db, "http://127.0.0.1:8080", at(NOW))
+        .await
+        .unwrap();
+    let mut operator = Client::new(&app);
+    operator
+        .sign_in("operator@seatledger.example", seed::DEMO_PASSWORD)
+        .await;
+    let mailbox = operator.get("/operator/mailbox").await;
+    assert_eq!(mailbox.status, StatusCode::OK);
+    for subject in [
+        "Cobalt Expired Trial: your free trial has expired",
+        "Birch Ending Soon: your free trial ends on 28 Nov 2026",
+        "Delta Renewal Due: 4 licences expire on 28 Nov 2026",
+    ] {
+        assert!(mailbox.body.contains(subject), "{subject} missing");
+    }
+    let id: i64 = sqlx::query_scalar("SELECT MIN(id) FROM outbox WHERE kind = 'trial_expired'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let email = operator.get(&format!("/operator/mailbox/{id}")).await;
+    assert!(
+        email
+            .body
+            .contains("Upgrade Now: http://127.0.0.1:8080/landing")
+    );
+    assert!(email.body.contains("sandbox srcdoc="));
+
+    let mut partner = Client::new(&app);
+    partner
+        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
+        .await;
+    assert_eq!(
+        partner
+            .get(&format!("/operator/mailbox/{id}"))
+            .await
+            .location
+            .as_deref(),
+        Some("/partner")
+    );
+}

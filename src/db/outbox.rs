@@ -1,0 +1,175 @@
+//! The outbox: emails queued in the transaction of the change that caused them, leased and
+//! delivered by the worker, retried with backoff, and kept for the operator's Mailbox page.
+
+use jiff::{SignedDuration, Timestamp};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Backend, Db, DbError, DbResult, Page, instant, secs};
+use crate::domain::CompanyId;
+use crate::domain::schedule::retry_at;
+use crate::email::{RenderedEmail, message_id};
+
+/// How long a worker owns the emails it leased; a worker that dies frees them after this.
+pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
+
+/// One email to queue. The key names the event and the recipient, so the same event queues the
+/// same email once however often it is processed.
+pub struct NewEmail<'a> {
+    pub idempotency_key: String,
+    pub kind: &'a str,
+    pub company: Option<CompanyId>,
+    pub recipient: &'a str,
+    pub email: RenderedEmail,
+}
+
+/// Queues `email` unless an email with its key was already queued; true when it was queued now.
+pub async fn queue(
+    tx: &mut Transaction<'static, Any>,
+    email: &NewEmail<'_>,
+    now: Timestamp,
+) -> DbResult<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO outbox (idempotency_key, message_id, kind, company_id, recipient, subject, \
+         body_text, body_html, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(&email.idempotency_key)
+    .bind(message_id(&email.idempotency_key))
+    .bind(email.kind)
+    .bind(email.company.map(|c| c.0))
+    .bind(email.recipient)
+    .bind(&email.email.subject)
+    .bind(&email.email.text)
+    .bind(&email.email.html)
+    .bind(secs(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// An email as stored.
+#[derive(Clone, Debug)]
+pub struct OutboxEmail {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub created_at: Timestamp,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<Timestamp>,
+}
+
+const COLUMNS: &str = "id, message_id, kind, recipient, subject, body_text, body_html, created_at, \
+    status, attempts, next_attempt_at, last_error, delivered_at";
+
+fn from_row(r: &AnyRow) -> Result<OutboxEmail, sqlx::Error> {
+    Ok(OutboxEmail {
+        id: r.try_get("id")?,
+        message_id: r.try_get("message_id")?,
+        kind: r.try_get("kind")?,
+        recipient: r.try_get("recipient")?,
+        subject: r.try_get("subject")?,
+        text: r.try_get("body_text")?,
+        html: r.try_get("body_html")?,
+        created_at: instant(r.try_get("created_at")?),
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: instant(r.try_get("next_attempt_at")?),
+        last_error: r.try_get("last_error")?,
+        delivered_at: r.try_get::<Option<i64>, _>("delivered_at")?.map(instant),
+    })
+}
+
+/// Leases up to `limit` pending emails whose attempt is due, counting the attempt. Two workers
+/// never lease the same email: the lease is a conditional update.
+pub async fn lease_due(db: &Db, now: Timestamp, limit: u32) -> DbResult<Vec<OutboxEmail>> {
+    let skip_locked = match db.backend() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let mut tx = db.begin_write().await?;
+    let rows = sqlx::query(&format!(
+        "UPDATE outbox SET leased_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+           AND (leased_until IS NULL OR leased_until <= $2) ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
+         AND status = 'pending' AND (leased_until IS NULL OR leased_until <= $2) \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(secs(now + LEASE))
+    .bind(secs(now))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut emails = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    emails.sort_by_key(|e| e.id);
+    Ok(emails)
+}
+
+/// Records a delivery: `status` is `sent` (SMTP accepted it) or `kept` (local mailbox).
+pub async fn delivered(db: &Db, id: i64, status: &str, now: Timestamp) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = $1, delivered_at = $2, leased_until = NULL, last_error = NULL \
+         WHERE id = $3",
+    )
+    .bind(status)
+    .bind(secs(now))
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: tried again later, or marked failed after the last attempt.
+pub async fn attempt_failed(
+    db: &Db,
+    email: &OutboxEmail,
+    error: &str,
+    now: Timestamp,
+) -> DbResult<()> {
+    let attempts = u32::try_from(email.attempts).unwrap_or(u32::MAX);
+    let (status, next) = match retry_at(attempts, now) {
+        Some(next) => ("pending", next),
+        None => ("failed", now),
+    };
+    sqlx::query(
+        "UPDATE outbox SET status = $1, next_attempt_at = $2, leased_until = NULL, last_error = $3 \
+         WHERE id = $4",
+    )
+    .bind(status)
+    .bind(secs(next))
+    .bind(error)
+    .bind(email.id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The Mailbox page: every email, newest first, one page after `before` (an outbox id).
+pub async fn list(db: &Db, before: Option<i64>, limit: u32) -> DbResult<Page<OutboxEmail, i64>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE id < $1 ORDER BY id DESC LIMIT $2"
+    ))
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(db.pool())
+    .await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(items, limit, |e| e.id))
+}
+
+pub async fn get(db: &Db, id: i64) -> DbResult<OutboxEmail> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(DbError::NotFound)?;
+    Ok(from_row(&row)?)
+}

@@ -1,0 +1,129 @@
+//! What each automated email of the product says (DESIGN §3). Dates arrive already formatted in
+//! the company's time zone; links arrive absolute.
+
+use super::EmailContent;
+
+pub fn trial_ending(company: &str, ends_on: &str, upgrade_url: &str) -> EmailContent {
+    EmailContent {
+        subject: format!("{company}: your free trial ends on {ends_on}"),
+        paragraphs: vec![
+            format!("The free trial of {company} ends on {ends_on}."),
+            "After that your learners can no longer sign in and managers lose the dashboard until \
+             licences are assigned. Request licences now to keep everyone working."
+                .into(),
+        ],
+        items: Vec::new(),
+        action: Some(("Request Licenses".into(), upgrade_url.into())),
+    }
+}
+
+pub fn trial_expired(company: &str, ended_on: &str, landing_url: &str) -> EmailContent {
+    EmailContent {
+        subject: format!("{company}: your free trial has expired"),
+        paragraphs: vec![
+            format!("The free trial of {company} ended on {ended_on}."),
+            "Your learners can no longer sign in, and managers can no longer use the dashboard. \
+             Their accounts and history are kept: request licences and they can continue."
+                .into(),
+        ],
+        items: Vec::new(),
+        action: Some(("Upgrade Now".into(), landing_url.into())),
+    }
+}
+
+pub fn batch_expiring(
+    company: &str,
+    seats: u32,
+    expires_on: &str,
+    order_url: &str,
+) -> EmailContent {
+    EmailContent {
+        subject: format!("{company}: {seats} licences expire on {expires_on}"),
+        paragraphs: vec![
+            format!("{seats} licences of {company} expire on {expires_on}."),
+            "Learners holding these licences will not be able to sign in after that date unless \
+             they are renewed. Order licences now to renew them."
+                .into(),
+        ],
+        items: Vec::new(),
+        action: Some(("Order licences".into(), order_url.into())),
+    }
+}
+
+pub fn batch_expired(
+    company: &str,
+    seats: u32,
+    expired_on: &str,
+    learners: &[String],
+    more_learners: u64,
+    order_url: &str,
+) -> EmailContent {
+    let mut paragraphs = vec![format!(
+        "{seats} licences of {company} expired on {expired_on}."
+    )];
+    paragraphs.push(if learners.is_empty() {
+        "No learner held one of these licences.".into()
+    } else {
+        "These learners can no longer sign in until their licences are renewed:".into()
+    });
+    let mut items = learners.to_vec();
+    if more_learners > 0 {
+        items.push(format!("and {more_learners} more"));
+    }
+    EmailContent {
+        subject: format!("{company}: {seats} licences have expired"),
+        paragraphs,
+        items,
+        action: Some(("Order licences".into(), order_url.into())),
+    }
+}
+
+pub struct OrderRequest<'a> {
+    pub company: &'a str,
+    pub quantity: u32,
+    pub kind: &'a str,
+    pub requested_by: &'a str,
+    pub order_url: &'a str,
+}
+
+pub fn order_requested(order: &OrderRequest<'_>) -> EmailContent {
+    EmailContent {
+        subject: format!(
+            "{}: {} {} licences requested",
+            order.company, order.quantity, order.kind
+        ),
+        paragraphs: vec![
+            format!(
+                "{} of {} has requested {} {} licences.",
+                order.requested_by, order.company, order.quantity, order.kind
+            ),
+            "Assign or reject the order from Licences → Orders → Requested Orders.".into(),
+        ],
+        items: Vec::new(),
+        action: Some(("Open the order".into(), order.order_url.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expired_trial_email_links_upgrade_now_to_the_landing_page() {
+        let email = trial_expired("Cobalt", "23 Nov 2026", "https://console.example/landing");
+        assert_eq!(email.subject, "Cobalt: your free trial has expired");
+        assert_eq!(
+            email.action,
+            Some((
+                "Upgrade Now".into(),
+                "https://console.example/landing".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn the_expired_batch_email_lists_learners_and_counts_the_rest() {
+        let email = batch_expired("Delta", 4, "28 Nov 2026", &["Ann Lee".into()], 2, "u");
+        assert_eq!(email.items, ["Ann Lee", "and 2 more"]);
+    }
+}

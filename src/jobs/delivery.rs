@@ -1,0 +1,57 @@
+//! The delivery worker: leases due emails from the outbox, hands each to the transport, and
+//! records the outcome. A failure is retried with backoff; after the last attempt the email is
+//! marked failed and shown to the operator, never dropped.
+
+use jiff::Timestamp;
+
+use crate::db::{Db, DbResult, outbox};
+use crate::email::transport::{Delivery, Outgoing, Transport};
+
+/// How many emails one round leases at a time.
+const ROUND: u32 = 50;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: u64,
+    pub kept: u64,
+    pub failed_attempts: u64,
+}
+
+/// Delivers every email due at `now`.
+pub async fn deliver_due(
+    db: &Db,
+    transport: &Transport,
+    now: Timestamp,
+) -> DbResult<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    loop {
+        let emails = outbox::lease_due(db, now, ROUND).await?;
+        for email in &emails {
+            let outgoing = Outgoing {
+                message_id: &email.message_id,
+                recipient: &email.recipient,
+                subject: &email.subject,
+                text: &email.text,
+                html: &email.html,
+            };
+            match transport.deliver(&outgoing).await {
+                Ok(Delivery::Sent) => {
+                    outbox::delivered(db, email.id, "sent", now).await?;
+                    report.sent += 1;
+                }
+                Ok(Delivery::Kept) => {
+                    outbox::delivered(db, email.id, "kept", now).await?;
+                    report.kept += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(email = email.id, %error, "email delivery attempt failed");
+                    outbox::attempt_failed(db, email, &error, now).await?;
+                    report.failed_attempts += 1;
+                }
+            }
+        }
+        if emails.len() < ROUND as usize {
+            return Ok(report);
+        }
+    }
+}
