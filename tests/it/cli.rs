@@ -136,3 +136,31 @@ fn a_malformed_instant_is_refused_by_name() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("--at"));
 }
+
+#[test]
+fn a_tick_after_the_demo_puts_the_due_emails_in_the_mailbox_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    assert!(
+        seatledger(&url, &["demo", "--now", "2026-11-26T09:00:00Z"])
+            .status
+            .success()
+    );
+    let first = stdout(&seatledger(&url, &["tick", "--at", "2026-11-26T09:00:30Z"]));
+    // Birch's trial ends within 72 h, Cobalt's ended, Delta's batch expires within 72 h:
+    // one email to each company's one manager.
+    assert!(
+        first.contains("1 trials ending, 1 trials expired, 1 batches expiring, 0 batches expired"),
+        "{first}"
+    );
+    assert!(
+        first.contains("emails: 0 sent, 3 kept in the mailbox, 0 failed attempts"),
+        "{first}"
+    );
+    let second = stdout(&seatledger(&url, &["tick", "--at", "2026-11-26T09:01:00Z"]));
+    assert!(
+        second.contains("0 trials ending, 0 trials expired, 0 batches expiring"),
+        "{second}"
+    );
+    assert!(second.contains("0 kept in the mailbox"), "{second}");
+}

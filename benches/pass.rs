@@ -1,0 +1,101 @@
+//! One expiry pass over 10,000 companies (1,000 on trial, 9,000 licensed) with 10 due, on SQLite
+//! and (when `SEATLEDGER_TEST_POSTGRES` answers) PostgreSQL. The pass should cost what is due,
+//! not what exists: compare it with a pass when nothing is due.
+//!
+//! Run: `cargo bench --bench pass`
+
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use seatledger::db::{Db, seed};
+use seatledger::jobs;
+
+const COMPANIES: u64 = 10_000;
+const LEARNERS: u64 = 10;
+const DUE: i64 = 10;
+
+async fn bench(label: &str, db: &Db) {
+    let now: Timestamp = "2026-11-26T09:00:00Z".parse().unwrap();
+    let started = Instant::now();
+    seed::bulk(db, "not-a-real-hash", COMPANIES, LEARNERS, now)
+        .await
+        .unwrap();
+    let seeded = started.elapsed();
+    let later = now + SignedDuration::from_hours(24);
+
+    // Nothing is due a day after seeding: trials end in 20 days, licences in 11 months.
+    let idle = time_pass(db, later).await;
+
+    // Make 10 trials end within 72 hours and fall due.
+    sqlx::query(
+        "UPDATE companies SET trial_ends_at = $1, trial_due_at = $2 WHERE id IN \
+         (SELECT id FROM companies WHERE licensed_until IS NULL ORDER BY id LIMIT $3)",
+    )
+    .bind((later + SignedDuration::from_hours(48)).as_second())
+    .bind((later - SignedDuration::from_hours(24)).as_second())
+    .bind(DUE)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let report = jobs::run_pass(db, "http://127.0.0.1:8080", later)
+        .await
+        .unwrap();
+    let due = started.elapsed();
+    assert_eq!(report.trials_ending, DUE as u64);
+    let again = time_pass(db, later).await;
+
+    println!(
+        "{label:<10} seed {COMPANIES} companies x {LEARNERS} learners: {:>7.2} s | pass, nothing due: {:>7.3} ms | pass, {DUE} due: {:>7.3} ms | next pass: {:>7.3} ms",
+        seeded.as_secs_f64(),
+        ms(idle),
+        ms(due),
+        ms(again)
+    );
+}
+
+async fn time_pass(db: &Db, at: Timestamp) -> Duration {
+    let started = Instant::now();
+    jobs::run_pass(db, "http://127.0.0.1:8080", at)
+        .await
+        .unwrap();
+    started.elapsed()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        bench("sqlite", &Db::connect_and_migrate(&url).await.unwrap()).await;
+
+        let admin_url = std::env::var("SEATLEDGER_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        match Db::connect(&admin_url).await {
+            Ok(admin) => {
+                let name = "seatledger_bench_pass";
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    format!("CREATE DATABASE {name}"),
+                ] {
+                    sqlx::query(&sql).execute(admin.pool()).await.unwrap();
+                }
+                let (base, _) = admin_url.rsplit_once('/').unwrap();
+                let db = Db::connect_and_migrate(&format!("{base}/{name}"))
+                    .await
+                    .unwrap();
+                bench("postgres", &db).await;
+                db.close().await;
+                sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .execute(admin.pool())
+                    .await
+                    .unwrap();
+            }
+            Err(e) => println!("postgres   skipped: {e}"),
+        }
+    });
+}
