@@ -6,6 +6,7 @@
 //! data takes the `Scope` it may see. No domain rule is decided here: functions load facts, ask
 //! `crate::domain`, and write the outcome.
 
+pub mod activity;
 pub mod check;
 pub mod companies;
 pub mod expiry;
@@ -13,6 +14,7 @@ pub mod migrations;
 pub mod orders;
 pub mod outbox;
 pub mod partners;
+pub mod passwords;
 pub mod scope;
 pub mod seats;
 pub mod seed;

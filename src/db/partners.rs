@@ -2,8 +2,11 @@
 
 use sqlx::{Any, Transaction};
 
-use super::{Db, DbError, DbResult, secs};
-use crate::domain::{PartnerId, TrialDays};
+use super::outbox::{self, NewEmail};
+use super::users::{self, Membership, NewUser};
+use super::{Db, DbError, DbResult, passwords, secs};
+use crate::domain::{Email, PartnerId, TrialDays, UserId};
+use crate::email::messages;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Partner {
@@ -59,4 +62,119 @@ pub async fn get_within(db: &Db, viewer: PartnerId, id: PartnerId) -> DbResult<P
         name,
         trial_days: TrialDays::new(trial_days).unwrap_or(TrialDays::DEFAULT),
     })
+}
+
+/// A direct sub-partner, as the Sub-partners page lists it.
+#[derive(Clone, Debug)]
+pub struct SubPartnerRow {
+    pub id: PartnerId,
+    pub name: String,
+    pub trial_days: i64,
+    pub companies: i64,
+}
+
+/// The direct sub-partners of `parent` in name order, one page after `after` (a name and id).
+pub async fn children(
+    db: &Db,
+    parent: PartnerId,
+    after: Option<(&str, PartnerId)>,
+    limit: u32,
+) -> DbResult<super::Page<SubPartnerRow, (String, PartnerId)>> {
+    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT p.id, p.name, p.trial_days, (SELECT COUNT(*) FROM companies c WHERE c.partner_id = p.id) \
+         FROM partners p WHERE p.parent_id = $1 AND (p.name > $2 OR (p.name = $2 AND p.id > $3)) \
+         ORDER BY p.name, p.id LIMIT $4",
+    )
+    .bind(parent.0)
+    .bind(after.map_or("", |a| a.0))
+    .bind(after.map_or(0, |a| a.1.0))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(db.pool())
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(|(id, name, trial_days, companies)| SubPartnerRow {
+            id: PartnerId(id),
+            name,
+            trial_days,
+            companies,
+        })
+        .collect();
+    Ok(super::Page::from_rows(items, limit, |p| {
+        (p.name.clone(), p.id)
+    }))
+}
+
+/// The active users of `partner`, for choosing an account manager.
+pub async fn users(db: &Db, partner: PartnerId) -> DbResult<Vec<(UserId, String)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, TRIM(first_name || ' ' || last_name) || ' <' || email || '>' FROM users \
+         WHERE partner_id = $1 AND deactivated_at IS NULL ORDER BY last_name, first_name, id LIMIT 500",
+    )
+    .bind(partner.0)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| (UserId(id), name))
+        .collect())
+}
+
+/// A sub-partner to create, with its first admin.
+pub struct NewSubPartner<'a> {
+    pub parent: PartnerId,
+    pub name: &'a str,
+    pub trial_days: TrialDays,
+    pub admin_first_name: &'a str,
+    pub admin_last_name: &'a str,
+    pub admin_email: &'a Email,
+}
+
+/// Creates a sub-partner and its admin, who gets a welcome email with a set-password link.
+pub async fn create_sub_partner(
+    db: &Db,
+    new: &NewSubPartner<'_>,
+    public_url: &str,
+    now: jiff::Timestamp,
+) -> DbResult<PartnerId> {
+    let mut tx = db.begin_write().await?;
+    let partner = create(&mut tx, Some(new.parent), new.name, new.trial_days, now).await?;
+    let admin = users::create(
+        &mut tx,
+        &NewUser {
+            email: new.admin_email,
+            first_name: new.admin_first_name,
+            last_name: new.admin_last_name,
+            department: None,
+            password_hash: None,
+            membership: Membership::Partner {
+                partner,
+                admin: true,
+            },
+        },
+        now,
+    )
+    .await?;
+    let token =
+        passwords::issue(&mut tx, admin, "welcome", passwords::WELCOME_LIFETIME, now).await?;
+    let email = messages::welcome(
+        new.admin_first_name,
+        new.name,
+        &format!("{public_url}/set-password?token={token}"),
+    )
+    .render();
+    outbox::queue(
+        &mut tx,
+        &NewEmail {
+            idempotency_key: format!("welcome:user:{admin}"),
+            kind: "welcome",
+            company: None,
+            recipient: new.admin_email.as_str(),
+            email,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(partner)
 }

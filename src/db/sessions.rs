@@ -29,7 +29,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex(&Blake2s256::digest(token.as_bytes()))
 }
 
@@ -76,6 +76,16 @@ pub async fn revoke(db: &Db, token: &str) -> DbResult<()> {
 pub async fn revoke_all(db: &Db, user: UserId) -> DbResult<()> {
     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user.0)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Enters (`Some`) or leaves (`None`) manage mode for the session behind `token`.
+pub async fn set_managing(db: &Db, token: &str, company: Option<CompanyId>) -> DbResult<()> {
+    sqlx::query("UPDATE sessions SET managing_company_id = $1 WHERE token_hash = $2")
+        .bind(company.map(|c| c.0))
+        .bind(token_hash(token))
         .execute(db.pool())
         .await?;
     Ok(())

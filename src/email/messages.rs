@@ -104,6 +104,53 @@ pub fn order_requested(order: &OrderRequest<'_>) -> EmailContent {
     }
 }
 
+pub fn order_assigned(
+    company: &str,
+    quantity: u32,
+    kind: &str,
+    allocate_url: &str,
+) -> EmailContent {
+    EmailContent {
+        subject: format!("{company}: {quantity} {kind} licences are ready to allocate"),
+        paragraphs: vec![
+            format!("{quantity} {kind} licences have been assigned to {company}. They are valid for 12 months from today."),
+            "Allocate them to your learners from Licenses → Expired Licenses. New users you add get one automatically while free licences remain.".into(),
+        ],
+        items: Vec::new(),
+        action: Some(("Allocate licences".into(), allocate_url.into())),
+    }
+}
+
+pub fn order_rejected(
+    company: &str,
+    quantity: u32,
+    kind: &str,
+    reason: &str,
+    orders_url: &str,
+) -> EmailContent {
+    EmailContent {
+        subject: format!("{company}: your request for {quantity} {kind} licences was rejected"),
+        paragraphs: vec![
+            format!("Your request for {quantity} {kind} licences for {company} was rejected."),
+            format!("Reason: {reason}"),
+        ],
+        items: Vec::new(),
+        action: Some(("See your orders".into(), orders_url.into())),
+    }
+}
+
+pub fn welcome(name: &str, organisation: &str, set_password_url: &str) -> EmailContent {
+    EmailContent {
+        subject: format!("Welcome to seatledger, {name}"),
+        paragraphs: vec![
+            format!("An account has been created for you at {organisation}."),
+            "Choose your password to sign in. The link works once and expires in 7 days.".into(),
+        ],
+        items: Vec::new(),
+        action: Some(("Set your password".into(), set_password_url.into())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,12 @@
 //! they derive the caller's scope from the session, call `db`, and render. Errors are mapped once,
 //! in `error`.
 
+mod account;
+mod company;
 mod error;
-mod pages;
+mod layout;
+mod operator;
+mod partner;
 mod session;
 
 use std::future::Future;
@@ -11,6 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
+use axum::routing::{MethodRouter, get, post};
 use tokio::net::TcpListener;
 
 use crate::clock::SharedClock;
@@ -45,6 +50,112 @@ pub struct AppState {
     pub config: WebConfig,
 }
 
+/// One route of the console: its path pattern and methods, so tests can enumerate them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub path: &'static str,
+    pub methods: &'static [&'static str],
+}
+
+/// Builds the router and the list of its routes together, so neither can miss one.
+struct Routes {
+    router: Router<Arc<AppState>>,
+    table: Vec<Route>,
+}
+
+impl Routes {
+    fn add(
+        mut self,
+        path: &'static str,
+        methods: &'static [&'static str],
+        route: MethodRouter<Arc<AppState>>,
+    ) -> Self {
+        self.router = self.router.route(path, route);
+        self.table.push(Route { path, methods });
+        self
+    }
+}
+
+fn routes() -> Routes {
+    const GET: &[&str] = &["GET"];
+    const POST: &[&str] = &["POST"];
+    const BOTH: &[&str] = &["GET", "POST"];
+    Routes {
+        router: Router::new(),
+        table: Vec::new(),
+    }
+    .add("/", GET, get(account::home))
+    .add("/health", GET, get(account::health))
+    .add("/static/app.css", GET, get(account::stylesheet))
+    .add(
+        "/sign-in",
+        BOTH,
+        get(account::sign_in_page).post(account::sign_in),
+    )
+    .add("/sign-out", POST, post(account::sign_out))
+    .add(
+        "/set-password",
+        BOTH,
+        get(account::set_password_page).post(account::set_password),
+    )
+    .add("/operator", GET, get(operator::operator_home))
+    .add("/operator/mailbox", GET, get(operator::mailbox))
+    .add("/operator/mailbox/{id}", GET, get(operator::mailbox_email))
+    .add("/partner", GET, get(partner::companies))
+    .add(
+        "/partner/companies/new",
+        GET,
+        get(partner::new_company_form),
+    )
+    .add("/partner/companies", POST, post(partner::create_company))
+    .add(
+        "/partner/companies/{id}/edit",
+        BOTH,
+        get(partner::edit_company_form).post(partner::edit_company),
+    )
+    .add(
+        "/partner/companies/{id}/manage",
+        POST,
+        post(partner::manage),
+    )
+    .add("/manage/exit", POST, post(partner::exit_manage))
+    .add(
+        "/partner/partners",
+        BOTH,
+        get(partner::sub_partners).post(partner::create_sub_partner),
+    )
+    .add(
+        "/partner/partners/new",
+        GET,
+        get(partner::new_sub_partner_form),
+    )
+    .add("/partner/licences", GET, get(partner::orders))
+    .add("/partner/orders/{id}/assign", POST, post(partner::assign))
+    .add(
+        "/partner/orders/{id}/reject",
+        BOTH,
+        get(partner::reject_form).post(partner::reject),
+    )
+    .add("/partner/activity", GET, get(partner::activity))
+    .add("/company", GET, get(company::company_home))
+    .add("/company/users", GET, get(company::company_users))
+    .add("/company/licenses", GET, get(company::company_licenses))
+    .add("/company/upgrade", GET, get(company::upgrade))
+    .add("/company/orders/new", GET, get(company::order_form))
+    .add(
+        "/company/orders",
+        BOTH,
+        get(company::order_form).post(company::request_licences),
+    )
+    .add("/landing", GET, get(company::landing))
+    .add("/learner", GET, get(company::learner_home))
+}
+
+/// Every route of the console.
+pub fn route_table() -> Vec<Route> {
+    routes().table
+}
+
 /// The application: build it from a database and a clock, then serve it or call its router.
 #[derive(Clone)]
 pub struct App {
@@ -59,7 +170,9 @@ impl App {
     }
 
     pub fn router(&self) -> Router {
-        pages::routes()
+        routes()
+            .router
+            .fallback(account::not_found)
             .layer(middleware::from_fn_with_state(
                 self.state.clone(),
                 session::csrf_protection,

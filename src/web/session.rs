@@ -15,10 +15,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, PageError};
-use crate::db::Scope;
-use crate::db::sessions;
-use crate::db::users::Membership;
-use crate::db::users::{self, UserAccess};
+use crate::db::users::{self, CompanyOfUser, Membership, UserAccess};
+use crate::db::{Actor, DbError, Scope, companies, sessions};
+use crate::domain::PartnerId;
 use crate::domain::access::{self, Landing, SignInDecision};
 
 pub const SESSION_COOKIE: &str = "seatledger_session";
@@ -184,6 +183,12 @@ impl Area {
 pub struct SignedIn {
     pub user: UserAccess,
     pub landing: Landing,
+    /// The company this caller works in: their own, or the one a partner user manages.
+    pub company: Option<CompanyOfUser>,
+    /// True while a partner user is in manage mode.
+    pub managing: bool,
+    /// The session cookie's token.
+    pub token: String,
 }
 
 impl SignedIn {
@@ -197,12 +202,38 @@ impl SignedIn {
         }
     }
 
-    /// What this caller may see.
+    /// What this caller may see: in manage mode, only the managed company.
     pub fn scope(&self) -> Scope {
+        match (&self.company, self.user.membership) {
+            (Some(company), _) if self.managing => Scope::Company(company.id),
+            (_, Membership::Operator) => Scope::Operator,
+            (_, Membership::Partner { partner, .. }) => Scope::Partner(partner),
+            (_, Membership::Company { company, .. }) => Scope::Company(company),
+        }
+    }
+
+    /// The company of a company-area page.
+    pub fn company(&self) -> Result<&CompanyOfUser, PageError> {
+        self.company.as_ref().ok_or(PageError::NotFound)
+    }
+
+    /// The partner of a partner user.
+    pub fn partner(&self) -> Result<PartnerId, PageError> {
         match self.user.membership {
-            Membership::Operator => Scope::Operator,
-            Membership::Partner { partner, .. } => Scope::Partner(partner),
-            Membership::Company { company, .. } => Scope::Company(company),
+            Membership::Partner { partner, .. } => Ok(partner),
+            _ => Err(PageError::NotFound),
+        }
+    }
+
+    /// Who changes are recorded as done by (and, in manage mode, for which company).
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user: Some(self.user.id),
+            on_behalf_of: self
+                .company
+                .as_ref()
+                .filter(|_| self.managing)
+                .map(|c| c.id),
         }
     }
 }
@@ -224,14 +255,43 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             .await?
             .ok_or_else(to_sign_in)?;
         let company = user.company.as_ref().map(|c| &c.facts);
-        match access::sign_in(&user.facts, company, now) {
-            SignInDecision::Allowed { landing, .. } => Ok(SignedIn { user, landing }),
+        let landing = match access::sign_in(&user.facts, company, now) {
+            SignInDecision::Allowed { landing, .. } => landing,
             // Access ended since sign-in (licence expired, user deactivated): the session ends too.
             SignInDecision::Refused(_) => {
                 sessions::revoke(&state.db, token).await?;
-                Err(to_sign_in())
+                return Err(to_sign_in());
+            }
+        };
+        if let (Some(managed), Membership::Partner { partner, .. }) =
+            (session.managing, user.membership)
+        {
+            match companies::details(&state.db, &Scope::Partner(partner), managed).await {
+                Ok(details) => {
+                    return Ok(SignedIn {
+                        company: Some(CompanyOfUser {
+                            id: details.id,
+                            name: details.name,
+                            time_zone: details.time_zone,
+                            facts: details.facts,
+                        }),
+                        user,
+                        landing: Landing::CompanyDashboard,
+                        managing: true,
+                        token: token.to_owned(),
+                    });
+                }
+                Err(DbError::NotFound) => sessions::set_managing(&state.db, token, None).await?,
+                Err(e) => return Err(e.into()),
             }
         }
+        Ok(SignedIn {
+            company: user.company.clone(),
+            user,
+            landing,
+            managing: false,
+            token: token.to_owned(),
+        })
     }
 }
 

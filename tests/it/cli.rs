@@ -96,9 +96,16 @@ async fn bulk_seed_creates_what_was_asked_and_passes_check(db: TestDb) {
     let world = World { db: &db };
     let partner = world.partner(None, "After Seed IT").await;
     let company = world.company(partner, "After Seed Co", t0()).await;
-    let page = companies::list(&db, &Scope::Partner(partner), None, 10, t0())
-        .await
-        .unwrap();
+    let page = companies::list(
+        &db,
+        &Scope::Partner(partner),
+        &Default::default(),
+        None,
+        10,
+        t0(),
+    )
+    .await
+    .unwrap();
     assert_eq!(page.items[0].id, company);
 }
 

@@ -240,7 +240,7 @@ async fn a_partner_sees_its_own_and_its_sub_partners_companies_only(db: TestDb) 
     let names = |scope: Scope| {
         let db = db.db.clone();
         async move {
-            companies::list(&db, &scope, None, 50, t0())
+            companies::list(&db, &scope, &Default::default(), None, 50, t0())
                 .await
                 .unwrap()
                 .items
@@ -289,7 +289,7 @@ async fn keyset_pages_visit_every_company_once(db: TestDb) {
     let mut after = None;
     let mut pages = 0;
     loop {
-        let page = companies::list(&db, &scope, after.as_ref(), 50, t0())
+        let page = companies::list(&db, &scope, &Default::default(), after.as_ref(), 50, t0())
             .await
             .unwrap();
         pages += 1;

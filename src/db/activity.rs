@@ -1,0 +1,92 @@
+//! The audit trail partners read on their Activity page: one entry per action on seats, orders
+//! and companies, with the person who did it and the company they acted for. Append-only.
+
+use jiff::Timestamp;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Actor, Db, DbResult, Page, instant, secs};
+use crate::domain::{CompanyId, PartnerId, UserId};
+
+/// Appends one entry about `company`.
+pub async fn record(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    action: &str,
+    detail: &str,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO activity (at, partner_id, company_id, actor_user_id, on_behalf_of_company_id, \
+         action, detail) SELECT $1, c.partner_id, c.id, $2, $3, $4, $5 FROM companies c WHERE c.id = $6",
+    )
+    .bind(secs(now))
+    .bind(actor.user.map(|u| u.0))
+    .bind(actor.on_behalf_of.map(|c| c.0))
+    .bind(action)
+    .bind(detail)
+    .bind(company.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub struct ActivityRow {
+    pub id: i64,
+    pub at: Timestamp,
+    pub company: Option<String>,
+    pub actor: String,
+    pub on_behalf_of: Option<String>,
+    pub action: String,
+    pub detail: String,
+}
+
+/// Narrows the Activity page.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ActivityFilter {
+    pub company: Option<CompanyId>,
+    pub actor: Option<UserId>,
+}
+
+/// Entries about companies beneath `partner`, newest first, one page before `before`.
+pub async fn beneath(
+    db: &Db,
+    partner: PartnerId,
+    filter: ActivityFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> DbResult<Page<ActivityRow, i64>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.at, a.action, a.detail, c.name AS company, \
+           COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) || ' <' || u.email || '>' \
+             FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
+           (SELECT o.name FROM companies o WHERE o.id = a.on_behalf_of_company_id) AS on_behalf_of \
+         FROM activity a LEFT JOIN companies c ON c.id = a.company_id \
+         WHERE a.partner_id IN (SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = $1) \
+           AND ($2 = 0 OR a.company_id = $2) AND ($3 = 0 OR a.actor_user_id = $3) AND a.id < $4 \
+         ORDER BY a.id DESC LIMIT $5",
+    )
+    .bind(partner.0)
+    .bind(filter.company.map_or(0, |c| c.0))
+    .bind(filter.actor.map_or(0, |u| u.0))
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(db.pool())
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            Ok(ActivityRow {
+                id: r.try_get("id")?,
+                at: instant(r.try_get("at")?),
+                company: r.try_get("company")?,
+                actor: r.try_get("actor")?,
+                on_behalf_of: r.try_get("on_behalf_of")?,
+                action: r.try_get("action")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Page::from_rows(items, limit, |a| a.id))
+}

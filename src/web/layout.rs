@@ -1,0 +1,117 @@
+//! The frame every page shares: navigation for the caller's area, the manage-mode banner, the
+//! CSRF token for forms, and rendering.
+
+use askama::Template;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::PageError;
+use super::session::{Area, CsrfToken, SignedIn};
+
+pub(super) type PageResult = Result<Response, PageError>;
+
+pub(super) fn render(page: impl Template) -> PageResult {
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(page.render()?)).into_response())
+}
+
+/// A link in the section navigation.
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// What every page's frame shows: who is signed in, where they can go, and the CSRF token.
+pub struct Layout {
+    pub title: String,
+    pub csrf: String,
+    pub user_name: Option<String>,
+    pub area_name: &'static str,
+    pub links: Vec<NavLink>,
+    /// In manage mode: the company the partner user is managing.
+    pub managing: Option<String>,
+}
+
+impl Layout {
+    pub(super) fn anonymous(title: &str, csrf: &CsrfToken) -> Self {
+        Self {
+            title: title.to_owned(),
+            csrf: csrf.0.clone(),
+            user_name: None,
+            area_name: "",
+            links: Vec::new(),
+            managing: None,
+        }
+    }
+
+    pub(super) fn signed_in(title: &str, csrf: &CsrfToken, who: &SignedIn, current: &str) -> Self {
+        let area = Area::of(who.landing);
+        let (area_name, sections): (&str, &[(&str, &str)]) = match area {
+            Area::Operator => (
+                "Operator Console",
+                &[("/operator", "Partners"), ("/operator/mailbox", "Mailbox")],
+            ),
+            Area::Partner => (
+                "Admin Dashboard",
+                &[
+                    ("/partner", "Company"),
+                    ("/partner/partners", "Sub-partners"),
+                    ("/partner/licences", "Licences"),
+                    ("/partner/activity", "Activity"),
+                ],
+            ),
+            Area::Company => (
+                "Dashboard",
+                &[
+                    ("/company", "Overview"),
+                    ("/company/users", "Users"),
+                    ("/company/licenses", "Licenses"),
+                ],
+            ),
+            Area::Landing => ("Licence ended", &[]),
+            Area::Learner => ("My licence", &[]),
+        };
+        Self {
+            title: title.to_owned(),
+            csrf: csrf.0.clone(),
+            user_name: Some(who.user.display_name.clone()),
+            area_name,
+            links: sections
+                .iter()
+                .map(|&(href, label)| NavLink {
+                    href,
+                    label,
+                    current: href == current,
+                })
+                .collect(),
+            managing: who
+                .company
+                .as_ref()
+                .filter(|_| who.managing)
+                .map(|c| c.name.clone()),
+        }
+    }
+}
+
+/// A section whose content later work fills: its heading and an empty state.
+#[derive(Template)]
+#[template(path = "section.html")]
+pub(super) struct SectionPage {
+    layout: Layout,
+    heading: &'static str,
+    empty: &'static str,
+}
+
+pub(super) fn section(
+    who: &SignedIn,
+    csrf: &CsrfToken,
+    path: &str,
+    heading: &'static str,
+    empty: &'static str,
+) -> PageResult {
+    render(SectionPage {
+        layout: Layout::signed_in(heading, csrf, who, path),
+        heading,
+        empty,
+    })
+}
