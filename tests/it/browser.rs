@@ -443,6 +443,67 @@ impl Journey {
         texts
     }
 
+    /// The body row of the table `#table_id` whose cells match `cells`: (column, text) pairs with
+    /// 1-based columns and whole-cell texts (without apostrophes).
+    pub(crate) async fn row(&self, table_id: &str, cells: &[(usize, &str)]) -> Element {
+        let conditions: Vec<String> = cells
+            .iter()
+            .map(|(column, text)| format!("td[{column}][normalize-space(.)='{text}']"))
+            .collect();
+        self.find_by(Locator::XPath(&format!(
+            "//table[@id='{table_id}']/tbody/tr[{}]",
+            conditions.join(" and ")
+        )))
+        .await
+    }
+
+    /// The cell texts of the table row `row`.
+    pub(crate) async fn cells(row: &Element) -> Vec<String> {
+        let mut texts = Vec::new();
+        for cell in row.find_all(Locator::Css("td")).await.expect("row cells") {
+            texts.push(cell.text().await.expect("cell text"));
+        }
+        texts
+    }
+
+    /// Opens the `<details class="menu">` inside `within` by clicking its `<summary>`, and returns
+    /// the summary.
+    pub(crate) async fn open_menu(&self, within: &Element) -> Element {
+        let summary = within
+            .find(Locator::Css("details.menu > summary"))
+            .await
+            .expect("a menu in the element");
+        summary.click().await.expect("click the menu's summary");
+        let open = within
+            .find_all(Locator::Css("details.menu[open]"))
+            .await
+            .expect("look up open menus");
+        assert_eq!(open.len(), 1, "the menu opens on {}", self.path().await);
+        summary
+    }
+
+    /// The button labelled `label` (without apostrophes) in the open menu inside `within`.
+    pub(crate) async fn menu_button(&self, within: &Element, label: &str) -> Element {
+        let xpath = format!(".//details[@open]//button[normalize-space(.)='{label}']");
+        match within.find(Locator::XPath(&xpath)).await {
+            Ok(button) => button,
+            Err(e) => panic!(
+                "no {label:?} button in the open menu on {}: {e}",
+                self.path().await
+            ),
+        }
+    }
+
+    /// Clicks the section navigation link labelled `label` and waits for its page.
+    pub(crate) async fn nav(&self, label: &str) {
+        let link = self
+            .find_by(Locator::XPath(&format!(
+                "//nav[@aria-label='Sections']//a[normalize-space(.)='{label}']"
+            )))
+            .await;
+        self.click_and_wait(&link).await;
+    }
+
     /// Clicks `element` and waits until the page it leads to has loaded (a new document, even
     /// when the URL stays the same, as when a form is refused).
     pub(crate) async fn click_and_wait(&self, element: &Element) {
@@ -719,6 +780,172 @@ async fn manager_form_rejects_an_invalid_number_and_keeps_the_page() {
     journey.goto("/landing").await;
     assert!(!journey.has("#pending-requests").await);
     assert!(!journey.has("#request-confirmation").await);
+
+    journey.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_upgrades_a_trial_company_in_manage_mode_and_assigns_the_order() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    journey
+        .sign_in("admin@bluefin.example", DEMO_PASSWORD)
+        .await;
+    assert_eq!(journey.path().await, "/partner");
+    assert_eq!(journey.text("header .area").await, "Admin Dashboard");
+    assert_eq!(journey.text("main h1").await, "Company");
+
+    // Actions → Manage Company on Acme Trial Co, still on its free trial.
+    let acme = journey
+        .row("companies", &[(1, "Acme Trial Co"), (2, "Free Trial")])
+        .await;
+    let actions = journey.open_menu(&acme).await;
+    let label = actions.text().await.expect("summary text");
+    assert!(label.starts_with("Actions"), "{label:?}");
+    let manage = journey.menu_button(&acme, "Manage Company").await;
+    journey.click_and_wait(&manage).await;
+    assert_eq!(journey.path().await, "/company");
+    assert_eq!(journey.text("#managed-company").await, "Acme Trial Co");
+
+    // Licenses → Upgrade to Premium → Got It → the order form, for 40 licences.
+    journey.nav("Licenses").await;
+    assert_eq!(journey.path().await, "/company/licenses");
+    journey.follow("Upgrade to Premium").await;
+    assert_eq!(journey.path().await, "/company/upgrade");
+    assert_eq!(journey.text("main h1").await, "Upgrade to Premium");
+    journey.follow("Got It").await;
+    assert_eq!(journey.path().await, "/company/orders/new");
+    assert_eq!(journey.text("main h1").await, "Upgrade to Premium");
+    assert_eq!(journey.value("#kind").await, "premium");
+    journey.fill("#quantity", "40").await;
+    let save = journey.button("Save").await;
+    journey.click_and_wait(&save).await;
+
+    assert_eq!(journey.path().await, "/company/licenses");
+    let query = journey.query().await.unwrap_or_default();
+    let order = journey
+        .query_param("requested")
+        .await
+        .unwrap_or_else(|| panic!("the Licenses page names the requested order: ?{query}"));
+    assert!(
+        !order.is_empty() && order.bytes().all(|b| b.is_ascii_digit()),
+        "order number {order:?}"
+    );
+    assert_eq!(
+        journey.text("#request-confirmation").await,
+        format!("Your request (order {order}) was sent to your account manager.")
+    );
+    assert_eq!(journey.text("#managed-company").await, "Acme Trial Co");
+
+    // Exit Manage Mode, then Licences → Requested Orders → ⋯ → Assign.
+    let exit = journey.button("Exit Manage Mode").await;
+    journey.click_and_wait(&exit).await;
+    assert_eq!(journey.path().await, "/partner");
+    assert!(!journey.has("#managed-company").await);
+    journey.nav("Licences").await;
+    assert_eq!(journey.path().await, "/partner/licences");
+    journey.follow("Requested Orders").await;
+    assert_eq!(
+        journey.query_param("tab").await.as_deref(),
+        Some("requested")
+    );
+    let requested = journey
+        .row("orders", &[(2, "Acme Trial Co"), (3, "40")])
+        .await;
+    let cells = Journey::cells(&requested).await;
+    // Order, Company, Licences, Type, Requested, By, Status, actions.
+    assert_eq!(cells.first(), Some(&order), "{cells:?}");
+    assert_eq!(
+        cells.get(3).map(String::as_str),
+        Some("Premium"),
+        "{cells:?}"
+    );
+    assert_eq!(
+        cells.get(5).map(String::as_str),
+        Some("Bea Bluefin"),
+        "{cells:?}"
+    );
+    assert_eq!(
+        cells.get(6).map(String::as_str),
+        Some("Pending"),
+        "{cells:?}"
+    );
+    let more = journey.open_menu(&requested).await;
+    assert_eq!(
+        more.attr("aria-label")
+            .await
+            .expect("aria-label")
+            .as_deref(),
+        Some(format!("Actions for order {order}").as_str())
+    );
+    let assign = journey.menu_button(&requested, "Assign").await;
+    journey.click_and_wait(&assign).await;
+
+    assert_eq!(journey.path().await, "/partner/licences");
+    assert_eq!(
+        journey.text("#orders-notice").await,
+        format!(
+            "Order {order} assigned: the licences are ready and the company's managers have been \
+             emailed."
+        )
+    );
+
+    // Company: Acme Trial Co is Premium with 40 seats, none allocated yet.
+    journey.nav("Company").await;
+    assert_eq!(journey.path().await, "/partner");
+    let acme = journey.row("companies", &[(1, "Acme Trial Co")]).await;
+    let cells = Journey::cells(&acme).await;
+    assert_eq!(
+        cells.get(1).map(String::as_str),
+        Some("Premium"),
+        "{cells:?}"
+    );
+    assert_eq!(
+        cells.get(3).map(String::as_str),
+        Some("0 / 40"),
+        "{cells:?}"
+    );
+
+    // Activity: the request, on Acme Trial Co's behalf, and the assignment, both by Bea Bluefin.
+    journey.nav("Activity").await;
+    assert_eq!(journey.path().await, "/partner/activity");
+    let activity = journey.table_rows("#activity").await;
+    // When, Who, On behalf of, Company, What.
+    let requested_entry = format!("Requested 40 Premium licences (order {order})");
+    assert!(
+        activity.iter().any(|cells| {
+            cells.get(1).is_some_and(|who| who.contains("Bea Bluefin"))
+                && cells.get(2).map(String::as_str) == Some("Acme Trial Co")
+                && cells.get(4) == Some(&requested_entry)
+        }),
+        "Bea Bluefin {requested_entry:?} on behalf of Acme Trial Co: {activity:?}"
+    );
+    let assigned_entry = format!("Assigned order {order}: 40 Premium licences");
+    assert!(
+        activity.iter().any(|cells| {
+            cells.get(1).is_some_and(|who| who.contains("Bea Bluefin"))
+                && cells.get(4) == Some(&assigned_entry)
+        }),
+        "Bea Bluefin {assigned_entry:?}: {activity:?}"
+    );
+
+    // The operator's Mailbox holds the news for Acme's manager.
+    journey.sign_out().await;
+    journey
+        .sign_in("operator@seatledger.example", DEMO_PASSWORD)
+        .await;
+    journey.nav("Mailbox").await;
+    assert_eq!(journey.path().await, "/operator/mailbox");
+    let subject = "Acme Trial Co: 40 Premium licences are ready to allocate";
+    let emails = journey.table_rows("#mailbox").await;
+    assert!(
+        emails.iter().any(|cells| {
+            cells.first().map(String::as_str) == Some("manager@acme.example")
+                && cells.get(1).map(String::as_str) == Some(subject)
+        }),
+        "an email to manager@acme.example titled {subject:?}: {emails:?}"
+    );
 
     journey.close().await;
 }

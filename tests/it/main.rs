@@ -7,6 +7,8 @@
 mod browser;
 mod cli;
 mod delivery;
+mod isolation;
+mod partner;
 mod schedule;
 mod smtp;
 mod storage;

@@ -473,3 +473,138 @@ async fn a_learner_record_knows_its_company() {
     assert_eq!(user.email, "ann@facts.example");
     assert_eq!(user.company.unwrap().name, "Facts Co");
 }
+
+on_both_databases!(
+    two_partner_users_assigning_one_order_at_once_create_one_batch,
+    assigning_an_order_ends_the_trial_and_emails_the_managers
+);
+
+/// A trial company of a new partner with one manager and a requested order of `quantity`.
+async fn requested_order(
+    db: &TestDb,
+    quantity: i64,
+) -> (
+    seatledger::domain::PartnerId,
+    seatledger::domain::CompanyId,
+    seatledger::domain::OrderId,
+) {
+    use seatledger::db::orders::{self, LicenceRequest};
+    let world = World { db };
+    let partner = world.partner(None, "Assign IT").await;
+    let company = world.company(partner, "Assign Co", t0()).await;
+    let manager = world
+        .user(
+            "boss@assign.example",
+            Membership::Company {
+                company,
+                manager: true,
+                learner: false,
+            },
+            None,
+            t0(),
+        )
+        .await;
+    let (order, created) = orders::request(
+        db,
+        &Scope::Company(company),
+        &LicenceRequest {
+            company,
+            kind: seatledger::domain::OrderKind::Premium,
+            quantity: seatledger::domain::SeatCount::new(quantity).unwrap(),
+            actor: Actor::user(manager),
+            request_key: "one-form",
+        },
+        "https://console.example",
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert!(created);
+    (partner, company, order)
+}
+
+async fn two_partner_users_assigning_one_order_at_once_create_one_batch(db: TestDb) {
+    let (partner, _, order) = requested_order(&db, 40).await;
+    let assigners: Vec<_> = (0..2)
+        .map(|_| {
+            let db = db.db.clone();
+            tokio::spawn(async move {
+                seatledger::db::orders::assign(
+                    &db,
+                    partner,
+                    order,
+                    Actor::SYSTEM,
+                    "https://console.example",
+                    t0(),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for a in assigners {
+        outcomes.push(a.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1);
+    let refused = outcomes.into_iter().find_map(Result::err).unwrap();
+    assert!(
+        matches!(&refused, DbError::Conflict(m) if m.contains("already assigned") || m.contains("already decided")),
+        "{refused}"
+    );
+    let batches: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM licence_batches WHERE order_id = $1")
+            .bind(order.0)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(batches, 1);
+    assert!(check::run(&db).await.unwrap().is_clean());
+}
+
+async fn assigning_an_order_ends_the_trial_and_emails_the_managers(db: TestDb) {
+    let (partner, company, order) = requested_order(&db, 40).await;
+    let assigned_at = at("2026-03-20T10:00:00Z");
+    seatledger::db::orders::assign(
+        &db,
+        partner,
+        order,
+        Actor::SYSTEM,
+        "https://console.example",
+        assigned_at,
+    )
+    .await
+    .unwrap();
+    let facts = companies::facts(&db, &Scope::Company(company), company)
+        .await
+        .unwrap();
+    assert_eq!(facts.trial_ends_at, assigned_at);
+    assert_eq!(
+        facts.status(assigned_at),
+        CompanyStatus::Premium {
+            until: at("2027-03-20T10:00:00Z")
+        }
+    );
+    let (expires, state): (i64, String) = sqlx::query_as(
+        "SELECT b.expires_at, o.state FROM licence_batches b JOIN orders o ON o.id = b.order_id WHERE o.id = $1",
+    )
+    .bind(order.0)
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        (expires, state.as_str()),
+        (at("2027-03-20T10:00:00Z").as_second(), "assigned")
+    );
+    let email: (String, String) =
+        sqlx::query_as("SELECT recipient, subject FROM outbox WHERE kind = 'order_assigned'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        email,
+        (
+            "boss@assign.example".to_owned(),
+            "Assign Co: 40 Premium licences are ready to allocate".to_owned()
+        )
+    );
+}

@@ -15,20 +15,20 @@ use tower::ServiceExt;
 use crate::support::{TestDb, World, at, sqlite};
 
 /// A cookie-keeping client that calls the router directly, no socket.
-struct Client {
+pub(crate) struct Client {
     app: Router,
-    cookies: HashMap<String, String>,
+    pub cookies: HashMap<String, String>,
     set_cookie_headers: Vec<String>,
 }
 
-struct Reply {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
 }
 
 impl Client {
-    fn new(app: &App) -> Self {
+    pub(crate) fn new(app: &App) -> Self {
         Self {
             app: app.router(),
             cookies: HashMap::new(),
@@ -69,19 +69,19 @@ impl Client {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Reply {
+    pub(crate) async fn get(&mut self, path: &str) -> Reply {
         self.send(Request::get(path), Body::empty()).await
     }
 
     /// Posts a form with the CSRF token a browser would send (from the page's cookie).
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let csrf = self.cookies.get(CSRF_COOKIE).cloned().unwrap_or_default();
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post_raw(path, &all).await
     }
 
-    async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -92,17 +92,17 @@ impl Client {
         .await
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> Reply {
+    pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> Reply {
         self.get("/sign-in").await;
         self.post("/sign-in", &[("email", email), ("password", password)])
             .await
     }
 }
 
-const NOW: &str = "2026-11-26T09:00:00Z";
+pub(crate) const NOW: &str = "2026-11-26T09:00:00Z";
 
 /// The demo world at `NOW` behind an app on a manual clock.
-async fn demo_app() -> (TestDb, App, ManualClock) {
+pub(crate) async fn demo_app() -> (TestDb, App, ManualClock) {
     let db = sqlite().await;
     let hash = seatledger::password::hash(seed::DEMO_PASSWORD);
     seed::demo(&db, &hash, at(NOW)).await.unwrap();
@@ -402,7 +402,7 @@ async fn company_names_are_escaped_in_pages() {
 }
 
 /// The one-time key embedded in the Request License form.
-fn request_key(form_page: &str) -> String {
+pub(crate) fn request_key(form_page: &str) -> String {
     let marker = r#"name="request_key" value=""#;
     let start = form_page.find(marker).expect("request key field") + marker.len();
     form_page[start..start + 64].to_owned()

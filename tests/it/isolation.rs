@@ -1,0 +1,184 @@
+//! Tenant isolation over HTTP, for every route of the console that names an object by id: a
+//! partner asking for another partner's object gets 404 and changes nothing. The routes come from
+//! the router's own table, so a new route with an id cannot be forgotten here.
+
+use axum::http::StatusCode;
+use seatledger::db::seed;
+use seatledger::web::route_table;
+
+use crate::support::TestDb;
+use crate::web::{Client, demo_app, request_key};
+
+/// Everything a foreign request could change, read back for comparison.
+async fn snapshot(db: &TestDb) -> Vec<String> {
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT id || ':' || state || ':' || COALESCE(reject_reason, '') FROM orders ORDER BY id",
+        "SELECT id || ':' || name || ':' || time_zone || ':' || COALESCE(account_manager_id, 0) FROM companies ORDER BY id",
+        "SELECT id || ':' || company_id || ':' || quantity FROM licence_batches ORDER BY id",
+        "SELECT COALESCE(managing_company_id, 0) || '' FROM sessions ORDER BY token_hash",
+        "SELECT COUNT(*) || ' emails' FROM outbox",
+        "SELECT COUNT(*) || ' activity' FROM activity",
+    ] {
+        let values: Vec<String> = sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap();
+        rows.extend(values);
+    }
+    rows
+}
+
+async fn id_of(db: &TestDb, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap()
+}
+
+/// Requests an order for `company_manager`'s company through the form; returns nothing.
+async fn order(client: &mut Client) {
+    let key = request_key(&client.get("/company/orders/new").await.body);
+    let reply = client
+        .post(
+            "/company/orders",
+            &[
+                ("request_key", &key),
+                ("quantity", "3"),
+                ("kind", "premium"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+}
+
+/// Plausible form fields for any POST route, so a refusal is about the id, not the form.
+const FIELDS: &[(&str, &str)] = &[
+    ("name", "Taken Over Ltd"),
+    ("country", "GB"),
+    ("time_zone", "UTC"),
+    ("account_manager", ""),
+    ("reason", "not yours"),
+];
+
+#[tokio::test]
+async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object() {
+    let (db, app, _) = demo_app().await;
+    // An order waiting for Bluefin IT (Acme) and one for Bluefin North (Fjord).
+    for manager in ["manager@acme.example", "manager@fjord.example"] {
+        let mut client = Client::new(&app);
+        client.sign_in(manager, seed::DEMO_PASSWORD).await;
+        order(&mut client).await;
+    }
+    let acme = id_of(&db, "SELECT id FROM companies WHERE name = 'Acme Trial Co'").await;
+    let acme_order = id_of(&db, "SELECT o.id FROM orders o JOIN companies c ON c.id = o.company_id WHERE c.name = 'Acme Trial Co'").await;
+    let fjord = id_of(
+        &db,
+        "SELECT id FROM companies WHERE name = 'Fjord Fisheries'",
+    )
+    .await;
+    let fjord_order = id_of(&db, "SELECT o.id FROM orders o JOIN companies c ON c.id = o.company_id WHERE c.name = 'Fjord Fisheries'").await;
+
+    // The sub-partner asks for its parent's objects; the distributor's sibling-less world has no
+    // stranger, so Bluefin North also stands in for "another partner" of Acme.
+    let mut outsider = Client::new(&app);
+    outsider
+        .sign_in("admin@bluefin-north.example", seed::DEMO_PASSWORD)
+        .await;
+    let before = snapshot(&db).await;
+
+    let mut checked = 0;
+    for route in route_table()
+        .into_iter()
+        .filter(|r| r.path.contains("{id}"))
+    {
+        let foreign = if route.path.starts_with("/partner/companies/") {
+            acme
+        } else if route.path.starts_with("/partner/orders/") {
+            acme_order
+        } else if route.path.starts_with("/operator/") {
+            // Operator-only: a partner is sent to its own area and sees nothing.
+            let reply = outsider.get(&route.path.replace("{id}", "1")).await;
+            assert_eq!(
+                reply.location.as_deref(),
+                Some("/partner"),
+                "{}",
+                route.path
+            );
+            continue;
+        } else {
+            panic!(
+                "{} names an object by id: add it to the isolation matrix",
+                route.path
+            );
+        };
+        let path = route.path.replace("{id}", &foreign.to_string());
+        for method in route.methods {
+            let reply = match *method {
+                "GET" => outsider.get(&path).await,
+                _ => outsider.post(&path, FIELDS).await,
+            };
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}");
+            assert!(
+                !reply.body.contains("Acme"),
+                "{method} {path} leaked the company"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} requests were checked");
+    assert_eq!(
+        snapshot(&db).await,
+        before,
+        "a foreign request changed something"
+    );
+
+    // The parent sees and may act on its sub-partner's objects.
+    let mut parent = Client::new(&app);
+    parent
+        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
+        .await;
+    let edit = parent
+        .get(&format!("/partner/companies/{fjord}/edit"))
+        .await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(edit.body.contains("Fjord Fisheries"));
+    let reject = parent
+        .get(&format!("/partner/orders/{fjord_order}/reject"))
+        .await;
+    assert_eq!(reject.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
+    let (db, app, _) = demo_app().await;
+    let mut acme = Client::new(&app);
+    acme.sign_in("manager@acme.example", seed::DEMO_PASSWORD)
+        .await;
+    order(&mut acme).await;
+    let acme_id = id_of(&db, "SELECT id FROM companies WHERE name = 'Acme Trial Co'").await;
+
+    let mut outsider = Client::new(&app);
+    outsider
+        .sign_in("admin@bluefin-north.example", seed::DEMO_PASSWORD)
+        .await;
+    for path in [
+        "/partner".to_owned(),
+        "/partner?q=acme".to_owned(),
+        "/partner/licences?tab=requested".to_owned(),
+        "/partner/licences?tab=assigned".to_owned(),
+        "/partner/licences?tab=mine".to_owned(),
+        format!("/partner/activity?company={acme_id}"),
+        "/partner/partners".to_owned(),
+    ] {
+        let reply = outsider.get(&path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        for other in ["Acme Trial Co", "Echo Premium", "Bluefin IT"] {
+            assert!(!reply.body.contains(other), "{path} shows {other}");
+        }
+    }
+}
+
+#[test]
+fn every_route_is_listed_once() {
+    let table = route_table();
+    let mut paths: Vec<_> = table.iter().map(|r| r.path).collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), table.len());
+    assert!(table.iter().all(|r| !r.methods.is_empty()));
+}
