@@ -500,6 +500,10 @@ pub async fn bulk(
         }
     }
     tx.commit().await?;
+    if db.backend() == Backend::Postgres {
+        // A bulk load leaves the planner without statistics until autovacuum catches up.
+        sqlx::query("ANALYZE").execute(db.pool()).await?;
+    }
     Ok(BulkSeed {
         partner,
         companies,

@@ -1,0 +1,125 @@
+//! The partner's Company section (the whole page: session, query, template) for a partner with
+//! 100 companies and one with 10,000, in the same run, on SQLite and (when available) PostgreSQL.
+//! Each figure is the median of 25 requests.
+//!
+//! Run: `cargo bench --bench company_page`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use jiff::Timestamp;
+use seatledger::clock::ManualClock;
+use seatledger::db::users::{self, Membership, NewUser};
+use seatledger::db::{Db, seed, sessions};
+use seatledger::domain::{Email, PartnerId};
+use seatledger::web::{App, SESSION_COOKIE, WebConfig};
+use tower::ServiceExt;
+
+const RUNS: usize = 25;
+
+async fn admin_session(db: &Db, partner: PartnerId, now: Timestamp) -> String {
+    let mut tx = db.begin_write().await.unwrap();
+    let email = Email::parse(&format!("bench-admin-{partner}@bench.example")).unwrap();
+    let user = users::create(
+        &mut tx,
+        &NewUser {
+            email: &email,
+            first_name: "Bench",
+            last_name: "Admin",
+            department: None,
+            password_hash: None,
+            membership: Membership::Partner {
+                partner,
+                admin: true,
+            },
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    sessions::create(db, user, now).await.unwrap()
+}
+
+async fn median(app: &App, token: &str, path: &str) -> Duration {
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let request = Request::get(path)
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={token}"))
+            .body(Body::empty())
+            .unwrap();
+        let started = Instant::now();
+        let response = app.router().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[RUNS / 2]
+}
+
+async fn bench(label: &str, db: Db) {
+    let now: Timestamp = "2026-11-26T09:00:00Z".parse().unwrap();
+    let small = seed::bulk(&db, "x", 100, 10, now).await.unwrap().partner;
+    let large = seed::bulk(&db, "x", 10_000, 10, now).await.unwrap().partner;
+    let app = App::new(
+        db.clone(),
+        Arc::new(ManualClock::at(now)),
+        WebConfig::new("http://127.0.0.1:8080"),
+    );
+    for (partner, companies) in [(small, 100), (large, 10_000)] {
+        let token = admin_session(&db, partner, now).await;
+        let mut line = format!("{label:<9} {companies:>6} companies:");
+        for (name, path) in [
+            ("first page", "/partner"),
+            (
+                "page after 'Company 1000050'",
+                "/partner?after_name=Company%201000050&after_id=0",
+            ),
+            ("Premium only", "/partner?status=premium"),
+            ("search '10000'", "/partner?q=10000"),
+        ] {
+            let took = median(&app, &token, path).await;
+            line.push_str(&format!(" {name} {:.2} ms |", took.as_secs_f64() * 1000.0));
+        }
+        println!("{line}");
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        bench("sqlite", Db::connect_and_migrate(&url).await.unwrap()).await;
+
+        let admin_url = std::env::var("SEATLEDGER_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        match Db::connect(&admin_url).await {
+            Ok(admin) => {
+                let name = "seatledger_bench_company_page";
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    format!("CREATE DATABASE {name}"),
+                ] {
+                    sqlx::query(&sql).execute(admin.pool()).await.unwrap();
+                }
+                let (base, _) = admin_url.rsplit_once('/').unwrap();
+                let db = Db::connect_and_migrate(&format!("{base}/{name}"))
+                    .await
+                    .unwrap();
+                bench("postgres", db.clone()).await;
+                db.close().await;
+                sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .execute(admin.pool())
+                    .await
+                    .unwrap();
+            }
+            Err(e) => println!("postgres  skipped: {e}"),
+        }
+    });
+}
