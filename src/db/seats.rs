@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
-use super::{Actor, Db, DbError, DbResult, Scope, instant, is_unique_violation, secs};
+use super::{Actor, Db, DbError, DbResult, Scope, activity, instant, is_unique_violation, secs};
 use crate::domain::allocation::{self, FreeBatch};
 use crate::domain::company::batch_expires_at;
 use crate::domain::schedule;
@@ -103,32 +103,85 @@ pub async fn allocate(
     ))
 }
 
-/// One attempt: `Ok(false)` when a batch row changed under the plan (PostgreSQL only).
-async fn allocate_in(
+/// How many users one statement handles, well within both databases' bind limits.
+const CHUNK: usize = 500;
+
+/// `($first, $first+1, ...)` groups: `rows` groups of `columns` placeholders.
+fn placeholders(first: usize, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (0..columns)
+                .map(|c| format!("${}", first + r * columns + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$first, $first+1, ...`: a list of `n` placeholders for `IN (...)`.
+fn list(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One attempt, set-based in chunks: `Ok(false)` when a batch row changed under the plan
+/// (PostgreSQL only; the caller plans again).
+pub(crate) async fn allocate_in(
     tx: &mut Transaction<'static, Any>,
     company: CompanyId,
     users: &[UserId],
     actor: Actor,
     now: Timestamp,
 ) -> DbResult<bool> {
-    for &user in users {
-        end_expired_seat(tx, user, now).await?;
-        let eligible: Option<i64> = sqlx::query_scalar(
-            "SELECT u.id FROM users u WHERE u.id = $1 AND u.company_id = $2 \
-             AND u.deactivated_at IS NULL",
-        )
-        .bind(user.0)
-        .bind(company.0)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if eligible.is_none() {
+    let mut distinct = users.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    for chunk in distinct.chunks(CHUNK) {
+        let eligible = format!(
+            "SELECT COUNT(*) FROM users WHERE company_id = $1 AND deactivated_at IS NULL AND id IN ({})",
+            list(2, chunk.len())
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&eligible).bind(company.0);
+        for user in chunk {
+            query = query.bind(user.0);
+        }
+        if query.fetch_one(&mut **tx).await? != chunk.len() as i64 {
             return Err(DbError::NotFound);
+        }
+        // A seat whose batch has expired no longer counts as the user's seat.
+        let expired = format!(
+            "UPDATE seats SET end_reason = 'batch_expired', ended_at = \
+               (SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id) \
+             WHERE ended_at IS NULL AND user_id IN ({}) \
+               AND (SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id) <= $1",
+            list(2, chunk.len())
+        );
+        let mut query = sqlx::query(&expired).bind(secs(now));
+        for user in chunk {
+            query = query.bind(user.0);
+        }
+        query.execute(&mut **tx).await?;
+        let active = format!(
+            "SELECT user_id FROM seats WHERE ended_at IS NULL AND user_id IN ({}) LIMIT 1",
+            list(1, chunk.len())
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&active);
+        for user in chunk {
+            query = query.bind(user.0);
+        }
+        if let Some(user) = query.fetch_optional(&mut **tx).await? {
+            return Err(DbError::Conflict(format!(
+                "user {user} already has an active licence"
+            )));
         }
     }
     let batches = free_batches(tx, company, now).await?;
-    let wanted = u32::try_from(users.len()).unwrap_or(u32::MAX);
+    let wanted = u32::try_from(distinct.len()).unwrap_or(u32::MAX);
     let plan = allocation::plan(&batches, wanted, now)?;
-    let mut users = users.iter();
+    let mut remaining = distinct.as_slice();
     for (batch, take) in plan.0 {
         let updated = sqlx::query(
             "UPDATE licence_batches SET allocated = allocated + $1 \
@@ -142,54 +195,62 @@ async fn allocate_in(
         if updated.rows_affected() == 0 {
             return Ok(false);
         }
-        for &user in users.by_ref().take(take as usize) {
-            sqlx::query(
-                "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(batch.0)
-            .bind(company.0)
-            .bind(user.0)
-            .bind(secs(now))
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| {
+        let (these, rest) = remaining.split_at(take as usize);
+        remaining = rest;
+        for chunk in these.chunks(CHUNK) {
+            let seats_sql = format!(
+                "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) VALUES {}",
+                placeholders(1, chunk.len(), 4)
+            );
+            let mut query = sqlx::query(&seats_sql);
+            for user in chunk {
+                query = query
+                    .bind(batch.0)
+                    .bind(company.0)
+                    .bind(user.0)
+                    .bind(secs(now));
+            }
+            query.execute(&mut **tx).await.map_err(|e| {
                 if is_unique_violation(&e) {
-                    DbError::Conflict(format!("user {user} already has an active licence"))
+                    DbError::Conflict("a learner already has an active licence".into())
                 } else {
                     e.into()
                 }
             })?;
-            record(
-                tx,
-                company,
-                batch,
-                SeatEventKind::SeatAllocated { user },
-                actor,
-                now,
-            )
-            .await?;
+            let events_sql = format!(
+                "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, actor_user_id, \
+                 on_behalf_of_company_id) VALUES {}",
+                placeholders(1, chunk.len(), 7)
+            );
+            let mut query = sqlx::query(&events_sql);
+            for user in chunk {
+                query = query
+                    .bind(secs(now))
+                    .bind(SeatEventKind::SeatAllocated { user: *user }.as_str())
+                    .bind(company.0)
+                    .bind(batch.0)
+                    .bind(user.0)
+                    .bind(actor.user.map(|u| u.0))
+                    .bind(actor.on_behalf_of.map(|c| c.0));
+            }
+            query.execute(&mut **tx).await?;
         }
     }
-    Ok(true)
-}
-
-/// Closes a user's open seat whose batch has expired, so they can hold a new one.
-async fn end_expired_seat(
-    tx: &mut Transaction<'static, Any>,
-    user: UserId,
-    now: Timestamp,
-) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE seats SET end_reason = 'batch_expired', ended_at = \
-           (SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id) \
-         WHERE user_id = $1 AND ended_at IS NULL \
-           AND (SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id) <= $2",
+    let learners = if distinct.len() == 1 {
+        "1 learner".to_owned()
+    } else {
+        format!("{} learners", distinct.len())
+    };
+    activity::record(
+        tx,
+        company,
+        "licences_allocated",
+        &format!("Allocated licences to {learners}"),
+        actor,
+        now,
     )
-    .bind(user.0)
-    .bind(secs(now))
-    .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The company's batches that are valid at `now` and have free seats.
