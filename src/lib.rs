@@ -16,6 +16,7 @@ pub mod db;
 pub mod domain;
 pub mod email;
 pub mod format;
+pub mod imports;
 pub mod jobs;
 pub mod password;
 pub mod web;

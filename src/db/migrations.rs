@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_init.sql"),
     migration!(2, "0002_schedule_and_outbox.sql"),
     migration!(3, "0003_activity_and_tokens.sql"),
+    migration!(4, "0004_users_and_uploads.sql"),
 ];
 
 /// Applies the migrations this database has not seen. Safe to run from several servers at once.

@@ -10,6 +10,7 @@ pub mod activity;
 pub mod check;
 pub mod companies;
 pub mod expiry;
+pub mod licences;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;
@@ -19,6 +20,7 @@ pub mod scope;
 pub mod seats;
 pub mod seed;
 pub mod sessions;
+pub mod uploads;
 pub mod users;
 
 use std::str::FromStr;

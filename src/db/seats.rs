@@ -76,7 +76,7 @@ pub async fn assign_batch(
 }
 
 /// How many times a PostgreSQL allocation retries after losing a race for the same batch row.
-const ALLOCATION_ATTEMPTS: usize = 32;
+pub(crate) const ALLOCATION_ATTEMPTS: usize = 32;
 
 /// Allocates one seat to each of `users`, all or nothing, first-expiring-first. Refuses with
 /// `DbError::NoFreeSeats` (naming both numbers) when there are not enough free seats.

@@ -113,12 +113,12 @@ fn ordering_company(who: &SignedIn) -> Result<&CompanyOfUser, PageError> {
 }
 
 /// An order as listed, with its date in the company's time zone.
-struct OrderLine {
-    order: OrderRow,
-    requested_on: String,
+pub(super) struct OrderLine {
+    pub(super) order: OrderRow,
+    pub(super) requested_on: String,
 }
 
-fn order_lines(orders: Vec<OrderRow>, time_zone: &str) -> Vec<OrderLine> {
+pub(super) fn order_lines(orders: Vec<OrderRow>, time_zone: &str) -> Vec<OrderLine> {
     orders
         .into_iter()
         .map(|order| OrderLine {
@@ -131,36 +131,6 @@ fn order_lines(orders: Vec<OrderRow>, time_zone: &str) -> Vec<OrderLine> {
 #[derive(Deserialize)]
 pub(super) struct RequestedQuery {
     requested: Option<i64>,
-}
-
-#[derive(Template)]
-#[template(path = "company_licenses.html")]
-struct CompanyLicensesPage {
-    layout: Layout,
-    orders: Vec<OrderLine>,
-    requested: Option<OrderId>,
-    on_trial: bool,
-}
-
-/// Licenses section → Orders tab: the company's orders and Request Licenses.
-pub(super) async fn company_licenses(
-    State(state): State<Arc<AppState>>,
-    who: SignedIn,
-    csrf: CsrfToken,
-    Query(query): Query<RequestedQuery>,
-) -> PageResult {
-    who.enter(Area::Company)?;
-    let company = who.company()?;
-    let page = orders::for_company(&state.db, &who.scope(), company.id, None, None, 50).await?;
-    render(CompanyLicensesPage {
-        layout: Layout::signed_in("Licenses", &csrf, &who, "/company/licenses"),
-        orders: order_lines(page.items, &company.time_zone),
-        requested: query.requested.map(OrderId),
-        on_trial: matches!(
-            company.facts.status(state.clock.now()),
-            CompanyStatus::FreeTrial { .. }
-        ),
-    })
 }
 
 #[derive(Template)]

@@ -6,6 +6,7 @@ mod account;
 mod company;
 mod error;
 mod layout;
+mod licences;
 mod operator;
 mod partner;
 mod session;
@@ -14,6 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{MethodRouter, get, post};
 use tokio::net::TcpListener;
@@ -75,6 +77,9 @@ impl Routes {
         self
     }
 }
+
+/// The largest request an upload route reads: the 20 MB file limit plus room for the form.
+const UPLOAD_LIMIT: usize = crate::imports::MAX_BYTES + 64 * 1024;
 
 fn routes() -> Routes {
     const GET: &[&str] = &["GET"];
@@ -139,7 +144,25 @@ fn routes() -> Routes {
     .add("/partner/activity", GET, get(partner::activity))
     .add("/company", GET, get(company::company_home))
     .add("/company/users", GET, get(company::company_users))
-    .add("/company/licenses", GET, get(company::company_licenses))
+    .add("/company/licenses", GET, get(licences::licenses))
+    .add("/company/licenses/allocate", POST, post(licences::allocate))
+    .add(
+        "/company/licenses/renewal",
+        BOTH,
+        get(licences::renewal_form)
+            .post(licences::upload_renewal)
+            .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+    )
+    .add(
+        "/company/licenses/renewal/{id}",
+        BOTH,
+        get(licences::renewal_preview).post(licences::apply_renewal),
+    )
+    .add(
+        "/company/licenses/renewal/{id}/report.csv",
+        GET,
+        get(licences::renewal_report),
+    )
     .add("/company/upgrade", GET, get(company::upgrade))
     .add("/company/orders/new", GET, get(company::order_form))
     .add(

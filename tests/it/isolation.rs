@@ -82,6 +82,7 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
     let before = snapshot(&db).await;
 
     let mut checked = 0;
+    let mut company_routes = Vec::new();
     for route in route_table()
         .into_iter()
         .filter(|r| r.path.contains("{id}"))
@@ -90,6 +91,9 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             acme
         } else if route.path.starts_with("/partner/orders/") {
             acme_order
+        } else if route.path.starts_with("/company/") {
+            company_routes.push(route);
+            continue;
         } else if route.path.starts_with("/operator/") {
             // Operator-only: a partner is sent to its own area and sees nothing.
             let reply = outsider.get(&route.path.replace("{id}", "1")).await;
@@ -120,7 +124,45 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             checked += 1;
         }
     }
-    assert!(checked >= 6, "only {checked} requests were checked");
+    assert_eq!(
+        snapshot(&db).await,
+        before,
+        "a foreign partner request changed something"
+    );
+
+    // Company routes naming an upload: a manager of another company asks for Acme's upload.
+    let upload = seatledger::db::uploads::store(
+        &db,
+        seatledger::domain::CompanyId(acme),
+        "renewal",
+        "acme.csv",
+        "email\nlearner1@acme.example\n",
+        seatledger::domain::UserId(1),
+        crate::support::at(crate::web::NOW),
+    )
+    .await
+    .unwrap();
+    let mut other_manager = Client::new(&app);
+    other_manager
+        .sign_in("manager@echo.example", seed::DEMO_PASSWORD)
+        .await;
+    let before = snapshot(&db).await;
+    for route in company_routes {
+        let path = route.path.replace("{id}", &upload.to_string());
+        for method in route.methods {
+            let reply = match *method {
+                "GET" => other_manager.get(&path).await,
+                _ => other_manager.post(&path, &[("column", "0")]).await,
+            };
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}");
+            assert!(
+                !reply.body.contains("acme"),
+                "{method} {path} leaked the upload"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "only {checked} requests were checked");
     assert_eq!(
         snapshot(&db).await,
         before,

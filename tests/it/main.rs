@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod delivery;
 mod isolation;
+mod licences;
 mod partner;
 mod schedule;
 mod smtp;

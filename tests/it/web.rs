@@ -92,6 +92,27 @@ impl Client {
         .await
     }
 
+    /// Uploads `bytes` as the `file` field of a multipart form, with the CSRF token in the query
+    /// as the upload forms send it.
+    pub(crate) async fn upload(&mut self, path: &str, file_name: &str, bytes: &[u8]) -> Reply {
+        let csrf = self.cookies.get(CSRF_COOKIE).cloned().unwrap_or_default();
+        let boundary = "seatledger-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.send(
+            Request::post(format!("{path}?csrf={csrf}")).header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            ),
+            Body::from(body),
+        )
+        .await
+    }
+
     pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> Reply {
         self.get("/sign-in").await;
         self.post("/sign-in", &[("email", email), ("password", password)])
@@ -103,7 +124,11 @@ pub(crate) const NOW: &str = "2026-11-26T09:00:00Z";
 
 /// The demo world at `NOW` behind an app on a manual clock.
 pub(crate) async fn demo_app() -> (TestDb, App, ManualClock) {
-    let db = sqlite().await;
+    demo_app_on(sqlite().await).await
+}
+
+/// The demo world at `NOW` in `db`.
+pub(crate) async fn demo_app_on(db: TestDb) -> (TestDb, App, ManualClock) {
     let hash = seatledger::password::hash(seed::DEMO_PASSWORD);
     seed::demo(&db, &hash, at(NOW)).await.unwrap();
     let clock = ManualClock::at(at(NOW));

@@ -1,0 +1,124 @@
+//! Import Users: rows of a CSV file as new users, with the columns the manager mapped. Good rows
+//! are imported and bad rows reported by line; the import is not all-or-nothing.
+
+use std::collections::HashMap;
+
+use super::csv_table::CsvTable;
+use crate::domain::Email;
+
+/// Which column holds which field (`None`: the file has no such column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserColumns {
+    pub email: usize,
+    pub first_name: Option<usize>,
+    pub last_name: Option<usize>,
+    pub department: Option<usize>,
+}
+
+impl UserColumns {
+    /// The likely mapping of `table`'s headers.
+    pub fn guess(table: &CsvTable) -> Self {
+        Self {
+            email: table.likely_email_column(),
+            first_name: table.column_named(&[
+                "firstname",
+                "first",
+                "givenname",
+                "forename",
+                "name",
+            ]),
+            last_name: table.column_named(&["lastname", "last", "surname", "familyname"]),
+            department: table.column_named(&["department", "dept", "team"]),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    pub line: u64,
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub department: Option<String>,
+}
+
+/// A row that is not imported, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedRow {
+    pub line: u64,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Splits `table` into rows to import and rows refused in the file itself (not an email,
+/// duplicate of an earlier line). Storage refuses emails that already exist.
+pub fn read(table: &CsvTable, columns: UserColumns) -> (Vec<UserRow>, Vec<RejectedRow>) {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    let mut first_seen: HashMap<String, u64> = HashMap::new();
+    let text = |row: &super::CsvRow, column: Option<usize>| {
+        column.map_or(String::new(), |c| row.get(c).chars().take(200).collect())
+    };
+    for row in &table.rows {
+        let raw = row.get(columns.email);
+        let email = match Email::parse(raw) {
+            Ok(email) => email,
+            Err(_) => {
+                bad.push(RejectedRow {
+                    line: row.line,
+                    value: raw.to_owned(),
+                    reason: "not an email".into(),
+                });
+                continue;
+            }
+        };
+        if let Some(first) = first_seen.get(email.as_str()) {
+            bad.push(RejectedRow {
+                line: row.line,
+                value: raw.to_owned(),
+                reason: format!("duplicate of line {first}"),
+            });
+            continue;
+        }
+        first_seen.insert(email.to_string(), row.line);
+        let department = text(row, columns.department);
+        good.push(UserRow {
+            line: row.line,
+            email,
+            first_name: text(row, columns.first_name),
+            last_name: text(row, columns.last_name),
+            department: Some(department).filter(|d| !d.is_empty()),
+        });
+    }
+    (good, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imports::csv_table::{decode, parse};
+
+    #[test]
+    fn good_rows_are_kept_and_bad_rows_reported_by_line() {
+        let table = parse(&decode(b"First Name,Surname,Email,Dept\nAnn,Lee,ann@x.com,Sales\nBob,,nope,\nAnn,L,ANN@x.com,\n").unwrap()).unwrap();
+        let columns = UserColumns::guess(&table);
+        assert_eq!(
+            columns,
+            UserColumns {
+                email: 2,
+                first_name: Some(0),
+                last_name: Some(1),
+                department: Some(3)
+            }
+        );
+        let (good, bad) = read(&table, columns);
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].department.as_deref(), Some("Sales"));
+        assert_eq!(
+            bad.iter()
+                .map(|b| (b.line, b.reason.as_str()))
+                .collect::<Vec<_>>(),
+            [(3, "not an email"), (4, "duplicate of line 2")]
+        );
+    }
+}
