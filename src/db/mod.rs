@@ -16,6 +16,7 @@ pub mod orders;
 pub mod outbox;
 pub mod partners;
 pub mod passwords;
+pub mod people;
 pub mod scope;
 pub mod seats;
 pub mod seed;

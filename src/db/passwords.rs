@@ -8,6 +8,9 @@ use super::sessions::{new_token, token_hash};
 use super::{Db, DbResult, secs};
 use crate::domain::UserId;
 
+/// How long a password-reset link works.
+pub const RESET_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
+
 /// How long a welcome link works.
 pub const WELCOME_LIFETIME: SignedDuration = SignedDuration::from_hours(24 * 7);
 
@@ -80,11 +83,57 @@ pub async fn redeem(
         drop(tx);
         return Ok(check(db, token, now).await?.and(Err(LinkError::Unknown)));
     };
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+    sqlx::query("UPDATE users SET password_hash = $1, failed_sign_ins = 0, locked_until = NULL WHERE id = $2")
         .bind(password_hash)
         .bind(user)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(Ok(UserId(user)))
+}
+
+/// Forgot password: emails a reset link to the active user with `email`, at most once per 30
+/// minutes. Says nothing about whether the account exists (the page answers the same).
+pub async fn request_reset(
+    db: &Db,
+    email: &crate::domain::Email,
+    public_url: &str,
+    now: Timestamp,
+) -> DbResult<bool> {
+    let mut tx = db.begin_write().await?;
+    let user: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1 AND deactivated_at IS NULL")
+            .bind(email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(user) = user else {
+        return Ok(false);
+    };
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(created_at) FROM password_tokens WHERE user_id = $1 AND purpose = 'reset'",
+    )
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !crate::domain::access::may_send_reset(last.map(super::instant), now) {
+        return Ok(false);
+    }
+    let token = issue(&mut tx, UserId(user), "reset", RESET_LIFETIME, now).await?;
+    let message =
+        crate::email::messages::password_reset(&format!("{public_url}/set-password?token={token}"))
+            .render();
+    super::outbox::queue(
+        &mut tx,
+        &super::outbox::NewEmail {
+            idempotency_key: format!("reset:user:{user}:{}", secs(now)),
+            kind: "password_reset",
+            company: None,
+            recipient: email.as_str(),
+            email: message,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }

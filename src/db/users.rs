@@ -36,6 +36,8 @@ pub struct NewUser<'a> {
 #[derive(Clone, Debug)]
 pub struct UserAccess {
     pub id: UserId,
+    pub failed_sign_ins: i64,
+    pub locked_until: Option<jiff::Timestamp>,
     pub email: String,
     pub display_name: String,
     pub password_hash: Option<String>,
@@ -102,7 +104,7 @@ pub async fn create(
 
 const ACCESS_SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, \
     u.kind, u.partner_id, u.partner_admin, u.company_id, u.is_manager, u.is_learner, \
-    u.created_at, u.deactivated_at, c.name AS company_name, c.time_zone, c.trial_ends_at, \
+    u.created_at, u.deactivated_at, u.failed_sign_ins, u.locked_until, c.name AS company_name, c.time_zone, c.trial_ends_at, \
     c.licensed_until, \
     (SELECT b.expires_at FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
       WHERE s.user_id = u.id AND s.ended_at IS NULL) AS seat_expires_at, \
@@ -170,6 +172,8 @@ fn access_from_row(r: &AnyRow) -> DbResult<UserAccess> {
     };
     Ok(UserAccess {
         id: UserId(r.try_get("id")?),
+        failed_sign_ins: r.try_get("failed_sign_ins")?,
+        locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(instant),
         email,
         display_name,
         password_hash: r.try_get("password_hash")?,
@@ -185,4 +189,35 @@ fn access_from_row(r: &AnyRow) -> DbResult<UserAccess> {
         },
         company,
     })
+}
+
+/// Counts a wrong password; the third in a row locks the account (see `domain::access`).
+/// Returns the lock, if this failure set one.
+pub async fn failed_sign_in(db: &Db, user: UserId, now: Timestamp) -> DbResult<Option<Timestamp>> {
+    let mut tx = db.begin_write().await?;
+    let failures: i64 = sqlx::query_scalar(
+        "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = $1 RETURNING failed_sign_ins",
+    )
+    .bind(user.0)
+    .fetch_one(&mut *tx)
+    .await?;
+    let lock = crate::domain::access::lock_after_failure(failures, now);
+    if let Some(until) = lock {
+        sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = $1 WHERE id = $2")
+            .bind(secs(until))
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(lock)
+}
+
+/// A correct password (or a new one) clears the count of wrong ones and any lock.
+pub async fn clear_failures(db: &Db, user: UserId) -> DbResult<()> {
+    sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1 AND (failed_sign_ins > 0 OR locked_until IS NOT NULL)")
+        .bind(user.0)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }

@@ -156,6 +156,28 @@ pub fn sign_in(user: &UserFacts, company: Option<&CompanyFacts>, now: Timestamp)
     }
 }
 
+/// Wrong passwords in a row that lock an account.
+pub const MAX_FAILED_SIGN_INS: i64 = 3;
+/// How long a locked account stays locked.
+pub const LOCKOUT: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+/// The least time between two password-reset emails to one account.
+pub const RESET_INTERVAL: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
+
+/// Whether an account is locked at `now`.
+pub fn is_locked(locked_until: Option<Timestamp>, now: Timestamp) -> bool {
+    locked_until.is_some_and(|until| until > now)
+}
+
+/// After the `failures`-th wrong password in a row: the lock to set, if this one locks.
+pub fn lock_after_failure(failures: i64, now: Timestamp) -> Option<Timestamp> {
+    (failures >= MAX_FAILED_SIGN_INS).then(|| now + LOCKOUT)
+}
+
+/// Whether another password-reset email may go out, given when the last one was asked.
+pub fn may_send_reset(last_sent: Option<Timestamp>, now: Timestamp) -> bool {
+    last_sent.is_none_or(|last| now >= last + RESET_INTERVAL)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,5 +365,23 @@ mod tests {
                 until: None
             }
         );
+    }
+
+    #[test]
+    fn the_third_wrong_password_locks_the_account_for_ten_minutes() {
+        let now = at("2026-01-01T10:00:00Z");
+        assert_eq!(lock_after_failure(2, now), None);
+        let until = lock_after_failure(3, now).unwrap();
+        assert_eq!(until, at("2026-01-01T10:10:00Z"));
+        assert!(is_locked(Some(until), at("2026-01-01T10:09:59Z")));
+        assert!(!is_locked(Some(until), until));
+    }
+
+    #[test]
+    fn a_reset_email_goes_out_at_most_once_per_thirty_minutes() {
+        let sent = at("2026-01-01T10:00:00Z");
+        assert!(may_send_reset(None, sent));
+        assert!(!may_send_reset(Some(sent), at("2026-01-01T10:29:59Z")));
+        assert!(may_send_reset(Some(sent), at("2026-01-01T10:30:00Z")));
     }
 }

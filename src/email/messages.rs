@@ -151,6 +151,18 @@ pub fn welcome(name: &str, organisation: &str, set_password_url: &str) -> EmailC
     }
 }
 
+pub fn password_reset(reset_url: &str) -> EmailContent {
+    EmailContent {
+        subject: "Reset your seatledger password".into(),
+        paragraphs: vec![
+            "Someone asked to reset the password of this account. If it was you, choose a new password; the link works once and expires in an hour.".into(),
+            "If it was not you, ignore this email: your password stays as it is.".into(),
+        ],
+        items: Vec::new(),
+        action: Some(("Choose a new password".into(), reset_url.into())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,12 +114,33 @@ pub(super) async fn sign_in(
         Ok(email) => users::access_by_email(&state.db, &email).await?,
         Err(_) => None,
     };
+    let now = state.clock.now();
+    let locked = |until: jiff::Timestamp| {
+        format!(
+            "This account is locked after three wrong passwords. Try again after {} UTC, or reset your password.",
+            until.strftime("%H:%M")
+        )
+    };
+    if let Some(until) = user
+        .as_ref()
+        .and_then(|u| u.locked_until)
+        .filter(|&u| access::is_locked(Some(u), now))
+    {
+        return refuse(locked(until));
+    }
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let password_ok = password::verify_blocking(form.password.clone(), stored_hash).await;
-    let Some(user) = user.filter(|_| password_ok) else {
-        return refuse("The email or password is incorrect.".into());
+    let user = match user {
+        Some(user) if password_ok => user,
+        Some(user) => {
+            if let Some(until) = users::failed_sign_in(&state.db, user.id, now).await? {
+                return refuse(locked(until));
+            }
+            return refuse("The email or password is incorrect.".into());
+        }
+        None => return refuse("The email or password is incorrect.".into()),
     };
-    let now = state.clock.now();
+    users::clear_failures(&state.db, user.id).await?;
     let company = user.company.as_ref();
     match access::sign_in(&user.facts, company.map(|c| &c.facts), now) {
         SignInDecision::Refused(refusal) => {
@@ -232,4 +253,45 @@ pub(super) async fn set_password(
         Ok(_) => Ok(Redirect::to("/sign-in?password=set").into_response()),
         Err(e) => refuse(e.to_string()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "forgot_password.html")]
+struct ForgotPasswordPage {
+    layout: Layout,
+    sent: bool,
+}
+
+pub(super) async fn forgot_password_page(csrf: CsrfToken) -> PageResult {
+    render(ForgotPasswordPage {
+        layout: Layout::anonymous("Reset your password", &csrf),
+        sent: false,
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct ForgotPasswordForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Forgot password: the same answer whether or not the account exists.
+pub(super) async fn forgot_password(
+    State(state): State<Arc<AppState>>,
+    csrf: CsrfToken,
+    Form(form): Form<ForgotPasswordForm>,
+) -> PageResult {
+    if let Ok(email) = Email::parse(&form.email) {
+        passwords::request_reset(
+            &state.db,
+            &email,
+            &state.config.public_url,
+            state.clock.now(),
+        )
+        .await?;
+    }
+    render(ForgotPasswordPage {
+        layout: Layout::anonymous("Reset your password", &csrf),
+        sent: true,
+    })
 }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 
-use super::layout::{Layout, PageResult, render, section};
+use super::layout::{Layout, PageResult, render};
 use super::session::{Area, CsrfToken, SignedIn};
 use super::{AppState, PageError};
 use crate::db::orders::{self, LicenceRequest, OrderRow};
@@ -63,17 +63,6 @@ pub(super) async fn company_home(
         seats_allocated: counts.allocated,
         seats_total: counts.total,
     })
-}
-
-pub(super) async fn company_users(who: SignedIn, csrf: CsrfToken) -> PageResult {
-    who.enter(Area::Company)?;
-    section(
-        &who,
-        &csrf,
-        "/company/users",
-        "Users",
-        "Managers and learners of your company will be listed here.",
-    )
 }
 
 #[derive(Template)]

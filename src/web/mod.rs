@@ -9,6 +9,7 @@ mod layout;
 mod licences;
 mod operator;
 mod partner;
+mod people;
 mod session;
 
 use std::future::Future;
@@ -99,6 +100,11 @@ fn routes() -> Routes {
     )
     .add("/sign-out", POST, post(account::sign_out))
     .add(
+        "/forgot-password",
+        BOTH,
+        get(account::forgot_password_page).post(account::forgot_password),
+    )
+    .add(
         "/set-password",
         BOTH,
         get(account::set_password_page).post(account::set_password),
@@ -143,7 +149,30 @@ fn routes() -> Routes {
     )
     .add("/partner/activity", GET, get(partner::activity))
     .add("/company", GET, get(company::company_home))
-    .add("/company/users", GET, get(company::company_users))
+    .add(
+        "/company/users",
+        BOTH,
+        get(people::users).post(people::add_user),
+    )
+    .add("/company/users/new", GET, get(people::new_user_form))
+    .add(
+        "/company/users/import",
+        BOTH,
+        get(people::import_form)
+            .post(people::upload_users)
+            .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+    )
+    .add(
+        "/company/users/import/{id}",
+        BOTH,
+        get(people::import_mapping).post(people::import_users),
+    )
+    .add(
+        "/company/users/{id}/deactivate",
+        POST,
+        post(people::deactivate),
+    )
+    .add("/company/users/{id}/delete", POST, post(people::delete))
     .add("/company/licenses", GET, get(licences::licenses))
     .add("/company/licenses/allocate", POST, post(licences::allocate))
     .add(

@@ -546,6 +546,87 @@ impl Journey {
         self.click_and_wait(&button).await;
     }
 
+    /// Chooses the local file `path` in the file input `css` selects, as picking it in the file
+    /// dialog would (ChromeDriver runs on this machine, so it reads the file itself).
+    pub(crate) async fn upload_file(&self, css: &str, path: &Path) {
+        assert!(
+            path.is_absolute(),
+            "a file input needs an absolute path: {path:?}"
+        );
+        let path = path.to_str().expect("a UTF-8 file path");
+        let input = self.find(css).await;
+        input
+            .send_keys(path)
+            .await
+            .unwrap_or_else(|e| panic!("cannot choose {path} in {css}: {e}"));
+    }
+
+    /// As a partner: Company → `company`'s Actions → Manage Company, and waits in its console.
+    pub(crate) async fn manage_company(&self, company: &str) {
+        self.nav("Company").await;
+        assert_eq!(self.path().await, "/partner");
+        let row = self.row("companies", &[(1, company)]).await;
+        self.open_menu(&row).await;
+        let manage = self.menu_button(&row, "Manage Company").await;
+        self.click_and_wait(&manage).await;
+        assert_eq!(self.path().await, "/company");
+        assert_eq!(self.text("#managed-company").await, company);
+    }
+
+    /// Clicks "Exit Manage Mode" in the banner and waits for the partner console.
+    pub(crate) async fn exit_manage_mode(&self) {
+        let exit = self.button("Exit Manage Mode").await;
+        self.click_and_wait(&exit).await;
+        assert_eq!(self.path().await, "/partner");
+        assert!(!self.has("#managed-company").await);
+    }
+
+    /// As a partner: gives `company` `quantity` more Premium licences the way a partner does it:
+    /// manages the company and requests them (Licenses → Request Licenses), exits Manage Mode,
+    /// and assigns the order (Licences → Requested Orders → ⋯ → Assign). Returns the order number
+    /// and leaves the browser on the partner's Licences page.
+    pub(crate) async fn partner_assigns_licences(&self, company: &str, quantity: u32) -> String {
+        self.manage_company(company).await;
+        self.nav("Licenses").await;
+        assert_eq!(self.path().await, "/company/licenses");
+        self.follow("Request Licenses").await;
+        assert_eq!(self.path().await, "/company/orders/new");
+        self.fill("#quantity", &quantity.to_string()).await;
+        assert_eq!(self.value("#kind").await, "premium");
+        let save = self.button("Save").await;
+        self.click_and_wait(&save).await;
+        assert_eq!(self.path().await, "/company/licenses");
+        let query = self.query().await.unwrap_or_default();
+        let order = self
+            .query_param("requested")
+            .await
+            .unwrap_or_else(|| panic!("the Licenses page names the requested order: ?{query}"));
+        assert_eq!(
+            self.text("#request-confirmation").await,
+            format!("Your request (order {order}) was sent to your account manager.")
+        );
+
+        self.exit_manage_mode().await;
+        self.nav("Licences").await;
+        assert_eq!(self.path().await, "/partner/licences");
+        self.follow("Requested Orders").await;
+        assert_eq!(self.query_param("tab").await.as_deref(), Some("requested"));
+        let quantity = quantity.to_string();
+        let requested = self
+            .row("orders", &[(1, &order), (2, company), (3, &quantity)])
+            .await;
+        self.open_menu(&requested).await;
+        let assign = self.menu_button(&requested, "Assign").await;
+        self.click_and_wait(&assign).await;
+        assert_eq!(self.path().await, "/partner/licences");
+        let notice = self.text("#orders-notice").await;
+        assert!(
+            notice.starts_with(&format!("Order {order} assigned")),
+            "{notice}"
+        );
+        order
+    }
+
     /// Ends the browser session; the server and ChromeDriver stop on drop.
     pub(crate) async fn close(self) {
         self.browser.close().await;
@@ -946,6 +1027,211 @@ async fn partner_upgrades_a_trial_company_in_manage_mode_and_assigns_the_order()
         }),
         "an email to manager@acme.example titled {subject:?}: {emails:?}"
     );
+
+    journey.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_allocates_expired_learners_with_select_all_in_manage_mode() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    journey
+        .sign_in("admin@bluefin.example", DEMO_PASSWORD)
+        .await;
+    assert_eq!(journey.path().await, "/partner");
+
+    // Echo Premium has 1 free seat for its 2 expired learners: 5 more first.
+    journey.partner_assigns_licences("Echo Premium", 5).await;
+
+    // Manage Echo Premium → Licenses → Expired Licenses (2) → Select All → Allocate Licenses.
+    journey.manage_company("Echo Premium").await;
+    journey.nav("Licenses").await;
+    assert_eq!(journey.path().await, "/company/licenses");
+    journey.follow("Expired Licenses (2)").await;
+    assert_eq!(journey.query_param("tab").await.as_deref(), Some("expired"));
+    let expired = journey.table_rows("#expired").await;
+    let emails: Vec<&str> = expired
+        .iter()
+        .filter_map(|cells| cells.get(2).map(String::as_str))
+        .collect();
+    assert_eq!(
+        emails,
+        ["learner4@echo.example", "learner5@echo.example"],
+        "{expired:?}"
+    );
+    let select_all = journey.find("#select-all").await;
+    select_all.click().await.expect("tick Select All");
+    assert!(
+        select_all.is_selected().await.expect("checkbox state"),
+        "Select All is ticked"
+    );
+    let allocate = journey.button("Allocate Licenses").await;
+    journey.click_and_wait(&allocate).await;
+
+    assert_eq!(journey.path().await, "/company/licenses");
+    assert_eq!(journey.query_param("tab").await.as_deref(), Some("expired"));
+    let notice = journey.text("#licenses-notice").await;
+    assert!(
+        notice.starts_with("Licences allocated to 2 learners"),
+        "{notice}"
+    );
+    assert!(!journey.has("#licenses-error").await);
+    let tab = journey.link("Expired Licenses (0)").await;
+    assert_eq!(
+        tab.attr("aria-current")
+            .await
+            .expect("aria-current")
+            .as_deref(),
+        Some("page")
+    );
+    assert!(
+        !journey.has("#expired").await,
+        "no expired learner is listed"
+    );
+    // 4 + 5 seats: the 3 learners licensed before and the 2 just allocated, 4 still free.
+    journey.link("Allocated (5)").await;
+    journey.link("Available (4)").await;
+
+    journey.exit_manage_mode().await;
+    journey.sign_out().await;
+    assert_eq!(journey.path().await, "/sign-in");
+
+    // Learner 4 now signs in to the licence page.
+    journey
+        .sign_in("learner4@echo.example", DEMO_PASSWORD)
+        .await;
+    assert_eq!(journey.path().await, "/learner");
+    assert_eq!(journey.text("main h1").await, "My licence");
+    let licence = journey.text("main p").await;
+    assert!(
+        licence.contains("Your licence with Echo Premium is active until"),
+        "{licence}"
+    );
+
+    journey.close().await;
+}
+
+/// Licenses → Import Licence Renewal → upload `csv`, and checks the preview: the third column,
+/// "Work email", is chosen, 2 learners will be renewed and the unknown email of line 4 will not.
+async fn upload_delta_renewal(journey: &Journey, csv: &Path) {
+    journey.nav("Licenses").await;
+    assert_eq!(journey.path().await, "/company/licenses");
+    journey.follow("Import Licence Renewal").await;
+    assert_eq!(journey.path().await, "/company/licenses/renewal");
+    journey.upload_file("#file", csv).await;
+    let upload = journey.button("Upload").await;
+    journey.click_and_wait(&upload).await;
+
+    let preview = journey.path().await;
+    let id = preview
+        .strip_prefix("/company/licenses/renewal/")
+        .unwrap_or_else(|| panic!("the upload leads to its preview, not {preview}"));
+    assert!(
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
+        "{preview}"
+    );
+    assert!(!journey.has("#form-error").await);
+    assert_eq!(journey.text("main h1").await, "Import Licence Renewal");
+    assert_eq!(journey.value("#column").await, "2", "the third column");
+    assert_eq!(journey.text("#column option:checked").await, "Work email");
+    let summary = journey.find("#renewal-summary").await;
+    let mut numbers = Vec::new();
+    for strong in summary
+        .find_all(Locator::Css("strong"))
+        .await
+        .expect("the summary's numbers")
+    {
+        numbers.push(strong.text().await.expect("number text"));
+    }
+    assert_eq!(numbers, ["2", "1"]);
+    let summary = summary.text().await.expect("summary text");
+    assert!(
+        summary.starts_with("2 learners will be renewed; 1 rows will not."),
+        "{summary}"
+    );
+    let not_renewed = journey.table_rows("#not-renewed").await;
+    assert_eq!(
+        not_renewed,
+        [["4", "nobody@delta.example", "unknown email"]],
+        "{not_renewed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manager_renews_licences_from_a_csv_whose_email_is_the_third_column() {
+    let Some(journey) = Journey::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a directory for the CSV file");
+    let csv = dir.path().join("delta-renewal.csv");
+    std::fs::write(
+        &csv,
+        "First,Last,Work email,Dept\n\
+         Learner,4,learner4@delta.example,Ops\n\
+         Learner,5,learner5@delta.example,Ops\n\
+         Nobody,X,nobody@delta.example,Ops\n",
+    )
+    .expect("write the CSV file");
+
+    // Delta Renewal Due has 1 free seat for its 2 expired learners: Renew Licences refuses.
+    journey
+        .sign_in("manager@delta.example", DEMO_PASSWORD)
+        .await;
+    assert_eq!(journey.path().await, "/company");
+    upload_delta_renewal(&journey, &csv).await;
+    let summary = journey.text("#renewal-summary").await;
+    assert!(summary.ends_with("1 licences are free."), "{summary}");
+    let preview = journey.path().await;
+    let renew = journey.button("Renew Licences").await;
+    journey.click_and_wait(&renew).await;
+    assert_eq!(journey.path().await, preview);
+    assert_eq!(
+        journey.text("#renewal-error").await,
+        "Nothing was renewed: 2 learners need a licence but only 1 seats are free."
+    );
+    journey.nav("Licenses").await;
+    journey.link("Expired Licenses (2)").await;
+    journey.sign_out().await;
+
+    // Its partner gives it 3 more seats.
+    journey
+        .sign_in("admin@bluefin.example", DEMO_PASSWORD)
+        .await;
+    journey
+        .partner_assigns_licences("Delta Renewal Due", 3)
+        .await;
+    journey.sign_out().await;
+
+    // The same file again: both learners are renewed.
+    journey
+        .sign_in("manager@delta.example", DEMO_PASSWORD)
+        .await;
+    upload_delta_renewal(&journey, &csv).await;
+    let summary = journey.text("#renewal-summary").await;
+    assert!(summary.ends_with("4 licences are free."), "{summary}");
+    let renew = journey.button("Renew Licences").await;
+    journey.click_and_wait(&renew).await;
+
+    assert_eq!(journey.path().await, "/company/licenses");
+    assert_eq!(
+        journey.query_param("tab").await.as_deref(),
+        Some("allocated")
+    );
+    assert_eq!(
+        journey.text("#licenses-notice").await,
+        "Renewed the licences of 2 learners."
+    );
+    let seats = journey.table_rows("#seats").await;
+    for email in ["learner4@delta.example", "learner5@delta.example"] {
+        assert!(
+            seats
+                .iter()
+                .any(|cells| cells.get(1).map(String::as_str) == Some(email)),
+            "{email} holds a licence: {seats:?}"
+        );
+    }
+    journey.link("Expired Licenses (0)").await;
 
     journey.close().await;
 }

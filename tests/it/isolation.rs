@@ -146,13 +146,45 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
     other_manager
         .sign_in("manager@echo.example", seed::DEMO_PASSWORD)
         .await;
+    let users_upload = seatledger::db::uploads::store(
+        &db,
+        seatledger::domain::CompanyId(acme),
+        "users",
+        "acme.csv",
+        "email\nnew@acme.example\n",
+        seatledger::domain::UserId(1),
+        crate::support::at(crate::web::NOW),
+    )
+    .await
+    .unwrap();
+    let acme_learner = id_of(
+        &db,
+        "SELECT id FROM users WHERE email = 'learner1@acme.example'",
+    )
+    .await;
     let before = snapshot(&db).await;
     for route in company_routes {
-        let path = route.path.replace("{id}", &upload.to_string());
+        let id = if route.path.starts_with("/company/licenses/renewal/") {
+            upload
+        } else if route.path.starts_with("/company/users/import/") {
+            users_upload
+        } else if route.path.starts_with("/company/users/") {
+            acme_learner
+        } else {
+            panic!(
+                "{} names an object by id: add it to the isolation matrix",
+                route.path
+            );
+        };
+        let path = route.path.replace("{id}", &id.to_string());
         for method in route.methods {
             let reply = match *method {
                 "GET" => other_manager.get(&path).await,
-                _ => other_manager.post(&path, &[("column", "0")]).await,
+                _ => {
+                    other_manager
+                        .post(&path, &[("column", "0"), ("email", "0")])
+                        .await
+                }
             };
             assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}");
             assert!(

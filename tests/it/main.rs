@@ -10,6 +10,7 @@ mod delivery;
 mod isolation;
 mod licences;
 mod partner;
+mod people;
 mod schedule;
 mod smtp;
 mod storage;
