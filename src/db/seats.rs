@@ -104,20 +104,7 @@ pub async fn allocate(
 }
 
 /// How many users one statement handles, well within both databases' bind limits.
-const CHUNK: usize = 500;
-
-/// `($first, $first+1, ...)` groups: `rows` groups of `columns` placeholders.
-fn placeholders(first: usize, rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (0..columns)
-                .map(|c| format!("${}", first + r * columns + c))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+const CHUNK: usize = 250;
 
 /// `$first, $first+1, ...`: a list of `n` placeholders for `IN (...)`.
 fn list(first: usize, n: usize) -> String {
@@ -141,7 +128,8 @@ pub(crate) async fn allocate_in(
     distinct.dedup();
     for chunk in distinct.chunks(CHUNK) {
         let eligible = format!(
-            "SELECT COUNT(*) FROM users WHERE company_id = $1 AND deactivated_at IS NULL AND id IN ({})",
+            // `+company_id`: probe the id list, not the company's whole index (see licences.rs).
+            "SELECT COUNT(*) FROM users WHERE +company_id = $1 AND deactivated_at IS NULL AND id IN ({})",
             list(2, chunk.len())
         );
         let mut query = sqlx::query_scalar::<_, i64>(&eligible).bind(company.0);
@@ -198,40 +186,38 @@ pub(crate) async fn allocate_in(
         let (these, rest) = remaining.split_at(take as usize);
         remaining = rest;
         for chunk in these.chunks(CHUNK) {
+            // Set-based from the id list: few bind parameters per statement, since the cost of
+            // binding grows faster than their number.
+            let ids = list(4, chunk.len());
             let seats_sql = format!(
-                "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) VALUES {}",
-                placeholders(1, chunk.len(), 4)
+                "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) \
+                 SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN ({ids}) RETURNING id"
             );
-            let mut query = sqlx::query(&seats_sql);
+            let mut query = sqlx::query_scalar::<_, i64>(&seats_sql)
+                .bind(batch.0)
+                .bind(company.0)
+                .bind(secs(now));
             for user in chunk {
-                query = query
-                    .bind(batch.0)
-                    .bind(company.0)
-                    .bind(user.0)
-                    .bind(secs(now));
+                query = query.bind(user.0);
             }
-            query.execute(&mut **tx).await.map_err(|e| {
+            let seat_ids = query.fetch_all(&mut **tx).await.map_err(|e| {
                 if is_unique_violation(&e) {
                     DbError::Conflict("a learner already has an active licence".into())
                 } else {
-                    e.into()
+                    DbError::from(e)
                 }
             })?;
             let events_sql = format!(
                 "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, actor_user_id, \
-                 on_behalf_of_company_id) VALUES {}",
-                placeholders(1, chunk.len(), 7)
+                 on_behalf_of_company_id) SELECT s.allocated_at, 'seat_allocated', s.company_id, \
+                 s.batch_id, s.user_id, $1, $2 FROM seats s WHERE s.id IN ({}) ORDER BY s.id",
+                list(3, seat_ids.len())
             );
-            let mut query = sqlx::query(&events_sql);
-            for user in chunk {
-                query = query
-                    .bind(secs(now))
-                    .bind(SeatEventKind::SeatAllocated { user: *user }.as_str())
-                    .bind(company.0)
-                    .bind(batch.0)
-                    .bind(user.0)
-                    .bind(actor.user.map(|u| u.0))
-                    .bind(actor.on_behalf_of.map(|c| c.0));
+            let mut query = sqlx::query(&events_sql)
+                .bind(actor.user.map(|u| u.0))
+                .bind(actor.on_behalf_of.map(|c| c.0));
+            for seat in &seat_ids {
+                query = query.bind(*seat);
             }
             query.execute(&mut **tx).await?;
         }

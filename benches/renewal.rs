@@ -1,0 +1,167 @@
+//! Import Licence Renewal of a 100,000-row file: parse, preview and apply, on SQLite and (when
+//! available) PostgreSQL, next to the same machine's time for one raw transaction inserting
+//! 100,000 rows, printed as a ratio.
+//!
+//! Run: `cargo bench --bench renewal`
+
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use seatledger::db::{Actor, Db, Scope, licences, seats, seed, uploads};
+use seatledger::domain::{CompanyId, SeatCount, UserId};
+use seatledger::imports::csv_table;
+
+const ROWS: u64 = 100_000;
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+async fn raw_insert(db: &Db) -> Duration {
+    sqlx::query("CREATE TABLE bench_rows (id BIGINT PRIMARY KEY, email TEXT NOT NULL)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut tx = db.begin_write().await.unwrap();
+    let chunk = 500u64;
+    for start in (0..ROWS).step_by(chunk as usize) {
+        let values: Vec<String> = (0..chunk)
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO bench_rows (id, email) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in start..start + chunk {
+            query = query.bind(id as i64).bind(format!("row{id}@bench.example"));
+        }
+        query.execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    started.elapsed()
+}
+
+async fn bench(label: &str, db: Db) {
+    let now: Timestamp = "2026-11-26T09:00:00Z".parse().unwrap();
+    // One company of 100,000 learners whose trial has ended, and a batch with a seat for each.
+    let seeded = seed::bulk(&db, "x", 1, ROWS, now).await.unwrap();
+    let company: i64 = sqlx::query_scalar("SELECT id FROM companies WHERE partner_id = $1")
+        .bind(seeded.partner.0)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let company = CompanyId(company);
+    sqlx::query("UPDATE companies SET trial_ends_at = $1, trial_due_at = NULL WHERE id = $2")
+        .bind((now - SignedDuration::from_hours(24)).as_second())
+        .bind(company.0)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let mut tx = db.begin_write().await.unwrap();
+    seats::assign_batch(
+        &mut tx,
+        company,
+        None,
+        seatledger::domain::OrderKind::Premium,
+        SeatCount::new(ROWS as i64).unwrap(),
+        Actor::SYSTEM,
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let emails: Vec<String> = sqlx::query_scalar(
+        "SELECT email FROM users WHERE company_id = $1 AND is_learner = 1 ORDER BY id",
+    )
+    .bind(company.0)
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let mut file = String::from("First name,Department,Email\r\n");
+    for (i, email) in emails.iter().enumerate() {
+        file.push_str(&format!("Learner {i},Sales,{}\r\n", email.to_uppercase()));
+    }
+
+    let started = Instant::now();
+    let text = csv_table::decode(file.as_bytes()).unwrap();
+    let table = csv_table::parse(&text).unwrap();
+    assert_eq!(table.rows.len() as u64, ROWS);
+    let upload = uploads::store(&db, company, "renewal", "bench.csv", &text, UserId(1), now)
+        .await
+        .unwrap();
+    let parse = started.elapsed();
+
+    let scope = Scope::Company(company);
+    let started = Instant::now();
+    let preview = licences::renewal(&db, &scope, company, upload, None, None, now)
+        .await
+        .unwrap();
+    let preview_time = started.elapsed();
+    assert_eq!(preview.renewable() as u64, ROWS);
+
+    let started = Instant::now();
+    let applied = licences::renewal(
+        &db,
+        &scope,
+        company,
+        upload,
+        Some(2),
+        Some(Actor::SYSTEM),
+        now,
+    )
+    .await
+    .unwrap();
+    let apply = started.elapsed();
+    assert!(applied.applied);
+
+    let raw = raw_insert(&db).await;
+    let total = parse + preview_time + apply;
+    println!(
+        "{label:<9} {ROWS} rows: parse+store {:.2} s | preview {:.2} s | apply {:.2} s | total {:.2} s | raw insert of {ROWS} rows {:.2} s | apply/raw {:.1}x | total/raw {:.1}x",
+        secs(parse),
+        secs(preview_time),
+        secs(apply),
+        secs(total),
+        secs(raw),
+        secs(apply) / secs(raw),
+        secs(total) / secs(raw),
+    );
+    let report = seatledger::db::check::run(&db).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        bench("sqlite", Db::connect_and_migrate(&url).await.unwrap()).await;
+
+        let admin_url = std::env::var("SEATLEDGER_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        match Db::connect(&admin_url).await {
+            Ok(admin) => {
+                let name = "seatledger_bench_renewal";
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    format!("CREATE DATABASE {name}"),
+                ] {
+                    sqlx::query(&sql).execute(admin.pool()).await.unwrap();
+                }
+                let (base, _) = admin_url.rsplit_once('/').unwrap();
+                let db = Db::connect_and_migrate(&format!("{base}/{name}"))
+                    .await
+                    .unwrap();
+                bench("postgres", db.clone()).await;
+                db.close().await;
+                sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .execute(admin.pool())
+                    .await
+                    .unwrap();
+            }
+            Err(e) => println!("postgres  skipped: {e}"),
+        }
+    });
+}
