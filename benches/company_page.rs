@@ -4,6 +4,8 @@
 //!
 //! Run: `cargo bench --bench company_page`
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -91,35 +93,10 @@ async fn bench(label: &str, db: Db) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        bench("sqlite", Db::connect_and_migrate(&url).await.unwrap()).await;
-
-        let admin_url = std::env::var("SEATLEDGER_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        match Db::connect(&admin_url).await {
-            Ok(admin) => {
-                let name = "seatledger_bench_company_page";
-                for sql in [
-                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                    format!("CREATE DATABASE {name}"),
-                ] {
-                    sqlx::query(&sql).execute(admin.pool()).await.unwrap();
-                }
-                let (base, _) = admin_url.rsplit_once('/').unwrap();
-                let db = Db::connect_and_migrate(&format!("{base}/{name}"))
-                    .await
-                    .unwrap();
-                bench("postgres", db.clone()).await;
-                db.close().await;
-                sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                    .execute(admin.pool())
-                    .await
-                    .unwrap();
-            }
-            Err(e) => println!("postgres  skipped: {e}"),
-        }
-    });
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::on_each_database(
+            "seatledger_bench_company_page",
+            bench,
+        ));
 }

@@ -4,6 +4,8 @@
 //!
 //! Run: `cargo bench --bench pass`
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
@@ -14,7 +16,8 @@ const COMPANIES: u64 = 10_000;
 const LEARNERS: u64 = 10;
 const DUE: i64 = 10;
 
-async fn bench(label: &str, db: &Db) {
+async fn bench(label: &str, db: Db) {
+    let db = &db;
     let now: Timestamp = "2026-11-26T09:00:00Z".parse().unwrap();
     let started = Instant::now();
     seed::bulk(db, "not-a-real-hash", COMPANIES, LEARNERS, now)
@@ -67,35 +70,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        bench("sqlite", &Db::connect_and_migrate(&url).await.unwrap()).await;
-
-        let admin_url = std::env::var("SEATLEDGER_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        match Db::connect(&admin_url).await {
-            Ok(admin) => {
-                let name = "seatledger_bench_pass";
-                for sql in [
-                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                    format!("CREATE DATABASE {name}"),
-                ] {
-                    sqlx::query(&sql).execute(admin.pool()).await.unwrap();
-                }
-                let (base, _) = admin_url.rsplit_once('/').unwrap();
-                let db = Db::connect_and_migrate(&format!("{base}/{name}"))
-                    .await
-                    .unwrap();
-                bench("postgres", &db).await;
-                db.close().await;
-                sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                    .execute(admin.pool())
-                    .await
-                    .unwrap();
-            }
-            Err(e) => println!("postgres   skipped: {e}"),
-        }
-    });
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::on_each_database("seatledger_bench_pass", bench));
 }

@@ -252,7 +252,7 @@ pub(super) async fn renewal_form(who: SignedIn, csrf: CsrfToken) -> PageResult {
 }
 
 /// Reads the `file` part of an upload, refusing more than 20 MB without reading further.
-pub(super) async fn read_upload(mut multipart: Multipart) -> Result<(String, Vec<u8>), String> {
+async fn read_upload(mut multipart: Multipart) -> Result<(String, Vec<u8>), String> {
     while let Some(mut field) = multipart
         .next_field()
         .await
@@ -285,6 +285,37 @@ pub(super) async fn read_upload(mut multipart: Multipart) -> Result<(String, Vec
     Err("File: choose a CSV file to upload.".into())
 }
 
+/// Reads, checks and keeps an uploaded CSV file for the caller's company. The outer error is a
+/// failure; the inner one says what is wrong with the file, for the upload page.
+pub(super) async fn keep_upload(
+    state: &AppState,
+    who: &SignedIn,
+    multipart: Multipart,
+    purpose: &str,
+) -> Result<Result<i64, String>, PageError> {
+    let company = who.company()?;
+    let (name, bytes) = match read_upload(multipart).await {
+        Ok(upload) => upload,
+        Err(error) => return Ok(Err(error)),
+    };
+    let text =
+        match csv_table::decode(&bytes).and_then(|text| csv_table::parse(&text).map(|_| text)) {
+            Ok(text) => text,
+            Err(e) => return Ok(Err(format!("File: {e}."))),
+        };
+    let id = uploads::store(
+        &state.db,
+        company.id,
+        purpose,
+        &name,
+        &text,
+        who.user.id,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Ok(id))
+}
+
 pub(super) async fn upload_renewal(
     State(state): State<Arc<AppState>>,
     who: SignedIn,
@@ -292,34 +323,21 @@ pub(super) async fn upload_renewal(
     multipart: Multipart,
 ) -> PageResult {
     who.enter(Area::Company)?;
-    let company = who.company()?;
-    let refuse = |error: String| -> PageResult {
-        let page = UploadPage {
-            layout: Layout::signed_in("Import Licence Renewal", &csrf, &who, "/company/licenses"),
-            error: Some(error),
-        };
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
-    };
-    let (name, bytes) = match read_upload(multipart).await {
-        Ok(upload) => upload,
-        Err(error) => return refuse(error),
-    };
-    let text =
-        match csv_table::decode(&bytes).and_then(|text| csv_table::parse(&text).map(|_| text)) {
-            Ok(text) => text,
-            Err(e) => return refuse(format!("File: {e}.")),
-        };
-    let id = uploads::store(
-        &state.db,
-        company.id,
-        "renewal",
-        &name,
-        &text,
-        who.user.id,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/company/licenses/renewal/{id}")).into_response())
+    match keep_upload(&state, &who, multipart, "renewal").await? {
+        Ok(id) => Ok(Redirect::to(&format!("/company/licenses/renewal/{id}")).into_response()),
+        Err(error) => {
+            let page = UploadPage {
+                layout: Layout::signed_in(
+                    "Import Licence Renewal",
+                    &csrf,
+                    &who,
+                    "/company/licenses",
+                ),
+                error: Some(error),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
+        }
+    }
 }
 
 #[derive(Template)]

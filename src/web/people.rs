@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 
 use super::layout::{Layout, PageResult, render};
-use super::licences::read_upload;
+use super::licences::keep_upload;
 use super::session::{Area, CsrfToken, SignedIn};
 use super::{AppState, PageError};
 use crate::db::people::{self, ImportOutcome, NewPerson, UserLine};
@@ -276,34 +276,16 @@ pub(super) async fn upload_users(
     multipart: Multipart,
 ) -> PageResult {
     who.enter(Area::Company)?;
-    let company = who.company()?;
-    let refuse = |error: String| -> PageResult {
-        let page = ImportUploadPage {
-            layout: Layout::signed_in("Import Users", &csrf, &who, "/company/users"),
-            error: Some(error),
-        };
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
-    };
-    let (name, bytes) = match read_upload(multipart).await {
-        Ok(upload) => upload,
-        Err(error) => return refuse(error),
-    };
-    let text =
-        match csv_table::decode(&bytes).and_then(|text| csv_table::parse(&text).map(|_| text)) {
-            Ok(text) => text,
-            Err(e) => return refuse(format!("File: {e}.")),
-        };
-    let id = uploads::store(
-        &state.db,
-        company.id,
-        "users",
-        &name,
-        &text,
-        who.user.id,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/company/users/import/{id}")).into_response())
+    match keep_upload(&state, &who, multipart, "users").await? {
+        Ok(id) => Ok(Redirect::to(&format!("/company/users/import/{id}")).into_response()),
+        Err(error) => {
+            let page = ImportUploadPage {
+                layout: Layout::signed_in("Import Users", &csrf, &who, "/company/users"),
+                error: Some(error),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
+        }
+    }
 }
 
 #[derive(Template)]
