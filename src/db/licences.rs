@@ -378,7 +378,9 @@ pub async fn renewal(
                 _ => None,
             })
             .collect();
-        if !renew.is_empty() && !seats::allocate_in(&mut tx, company, &renew, actor, now).await? {
+        if !renew.is_empty()
+            && !seats::allocate_in(&mut tx, db.backend(), company, &renew, actor, now).await?
+        {
             tx.rollback().await?;
             continue;
         }

@@ -10,8 +10,9 @@ use crate::domain::CompanyId;
 use crate::domain::schedule::retry_at;
 use crate::email::{RenderedEmail, message_id};
 
-/// How long a worker owns the emails it leased; a worker that dies frees them after this.
-pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// How long a worker owns the emails it leased; a worker that dies frees them after this. It
+/// outlasts a whole round of sends at the transport's timeout (`jobs::delivery`).
+pub const LEASE: SignedDuration = SignedDuration::from_secs(600);
 
 /// One email to queue. The key names the event and the recipient, so the same event queues the
 /// same email once however often it is processed.
@@ -64,10 +65,12 @@ pub struct OutboxEmail {
     pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
     pub delivered_at: Option<Timestamp>,
+    /// Until when the worker that read this row owns it; outcomes are recorded only under it.
+    pub leased_until: Option<Timestamp>,
 }
 
 const COLUMNS: &str = "id, message_id, kind, recipient, subject, body_text, body_html, created_at, \
-    status, attempts, next_attempt_at, last_error, delivered_at";
+    status, attempts, next_attempt_at, last_error, delivered_at, leased_until";
 
 fn from_row(r: &AnyRow) -> Result<OutboxEmail, sqlx::Error> {
     Ok(OutboxEmail {
@@ -84,6 +87,7 @@ fn from_row(r: &AnyRow) -> Result<OutboxEmail, sqlx::Error> {
         next_attempt_at: instant(r.try_get("next_attempt_at")?),
         last_error: r.try_get("last_error")?,
         delivered_at: r.try_get::<Option<i64>, _>("delivered_at")?.map(instant),
+        leased_until: r.try_get::<Option<i64>, _>("leased_until")?.map(instant),
     })
 }
 
@@ -113,15 +117,17 @@ pub async fn lease_due(db: &Db, now: Timestamp, limit: u32) -> DbResult<Vec<Outb
     Ok(emails)
 }
 
-/// Records a delivery: `status` is `sent` (SMTP accepted it) or `kept` (local mailbox).
-pub async fn delivered(db: &Db, id: i64, status: &str, now: Timestamp) -> DbResult<()> {
+/// Records a delivery: `status` is `sent` (SMTP accepted it) or `kept` (local mailbox). Only
+/// the worker still holding the lease records it.
+pub async fn delivered(db: &Db, email: &OutboxEmail, status: &str, now: Timestamp) -> DbResult<()> {
     sqlx::query(
         "UPDATE outbox SET status = $1, delivered_at = $2, leased_until = NULL, last_error = NULL \
-         WHERE id = $3",
+         WHERE id = $3 AND status = 'pending' AND leased_until = $4",
     )
     .bind(status)
     .bind(secs(now))
-    .bind(id)
+    .bind(email.id)
+    .bind(email.leased_until.map(secs))
     .execute(db.pool())
     .await?;
     Ok(())
@@ -141,12 +147,13 @@ pub async fn attempt_failed(
     };
     sqlx::query(
         "UPDATE outbox SET status = $1, next_attempt_at = $2, leased_until = NULL, last_error = $3 \
-         WHERE id = $4",
+         WHERE id = $4 AND status = 'pending' AND leased_until = $5",
     )
     .bind(status)
     .bind(secs(next))
     .bind(error)
     .bind(email.id)
+    .bind(email.leased_until.map(secs))
     .execute(db.pool())
     .await?;
     Ok(())

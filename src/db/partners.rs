@@ -166,7 +166,7 @@ pub async fn create_sub_partner(
     outbox::queue(
         &mut tx,
         &NewEmail {
-            idempotency_key: format!("welcome:user:{admin}"),
+            idempotency_key: format!("welcome:user:{admin}:{}", &token[..16]),
             kind: "welcome",
             company: None,
             recipient: new.admin_email.as_str(),

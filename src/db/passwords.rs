@@ -88,6 +88,16 @@ pub async fn redeem(
         .bind(user)
         .execute(&mut *tx)
         .await?;
+    // A new password ends every session and every other link: a stolen one stops working.
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE password_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(secs(now))
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Ok(UserId(user)))
 }

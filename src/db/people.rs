@@ -134,7 +134,7 @@ async fn create_with_welcome(
     outbox::queue(
         tx,
         &NewEmail {
-            idempotency_key: format!("welcome:user:{user}"),
+            idempotency_key: format!("welcome:user:{user}:{}", &token[..16]),
             kind: "welcome",
             company: Some(company),
             recipient: person.email.as_str(),

@@ -5,7 +5,9 @@
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
-use super::{Actor, Db, DbError, DbResult, Scope, activity, instant, is_unique_violation, secs};
+use super::{
+    Actor, Backend, Db, DbError, DbResult, Scope, activity, instant, is_unique_violation, secs,
+};
 use crate::domain::allocation::{self, FreeBatch};
 use crate::domain::company::batch_expires_at;
 use crate::domain::schedule;
@@ -91,7 +93,7 @@ pub async fn allocate(
     super::companies::facts(db, scope, company).await?;
     for _ in 0..ALLOCATION_ATTEMPTS {
         let mut tx = db.begin_write().await?;
-        match allocate_in(&mut tx, company, users, actor, now).await {
+        match allocate_in(&mut tx, db.backend(), company, users, actor, now).await {
             Ok(true) => return Ok(tx.commit().await?),
             // Another transaction took the seats this one planned on; plan again on fresh counts.
             Ok(false) => tx.rollback().await?,
@@ -118,6 +120,7 @@ fn list(first: usize, n: usize) -> String {
 /// (PostgreSQL only; the caller plans again).
 pub(crate) async fn allocate_in(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     company: CompanyId,
     users: &[UserId],
     actor: Actor,
@@ -127,16 +130,23 @@ pub(crate) async fn allocate_in(
     distinct.sort();
     distinct.dedup();
     for chunk in distinct.chunks(CHUNK) {
+        // PostgreSQL: lock the users, so a deactivation waits for this allocation and then
+        // releases the seat it made. `+company_id`: probe the id list, not the company's whole
+        // index (see licences.rs).
+        let lock = if backend == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
         let eligible = format!(
-            // `+company_id`: probe the id list, not the company's whole index (see licences.rs).
-            "SELECT COUNT(*) FROM users WHERE +company_id = $1 AND deactivated_at IS NULL AND id IN ({})",
+            "SELECT id FROM users WHERE +company_id = $1 AND deactivated_at IS NULL AND id IN ({}){lock}",
             list(2, chunk.len())
         );
         let mut query = sqlx::query_scalar::<_, i64>(&eligible).bind(company.0);
         for user in chunk {
             query = query.bind(user.0);
         }
-        if query.fetch_one(&mut **tx).await? != chunk.len() as i64 {
+        if query.fetch_all(&mut **tx).await?.len() != chunk.len() {
             return Err(DbError::NotFound);
         }
         // A seat whose batch has expired no longer counts as the user's seat.

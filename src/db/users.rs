@@ -36,8 +36,6 @@ pub struct NewUser<'a> {
 #[derive(Clone, Debug)]
 pub struct UserAccess {
     pub id: UserId,
-    pub failed_sign_ins: i64,
-    pub locked_until: Option<jiff::Timestamp>,
     pub email: String,
     pub display_name: String,
     pub password_hash: Option<String>,
@@ -104,7 +102,7 @@ pub async fn create(
 
 const ACCESS_SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, \
     u.kind, u.partner_id, u.partner_admin, u.company_id, u.is_manager, u.is_learner, \
-    u.created_at, u.deactivated_at, u.failed_sign_ins, u.locked_until, c.name AS company_name, c.time_zone, c.trial_ends_at, \
+    u.created_at, u.deactivated_at, c.name AS company_name, c.time_zone, c.trial_ends_at, \
     c.licensed_until, \
     (SELECT b.expires_at FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
       WHERE s.user_id = u.id AND s.ended_at IS NULL) AS seat_expires_at, \
@@ -172,8 +170,6 @@ fn access_from_row(r: &AnyRow) -> DbResult<UserAccess> {
     };
     Ok(UserAccess {
         id: UserId(r.try_get("id")?),
-        failed_sign_ins: r.try_get("failed_sign_ins")?,
-        locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(instant),
         email,
         display_name,
         password_hash: r.try_get("password_hash")?,
@@ -191,26 +187,77 @@ fn access_from_row(r: &AnyRow) -> DbResult<UserAccess> {
     })
 }
 
-/// Counts a wrong password; the third in a row locks the account (see `domain::access`).
-/// Returns the lock, if this failure set one.
-pub async fn failed_sign_in(db: &Db, user: UserId, now: Timestamp) -> DbResult<Option<Timestamp>> {
+/// A sign-in attempt, counted before the password is checked so that parallel guesses share
+/// one allowance of three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// The password may be checked; this is the n-th attempt in a row not yet cleared.
+    Allowed(i64),
+    /// The account is locked until then.
+    Locked(Timestamp),
+}
+
+/// Counts an attempt for `user`, or says the account is locked (locking it if this attempt is
+/// one more than the allowance).
+pub async fn reserve_sign_in(db: &Db, user: UserId, now: Timestamp) -> DbResult<Attempt> {
     let mut tx = db.begin_write().await?;
-    let failures: i64 = sqlx::query_scalar(
-        "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = $1 RETURNING failed_sign_ins",
+    let counted: Option<i64> = sqlx::query_scalar(
+        "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 \
+         WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) RETURNING failed_sign_ins",
     )
     .bind(user.0)
-    .fetch_one(&mut *tx)
+    .bind(secs(now))
+    .fetch_optional(&mut *tx)
     .await?;
-    let lock = crate::domain::access::lock_after_failure(failures, now);
-    if let Some(until) = lock {
-        sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = $1 WHERE id = $2")
-            .bind(secs(until))
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let attempt = match counted {
+        None => {
+            let until: Option<i64> =
+                sqlx::query_scalar("SELECT locked_until FROM users WHERE id = $1")
+                    .bind(user.0)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            Attempt::Locked(until.map_or(now, instant))
+        }
+        Some(n) if n > crate::domain::access::MAX_FAILED_SIGN_INS => {
+            let until = lock(&mut tx, user, n, now).await?;
+            Attempt::Locked(until)
+        }
+        Some(n) => Attempt::Allowed(n),
+    };
     tx.commit().await?;
-    Ok(lock)
+    Ok(attempt)
+}
+
+/// Sets the lock the domain decides for the `failures`-th attempt, if any.
+async fn lock(
+    tx: &mut Transaction<'static, Any>,
+    user: UserId,
+    failures: i64,
+    now: Timestamp,
+) -> DbResult<Timestamp> {
+    let until = crate::domain::access::lock_after_failure(failures, now).unwrap_or(now);
+    sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = $1 WHERE id = $2")
+        .bind(secs(until))
+        .bind(user.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(until)
+}
+
+/// The password of the `attempt`-th attempt was wrong; returns the lock if this one locks.
+pub async fn failed_sign_in(
+    db: &Db,
+    user: UserId,
+    attempt: i64,
+    now: Timestamp,
+) -> DbResult<Option<Timestamp>> {
+    if crate::domain::access::lock_after_failure(attempt, now).is_none() {
+        return Ok(None);
+    }
+    let mut tx = db.begin_write().await?;
+    let until = lock(&mut tx, user, attempt, now).await?;
+    tx.commit().await?;
+    Ok(Some(until))
 }
 
 /// A correct password (or a new one) clears the count of wrong ones and any lock.

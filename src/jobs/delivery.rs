@@ -7,8 +7,9 @@ use jiff::Timestamp;
 use crate::db::{Db, DbResult, outbox};
 use crate::email::transport::{Delivery, Outgoing, Transport};
 
-/// How many emails one round leases at a time.
-const ROUND: u32 = 50;
+/// How many emails one round leases at a time: a round at the transport's 30 s timeout per
+/// email stays well inside the lease.
+const ROUND: u32 = 10;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
@@ -36,11 +37,11 @@ pub async fn deliver_due(
             };
             match transport.deliver(&outgoing).await {
                 Ok(Delivery::Sent) => {
-                    outbox::delivered(db, email.id, "sent", now).await?;
+                    outbox::delivered(db, email, "sent", now).await?;
                     report.sent += 1;
                 }
                 Ok(Delivery::Kept) => {
-                    outbox::delivered(db, email.id, "kept", now).await?;
+                    outbox::delivered(db, email, "kept", now).await?;
                     report.kept += 1;
                 }
                 Err(error) => {

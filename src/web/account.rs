@@ -121,25 +121,21 @@ pub(super) async fn sign_in(
             until.strftime("%H:%M")
         )
     };
-    if let Some(until) = user
-        .as_ref()
-        .and_then(|u| u.locked_until)
-        .filter(|&u| access::is_locked(Some(u), now))
-    {
-        return refuse(locked(until));
-    }
-    let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let password_ok = password::verify_blocking(form.password.clone(), stored_hash).await;
-    let user = match user {
-        Some(user) if password_ok => user,
-        Some(user) => {
-            if let Some(until) = users::failed_sign_in(&state.db, user.id, now).await? {
-                return refuse(locked(until));
-            }
-            return refuse("The email or password is incorrect.".into());
-        }
-        None => return refuse("The email or password is incorrect.".into()),
+    let Some(user) = user else {
+        // Hash anyway, so an unknown email takes as long as a known one.
+        password::verify_blocking(form.password.clone(), None).await;
+        return refuse("The email or password is incorrect.".into());
     };
+    let attempt = match users::reserve_sign_in(&state.db, user.id, now).await? {
+        users::Attempt::Locked(until) => return refuse(locked(until)),
+        users::Attempt::Allowed(attempt) => attempt,
+    };
+    if !password::verify_blocking(form.password.clone(), user.password_hash.clone()).await {
+        if let Some(until) = users::failed_sign_in(&state.db, user.id, attempt, now).await? {
+            return refuse(locked(until));
+        }
+        return refuse("The email or password is incorrect.".into());
+    }
     users::clear_failures(&state.db, user.id).await?;
     let company = user.company.as_ref();
     match access::sign_in(&user.facts, company.map(|c| &c.facts), now) {

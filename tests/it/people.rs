@@ -346,6 +346,17 @@ async fn a_reset_link_goes_out_at_most_every_thirty_minutes_and_works_once() {
         .await;
     assert_eq!(resets().await, 2);
 
+    let mut signed_in_elsewhere = echo_manager(&app).await;
+    assert_eq!(
+        signed_in_elsewhere.get("/company").await.status,
+        StatusCode::OK
+    );
+    let first_link = sqlx::query_scalar::<_, String>(
+        "SELECT body_text FROM outbox WHERE kind = 'password_reset' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
     let link = link_to(&db, "manager@echo.example").await;
     let token = link.rsplit('=').next().unwrap().to_owned();
     let mut manager = Client::new(&app);
@@ -361,6 +372,27 @@ async fn a_reset_link_goes_out_at_most_every_thirty_minutes_and_works_once() {
         )
         .await;
     assert_eq!(set.location.as_deref(), Some("/sign-in?password=set"));
+    // A new password ends other sessions and cancels older links.
+    assert_eq!(
+        signed_in_elsewhere
+            .get("/company")
+            .await
+            .location
+            .as_deref(),
+        Some("/sign-in")
+    );
+    let older = first_link
+        .split_whitespace()
+        .find(|w| w.contains("/set-password?token="))
+        .unwrap();
+    let older = older.trim_start_matches("http://127.0.0.1:8080");
+    assert!(
+        Client::new(&app)
+            .get(older)
+            .await
+            .body
+            .contains("This link has already been used.")
+    );
     assert!(
         manager
             .sign_in("manager@echo.example", seed::DEMO_PASSWORD)
