@@ -8,7 +8,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::uploads;
 use super::{Actor, Db, DbError, DbResult, Page, Scope, companies, instant, seats, secs};
-use crate::domain::{BatchId, CompanyFacts, CompanyId, CompanyStatus, UserId};
+use crate::domain::{BatchId, CompanyId, UserId};
 use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
 use crate::imports::{CsvError, csv_table};
 
@@ -32,10 +32,6 @@ const WITHOUT_LICENCE: &str = "u.company_id = $1 AND u.is_learner = 1 AND u.deac
     AND NOT EXISTS (SELECT 1 FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
       WHERE s.user_id = u.id AND s.ended_at IS NULL AND b.expires_at > $2)";
 
-fn on_trial(facts: &CompanyFacts, now: Timestamp) -> bool {
-    matches!(facts.status(now), CompanyStatus::FreeTrial { .. })
-}
-
 pub async fn counts(
     db: &Db,
     scope: &Scope,
@@ -43,17 +39,17 @@ pub async fn counts(
     now: Timestamp,
 ) -> DbResult<LicenceCounts> {
     let facts = companies::facts(db, scope, company).await?;
-    let (available, allocated, expiring): (i64, i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(quantity - allocated), 0), COALESCE(SUM(allocated), 0), \
-           COALESCE(SUM(CASE WHEN expires_at <= $3 THEN allocated ELSE 0 END), 0) \
-         FROM licence_batches WHERE company_id = $1 AND expires_at > $2",
+    let seats = seats::counts(db, scope, company, now).await?;
+    let expiring: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(allocated), 0) FROM licence_batches \
+         WHERE company_id = $1 AND expires_at > $2 AND expires_at <= $3",
     )
     .bind(company.0)
     .bind(secs(now))
     .bind(secs(now + EXPIRING_WITHIN))
     .fetch_one(db.pool())
     .await?;
-    let expired = if on_trial(&facts, now) {
+    let expired = if facts.on_trial(now) {
         0
     } else {
         sqlx::query_scalar(&format!(
@@ -65,8 +61,8 @@ pub async fn counts(
         .await?
     };
     Ok(LicenceCounts {
-        available,
-        allocated,
+        available: seats.free(),
+        allocated: seats.allocated,
         expiring,
         expired,
     })
@@ -188,7 +184,7 @@ pub async fn expired(
     now: Timestamp,
 ) -> DbResult<Page<ExpiredLearner, UserId>> {
     let facts = companies::facts(db, scope, company).await?;
-    if on_trial(&facts, now) {
+    if facts.on_trial(now) {
         return Ok(Page {
             items: Vec::new(),
             next: None,
@@ -231,7 +227,7 @@ pub async fn expired_ids(
     now: Timestamp,
 ) -> DbResult<Vec<UserId>> {
     let facts = companies::facts(db, scope, company).await?;
-    if on_trial(&facts, now) {
+    if facts.on_trial(now) {
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = sqlx::query_scalar(&format!(
@@ -349,16 +345,9 @@ pub async fn renewal(
     emails.dedup();
     for _ in 0..seats::ALLOCATION_ATTEMPTS {
         let mut tx = db.begin_write().await?;
-        let known = known_learners(&mut tx, company, on_trial(&facts, now), &emails, now).await?;
+        let known = known_learners(&mut tx, company, facts.on_trial(now), &emails, now).await?;
         let rows = renewal::review(&values, &parsed, &known);
-        let free_seats: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(quantity - allocated), 0) FROM licence_batches \
-             WHERE company_id = $1 AND expires_at > $2",
-        )
-        .bind(company.0)
-        .bind(secs(now))
-        .fetch_one(&mut *tx)
-        .await?;
+        let free_seats = seats::totals(&mut *tx, company, now).await?.free();
         let mut review = RenewalReview {
             file_name: file.file_name.clone(),
             headers: table.headers.clone(),

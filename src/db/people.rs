@@ -159,18 +159,11 @@ async fn seat_new_learners(
     if learners.is_empty() || !allocates_automatically(SeatOccasion::NewUser) {
         return Ok(0);
     }
-    let facts = companies::facts(db, scope, company).await?;
-    if facts.trial_ends_at > now {
+    if companies::facts(db, scope, company).await?.on_trial(now) {
         // On trial everyone has access; seats come with the first licences.
         return Ok(0);
     }
-    let free: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(quantity - allocated), 0) FROM licence_batches WHERE company_id = $1 AND expires_at > $2",
-    )
-    .bind(company.0)
-    .bind(super::secs(now))
-    .fetch_one(db.pool())
-    .await?;
+    let free = seats::counts(db, scope, company, now).await?.free();
     let take = learners.len().min(usize::try_from(free).unwrap_or(0));
     if take == 0 {
         return Ok(0);

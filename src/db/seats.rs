@@ -377,13 +377,31 @@ pub async fn counts(
     now: Timestamp,
 ) -> DbResult<SeatCounts> {
     super::companies::facts(db, scope, company).await?;
+    totals(db.pool(), company, now).await
+}
+
+/// The seats of the company's valid batches: the one place that says how many are free.
+pub(crate) async fn totals<'e, E>(
+    executor: E,
+    company: CompanyId,
+    now: Timestamp,
+) -> DbResult<SeatCounts>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
     let (total, allocated): (i64, i64) = sqlx::query_as(
         "SELECT COALESCE(SUM(quantity), 0), COALESCE(SUM(allocated), 0) FROM licence_batches \
          WHERE company_id = $1 AND expires_at > $2",
     )
     .bind(company.0)
     .bind(secs(now))
-    .fetch_one(db.pool())
+    .fetch_one(executor)
     .await?;
     Ok(SeatCounts { total, allocated })
+}
+
+impl SeatCounts {
+    pub fn free(&self) -> i64 {
+        self.total - self.allocated
+    }
 }

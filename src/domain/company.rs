@@ -46,6 +46,11 @@ impl CompanyFacts {
         }
     }
 
+    /// Whether the company is on a running free trial, when every user has trial access.
+    pub fn on_trial(&self, now: Timestamp) -> bool {
+        matches!(self.status(now), CompanyStatus::FreeTrial { .. })
+    }
+
     /// A manager may use the dashboard while the company has an active trial or an active batch.
     pub fn manager_has_dashboard(&self, now: Timestamp) -> bool {
         !matches!(self.status(now), CompanyStatus::Expired { .. })
@@ -99,6 +104,8 @@ mod tests {
             }
         );
         assert!(c.manager_has_dashboard(at("2026-01-31T23:59:59Z")));
+        assert!(c.on_trial(at("2026-01-31T23:59:59Z")));
+        assert!(!c.on_trial(at("2026-02-01T00:00:00Z")));
     }
 
     #[test]

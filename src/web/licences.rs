@@ -18,7 +18,7 @@ use crate::db::licences::{
     self, AllocatedSeat, AvailableBatch, ExpiredLearner, LicenceCounts, RenewalError, RenewalReview,
 };
 use crate::db::{DbError, orders, seats, uploads};
-use crate::domain::{CompanyStatus, OrderId, UserId};
+use crate::domain::{OrderId, UserId};
 use crate::format::date;
 use crate::imports::renewal::RowOutcome;
 use crate::imports::{MAX_BYTES, csv_table};
@@ -78,7 +78,7 @@ async fn licenses_page(
         layout: Layout::signed_in("Licenses", csrf, who, "/company/licenses"),
         tab,
         counts,
-        on_trial: matches!(company.facts.status(now), CompanyStatus::FreeTrial { .. }),
+        on_trial: company.facts.on_trial(now),
         requested: query.requested.map(OrderId),
         notice: match (query.allocated, query.renewed) {
             (Some(n), _) => Some(format!(
