@@ -4,11 +4,11 @@
 
 use jiff::Timestamp;
 
-use super::outbox::{self, NewEmail};
+use super::outbox;
 use super::{Actor, Backend, Db, DbResult, instant, seats, secs};
 use crate::domain::schedule::{Notice, expiry_step};
 use crate::domain::{BatchId, CompanyId, SeatEventKind};
-use crate::email::{RenderedEmail, messages};
+use crate::email::messages;
 use crate::format::date;
 
 /// How many affected learners a batch-expired email names; the rest are counted.
@@ -82,7 +82,7 @@ pub async fn process_trial(
             ),
         };
         let event = format!("{kind}:company:{company}:{ends_at}");
-        queue_to_managers(&mut tx, company, kind, &event, email.render(), now).await?;
+        outbox::queue_to_managers(&mut tx, company, kind, &event, email.render(), now).await?;
     }
     sqlx::query("UPDATE companies SET trial_due_at = $1 WHERE id = $2")
         .bind(step.next_due.map(secs))
@@ -125,7 +125,7 @@ pub async fn process_batch(
         Some(Notice::EndsSoon) => {
             let email = messages::batch_expiring(&name, seats_count, &on, &order_url);
             let event = format!("batch_expiring:batch:{batch}:{expires_at}");
-            queue_to_managers(
+            outbox::queue_to_managers(
                 &mut tx,
                 company,
                 "batch_expiring",
@@ -176,7 +176,7 @@ pub async fn process_batch(
             let email =
                 messages::batch_expired(&name, seats_count, &on, &learners, more, &order_url);
             let event = format!("batch_expired:batch:{batch}:{expires_at}");
-            queue_to_managers(
+            outbox::queue_to_managers(
                 &mut tx,
                 company,
                 "batch_expired",
@@ -195,37 +195,4 @@ pub async fn process_batch(
         .await?;
     tx.commit().await?;
     Ok(step.notice)
-}
-
-/// Queues one copy of `email` to each active manager of `company`, keyed by event and recipient.
-async fn queue_to_managers(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    company: CompanyId,
-    kind: &str,
-    event: &str,
-    email: RenderedEmail,
-    now: Timestamp,
-) -> DbResult<()> {
-    let managers: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, email FROM users WHERE company_id = $1 AND is_manager = 1 \
-         AND deactivated_at IS NULL ORDER BY id",
-    )
-    .bind(company.0)
-    .fetch_all(&mut **tx)
-    .await?;
-    for (user, address) in managers {
-        outbox::queue(
-            tx,
-            &NewEmail {
-                idempotency_key: format!("{event}:user:{user}"),
-                kind,
-                company: Some(company),
-                recipient: &address,
-                email: email.clone(),
-            },
-            now,
-        )
-        .await?;
-    }
-    Ok(())
 }

@@ -428,27 +428,15 @@ pub async fn assign(
         &format!("{public_url}/company/licenses"),
     )
     .render();
-    let managers: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, email FROM users WHERE company_id = $1 AND is_manager = 1 \
-         AND deactivated_at IS NULL ORDER BY id",
+    outbox::queue_to_managers(
+        &mut tx,
+        order.company,
+        "order_assigned",
+        &format!("order_assigned:order:{id}"),
+        email,
+        now,
     )
-    .bind(order.company.0)
-    .fetch_all(&mut *tx)
     .await?;
-    for (user, address) in managers {
-        outbox::queue(
-            &mut tx,
-            &NewEmail {
-                idempotency_key: format!("order_assigned:order:{id}:user:{user}"),
-                kind: "order_assigned",
-                company: Some(order.company),
-                recipient: &address,
-                email: email.clone(),
-            },
-            now,
-        )
-        .await?;
-    }
     activity::record(
         &mut tx,
         order.company,

@@ -180,3 +180,36 @@ pub async fn get(db: &Db, id: i64) -> DbResult<OutboxEmail> {
         .ok_or(DbError::NotFound)?;
     Ok(from_row(&row)?)
 }
+
+/// Queues one copy of `email` to each active manager of `company`, keyed by event and recipient.
+pub(crate) async fn queue_to_managers(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    kind: &str,
+    event: &str,
+    email: RenderedEmail,
+    now: Timestamp,
+) -> DbResult<()> {
+    let managers: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, email FROM users WHERE company_id = $1 AND is_manager = 1 \
+         AND deactivated_at IS NULL ORDER BY id",
+    )
+    .bind(company.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (user, address) in managers {
+        queue(
+            tx,
+            &NewEmail {
+                idempotency_key: format!("{event}:user:{user}"),
+                kind,
+                company: Some(company),
+                recipient: &address,
+                email: email.clone(),
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
