@@ -3,10 +3,24 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::domain::access::LicenceStatus;
+
 /// "26 Nov 2026" in `time_zone` (UTC when the zone is unknown).
 pub fn date(at: Timestamp, time_zone: &str) -> String {
     let tz = TimeZone::get(time_zone).unwrap_or(TimeZone::UTC);
     at.to_zoned_datetime(tz).strftime("%-d %b %Y").to_string()
+}
+
+/// A licence status as the Users and Licenses sections show it.
+pub fn licence(status: LicenceStatus, time_zone: &str) -> String {
+    match status {
+        LicenceStatus::Active { until, trial: true } => {
+            format!("Active (trial) until {}", date(until, time_zone))
+        }
+        LicenceStatus::Active { until, .. } => format!("Active until {}", date(until, time_zone)),
+        LicenceStatus::Expired { on } => format!("Expired {}", date(on, time_zone)),
+        LicenceStatus::AwaitingLicence => "Awaiting licence".into(),
+    }
 }
 
 #[cfg(test)]

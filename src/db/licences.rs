@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use jiff::{SignedDuration, Timestamp};
 use sqlx::{Any, Row, Transaction};
 
-use super::uploads;
 use super::{Actor, Db, DbError, DbResult, Page, Scope, companies, instant, seats, secs};
+use super::{uploads, users};
+use crate::domain::access::{LicenceStatus, Role, licence_status};
 use crate::domain::{BatchId, CompanyId, UserId};
 use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
 use crate::imports::{CsvError, csv_table};
@@ -170,8 +171,8 @@ pub struct ExpiredLearner {
     pub name: String,
     pub email: String,
     pub department: Option<String>,
-    /// When their last licence or the trial ended; `None` if they never had one.
-    pub ended_at: Option<Timestamp>,
+    /// Expired (since when) or awaiting a licence, as `domain::access` decides.
+    pub licence: LicenceStatus,
 }
 
 /// Learners whose licence expired (or who await one), by id, one page after `after`.
@@ -192,8 +193,8 @@ pub async fn expired(
     }
     let rows = sqlx::query(&format!(
         "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, u.department, \
-           u.created_at, (SELECT MAX(s.ended_at) FROM seats s WHERE s.user_id = u.id) AS ended_at \
-         FROM users u WHERE {WITHOUT_LICENCE} AND u.id > $3 ORDER BY u.id LIMIT $4"
+           {} FROM users u WHERE {WITHOUT_LICENCE} AND u.id > $3 ORDER BY u.id LIMIT $4",
+        users::FACTS_COLUMNS
     ))
     .bind(company.0)
     .bind(secs(now))
@@ -204,15 +205,14 @@ pub async fn expired(
     let items = rows
         .iter()
         .map(|r| {
-            let created = instant(r.try_get("created_at")?);
-            let seat_end = r.try_get::<Option<i64>, _>("ended_at")?.map(instant);
-            let trial_end = (created < facts.trial_ends_at).then_some(facts.trial_ends_at);
+            let (manager, learner) = users::company_role(r)?;
+            let user = users::facts_from_row(r, Role::Company { manager, learner })?;
             Ok(ExpiredLearner {
                 user: UserId(r.try_get("id")?),
                 name: r.try_get("name")?,
                 email: r.try_get("email")?,
                 department: r.try_get("department")?,
-                ended_at: seat_end.max(trial_end),
+                licence: licence_status(&user, &facts, now),
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;

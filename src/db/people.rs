@@ -8,10 +8,10 @@ use sqlx::{Any, Row, Transaction};
 use super::outbox::{self, NewEmail};
 use super::users::{Membership, NewUser};
 use super::{
-    Actor, Db, DbError, DbResult, Page, Scope, activity, companies, instant, passwords, seats,
-    sessions, users,
+    Actor, Db, DbError, DbResult, Page, Scope, activity, companies, passwords, seats, sessions,
+    users,
 };
-use crate::domain::access::{LicenceStatus, Role, UserFacts, licence_status};
+use crate::domain::access::{LicenceStatus, Role, licence_status};
 use crate::domain::allocation::{SeatOccasion, allocates_automatically};
 use crate::domain::{CompanyId, Email, UserId};
 use crate::email::messages;
@@ -40,14 +40,12 @@ pub async fn list(
     now: Timestamp,
 ) -> DbResult<Page<UserLine, UserId>> {
     let facts = companies::facts(db, scope, company).await?;
-    let rows = sqlx::query(
-        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, u.department, \
-           u.is_manager, u.is_learner, u.created_at, u.deactivated_at, \
-           (SELECT b.expires_at FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
-             WHERE s.user_id = u.id AND s.ended_at IS NULL) AS seat_expires_at, \
-           (SELECT MAX(s.ended_at) FROM seats s WHERE s.user_id = u.id) AS last_seat_ended_at \
-         FROM users u WHERE u.company_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, \
+               u.department, {} FROM users u WHERE u.company_id = $1 AND u.id > $2 \
+             ORDER BY u.id LIMIT $3",
+        users::FACTS_COLUMNS
+    ))
     .bind(company.0)
     .bind(after.map_or(0, |u| u.0))
     .bind(i64::from(limit) + 1)
@@ -56,18 +54,8 @@ pub async fn list(
     let items = rows
         .iter()
         .map(|r| {
-            let manager = r.try_get::<i64, _>("is_manager")? != 0;
-            let learner = r.try_get::<i64, _>("is_learner")? != 0;
-            let deactivated = r.try_get::<Option<i64>, _>("deactivated_at")?.is_some();
-            let user = UserFacts {
-                role: Role::Company { manager, learner },
-                created_at: instant(r.try_get("created_at")?),
-                deactivated,
-                seat_expires_at: r.try_get::<Option<i64>, _>("seat_expires_at")?.map(instant),
-                last_seat_ended_at: r
-                    .try_get::<Option<i64>, _>("last_seat_ended_at")?
-                    .map(instant),
-            };
+            let (manager, learner) = users::company_role(r)?;
+            let user = users::facts_from_row(r, Role::Company { manager, learner })?;
             Ok(UserLine {
                 id: UserId(r.try_get("id")?),
                 name: r.try_get("name")?,
@@ -75,7 +63,7 @@ pub async fn list(
                 department: r.try_get("department")?,
                 manager,
                 learner,
-                deactivated,
+                deactivated: user.deactivated,
                 licence: licence_status(&user, &facts, now),
             })
         })

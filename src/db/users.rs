@@ -100,19 +100,45 @@ pub async fn create(
     Ok(UserId(id))
 }
 
-const ACCESS_SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, \
-    u.kind, u.partner_id, u.partner_admin, u.company_id, u.is_manager, u.is_learner, \
-    u.created_at, u.deactivated_at, c.name AS company_name, c.time_zone, c.trial_ends_at, \
-    c.licensed_until, \
+/// The columns `facts_from_row` reads about user `u`: what `domain::access` needs to decide.
+pub(crate) const FACTS_COLUMNS: &str = "u.is_manager, u.is_learner, u.created_at, u.deactivated_at, \
     (SELECT b.expires_at FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
       WHERE s.user_id = u.id AND s.ended_at IS NULL) AS seat_expires_at, \
     (SELECT MAX(s.ended_at) FROM seats s WHERE s.user_id = u.id AND s.ended_at IS NOT NULL) \
-      AS last_seat_ended_at \
-    FROM users u LEFT JOIN companies c ON c.id = u.company_id";
+      AS last_seat_ended_at";
+
+/// A user's facts from a row selected with `FACTS_COLUMNS`, in `role`.
+pub(crate) fn facts_from_row(r: &AnyRow, role: Role) -> Result<UserFacts, sqlx::Error> {
+    Ok(UserFacts {
+        role,
+        created_at: instant(r.try_get("created_at")?),
+        deactivated: r.try_get::<Option<i64>, _>("deactivated_at")?.is_some(),
+        seat_expires_at: r.try_get::<Option<i64>, _>("seat_expires_at")?.map(instant),
+        last_seat_ended_at: r
+            .try_get::<Option<i64>, _>("last_seat_ended_at")?
+            .map(instant),
+    })
+}
+
+/// Whether the user of a row selected with `FACTS_COLUMNS` is a manager and a learner.
+pub(crate) fn company_role(r: &AnyRow) -> Result<(bool, bool), sqlx::Error> {
+    Ok((
+        r.try_get::<i64, _>("is_manager")? != 0,
+        r.try_get::<i64, _>("is_learner")? != 0,
+    ))
+}
+
+fn access_select() -> String {
+    format!(
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.kind, u.partner_id, \
+         u.partner_admin, u.company_id, {FACTS_COLUMNS}, c.name AS company_name, c.time_zone, \
+         c.trial_ends_at, c.licensed_until FROM users u LEFT JOIN companies c ON c.id = u.company_id"
+    )
+}
 
 /// The user who signs in with `email`, if any.
 pub async fn access_by_email(db: &Db, email: &Email) -> DbResult<Option<UserAccess>> {
-    let row = sqlx::query(&format!("{ACCESS_SELECT} WHERE u.email = $1"))
+    let row = sqlx::query(&format!("{} WHERE u.email = $1", access_select()))
         .bind(email.as_str())
         .fetch_optional(db.pool())
         .await?;
@@ -121,7 +147,7 @@ pub async fn access_by_email(db: &Db, email: &Email) -> DbResult<Option<UserAcce
 
 /// The user `id`, for re-deciding a session's access on every request.
 pub async fn access_by_id(db: &Db, id: UserId) -> DbResult<Option<UserAccess>> {
-    let row = sqlx::query(&format!("{ACCESS_SELECT} WHERE u.id = $1"))
+    let row = sqlx::query(&format!("{} WHERE u.id = $1", access_select()))
         .bind(id.0)
         .fetch_optional(db.pool())
         .await?;
@@ -174,15 +200,7 @@ fn access_from_row(r: &AnyRow) -> DbResult<UserAccess> {
         display_name,
         password_hash: r.try_get("password_hash")?,
         membership,
-        facts: UserFacts {
-            role,
-            created_at: instant(r.try_get("created_at")?),
-            deactivated: r.try_get::<Option<i64>, _>("deactivated_at")?.is_some(),
-            seat_expires_at: r.try_get::<Option<i64>, _>("seat_expires_at")?.map(instant),
-            last_seat_ended_at: r
-                .try_get::<Option<i64>, _>("last_seat_ended_at")?
-                .map(instant),
-        },
+        facts: facts_from_row(r, role)?,
         company,
     })
 }

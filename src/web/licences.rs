@@ -142,10 +142,7 @@ async fn licenses_page(
                 .items
                 .into_iter()
                 .map(|l| {
-                    let ended = l.ended_at.map_or_else(
-                        || "Awaiting licence".to_owned(),
-                        |e| format!("Expired {}", date(e, tz)),
-                    );
+                    let ended = crate::format::licence(l.licence, tz);
                     (l, ended)
                 })
                 .collect();

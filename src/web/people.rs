@@ -16,9 +16,8 @@ use super::session::{Area, CsrfToken, SignedIn};
 use super::{AppState, PageError};
 use crate::db::people::{self, ImportOutcome, NewPerson, UserLine};
 use crate::db::uploads;
-use crate::domain::access::LicenceStatus;
 use crate::domain::{Email, UserId};
-use crate::format::date;
+use crate::format;
 use crate::imports::csv_table;
 use crate::imports::users::{self as user_rows, RejectedRow, UserColumns};
 
@@ -38,20 +37,6 @@ pub(super) struct UsersQuery {
     after: Option<i64>,
     added: Option<String>,
     done: Option<String>,
-}
-
-fn licence_text(status: LicenceStatus, tz: &str) -> String {
-    match status {
-        LicenceStatus::Active { until, trial: true } => {
-            format!("Active (trial) until {}", date(until, tz))
-        }
-        LicenceStatus::Active {
-            until,
-            trial: false,
-        } => format!("Active until {}", date(until, tz)),
-        LicenceStatus::Expired { on } => format!("Expired {}", date(on, tz)),
-        LicenceStatus::AwaitingLicence => "Awaiting licence".into(),
-    }
 }
 
 pub(super) async fn users(
@@ -87,7 +72,7 @@ pub(super) async fn users(
                 let licence = if u.deactivated {
                     "Deactivated".to_owned()
                 } else if u.learner {
-                    licence_text(u.licence, &company.time_zone)
+                    format::licence(u.licence, &company.time_zone)
                 } else {
                     "—".to_owned()
                 };
