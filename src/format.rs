@@ -32,4 +32,28 @@ mod tests {
         assert_eq!(super::date(at, "Europe/Berlin"), "1 Dec 2026");
         assert_eq!(super::date(at, "Nowhere/Special"), "30 Nov 2026");
     }
+
+    #[test]
+    fn licence_statuses_read_as_people_say_them() {
+        use crate::domain::access::LicenceStatus;
+        let on: jiff::Timestamp = "2026-11-30T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            super::licence(LicenceStatus::Expired { on }, "UTC"),
+            "Expired 30 Nov 2026"
+        );
+        assert_eq!(
+            super::licence(
+                LicenceStatus::Active {
+                    until: on,
+                    trial: true
+                },
+                "UTC"
+            ),
+            "Active (trial) until 30 Nov 2026"
+        );
+        assert_eq!(
+            super::licence(LicenceStatus::AwaitingLicence, "UTC"),
+            "Awaiting licence"
+        );
+    }
 }

@@ -394,6 +394,27 @@ fn preview_page(
     Ok((status, render(page)?).into_response())
 }
 
+/// What the uploaded file `id` would do now, read with the email in `column`.
+async fn review(
+    state: &AppState,
+    who: &SignedIn,
+    id: i64,
+    column: Option<usize>,
+) -> Result<RenewalReview, PageError> {
+    let company = who.company()?;
+    licences::renewal(
+        &state.db,
+        &who.scope(),
+        company.id,
+        id,
+        column,
+        None,
+        state.clock.now(),
+    )
+    .await
+    .map_err(renewal_error)
+}
+
 /// The preview: how many learners will be renewed, and every row that will not, with why.
 pub(super) async fn renewal_preview(
     State(state): State<Arc<AppState>>,
@@ -403,18 +424,7 @@ pub(super) async fn renewal_preview(
     Query(query): Query<ColumnQuery>,
 ) -> PageResult {
     who.enter(Area::Company)?;
-    let company = who.company()?;
-    let review = licences::renewal(
-        &state.db,
-        &who.scope(),
-        company.id,
-        id,
-        query.column,
-        None,
-        state.clock.now(),
-    )
-    .await
-    .map_err(renewal_error)?;
+    let review = review(&state, &who, id, query.column).await?;
     preview_page(&who, &csrf, id, review, None)
 }
 
@@ -426,18 +436,7 @@ pub(super) async fn renewal_report(
     Query(query): Query<ColumnQuery>,
 ) -> PageResult {
     who.enter(Area::Company)?;
-    let company = who.company()?;
-    let review = licences::renewal(
-        &state.db,
-        &who.scope(),
-        company.id,
-        id,
-        query.column,
-        None,
-        state.clock.now(),
-    )
-    .await
-    .map_err(renewal_error)?;
+    let review = review(&state, &who, id, query.column).await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header = ["line", review.headers[review.column].as_str(), "outcome"];
     writer
@@ -487,16 +486,14 @@ pub(super) async fn apply_renewal(
 ) -> PageResult {
     who.enter(Area::Company)?;
     let company = who.company()?;
-    let scope = who.scope();
-    let now = state.clock.now();
     match licences::renewal(
         &state.db,
-        &scope,
+        &who.scope(),
         company.id,
         id,
         Some(form.column),
         Some(who.actor()),
-        now,
+        state.clock.now(),
     )
     .await
     {
@@ -506,17 +503,7 @@ pub(super) async fn apply_renewal(
         ))
         .into_response()),
         Err(RenewalError::Db(DbError::NoFreeSeats(e))) => {
-            let review = licences::renewal(
-                &state.db,
-                &scope,
-                company.id,
-                id,
-                Some(form.column),
-                None,
-                now,
-            )
-            .await
-            .map_err(renewal_error)?;
+            let review = review(&state, &who, id, Some(form.column)).await?;
             preview_page(
                 &who,
                 &csrf,
