@@ -12,7 +12,9 @@ use jiff::Timestamp;
 use crate::clock::{SharedClock, SimulatedClock, SystemClock};
 use crate::db::{self, Db};
 use crate::email::transport::Transport;
-use crate::{jobs, password, web};
+use crate::jobs::{self, Intervals};
+use crate::ops::{self, Ops};
+use crate::{app, password};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,7 +58,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the web console and API (and the scheduler).
+    /// Run the web console (and the scheduler and the email delivery worker).
     Serve(ServeArgs),
     /// Bring the database schema up to date and exit.
     Migrate,
@@ -135,8 +137,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let public_url = cli
                 .public_url
                 .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+            let ops = Ops::new(
+                db.clone(),
+                Arc::new(SimulatedClock::starting_at(at)),
+                &public_url,
+            );
             let started = Instant::now();
-            let pass = jobs::run_pass(&db, public_url.trim_end_matches('/'), at).await?;
+            let pass = ops::expiry::run_pass(&ops, at).await?;
             let took = started.elapsed();
             let delivery = jobs::delivery::deliver_due(&db, &transport, at).await?;
             println!(
@@ -170,28 +177,19 @@ async fn serve(
         let hash = password::hash_blocking(db::seed::DEMO_PASSWORD.to_owned()).await;
         print_logins(&db::seed::demo(&db, &hash, clock.now()).await?);
     }
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let public_url = public_url.unwrap_or_else(|| {
-        format!(
-            "http://{}",
-            listener.local_addr().map_or(args.listen, |a| a)
-        )
-    });
-    let config = web::WebConfig::new(&public_url);
-    jobs::spawn(
-        db.clone(),
-        clock.clone(),
-        config.public_url.clone(),
+    let config = app::Config {
+        listen: args.listen,
+        public_url,
         transport,
-        jobs::Intervals {
+        background: Some(Intervals {
             pass: Duration::from_secs(args.pass_interval.max(1)),
             delivery: Duration::from_secs(args.delivery_interval.max(1)),
-        },
-    );
-    let app = web::App::new(db, clock, config);
-    tracing::info!("serving on {public_url}");
-    println!("seatledger is serving on {public_url}");
-    app.serve(listener, shutdown_signal()).await?;
+        }),
+    };
+    let running = app::start(db, clock, config, shutdown_signal()).await?;
+    tracing::info!(url = %running.public_url, "serving");
+    println!("seatledger is serving on {}", running.public_url);
+    running.wait().await?;
     Ok(())
 }
 

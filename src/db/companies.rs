@@ -1,18 +1,22 @@
-//! Customer companies.
+//! Customer companies: creating and editing them, and the partner's Company section list.
 
 use jiff::Timestamp;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Transaction};
 
-use super::{Db, DbError, DbResult, Page, Scope, instant, secs};
+use super::scope::AuthorisedCompany;
+use super::{Db, DbResult, Page, Scope, instant, seats, secs};
 use crate::domain::schedule;
-use crate::domain::{CompanyFacts, CompanyId, CompanyStatus, PartnerId, TrialDays, UserId};
+use crate::domain::{
+    CompanyFacts, CompanyId, CompanyStatus, Country, OrgName, PartnerId, TimeZoneName, TrialDays,
+    UserId,
+};
 
 #[derive(Clone, Debug)]
 pub struct NewCompany<'a> {
     pub partner: PartnerId,
-    pub name: &'a str,
-    pub country: &'a str,
-    pub time_zone: &'a str,
+    pub name: &'a OrgName,
+    pub country: &'a Country,
+    pub time_zone: &'a TimeZoneName,
     pub account_manager: Option<UserId>,
     pub trial_days: TrialDays,
 }
@@ -29,9 +33,9 @@ pub async fn create(
          trial_ends_at, trial_due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(company.partner.0)
-    .bind(company.name)
-    .bind(company.country)
-    .bind(company.time_zone)
+    .bind(company.name.as_str())
+    .bind(company.country.as_str())
+    .bind(company.time_zone.as_str())
     .bind(company.account_manager.map(|u| u.0))
     .bind(secs(trial_ends_at))
     .bind(secs(schedule::first_due(trial_ends_at)))
@@ -41,21 +45,32 @@ pub async fn create(
     Ok(CompanyId(id))
 }
 
-/// The lifecycle facts of a company the caller may see.
-pub async fn facts(db: &Db, scope: &Scope, id: CompanyId) -> DbResult<CompanyFacts> {
-    let (condition, value) = scope.companies_condition(2);
-    let row: Option<(i64, Option<i64>)> = sqlx::query_as(&format!(
-        "SELECT c.trial_ends_at, c.licensed_until FROM companies c WHERE c.id = $1 AND {condition}"
-    ))
-    .bind(id.0)
-    .bind(value)
-    .fetch_optional(db.pool())
+/// What Edit Company changes.
+#[derive(Clone, Debug)]
+pub struct CompanyEdit<'a> {
+    pub name: &'a OrgName,
+    pub country: &'a Country,
+    pub time_zone: &'a TimeZoneName,
+    pub account_manager: Option<UserId>,
+}
+
+pub async fn update(
+    tx: &mut Transaction<'static, Any>,
+    company: &AuthorisedCompany,
+    edit: &CompanyEdit<'_>,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE companies SET name = $1, country = $2, time_zone = $3, account_manager_id = $4 \
+         WHERE id = $5",
+    )
+    .bind(edit.name.as_str())
+    .bind(edit.country.as_str())
+    .bind(edit.time_zone.as_str())
+    .bind(edit.account_manager.map(|u| u.0))
+    .bind(company.id().0)
+    .execute(&mut **tx)
     .await?;
-    let (trial_ends_at, licensed_until) = row.ok_or(DbError::NotFound)?;
-    Ok(CompanyFacts {
-        trial_ends_at: instant(trial_ends_at),
-        licensed_until: licensed_until.map(instant),
-    })
+    Ok(())
 }
 
 /// A row of the partner's Company section.
@@ -66,6 +81,7 @@ pub struct CompanyRow {
     pub partner_name: String,
     pub time_zone: String,
     pub status: CompanyStatus,
+    pub managed: bool,
     pub seats_used: i64,
     pub seats_total: i64,
     pub learners: i64,
@@ -82,7 +98,7 @@ pub struct CompanyCursor {
 /// Which companies the Company section shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CompanyFilter {
-    /// Only companies in this status ("Free Trial", "Premium" or "Expired").
+    /// Only companies in this status.
     pub status: Option<StatusFilter>,
     /// Only companies whose name contains this text (any case).
     pub name: Option<String>,
@@ -96,18 +112,44 @@ pub enum StatusFilter {
 }
 
 impl StatusFilter {
-    /// The SQL condition matching `CompanyFacts::status`: reading `$2` as now.
-    fn condition(self) -> &'static str {
+    /// Whether a company in `status` passes: the rule the SQL of `condition` mirrors.
+    pub fn matches(self, status: CompanyStatus) -> bool {
+        matches!(
+            (self, status),
+            (StatusFilter::FreeTrial, CompanyStatus::FreeTrial { .. })
+                | (StatusFilter::Premium, CompanyStatus::Premium { .. })
+                | (StatusFilter::Expired, CompanyStatus::Expired { .. })
+        )
+    }
+
+    /// `CompanyFacts::status` as SQL over companies `c`, reading `$now` as now. A property test
+    /// on both databases holds the two to the same answer.
+    pub(crate) fn condition(self, now: usize) -> String {
         match self {
-            StatusFilter::FreeTrial => {
-                "c.trial_ends_at > $2 AND (c.licensed_until IS NULL OR c.licensed_until <= $2)"
-            }
-            StatusFilter::Premium => "c.licensed_until > $2",
-            StatusFilter::Expired => {
-                "c.trial_ends_at <= $2 AND (c.licensed_until IS NULL OR c.licensed_until <= $2)"
-            }
+            StatusFilter::FreeTrial => format!(
+                "c.trial_ends_at > ${now} AND (c.licensed_until IS NULL OR c.licensed_until <= ${now})"
+            ),
+            StatusFilter::Premium => format!("c.licensed_until > ${now}"),
+            StatusFilter::Expired => format!(
+                "c.trial_ends_at <= ${now} AND (c.licensed_until IS NULL OR c.licensed_until <= ${now})"
+            ),
         }
     }
+}
+
+#[derive(FromRow)]
+struct CompanyListRecord {
+    id: i64,
+    name: String,
+    partner_name: String,
+    time_zone: String,
+    trial_ends_at: i64,
+    licensed_until: Option<i64>,
+    managed_until: Option<i64>,
+    seats_used: i64,
+    seats_total: i64,
+    learners: i64,
+    account_manager: Option<String>,
 }
 
 /// The companies in `scope` matching `filter`, in name order, one page after `after`.
@@ -120,19 +162,21 @@ pub async fn list(
     now: Timestamp,
 ) -> DbResult<Page<CompanyRow, CompanyCursor>> {
     let (condition, value) = scope.companies_condition(1);
-    let status = filter.status.map_or("1 = 1", StatusFilter::condition);
+    let status = filter.status.map_or("1 = 1".to_owned(), |s| s.condition(2));
     let name = filter
         .name
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .map(|n| format!("%{}%", super::orders::like_escape(&n.to_lowercase())));
-    let rows = sqlx::query(&format!(
-        "SELECT c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, c.licensed_until, \
+        .map(|n| format!("%{}%", like_escape(&n.to_lowercase())));
+    let valid = seats::valid_batch("b", 2);
+    let records: Vec<CompanyListRecord> = sqlx::query_as(&format!(
+        "SELECT c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, \
+           c.licensed_until, c.managed_until, \
            (SELECT COALESCE(SUM(b.allocated), 0) FROM licence_batches b \
-             WHERE b.company_id = c.id AND b.expires_at > $2) AS seats_used, \
+             WHERE b.company_id = c.id AND {valid}) AS seats_used, \
            (SELECT COALESCE(SUM(b.quantity), 0) FROM licence_batches b \
-             WHERE b.company_id = c.id AND b.expires_at > $2) AS seats_total, \
+             WHERE b.company_id = c.id AND {valid}) AS seats_total, \
            (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
              AND u.deactivated_at IS NULL) AS learners, \
            (SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
@@ -150,145 +194,37 @@ pub async fn list(
     .bind(name.unwrap_or_default())
     .fetch_all(db.pool())
     .await?;
-    let items = rows
-        .iter()
+    let items = records
+        .into_iter()
         .map(|r| {
             let facts = CompanyFacts {
-                trial_ends_at: instant(r.try_get("trial_ends_at")?),
-                licensed_until: r.try_get::<Option<i64>, _>("licensed_until")?.map(instant),
+                trial_ends_at: instant(r.trial_ends_at),
+                licensed_until: r.licensed_until.map(instant),
+                managed_until: r.managed_until.map(instant),
             };
-            Ok(CompanyRow {
-                id: CompanyId(r.try_get("id")?),
-                name: r.try_get("name")?,
-                partner_name: r.try_get("partner_name")?,
-                time_zone: r.try_get("time_zone")?,
+            CompanyRow {
+                id: CompanyId(r.id),
+                name: r.name,
+                partner_name: r.partner_name,
+                time_zone: r.time_zone,
                 status: facts.status(now),
-                seats_used: r.try_get("seats_used")?,
-                seats_total: r.try_get("seats_total")?,
-                learners: r.try_get("learners")?,
-                account_manager: r.try_get("account_manager")?,
-            })
+                managed: facts.managed(now),
+                seats_used: r.seats_used,
+                seats_total: r.seats_total,
+                learners: r.learners,
+                account_manager: r.account_manager,
+            }
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect();
     Ok(Page::from_rows(items, limit, |c| CompanyCursor {
         name: c.name.clone(),
         id: c.id,
     }))
 }
 
-/// A company as its Edit Company form shows it.
-#[derive(Clone, Debug)]
-pub struct CompanyDetails {
-    pub id: CompanyId,
-    pub partner: PartnerId,
-    pub name: String,
-    pub country: String,
-    pub time_zone: String,
-    pub account_manager: Option<UserId>,
-    pub facts: CompanyFacts,
-}
-
-/// The company `id` if the caller may see it.
-pub async fn details(db: &Db, scope: &Scope, id: CompanyId) -> DbResult<CompanyDetails> {
-    let (condition, value) = scope.companies_condition(2);
-    let row = sqlx::query(&format!(
-        "SELECT c.id, c.partner_id, c.name, c.country, c.time_zone, c.account_manager_id, \
-         c.trial_ends_at, c.licensed_until FROM companies c WHERE c.id = $1 AND {condition}"
-    ))
-    .bind(id.0)
-    .bind(value)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(DbError::NotFound)?;
-    Ok(CompanyDetails {
-        id: CompanyId(row.try_get("id")?),
-        partner: PartnerId(row.try_get("partner_id")?),
-        name: row.try_get("name")?,
-        country: row.try_get("country")?,
-        time_zone: row.try_get("time_zone")?,
-        account_manager: row
-            .try_get::<Option<i64>, _>("account_manager_id")?
-            .map(UserId),
-        facts: CompanyFacts {
-            trial_ends_at: instant(row.try_get("trial_ends_at")?),
-            licensed_until: row
-                .try_get::<Option<i64>, _>("licensed_until")?
-                .map(instant),
-        },
-    })
-}
-
-/// What Edit Company changes.
-#[derive(Clone, Debug)]
-pub struct CompanyEdit<'a> {
-    pub name: &'a str,
-    pub country: &'a str,
-    pub time_zone: &'a str,
-    pub account_manager: Option<UserId>,
-}
-
-/// Saves Edit Company for a company the caller may see.
-pub async fn update(
-    db: &Db,
-    scope: &Scope,
-    id: CompanyId,
-    edit: &CompanyEdit<'_>,
-    actor: super::Actor,
-    now: Timestamp,
-) -> DbResult<()> {
-    details(db, scope, id).await?;
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "UPDATE companies SET name = $1, country = $2, time_zone = $3, account_manager_id = $4 \
-         WHERE id = $5",
-    )
-    .bind(edit.name)
-    .bind(edit.country)
-    .bind(edit.time_zone)
-    .bind(edit.account_manager.map(|u| u.0))
-    .bind(id.0)
-    .execute(&mut *tx)
-    .await?;
-    super::activity::record(
-        &mut tx,
-        id,
-        "company_edited",
-        &format!("Edited company {}", edit.name),
-        actor,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Creates a company for a partner: on the partner's trial, or with licences assigned at once.
-pub async fn create_with_start(
-    db: &Db,
-    company: &NewCompany<'_>,
-    licences: Option<(crate::domain::OrderKind, crate::domain::SeatCount)>,
-    actor: super::Actor,
-    now: Timestamp,
-) -> DbResult<CompanyId> {
-    let mut tx = db.begin_write().await?;
-    let id = create(&mut tx, company, now).await?;
-    let detail = match licences {
-        Some((kind, quantity)) => {
-            super::seats::assign_batch(&mut tx, id, None, kind, quantity, actor, now).await?;
-            format!(
-                "Created {} with {} {} licences",
-                company.name,
-                quantity.get(),
-                kind.label()
-            )
-        }
-        None => format!(
-            "Created {} on a {}-day free trial",
-            company.name,
-            company.trial_days.get()
-        ),
-    };
-    super::activity::record(&mut tx, id, "company_created", &detail, actor, now).await?;
-    tx.commit().await?;
-    Ok(id)
+/// `text` with LIKE's wildcards escaped (`\` is the escape character).
+pub(crate) fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

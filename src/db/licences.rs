@@ -1,23 +1,20 @@
 //! The company's Licenses section: seats Available, Allocated, Expiring (within 30 days) and the
-//! learners whose licence expired, each read page by page; and renewal by CSV file.
+//! learners without an active licence, each read page by page; and the learners a renewal file
+//! names.
 
 use std::collections::HashMap;
 
-use jiff::{SignedDuration, Timestamp};
-use sqlx::{Any, Row, Transaction};
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
-use super::{Actor, Db, DbError, DbResult, Page, Scope, companies, instant, seats, secs};
-use super::{uploads, users};
-use crate::domain::access::{LicenceStatus, Role, licence_status};
-use crate::domain::{BatchId, CompanyId, UserId};
-use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
-use crate::imports::{CsvError, csv_table};
-
-/// Seats expiring within this window count as Expiring.
-pub const EXPIRING_WITHIN: SignedDuration = SignedDuration::from_hours(24 * 30);
-
-/// How many values one `IN (...)` list carries.
-const CHUNK: usize = 250;
+use super::scope::AuthorisedCompany;
+use super::seats::{self, valid_batch};
+use super::users::{self, FACTS_COLUMNS};
+use super::{CHUNK, Db, DbResult, Page, instant, placeholders, secs};
+use crate::domain::access::{LicenceStatus, licence_status};
+use crate::domain::company::EXPIRING_WITHIN;
+use crate::domain::{BatchId, OrderKind, UserFacts, UserId};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LicenceCounts {
@@ -27,36 +24,36 @@ pub struct LicenceCounts {
     pub expired: i64,
 }
 
-/// A company user without an active licence (learners only), as the Expired Licenses tab lists
-/// them. During a running trial nobody is listed: everyone has trial access.
+/// Learners of company `$1` without an active licence at `$2`: the SQL mirror of
+/// `licence_status` being anything but Active outside a trial (a property test on both databases
+/// holds the two to the same answer). During a running trial nobody is listed.
 const WITHOUT_LICENCE: &str = "u.company_id = $1 AND u.is_learner = 1 AND u.deactivated_at IS NULL \
     AND NOT EXISTS (SELECT 1 FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
       WHERE s.user_id = u.id AND s.ended_at IS NULL AND b.expires_at > $2)";
 
 pub async fn counts(
     db: &Db,
-    scope: &Scope,
-    company: CompanyId,
+    company: &AuthorisedCompany,
     now: Timestamp,
 ) -> DbResult<LicenceCounts> {
-    let facts = companies::facts(db, scope, company).await?;
-    let seats = seats::counts(db, scope, company, now).await?;
-    let expiring: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(allocated), 0) FROM licence_batches \
-         WHERE company_id = $1 AND expires_at > $2 AND expires_at <= $3",
-    )
-    .bind(company.0)
+    let seats = seats::totals(db.pool(), company.id(), now).await?;
+    let expiring: i64 = sqlx::query_scalar(&format!(
+        "SELECT COALESCE(SUM(b.allocated), 0) FROM licence_batches b \
+         WHERE b.company_id = $1 AND {} AND b.expires_at <= $3",
+        valid_batch("b", 2)
+    ))
+    .bind(company.id().0)
     .bind(secs(now))
     .bind(secs(now + EXPIRING_WITHIN))
     .fetch_one(db.pool())
     .await?;
-    let expired = if facts.on_trial(now) {
+    let expired = if company.facts.on_trial(now) {
         0
     } else {
         sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM users u WHERE {WITHOUT_LICENCE}"
         ))
-        .bind(company.0)
+        .bind(company.id().0)
         .bind(secs(now))
         .fetch_one(db.pool())
         .await?
@@ -73,43 +70,56 @@ pub async fn counts(
 #[derive(Clone, Debug)]
 pub struct AvailableBatch {
     pub id: BatchId,
-    pub kind: String,
+    pub kind: OrderKind,
     pub free: i64,
     pub quantity: i64,
     pub assigned_at: Timestamp,
     pub expires_at: Timestamp,
 }
 
-/// The company's valid batches with free seats, soonest-expiring first (they are few).
+#[derive(FromRow)]
+struct AvailableRecord {
+    id: i64,
+    kind: String,
+    free: i64,
+    quantity: i64,
+    assigned_at: i64,
+    expires_at: i64,
+}
+
+/// How many batches the Available tab lists; a company holds few valid batches at once.
+pub const AVAILABLE_LIMIT: u32 = 200;
+
+/// The company's valid batches with free seats, soonest-expiring first.
 pub async fn available(
     db: &Db,
-    scope: &Scope,
-    company: CompanyId,
+    company: &AuthorisedCompany,
     now: Timestamp,
 ) -> DbResult<Vec<AvailableBatch>> {
-    companies::facts(db, scope, company).await?;
-    let rows = sqlx::query(
-        "SELECT id, kind, quantity - allocated AS free, quantity, assigned_at, expires_at \
-         FROM licence_batches WHERE company_id = $1 AND expires_at > $2 AND allocated < quantity \
-         ORDER BY expires_at, id LIMIT 200",
-    )
-    .bind(company.0)
+    let records: Vec<AvailableRecord> = sqlx::query_as(&format!(
+        "SELECT b.id, b.kind, b.quantity - b.allocated AS free, b.quantity, b.assigned_at, \
+           b.expires_at FROM licence_batches b \
+         WHERE b.company_id = $1 AND {} AND b.allocated < b.quantity \
+         ORDER BY b.expires_at, b.id LIMIT {AVAILABLE_LIMIT}",
+        valid_batch("b", 2)
+    ))
+    .bind(company.id().0)
     .bind(secs(now))
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
+    records
+        .into_iter()
         .map(|r| {
             Ok(AvailableBatch {
-                id: BatchId(r.try_get("id")?),
-                kind: r.try_get("kind")?,
-                free: r.try_get("free")?,
-                quantity: r.try_get("quantity")?,
-                assigned_at: instant(r.try_get("assigned_at")?),
-                expires_at: instant(r.try_get("expires_at")?),
+                id: BatchId(r.id),
+                kind: super::parse_stored("licence_batches.kind", &r.kind)?,
+                free: r.free,
+                quantity: r.quantity,
+                assigned_at: instant(r.assigned_at),
+                expires_at: instant(r.expires_at),
             })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(Into::into)
+        .collect()
 }
 
 /// A learner with a seat (Allocated and Expiring tabs).
@@ -123,44 +133,55 @@ pub struct AllocatedSeat {
     pub expires_at: Timestamp,
 }
 
+#[derive(FromRow)]
+struct AllocatedRecord {
+    id: i64,
+    user_id: i64,
+    name: String,
+    email: String,
+    allocated_at: i64,
+    expires_at: i64,
+}
+
 /// Open seats of valid batches, by seat; with `expiring_only`, those ending within 30 days.
 pub async fn allocated(
     db: &Db,
-    scope: &Scope,
-    company: CompanyId,
+    company: &AuthorisedCompany,
     expiring_only: bool,
     after: Option<i64>,
     limit: u32,
     now: Timestamp,
 ) -> DbResult<Page<AllocatedSeat, i64>> {
-    companies::facts(db, scope, company).await?;
-    let rows = sqlx::query(
+    let records: Vec<AllocatedRecord> = sqlx::query_as(&format!(
         "SELECT s.id, s.user_id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, \
            s.allocated_at, b.expires_at \
          FROM seats s JOIN licence_batches b ON b.id = s.batch_id JOIN users u ON u.id = s.user_id \
-         WHERE s.company_id = $1 AND s.ended_at IS NULL AND b.expires_at > $2 AND b.expires_at <= $3 \
+         WHERE s.company_id = $1 AND s.ended_at IS NULL AND {} AND b.expires_at <= $3 \
            AND s.id > $4 ORDER BY s.id LIMIT $5",
-    )
-    .bind(company.0)
+        valid_batch("b", 2)
+    ))
+    .bind(company.id().0)
     .bind(secs(now))
-    .bind(if expiring_only { secs(now + EXPIRING_WITHIN) } else { i64::MAX })
+    .bind(if expiring_only {
+        secs(now + EXPIRING_WITHIN)
+    } else {
+        i64::MAX
+    })
     .bind(after.unwrap_or(0))
     .bind(i64::from(limit) + 1)
     .fetch_all(db.pool())
     .await?;
-    let items = rows
-        .iter()
-        .map(|r| {
-            Ok(AllocatedSeat {
-                seat: r.try_get("id")?,
-                user: UserId(r.try_get("user_id")?),
-                name: r.try_get("name")?,
-                email: r.try_get("email")?,
-                allocated_at: instant(r.try_get("allocated_at")?),
-                expires_at: instant(r.try_get("expires_at")?),
-            })
+    let items = records
+        .into_iter()
+        .map(|r| AllocatedSeat {
+            seat: r.id,
+            user: UserId(r.user_id),
+            name: r.name,
+            email: r.email,
+            allocated_at: instant(r.allocated_at),
+            expires_at: instant(r.expires_at),
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect();
     Ok(Page::from_rows(items, limit, |s| s.seat))
 }
 
@@ -178,14 +199,12 @@ pub struct ExpiredLearner {
 /// Learners whose licence expired (or who await one), by id, one page after `after`.
 pub async fn expired(
     db: &Db,
-    scope: &Scope,
-    company: CompanyId,
+    company: &AuthorisedCompany,
     after: Option<UserId>,
     limit: u32,
     now: Timestamp,
 ) -> DbResult<Page<ExpiredLearner, UserId>> {
-    let facts = companies::facts(db, scope, company).await?;
-    if facts.on_trial(now) {
+    if company.facts.on_trial(now) {
         return Ok(Page {
             items: Vec::new(),
             next: None,
@@ -193,10 +212,10 @@ pub async fn expired(
     }
     let rows = sqlx::query(&format!(
         "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, u.department, \
-           {} FROM users u WHERE {WITHOUT_LICENCE} AND u.id > $3 ORDER BY u.id LIMIT $4",
-        users::FACTS_COLUMNS
+           {FACTS_COLUMNS} FROM users u WHERE {WITHOUT_LICENCE} AND u.id > $3 \
+         ORDER BY u.id LIMIT $4"
     ))
-    .bind(company.0)
+    .bind(company.id().0)
     .bind(secs(now))
     .bind(after.map_or(0, |u| u.0))
     .bind(i64::from(limit) + 1)
@@ -205,178 +224,74 @@ pub async fn expired(
     let items = rows
         .iter()
         .map(|r| {
-            let (manager, learner) = users::company_role(r)?;
-            let user = users::facts_from_row(r, Role::Company { manager, learner })?;
+            let user = users::company_user_facts(r)?;
             Ok(ExpiredLearner {
                 user: UserId(r.try_get("id")?),
                 name: r.try_get("name")?,
                 email: r.try_get("email")?,
                 department: r.try_get("department")?,
-                licence: licence_status(&user, &facts, now),
+                licence: licence_status(&user, &company.facts, now),
             })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect::<DbResult<Vec<_>>>()?;
     Ok(Page::from_rows(items, limit, |l| l.user))
 }
 
 /// Every learner of the Expired Licenses tab (Select All means all of them, not one page).
 pub async fn expired_ids(
     db: &Db,
-    scope: &Scope,
-    company: CompanyId,
+    company: &AuthorisedCompany,
     now: Timestamp,
 ) -> DbResult<Vec<UserId>> {
-    let facts = companies::facts(db, scope, company).await?;
-    if facts.on_trial(now) {
+    if company.facts.on_trial(now) {
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = sqlx::query_scalar(&format!(
         "SELECT u.id FROM users u WHERE {WITHOUT_LICENCE} ORDER BY u.id"
     ))
-    .bind(company.0)
+    .bind(company.id().0)
     .bind(secs(now))
     .fetch_all(db.pool())
     .await?;
     Ok(ids.into_iter().map(UserId).collect())
 }
 
-/// The company's learners among `emails`, with whether each is active now.
-async fn known_learners(
-    tx: &mut Transaction<'static, Any>,
-    company: CompanyId,
-    on_trial: bool,
+/// A learner of the company named in a renewal file, with the facts the access rules need.
+#[derive(Clone, Debug)]
+pub struct NamedLearner {
+    pub user: UserId,
+    pub facts: UserFacts,
+}
+
+/// The company's learners among `emails` (lower-cased), keyed by email. Reads on `conn`: a
+/// pooled connection for a preview, the write transaction when a renewal applies.
+pub async fn learners_by_email(
+    conn: &mut sqlx::AnyConnection,
+    company: &AuthorisedCompany,
     emails: &[&str],
-    now: Timestamp,
-) -> DbResult<HashMap<String, KnownLearner>> {
-    let mut known = HashMap::new();
-    // `+u.company_id` keeps SQLite from walking the company's whole index instead of probing the
-    // email list (unary plus is a no-op on both databases).
+) -> DbResult<HashMap<String, NamedLearner>> {
+    let mut found = HashMap::new();
     for chunk in emails.chunks(CHUNK) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        // `+u.company_id`: probe the email list, not the company's whole index.
         let sql = format!(
-            "SELECT u.id, u.email, u.deactivated_at, \
-               (SELECT COUNT(*) FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
-                 WHERE s.user_id = u.id AND s.ended_at IS NULL AND b.expires_at > $2) AS active \
-             FROM users u WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email IN ({})",
-            list.join(", ")
+            "SELECT u.id, u.email, {FACTS_COLUMNS} FROM users u \
+             WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email IN ({})",
+            placeholders(2, chunk.len())
         );
-        let mut query = sqlx::query(&sql).bind(company.0).bind(secs(now));
+        let mut query = sqlx::query(&sql).bind(company.id().0);
         for email in chunk {
             query = query.bind(*email);
         }
-        for row in query.fetch_all(&mut **tx).await? {
-            let active: i64 = row.try_get("active")?;
-            known.insert(
-                row.try_get::<String, _>("email")?,
-                KnownLearner {
-                    user: UserId(row.try_get("id")?),
-                    active: active > 0 || on_trial,
-                    deactivated: row.try_get::<Option<i64>, _>("deactivated_at")?.is_some(),
-                },
-            );
+        for row in query.fetch_all(&mut *conn).await? {
+            found.insert(row.try_get::<String, _>("email")?, named_learner(&row)?);
         }
     }
-    Ok(known)
+    Ok(found)
 }
 
-/// What a renewal file would do (preview) or did (apply).
-#[derive(Clone, Debug)]
-pub struct RenewalReview {
-    pub file_name: String,
-    pub headers: Vec<String>,
-    pub column: usize,
-    pub rows: Vec<ReviewedRow>,
-    pub free_seats: i64,
-    pub applied: bool,
-}
-
-impl RenewalReview {
-    pub fn renewable(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| matches!(r.outcome, RowOutcome::Renew(_)))
-            .count()
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RenewalError {
-    #[error("{0}")]
-    File(#[from] CsvError),
-    #[error("column {0} is not a column of this file")]
-    NoSuchColumn(usize),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<sqlx::Error> for RenewalError {
-    fn from(e: sqlx::Error) -> Self {
-        RenewalError::Db(e.into())
-    }
-}
-
-/// Reviews the uploaded file `upload` with the emails in `column` (the likely one when `None`).
-/// With `apply`, renews every renewable learner in one transaction, or none: nothing is
-/// allocated when there are more of them than free seats.
-pub async fn renewal(
-    db: &Db,
-    scope: &Scope,
-    company: CompanyId,
-    upload: i64,
-    column: Option<usize>,
-    apply: Option<Actor>,
-    now: Timestamp,
-) -> Result<RenewalReview, RenewalError> {
-    let facts = companies::facts(db, scope, company).await?;
-    let file = uploads::get(db, company, upload, "renewal").await?;
-    let table = csv_table::parse(&file.content)?;
-    let column = column.unwrap_or_else(|| table.likely_email_column());
-    if column >= table.headers.len() {
-        return Err(RenewalError::NoSuchColumn(column + 1));
-    }
-    let values: Vec<(u64, String)> = table
-        .rows
-        .iter()
-        .map(|r| (r.line, r.get(column).to_owned()))
-        .collect();
-    let parsed = renewal::emails(&values);
-    let mut emails: Vec<&str> = parsed.iter().flatten().map(|e| e.as_str()).collect();
-    emails.sort_unstable();
-    emails.dedup();
-    for _ in 0..seats::ALLOCATION_ATTEMPTS {
-        let mut tx = db.begin_write().await?;
-        let known = known_learners(&mut tx, company, facts.on_trial(now), &emails, now).await?;
-        let rows = renewal::review(&values, &parsed, &known);
-        let free_seats = seats::totals(&mut *tx, company, now).await?.free();
-        let mut review = RenewalReview {
-            file_name: file.file_name.clone(),
-            headers: table.headers.clone(),
-            column,
-            rows,
-            free_seats,
-            applied: false,
-        };
-        let Some(actor) = apply else {
-            return Ok(review);
-        };
-        let renew: Vec<UserId> = review
-            .rows
-            .iter()
-            .filter_map(|r| match r.outcome {
-                RowOutcome::Renew(user) => Some(user),
-                _ => None,
-            })
-            .collect();
-        if !renew.is_empty()
-            && !seats::allocate_in(&mut tx, db.backend(), company, &renew, actor, now).await?
-        {
-            tx.rollback().await?;
-            continue;
-        }
-        uploads::mark_applied(&mut tx, upload, now).await?;
-        tx.commit().await?;
-        review.applied = true;
-        return Ok(review);
-    }
-    Err(DbError::Conflict("too many people are allocating seats at once; try again".into()).into())
+fn named_learner(row: &AnyRow) -> DbResult<NamedLearner> {
+    Ok(NamedLearner {
+        user: UserId(row.try_get("id")?),
+        facts: users::company_user_facts(row)?,
+    })
 }

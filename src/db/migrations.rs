@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_schedule_and_outbox.sql"),
     migration!(3, "0003_activity_and_tokens.sql"),
     migration!(4, "0004_users_and_uploads.sql"),
+    migration!(5, "0005_managed_companies.sql"),
 ];
 
 /// Applies the migrations this database has not seen. Safe to run from several servers at once.

@@ -41,15 +41,26 @@ pub enum Backend {
     Postgres,
 }
 
-/// Failures of storage operations, typed so the web edge can map each to one response.
+/// Failures of storage operations: facts, not sentences. The operations layer turns them into
+/// its typed errors; the edges write the words.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("not found")]
     NotFound,
+    #[error("the email address is already in use")]
+    EmailTaken,
+    #[error("user {0} already holds an active seat")]
+    SeatHeld(UserId),
+    #[error("the order is already {}", .0.as_str())]
+    OrderDecided(crate::domain::OrderState),
     #[error(transparent)]
     NoFreeSeats(#[from] crate::domain::NotEnoughSeats),
-    #[error("{0}")]
-    Conflict(String),
+    #[error(transparent)]
+    LinkRefused(#[from] passwords::LinkError),
+    #[error("too many concurrent changes to the same seats")]
+    Busy,
+    #[error("a stored value is not valid: {0}")]
+    Corrupt(String),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
@@ -58,7 +69,13 @@ pub enum DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
-/// Who made a change, recorded with every seat event.
+/// A stored text that must parse (an order's kind, a user's role); one that does not is corrupt.
+pub(crate) fn parse_stored<T: std::str::FromStr>(column: &str, raw: &str) -> DbResult<T> {
+    raw.parse()
+        .map_err(|_| DbError::Corrupt(format!("{column} holds {raw:?}")))
+}
+
+/// Who made a change, recorded with every seat event and activity entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Actor {
     /// The person; `None` for the scheduler or the seeder.
@@ -80,6 +97,33 @@ impl Actor {
         }
     }
 }
+
+/// How many times a write that lost a race for the same rows is planned again before giving up.
+pub(crate) const WRITE_ATTEMPTS: usize = 32;
+
+/// `write_retrying!(db, |tx| { ... })`: runs the block in a write transaction on `db` and commits
+/// what it gives (`DbResult<Option<T>>`). `Ok(None)` means a row changed under its plan
+/// (PostgreSQL lets both racers read first): it runs again on fresh data, up to a bound, then
+/// the caller hears `Busy`. Evaluates to a future of `DbResult<T>`.
+macro_rules! write_retrying {
+    ($db:expr, |$tx:ident| $body:block) => {
+        async {
+            for _ in 0..$crate::db::WRITE_ATTEMPTS {
+                let mut $tx = $db.begin_write().await?;
+                let attempt: $crate::db::DbResult<Option<_>> = async { $body }.await;
+                match attempt? {
+                    Some(done) => {
+                        $tx.commit().await?;
+                        return Ok(done);
+                    }
+                    None => $tx.rollback().await?,
+                }
+            }
+            Err::<_, $crate::db::DbError>($crate::db::DbError::Busy)
+        }
+    };
+}
+pub(crate) use write_retrying;
 
 /// A pool of connections to one database.
 #[derive(Clone, Debug)]
@@ -155,10 +199,38 @@ impl Db {
         })
     }
 
+    /// `FOR UPDATE` on PostgreSQL, where readers must lock the rows they will change; nothing on
+    /// SQLite, whose write transaction already excludes other writers.
+    pub(crate) fn for_update(&self) -> &'static str {
+        self.backend.for_update()
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
 }
+
+impl Backend {
+    /// See `Db::for_update`.
+    pub(crate) fn for_update(self) -> &'static str {
+        match self {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
+/// `$first, $first+1, ...`: `n` placeholders for an `IN (...)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How many values one `IN (...)` list carries: well within both databases' bind limits, and
+/// small, since the cost of binding grows faster than the number of parameters.
+pub(crate) const CHUNK: usize = 250;
 
 /// An instant as stored: Unix seconds.
 pub(crate) fn secs(t: Timestamp) -> i64 {

@@ -6,8 +6,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Backend, Db, DbError, DbResult, Page, instant, secs};
-use crate::domain::CompanyId;
 use crate::domain::schedule::retry_at;
+use crate::domain::{CompanyId, UserId};
 use crate::email::{RenderedEmail, message_id};
 
 /// How long a worker owns the emails it leased; a worker that dies frees them after this. It
@@ -181,35 +181,30 @@ pub async fn get(db: &Db, id: i64) -> DbResult<OutboxEmail> {
     Ok(from_row(&row)?)
 }
 
-/// Queues one copy of `email` to each active manager of `company`, keyed by event and recipient.
-pub(crate) async fn queue_to_managers(
+/// The active managers of `company` (user, email), who get the company's automated emails.
+pub async fn managers(
     tx: &mut Transaction<'static, Any>,
     company: CompanyId,
-    kind: &str,
-    event: &str,
-    email: RenderedEmail,
-    now: Timestamp,
-) -> DbResult<()> {
-    let managers: Vec<(i64, String)> = sqlx::query_as(
+) -> DbResult<Vec<(UserId, String)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT id, email FROM users WHERE company_id = $1 AND is_manager = 1 \
          AND deactivated_at IS NULL ORDER BY id",
     )
     .bind(company.0)
     .fetch_all(&mut **tx)
     .await?;
-    for (user, address) in managers {
-        queue(
-            tx,
-            &NewEmail {
-                idempotency_key: format!("{event}:user:{user}"),
-                kind,
-                company: Some(company),
-                recipient: &address,
-                email: email.clone(),
-            },
-            now,
-        )
-        .await?;
-    }
-    Ok(())
+    Ok(rows.into_iter().map(|(id, e)| (UserId(id), e)).collect())
+}
+
+/// The email of user `user` if they are active (to write to the requester of an order).
+pub async fn active_address(
+    tx: &mut Transaction<'static, Any>,
+    user: UserId,
+) -> DbResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT email FROM users WHERE id = $1 AND deactivated_at IS NULL")
+            .bind(user.0)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
 }

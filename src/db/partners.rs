@@ -2,11 +2,8 @@
 
 use sqlx::{Any, Transaction};
 
-use super::outbox::{self, NewEmail};
-use super::users::{self, Membership, NewUser};
-use super::{Db, DbError, DbResult, passwords, secs};
-use crate::domain::{Email, PartnerId, TrialDays, UserId};
-use crate::email::messages;
+use super::{Db, DbError, DbResult, secs};
+use crate::domain::{OrgName, PartnerId, TrialDays, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Partner {
@@ -20,7 +17,7 @@ pub struct Partner {
 pub async fn create(
     tx: &mut Transaction<'static, Any>,
     parent: Option<PartnerId>,
-    name: &str,
+    name: &OrgName,
     trial_days: TrialDays,
     now: jiff::Timestamp,
 ) -> DbResult<PartnerId> {
@@ -28,7 +25,7 @@ pub async fn create(
         "INSERT INTO partners (parent_id, name, trial_days, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(parent.map(|p| p.0))
-    .bind(name)
+    .bind(name.as_str())
     .bind(i64::from(trial_days.get()))
     .bind(secs(now))
     .fetch_one(&mut **tx)
@@ -60,7 +57,8 @@ pub async fn get_within(db: &Db, viewer: PartnerId, id: PartnerId) -> DbResult<P
         id: PartnerId(id),
         parent_id: parent_id.map(PartnerId),
         name,
-        trial_days: TrialDays::new(trial_days).unwrap_or(TrialDays::DEFAULT),
+        trial_days: TrialDays::new(trial_days)
+            .map_err(|_| DbError::Corrupt(format!("partners.trial_days holds {trial_days}")))?,
     })
 }
 
@@ -118,63 +116,4 @@ pub async fn users(db: &Db, partner: PartnerId) -> DbResult<Vec<(UserId, String)
         .into_iter()
         .map(|(id, name)| (UserId(id), name))
         .collect())
-}
-
-/// A sub-partner to create, with its first admin.
-pub struct NewSubPartner<'a> {
-    pub parent: PartnerId,
-    pub name: &'a str,
-    pub trial_days: TrialDays,
-    pub admin_first_name: &'a str,
-    pub admin_last_name: &'a str,
-    pub admin_email: &'a Email,
-}
-
-/// Creates a sub-partner and its admin, who gets a welcome email with a set-password link.
-pub async fn create_sub_partner(
-    db: &Db,
-    new: &NewSubPartner<'_>,
-    public_url: &str,
-    now: jiff::Timestamp,
-) -> DbResult<PartnerId> {
-    let mut tx = db.begin_write().await?;
-    let partner = create(&mut tx, Some(new.parent), new.name, new.trial_days, now).await?;
-    let admin = users::create(
-        &mut tx,
-        &NewUser {
-            email: new.admin_email,
-            first_name: new.admin_first_name,
-            last_name: new.admin_last_name,
-            department: None,
-            password_hash: None,
-            membership: Membership::Partner {
-                partner,
-                admin: true,
-            },
-        },
-        now,
-    )
-    .await?;
-    let token =
-        passwords::issue(&mut tx, admin, "welcome", passwords::WELCOME_LIFETIME, now).await?;
-    let email = messages::welcome(
-        new.admin_first_name,
-        new.name,
-        &format!("{public_url}/set-password?token={token}"),
-    )
-    .render();
-    outbox::queue(
-        &mut tx,
-        &NewEmail {
-            idempotency_key: format!("welcome:user:{admin}:{}", &token[..16]),
-            kind: "welcome",
-            company: None,
-            recipient: new.admin_email.as_str(),
-            email,
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(partner)
 }

@@ -5,30 +5,41 @@ use jiff::{SignedDuration, Timestamp};
 use sqlx::{Any, Transaction};
 
 use super::sessions::{new_token, token_hash};
-use super::{Db, DbResult, secs};
-use crate::domain::UserId;
+use super::{Db, DbResult, instant, secs};
+use crate::domain::{Email, UserId};
 
-/// How long a password-reset link works.
-pub const RESET_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
-
-/// How long a welcome link works.
-pub const WELCOME_LIFETIME: SignedDuration = SignedDuration::from_hours(24 * 7);
-
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+/// Why a set-password link does not work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
-    #[error("This link is not valid. Ask for a new one.")]
+    #[error("the link is not valid")]
     Unknown,
-    #[error("This link has already been used. Sign in, or ask for a new link.")]
+    #[error("the link has already been used")]
     Used,
-    #[error("This link has expired. Ask for a new one.")]
+    #[error("the link has expired")]
     Expired,
+}
+
+/// What a set-password link is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkPurpose {
+    Welcome,
+    Reset,
+}
+
+impl LinkPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Welcome => "welcome",
+            LinkPurpose::Reset => "reset",
+        }
+    }
 }
 
 /// Issues a link token for `user`; returns the token for the URL.
 pub async fn issue(
     tx: &mut Transaction<'static, Any>,
     user: UserId,
-    purpose: &str,
+    purpose: LinkPurpose,
     lifetime: SignedDuration,
     now: Timestamp,
 ) -> DbResult<String> {
@@ -39,7 +50,7 @@ pub async fn issue(
     )
     .bind(token_hash(&token))
     .bind(user.0)
-    .bind(purpose)
+    .bind(purpose.as_str())
     .bind(secs(now))
     .bind(secs(now + lifetime))
     .execute(&mut **tx)
@@ -48,28 +59,23 @@ pub async fn issue(
 }
 
 /// Checks a token without using it (to show the form).
-pub async fn check(db: &Db, token: &str, now: Timestamp) -> DbResult<Result<UserId, LinkError>> {
+pub async fn check(db: &Db, token: &str, now: Timestamp) -> DbResult<UserId> {
     let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
         "SELECT user_id, expires_at, used_at FROM password_tokens WHERE token_hash = $1",
     )
     .bind(token_hash(token))
     .fetch_optional(db.pool())
     .await?;
-    Ok(match row {
-        None => Err(LinkError::Unknown),
-        Some((_, _, Some(_))) => Err(LinkError::Used),
-        Some((_, expires_at, None)) if expires_at <= secs(now) => Err(LinkError::Expired),
+    match row {
+        None => Err(LinkError::Unknown.into()),
+        Some((_, _, Some(_))) => Err(LinkError::Used.into()),
+        Some((_, expires_at, None)) if expires_at <= secs(now) => Err(LinkError::Expired.into()),
         Some((user, _, None)) => Ok(UserId(user)),
-    })
+    }
 }
 
 /// Uses the token once to set the user's password hash.
-pub async fn redeem(
-    db: &Db,
-    token: &str,
-    password_hash: &str,
-    now: Timestamp,
-) -> DbResult<Result<UserId, LinkError>> {
+pub async fn redeem(db: &Db, token: &str, password_hash: &str, now: Timestamp) -> DbResult<UserId> {
     let mut tx = db.begin_write().await?;
     let used: Option<i64> = sqlx::query_scalar(
         "UPDATE password_tokens SET used_at = $1 \
@@ -81,7 +87,8 @@ pub async fn redeem(
     .await?;
     let Some(user) = used else {
         drop(tx);
-        return Ok(check(db, token, now).await?.and(Err(LinkError::Unknown)));
+        check(db, token, now).await?;
+        return Err(LinkError::Unknown.into());
     };
     sqlx::query("UPDATE users SET password_hash = $1, failed_sign_ins = 0, locked_until = NULL WHERE id = $2")
         .bind(password_hash)
@@ -99,51 +106,34 @@ pub async fn redeem(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(Ok(UserId(user)))
+    Ok(UserId(user))
 }
 
-/// Forgot password: emails a reset link to the active user with `email`, at most once per 30
-/// minutes. Says nothing about whether the account exists (the page answers the same).
-pub async fn request_reset(
-    db: &Db,
-    email: &crate::domain::Email,
-    public_url: &str,
-    now: Timestamp,
-) -> DbResult<bool> {
-    let mut tx = db.begin_write().await?;
-    let user: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM users WHERE email = $1 AND deactivated_at IS NULL")
-            .bind(email.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(user) = user else {
-        return Ok(false);
-    };
+/// The active user with `email`, locked (PostgreSQL) so two reset requests are decided in turn.
+pub async fn active_user_by_email(
+    tx: &mut Transaction<'static, Any>,
+    for_update: &str,
+    email: &Email,
+) -> DbResult<Option<UserId>> {
+    let user: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT id FROM users WHERE email = $1 AND deactivated_at IS NULL{for_update}"
+    ))
+    .bind(email.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(user.map(UserId))
+}
+
+/// When the user's last reset link was issued, if ever.
+pub async fn last_reset(
+    tx: &mut Transaction<'static, Any>,
+    user: UserId,
+) -> DbResult<Option<Timestamp>> {
     let last: Option<i64> = sqlx::query_scalar(
         "SELECT MAX(created_at) FROM password_tokens WHERE user_id = $1 AND purpose = 'reset'",
     )
-    .bind(user)
-    .fetch_one(&mut *tx)
+    .bind(user.0)
+    .fetch_one(&mut **tx)
     .await?;
-    if !crate::domain::access::may_send_reset(last.map(super::instant), now) {
-        return Ok(false);
-    }
-    let token = issue(&mut tx, UserId(user), "reset", RESET_LIFETIME, now).await?;
-    let message =
-        crate::email::messages::password_reset(&format!("{public_url}/set-password?token={token}"))
-            .render();
-    super::outbox::queue(
-        &mut tx,
-        &super::outbox::NewEmail {
-            idempotency_key: format!("reset:user:{user}:{}", secs(now)),
-            kind: "password_reset",
-            company: None,
-            recipient: email.as_str(),
-            email: message,
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(last.map(instant))
 }

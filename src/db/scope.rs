@@ -1,7 +1,14 @@
-//! What a caller may see. Derived once from the session at the web edge and passed to every
-//! query for company data; a company outside the scope is reported as not found.
+//! What a caller may see, and the proof that a company is within it.
+//!
+//! A `Scope` is derived once from the caller and passed to every query for company data. Reading
+//! one company's data starts with `authorise`, which turns a scope and a company id into an
+//! `AuthorisedCompany`: storage functions that read or change a company take that proof, so they
+//! cannot be called for a company the caller may not see, and do not re-read its facts.
 
-use crate::domain::{CompanyId, PartnerId};
+use sqlx::FromRow;
+
+use super::{Db, DbError, DbResult, instant};
+use crate::domain::{CompanyFacts, CompanyId, PartnerId, UserId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -13,19 +20,91 @@ pub enum Scope {
     Company(CompanyId),
 }
 
+/// `column IN (partner $param and every partner beneath it)`: the one spelling of the tree.
+pub(crate) fn beneath(column: &str, param: usize) -> String {
+    format!(
+        "{column} IN (SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = ${param})"
+    )
+}
+
 impl Scope {
     /// An SQL condition limiting companies (alias `c`) to this scope, reading bind parameter
     /// `$n`, and the value to bind there.
     pub(crate) fn companies_condition(&self, n: usize) -> (String, i64) {
         match *self {
             Scope::Operator => (format!("CAST(${n} AS BIGINT) = 0"), 0),
-            Scope::Partner(partner) => (
-                format!(
-                    "c.partner_id IN (SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = ${n})"
-                ),
-                partner.0,
-            ),
+            Scope::Partner(partner) => (beneath("c.partner_id", n), partner.0),
             Scope::Company(company) => (format!("c.id = ${n}"), company.0),
         }
     }
+}
+
+/// A company the caller may see, with the facts every company page and rule needs. Only storage
+/// can make one (`authorise`, or from the signed-in company user's own row).
+#[derive(Clone, Debug)]
+pub struct AuthorisedCompany {
+    id: CompanyId,
+    pub partner: PartnerId,
+    pub name: String,
+    pub country: String,
+    pub time_zone: String,
+    pub account_manager: Option<UserId>,
+    pub facts: CompanyFacts,
+}
+
+impl AuthorisedCompany {
+    pub fn id(&self) -> CompanyId {
+        self.id
+    }
+}
+
+/// The columns `CompanyRecord` reads from companies `c`.
+pub(crate) const COMPANY_COLUMNS: &str = "c.id, c.partner_id, c.name, c.country, c.time_zone, \
+    c.account_manager_id, c.trial_ends_at, c.licensed_until, c.managed_until";
+
+#[derive(FromRow)]
+pub(crate) struct CompanyRecord {
+    pub(super) id: i64,
+    pub(super) partner_id: i64,
+    pub(super) name: String,
+    pub(super) country: String,
+    pub(super) time_zone: String,
+    pub(super) account_manager_id: Option<i64>,
+    pub(super) trial_ends_at: i64,
+    pub(super) licensed_until: Option<i64>,
+    pub(super) managed_until: Option<i64>,
+}
+
+impl CompanyRecord {
+    /// Only for a row read under the caller's scope.
+    pub(crate) fn authorised(self) -> AuthorisedCompany {
+        AuthorisedCompany {
+            id: CompanyId(self.id),
+            partner: PartnerId(self.partner_id),
+            name: self.name,
+            country: self.country,
+            time_zone: self.time_zone,
+            account_manager: self.account_manager_id.map(UserId),
+            facts: CompanyFacts {
+                trial_ends_at: instant(self.trial_ends_at),
+                licensed_until: self.licensed_until.map(instant),
+                managed_until: self.managed_until.map(instant),
+            },
+        }
+    }
+}
+
+/// Company `id` if `scope` may see it; another tenant's company is not found.
+pub async fn authorise(db: &Db, scope: &Scope, id: CompanyId) -> DbResult<AuthorisedCompany> {
+    let (condition, value) = scope.companies_condition(2);
+    let record: Option<CompanyRecord> = sqlx::query_as(&format!(
+        "SELECT {COMPANY_COLUMNS} FROM companies c WHERE c.id = $1 AND {condition}"
+    ))
+    .bind(id.0)
+    .bind(value)
+    .fetch_optional(db.pool())
+    .await?;
+    record
+        .map(CompanyRecord::authorised)
+        .ok_or(DbError::NotFound)
 }

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::{
-    Actor, Backend, Db, DbError, DbResult, Scope, activity, instant, is_unique_violation, secs,
+    Actor, Backend, CHUNK, DbError, DbResult, instant, is_unique_violation, placeholders, secs,
 };
 use crate::domain::allocation::{self, FreeBatch};
 use crate::domain::company::batch_expires_at;
@@ -15,8 +15,13 @@ use crate::domain::{
     BatchId, CompanyFacts, CompanyId, OrderId, OrderKind, SeatCount, SeatEventKind, UserId,
 };
 
-/// Assigns a batch of `quantity` seats to `company`, valid 12 months from `now`. A running trial
-/// ends at once (the company becomes Premium).
+/// `alias` is a batch whose seats are valid at `$now`: the one spelling of "a valid batch".
+pub(crate) fn valid_batch(alias: &str, now: usize) -> String {
+    format!("{alias}.expires_at > ${now}")
+}
+
+/// Assigns a batch of `quantity` seats of `kind` to `company`, valid 12 months from `now`. A
+/// running trial ends at once (the company becomes Premium).
 pub async fn assign_batch(
     tx: &mut Transaction<'static, Any>,
     company: CompanyId,
@@ -27,24 +32,28 @@ pub async fn assign_batch(
     now: Timestamp,
 ) -> DbResult<BatchId> {
     let expires_at = batch_expires_at(now);
-    let (trial_ends_at, licensed_until): (i64, Option<i64>) =
-        sqlx::query_as("SELECT trial_ends_at, licensed_until FROM companies WHERE id = $1")
-            .bind(company.0)
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or(DbError::NotFound)?;
+    let (trial_ends_at, licensed_until, managed_until): (i64, Option<i64>, Option<i64>) =
+        sqlx::query_as(
+            "SELECT trial_ends_at, licensed_until, managed_until FROM companies WHERE id = $1",
+        )
+        .bind(company.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(DbError::NotFound)?;
     let after = CompanyFacts {
         trial_ends_at: instant(trial_ends_at),
         licensed_until: licensed_until.map(instant),
+        managed_until: managed_until.map(instant),
     }
-    .after_assignment(now, expires_at);
+    .after_assignment(now, expires_at, kind);
     // The trial is over once licences are assigned: it owes no trial emails any more.
     sqlx::query(
-        "UPDATE companies SET trial_ends_at = $1, licensed_until = $2, trial_due_at = NULL \
-         WHERE id = $3",
+        "UPDATE companies SET trial_ends_at = $1, licensed_until = $2, managed_until = $3, \
+         trial_due_at = NULL WHERE id = $4",
     )
     .bind(secs(after.trial_ends_at))
     .bind(after.licensed_until.map(secs))
+    .bind(after.managed_until.map(secs))
     .bind(company.0)
     .execute(&mut **tx)
     .await?;
@@ -62,62 +71,53 @@ pub async fn assign_batch(
     .fetch_one(&mut **tx)
     .await?;
     let batch = BatchId(batch);
-    record(
-        tx,
-        company,
-        batch,
-        SeatEventKind::BatchAssigned {
-            quantity: quantity.get(),
-            expires_at,
-        },
-        actor,
-        now,
-    )
-    .await?;
+    let event = SeatEventKind::BatchAssigned {
+        quantity: quantity.get(),
+        expires_at,
+    };
+    record(tx, company, batch, event, actor, now).await?;
     Ok(batch)
 }
 
-/// How many times a PostgreSQL allocation retries after losing a race for the same batch row.
-pub(crate) const ALLOCATION_ATTEMPTS: usize = 32;
+/// Which open seats `end_expired` looks at.
+#[derive(Clone, Copy, Debug)]
+pub enum SeatsOf<'a> {
+    Batch(BatchId),
+    Users(&'a [UserId]),
+}
 
-/// Allocates one seat to each of `users`, all or nothing, first-expiring-first. Refuses with
-/// `DbError::NoFreeSeats` (naming both numbers) when there are not enough free seats.
-pub async fn allocate(
-    db: &Db,
-    scope: &Scope,
-    company: CompanyId,
-    users: &[UserId],
-    actor: Actor,
+/// Ends the open seats among `of` whose batch has expired by `now`, at the batch's expiry. The
+/// scheduler does this when a batch expires; an allocation does it first for its users, in case
+/// the pass has not run yet, so a lapsed seat never blocks a new one.
+pub(crate) async fn end_expired(
+    tx: &mut Transaction<'static, Any>,
+    of: SeatsOf<'_>,
     now: Timestamp,
 ) -> DbResult<()> {
-    super::companies::facts(db, scope, company).await?;
-    for _ in 0..ALLOCATION_ATTEMPTS {
-        let mut tx = db.begin_write().await?;
-        match allocate_in(&mut tx, db.backend(), company, users, actor, now).await {
-            Ok(true) => return Ok(tx.commit().await?),
-            // Another transaction took the seats this one planned on; plan again on fresh counts.
-            Ok(false) => tx.rollback().await?,
-            Err(e) => return Err(e),
-        }
+    let expiry = "(SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id)";
+    let (which, ids): (String, Vec<i64>) = match of {
+        SeatsOf::Batch(batch) => ("batch_id = $2".into(), vec![batch.0]),
+        SeatsOf::Users(users) => (
+            format!("user_id IN ({})", placeholders(2, users.len())),
+            users.iter().map(|u| u.0).collect(),
+        ),
+    };
+    let sql = format!(
+        "UPDATE seats SET end_reason = 'batch_expired', ended_at = {expiry} \
+         WHERE ended_at IS NULL AND {which} AND {expiry} <= $1"
+    );
+    let mut query = sqlx::query(&sql).bind(secs(now));
+    for id in ids {
+        query = query.bind(id);
     }
-    Err(DbError::Conflict(
-        "too many people are allocating seats at once; try again".into(),
-    ))
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
-/// How many users one statement handles, well within both databases' bind limits.
-const CHUNK: usize = 250;
-
-/// `$first, $first+1, ...`: a list of `n` placeholders for `IN (...)`.
-fn list(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// One attempt, set-based in chunks: `Ok(false)` when a batch row changed under the plan
-/// (PostgreSQL only; the caller plans again).
+/// Allocates one seat to each of `users` (learners of `company`), all or nothing,
+/// first-expiring-first, inside the caller's transaction. Refuses with `NoFreeSeats` (naming both
+/// numbers) when there are not enough free seats; `Ok(None)` when a batch row changed under the
+/// plan (PostgreSQL only), for `Db::write_retrying` to plan again.
 pub(crate) async fn allocate_in(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -125,22 +125,19 @@ pub(crate) async fn allocate_in(
     users: &[UserId],
     actor: Actor,
     now: Timestamp,
-) -> DbResult<bool> {
+) -> DbResult<Option<()>> {
     let mut distinct = users.to_vec();
     distinct.sort();
     distinct.dedup();
     for chunk in distinct.chunks(CHUNK) {
-        // PostgreSQL: lock the users, so a deactivation waits for this allocation and then
+        // Locks the users on PostgreSQL, so a deactivation waits for this allocation and then
         // releases the seat it made. `+company_id`: probe the id list, not the company's whole
-        // index (see licences.rs).
-        let lock = if backend == Backend::Postgres {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
+        // index (unary plus is a no-op on both databases).
         let eligible = format!(
-            "SELECT id FROM users WHERE +company_id = $1 AND deactivated_at IS NULL AND id IN ({}){lock}",
-            list(2, chunk.len())
+            "SELECT id FROM users WHERE +company_id = $1 AND is_learner = 1 \
+             AND deactivated_at IS NULL AND id IN ({}){}",
+            placeholders(2, chunk.len()),
+            backend.for_update()
         );
         let mut query = sqlx::query_scalar::<_, i64>(&eligible).bind(company.0);
         for user in chunk {
@@ -149,31 +146,17 @@ pub(crate) async fn allocate_in(
         if query.fetch_all(&mut **tx).await?.len() != chunk.len() {
             return Err(DbError::NotFound);
         }
-        // A seat whose batch has expired no longer counts as the user's seat.
-        let expired = format!(
-            "UPDATE seats SET end_reason = 'batch_expired', ended_at = \
-               (SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id) \
-             WHERE ended_at IS NULL AND user_id IN ({}) \
-               AND (SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id) <= $1",
-            list(2, chunk.len())
-        );
-        let mut query = sqlx::query(&expired).bind(secs(now));
-        for user in chunk {
-            query = query.bind(user.0);
-        }
-        query.execute(&mut **tx).await?;
-        let active = format!(
+        end_expired(tx, SeatsOf::Users(chunk), now).await?;
+        let held = format!(
             "SELECT user_id FROM seats WHERE ended_at IS NULL AND user_id IN ({}) LIMIT 1",
-            list(1, chunk.len())
+            placeholders(1, chunk.len())
         );
-        let mut query = sqlx::query_scalar::<_, i64>(&active);
+        let mut query = sqlx::query_scalar::<_, i64>(&held);
         for user in chunk {
             query = query.bind(user.0);
         }
         if let Some(user) = query.fetch_optional(&mut **tx).await? {
-            return Err(DbError::Conflict(format!(
-                "user {user} already has an active licence"
-            )));
+            return Err(DbError::SeatHeld(UserId(user)));
         }
     }
     let batches = free_batches(tx, company, now).await?;
@@ -191,62 +174,59 @@ pub(crate) async fn allocate_in(
         .execute(&mut **tx)
         .await?;
         if updated.rows_affected() == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         let (these, rest) = remaining.split_at(take as usize);
         remaining = rest;
         for chunk in these.chunks(CHUNK) {
-            // Set-based from the id list: few bind parameters per statement, since the cost of
-            // binding grows faster than their number.
-            let ids = list(4, chunk.len());
-            let seats_sql = format!(
-                "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) \
-                 SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN ({ids}) RETURNING id"
-            );
-            let mut query = sqlx::query_scalar::<_, i64>(&seats_sql)
-                .bind(batch.0)
-                .bind(company.0)
-                .bind(secs(now));
-            for user in chunk {
-                query = query.bind(user.0);
-            }
-            let seat_ids = query.fetch_all(&mut **tx).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    DbError::Conflict("a learner already has an active licence".into())
-                } else {
-                    DbError::from(e)
-                }
-            })?;
-            let events_sql = format!(
-                "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, actor_user_id, \
-                 on_behalf_of_company_id) SELECT s.allocated_at, 'seat_allocated', s.company_id, \
-                 s.batch_id, s.user_id, $1, $2 FROM seats s WHERE s.id IN ({}) ORDER BY s.id",
-                list(3, seat_ids.len())
-            );
-            let mut query = sqlx::query(&events_sql)
-                .bind(actor.user.map(|u| u.0))
-                .bind(actor.on_behalf_of.map(|c| c.0));
-            for seat in &seat_ids {
-                query = query.bind(*seat);
-            }
-            query.execute(&mut **tx).await?;
+            insert_seats(tx, company, batch, chunk, actor, now).await?;
         }
     }
-    let learners = if distinct.len() == 1 {
-        "1 learner".to_owned()
-    } else {
-        format!("{} learners", distinct.len())
-    };
-    activity::record(
-        tx,
-        company,
-        "licences_allocated",
-        &format!("Allocated licences to {learners}"),
-        actor,
-        now,
-    )
-    .await?;
-    Ok(true)
+    Ok(Some(()))
+}
+
+/// Inserts the seats of `users` in `batch` and their ledger events, set-based from the id list.
+async fn insert_seats(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    batch: BatchId,
+    users: &[UserId],
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<()> {
+    let seats_sql = format!(
+        "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) \
+         SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN ({}) RETURNING id",
+        placeholders(4, users.len())
+    );
+    let mut query = sqlx::query_scalar::<_, i64>(&seats_sql)
+        .bind(batch.0)
+        .bind(company.0)
+        .bind(secs(now));
+    for user in users {
+        query = query.bind(user.0);
+    }
+    let seat_ids = query.fetch_all(&mut **tx).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            DbError::SeatHeld(users[0])
+        } else {
+            DbError::from(e)
+        }
+    })?;
+    let events_sql = format!(
+        "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, actor_user_id, \
+         on_behalf_of_company_id) SELECT s.allocated_at, 'seat_allocated', s.company_id, \
+         s.batch_id, s.user_id, $1, $2 FROM seats s WHERE s.id IN ({}) ORDER BY s.id",
+        placeholders(3, seat_ids.len())
+    );
+    let mut query = sqlx::query(&events_sql)
+        .bind(actor.user.map(|u| u.0))
+        .bind(actor.on_behalf_of.map(|c| c.0));
+    for seat in &seat_ids {
+        query = query.bind(*seat);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// The company's batches that are valid at `now` and have free seats.
@@ -255,10 +235,11 @@ async fn free_batches(
     company: CompanyId,
     now: Timestamp,
 ) -> DbResult<Vec<FreeBatch>> {
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT id, expires_at, quantity - allocated FROM licence_batches \
-         WHERE company_id = $1 AND expires_at > $2 AND allocated < quantity",
-    )
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT b.id, b.expires_at, b.quantity - b.allocated FROM licence_batches b \
+         WHERE b.company_id = $1 AND {} AND b.allocated < b.quantity",
+        valid_batch("b", 2)
+    ))
     .bind(company.0)
     .bind(secs(now))
     .fetch_all(&mut **tx)
@@ -273,24 +254,8 @@ async fn free_batches(
         .collect())
 }
 
-/// Returns a user's seat to its batch, with the batch's remaining validity.
-/// Returns `false` when the user held no seat.
-pub async fn release(
-    db: &Db,
-    scope: &Scope,
-    company: CompanyId,
-    user: UserId,
-    actor: Actor,
-    now: Timestamp,
-) -> DbResult<bool> {
-    super::companies::facts(db, scope, company).await?;
-    let mut tx = db.begin_write().await?;
-    let released = release_in(&mut tx, company, user, actor, now).await?;
-    tx.commit().await?;
-    Ok(released)
-}
-
-/// The release itself, inside a caller's transaction (e.g. deactivating the user).
+/// Returns a user's seat to its batch, with the batch's remaining validity, inside the caller's
+/// transaction. Returns `false` when the user held no seat.
 pub async fn release_in(
     tx: &mut Transaction<'static, Any>,
     company: CompanyId,
@@ -314,15 +279,8 @@ pub async fn release_in(
         .bind(batch)
         .execute(&mut **tx)
         .await?;
-    record(
-        tx,
-        company,
-        BatchId(batch),
-        SeatEventKind::SeatReleased { user },
-        actor,
-        now,
-    )
-    .await?;
+    let event = SeatEventKind::SeatReleased { user };
+    record(tx, company, BatchId(batch), event, actor, now).await?;
     Ok(true)
 }
 
@@ -363,45 +321,32 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// Seat counts of one company at `now`.
+/// Seat counts of one company at an instant: the one place that says how many are free.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SeatCounts {
     pub total: i64,
     pub allocated: i64,
 }
 
-pub async fn counts(
-    db: &Db,
-    scope: &Scope,
-    company: CompanyId,
-    now: Timestamp,
-) -> DbResult<SeatCounts> {
-    super::companies::facts(db, scope, company).await?;
-    totals(db.pool(), company, now).await
+impl SeatCounts {
+    pub fn free(&self) -> i64 {
+        self.total - self.allocated
+    }
 }
 
-/// The seats of the company's valid batches: the one place that says how many are free.
-pub(crate) async fn totals<'e, E>(
-    executor: E,
-    company: CompanyId,
-    now: Timestamp,
-) -> DbResult<SeatCounts>
+/// The seats of the company's valid batches.
+pub async fn totals<'e, E>(executor: E, company: CompanyId, now: Timestamp) -> DbResult<SeatCounts>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    let (total, allocated): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(quantity), 0), COALESCE(SUM(allocated), 0) FROM licence_batches \
-         WHERE company_id = $1 AND expires_at > $2",
-    )
+    let (total, allocated): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT COALESCE(SUM(b.quantity), 0), COALESCE(SUM(b.allocated), 0) \
+         FROM licence_batches b WHERE b.company_id = $1 AND {}",
+        valid_batch("b", 2)
+    ))
     .bind(company.0)
     .bind(secs(now))
     .fetch_one(executor)
     .await?;
     Ok(SeatCounts { total, allocated })
-}
-
-impl SeatCounts {
-    pub fn free(&self) -> i64 {
-        self.total - self.allocated
-    }
 }

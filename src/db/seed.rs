@@ -5,9 +5,17 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use sqlx::{Any, Executor, Transaction};
 
 use super::companies::{self, NewCompany};
-use super::users::{self, Membership, NewUser};
-use super::{Actor, Backend, Db, DbResult, Scope, partners, seats, secs};
-use crate::domain::{CompanyId, Email, OrderKind, PartnerId, SeatCount, TrialDays, UserId};
+use super::users::{self, NewUser};
+use super::{Actor, Backend, Db, DbResult, partners, seats, secs};
+use crate::domain::{
+    CompanyId, Country, Email, OrderKind, OrgName, PartnerId, PersonName, Role, SeatCount,
+    TimeZoneName, TrialDays, UserId,
+};
+
+/// A demo text as the value type it must be; the demo's own texts are always valid.
+fn valid<T>(parsed: Result<T, crate::domain::InvalidValue>) -> T {
+    parsed.expect("the demo's texts are valid values")
+}
 
 /// The password of every demo login.
 pub const DEMO_PASSWORD: &str = "demo-password";
@@ -40,7 +48,7 @@ impl Seeder<'_> {
         &mut self,
         email: &str,
         name: (&str, &str),
-        membership: Membership,
+        role: Role,
         login: Option<(&'static str, &str, &str)>,
         at: Timestamp,
     ) -> DbResult<UserId> {
@@ -49,11 +57,11 @@ impl Seeder<'_> {
             &mut self.tx,
             &NewUser {
                 email: &email,
-                first_name: name.0,
-                last_name: name.1,
+                first_name: &valid(PersonName::parse(name.0)),
+                last_name: &valid(PersonName::parse(name.1)),
                 department: None,
                 password_hash: Some(self.password_hash),
-                membership,
+                role,
             },
             at,
         )
@@ -100,7 +108,7 @@ pub async fn demo(db: &Db, password_hash: &str, now: Timestamp) -> DbResult<Vec<
     s.user(
         "operator@seatledger.example",
         ("Olive", "Operator"),
-        Membership::Operator,
+        Role::Operator,
         Some(("operator", "-", "-")),
         started,
     )
@@ -108,7 +116,7 @@ pub async fn demo(db: &Db, password_hash: &str, now: Timestamp) -> DbResult<Vec<
     let distributor = partners::create(
         &mut s.tx,
         None,
-        "Northwind Distribution",
+        &valid(OrgName::parse("Northwind Distribution")),
         TrialDays::DEFAULT,
         started,
     )
@@ -116,7 +124,7 @@ pub async fn demo(db: &Db, password_hash: &str, now: Timestamp) -> DbResult<Vec<
     let msp = partners::create(
         &mut s.tx,
         Some(distributor),
-        "Bluefin IT",
+        &valid(OrgName::parse("Bluefin IT")),
         TrialDays::DEFAULT,
         started,
     )
@@ -124,7 +132,7 @@ pub async fn demo(db: &Db, password_hash: &str, now: Timestamp) -> DbResult<Vec<
     let sub = partners::create(
         &mut s.tx,
         Some(msp),
-        "Bluefin North",
+        &valid(OrgName::parse("Bluefin North")),
         TrialDays::DEFAULT,
         started,
     )
@@ -152,7 +160,7 @@ pub async fn demo(db: &Db, password_hash: &str, now: Timestamp) -> DbResult<Vec<
         s.user(
             email,
             name,
-            Membership::Partner {
+            Role::Partner {
                 partner,
                 admin: true,
             },
@@ -165,7 +173,7 @@ pub async fn demo(db: &Db, password_hash: &str, now: Timestamp) -> DbResult<Vec<
         .user(
             "am@bluefin.example",
             ("Alex", "Morgan"),
-            Membership::Partner {
+            Role::Partner {
                 partner: msp,
                 admin: false,
             },
@@ -260,14 +268,11 @@ pub async fn demo(db: &Db, password_hash: &str, now: Timestamp) -> DbResult<Vec<
         .fetch_all(db.pool())
         .await?;
         let learners: Vec<UserId> = learners.into_iter().map(UserId).collect();
-        seats::allocate(
-            db,
-            &Scope::Company(company),
-            company,
-            &learners,
-            Actor::SYSTEM,
-            at + SignedDuration::from_hours(1),
-        )
+        let at = at + SignedDuration::from_hours(1);
+        let backend = db.backend();
+        super::write_retrying!(db, |tx| {
+            seats::allocate_in(&mut tx, backend, company, &learners, Actor::SYSTEM, at).await
+        })
         .await?;
     }
     Ok(logins)
@@ -283,9 +288,9 @@ async fn demo_company(
         &mut s.tx,
         &NewCompany {
             partner,
-            name: company.name,
-            country: "GB",
-            time_zone: "Europe/London",
+            name: &valid(OrgName::parse(company.name)),
+            country: &valid(Country::parse("GB")),
+            time_zone: &valid(TimeZoneName::parse("Europe/London")),
             account_manager,
             trial_days: TrialDays::DEFAULT,
         },
@@ -298,7 +303,7 @@ async fn demo_company(
             "Morgan",
             company.name.split(' ').next().unwrap_or("Manager"),
         ),
-        Membership::Company {
+        Role::Company {
             company: id,
             manager: true,
             learner: false,
@@ -316,7 +321,7 @@ async fn demo_company(
         s.user(
             &format!("learner{n}@{}.example", company.slug),
             ("Learner", &n.to_string()),
-            Membership::Company {
+            Role::Company {
                 company: id,
                 manager: false,
                 learner: true,
@@ -351,7 +356,7 @@ pub async fn bulk(
     let partner = partners::create(
         &mut tx,
         None,
-        &format!("Benchmark Partner {}", secs(now)),
+        &valid(OrgName::parse(&format!("Benchmark Partner {}", secs(now)))),
         TrialDays::DEFAULT,
         now,
     )

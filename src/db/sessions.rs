@@ -2,13 +2,11 @@
 //! leaked database does not leak sessions. Deleting the row revokes the session.
 
 use blake2::{Blake2s256, Digest};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use super::{Db, DbResult, instant, secs};
+use crate::domain::access::SESSION_LIFETIME;
 use crate::domain::{CompanyId, UserId};
-
-/// How long a session lasts after sign-in.
-pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {

@@ -4,7 +4,23 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::{Db, DbError, DbResult, instant, secs};
-use crate::domain::{CompanyId, UserId};
+use crate::domain::{CompanyId, UploadId, UserId};
+
+/// What a file was uploaded for; an upload is only found for its own purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Renewal,
+    Users,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Renewal => "renewal",
+            Purpose::Users => "users",
+        }
+    }
+}
 
 pub struct Upload {
     pub file_name: String,
@@ -12,40 +28,41 @@ pub struct Upload {
     pub applied_at: Option<Timestamp>,
 }
 
-/// Keeps a decoded file for `company`; returns its id.
-pub async fn store(
-    db: &Db,
-    company: CompanyId,
-    purpose: &str,
-    file_name: &str,
-    content: &str,
-    by: UserId,
-    now: Timestamp,
-) -> DbResult<i64> {
+/// A decoded file to keep for `company`.
+pub struct NewUpload<'a> {
+    pub company: CompanyId,
+    pub purpose: Purpose,
+    pub file_name: &'a str,
+    pub content: &'a str,
+    pub by: Option<UserId>,
+}
+
+/// Keeps a decoded file; returns its id.
+pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<UploadId> {
     let id = sqlx::query_scalar(
         "INSERT INTO csv_uploads (company_id, purpose, file_name, content, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(company.0)
-    .bind(purpose)
-    .bind(file_name)
-    .bind(content)
-    .bind(by.0)
+    .bind(upload.company.0)
+    .bind(upload.purpose.as_str())
+    .bind(upload.file_name)
+    .bind(upload.content)
+    .bind(upload.by.map(|u| u.0))
     .bind(secs(now))
     .fetch_one(db.pool())
     .await?;
-    Ok(id)
+    Ok(UploadId(id))
 }
 
 /// Upload `id` of `company` for `purpose`; another company's upload is not found.
-pub async fn get(db: &Db, company: CompanyId, id: i64, purpose: &str) -> DbResult<Upload> {
+pub async fn get(db: &Db, company: CompanyId, id: UploadId, purpose: Purpose) -> DbResult<Upload> {
     let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
         "SELECT file_name, content, applied_at FROM csv_uploads \
          WHERE id = $1 AND company_id = $2 AND purpose = $3",
     )
-    .bind(id)
+    .bind(id.0)
     .bind(company.0)
-    .bind(purpose)
+    .bind(purpose.as_str())
     .fetch_optional(db.pool())
     .await?;
     let (file_name, content, applied_at) = row.ok_or(DbError::NotFound)?;
@@ -58,12 +75,12 @@ pub async fn get(db: &Db, company: CompanyId, id: i64, purpose: &str) -> DbResul
 
 pub async fn mark_applied(
     tx: &mut Transaction<'static, Any>,
-    id: i64,
+    id: UploadId,
     now: Timestamp,
 ) -> DbResult<()> {
     sqlx::query("UPDATE csv_uploads SET applied_at = $1 WHERE id = $2")
         .bind(secs(now))
-        .bind(id)
+        .bind(id.0)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -4,32 +4,18 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::scope::{AuthorisedCompany, CompanyRecord};
 use super::{Db, DbError, DbResult, instant, is_unique_violation, secs};
-use crate::domain::{CompanyFacts, CompanyId, Email, PartnerId, Role, UserFacts, UserId};
-
-/// Where a new user belongs and what they may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Membership {
-    Operator,
-    Partner {
-        partner: PartnerId,
-        admin: bool,
-    },
-    Company {
-        company: CompanyId,
-        manager: bool,
-        learner: bool,
-    },
-}
+use crate::domain::{CompanyId, Department, Email, PartnerId, PersonName, Role, UserFacts, UserId};
 
 #[derive(Clone, Debug)]
 pub struct NewUser<'a> {
     pub email: &'a Email,
-    pub first_name: &'a str,
-    pub last_name: &'a str,
-    pub department: Option<&'a str>,
+    pub first_name: &'a PersonName,
+    pub last_name: &'a PersonName,
+    pub department: Option<&'a Department>,
     pub password_hash: Option<&'a str>,
-    pub membership: Membership,
+    pub role: Role,
 }
 
 /// A user with everything `domain::access` needs to decide about them, read in one query.
@@ -39,17 +25,10 @@ pub struct UserAccess {
     pub email: String,
     pub display_name: String,
     pub password_hash: Option<String>,
-    pub membership: Membership,
+    pub role: Role,
     pub facts: UserFacts,
-    pub company: Option<CompanyOfUser>,
-}
-
-#[derive(Clone, Debug)]
-pub struct CompanyOfUser {
-    pub id: CompanyId,
-    pub name: String,
-    pub time_zone: String,
-    pub facts: CompanyFacts,
+    /// A company user's own company, which they may see.
+    pub company: Option<AuthorisedCompany>,
 }
 
 pub async fn create(
@@ -57,12 +36,10 @@ pub async fn create(
     user: &NewUser<'_>,
     now: Timestamp,
 ) -> DbResult<UserId> {
-    let (kind, partner, admin, company, manager, learner) = match user.membership {
-        Membership::Operator => ("operator", None, false, None, false, false),
-        Membership::Partner { partner, admin } => {
-            ("partner", Some(partner.0), admin, None, false, false)
-        }
-        Membership::Company {
+    let (kind, partner, admin, company, manager, learner) = match user.role {
+        Role::Operator => ("operator", None, false, None, false, false),
+        Role::Partner { partner, admin } => ("partner", Some(partner.0), admin, None, false, false),
+        Role::Company {
             company,
             manager,
             learner,
@@ -74,9 +51,9 @@ pub async fn create(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(user.email.as_str())
-    .bind(user.first_name)
-    .bind(user.last_name)
-    .bind(user.department)
+    .bind(user.first_name.as_str())
+    .bind(user.last_name.as_str())
+    .bind(user.department.map(Department::as_str))
     .bind(user.password_hash)
     .bind(kind)
     .bind(partner)
@@ -89,10 +66,7 @@ pub async fn create(
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
-            DbError::Conflict(format!(
-                "a user with the email {} already exists",
-                user.email
-            ))
+            DbError::EmailTaken
         } else {
             e.into()
         }
@@ -100,15 +74,16 @@ pub async fn create(
     Ok(UserId(id))
 }
 
-/// The columns `facts_from_row` reads about user `u`: what `domain::access` needs to decide.
-pub(crate) const FACTS_COLUMNS: &str = "u.is_manager, u.is_learner, u.created_at, u.deactivated_at, \
+/// The columns `company_user_facts` reads about company user `u`: what `domain::access` needs.
+pub(crate) const FACTS_COLUMNS: &str = "u.company_id, u.is_manager, u.is_learner, u.created_at, \
+    u.deactivated_at, \
     (SELECT b.expires_at FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
       WHERE s.user_id = u.id AND s.ended_at IS NULL) AS seat_expires_at, \
     (SELECT MAX(s.ended_at) FROM seats s WHERE s.user_id = u.id AND s.ended_at IS NOT NULL) \
       AS last_seat_ended_at";
 
 /// A user's facts from a row selected with `FACTS_COLUMNS`, in `role`.
-pub(crate) fn facts_from_row(r: &AnyRow, role: Role) -> Result<UserFacts, sqlx::Error> {
+fn facts_from_row(r: &AnyRow, role: Role) -> Result<UserFacts, sqlx::Error> {
     Ok(UserFacts {
         role,
         created_at: instant(r.try_get("created_at")?),
@@ -120,21 +95,29 @@ pub(crate) fn facts_from_row(r: &AnyRow, role: Role) -> Result<UserFacts, sqlx::
     })
 }
 
-/// Whether the user of a row selected with `FACTS_COLUMNS` is a manager and a learner.
-pub(crate) fn company_role(r: &AnyRow) -> Result<(bool, bool), sqlx::Error> {
-    Ok((
-        r.try_get::<i64, _>("is_manager")? != 0,
-        r.try_get::<i64, _>("is_learner")? != 0,
-    ))
+/// The facts of the company user of a row selected with `FACTS_COLUMNS`.
+pub(crate) fn company_user_facts(r: &AnyRow) -> Result<UserFacts, sqlx::Error> {
+    let role = Role::Company {
+        company: CompanyId(r.try_get("company_id")?),
+        manager: r.try_get::<i64, _>("is_manager")? != 0,
+        learner: r.try_get::<i64, _>("is_learner")? != 0,
+    };
+    facts_from_row(r, role)
 }
 
 fn access_select() -> String {
     format!(
         "SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.kind, u.partner_id, \
-         u.partner_admin, u.company_id, {FACTS_COLUMNS}, c.name AS company_name, c.time_zone, \
-         c.trial_ends_at, c.licensed_until FROM users u LEFT JOIN companies c ON c.id = u.company_id"
+         u.partner_admin, {FACTS_COLUMNS}, {COMPANY_COLUMNS_AS} \
+         FROM users u LEFT JOIN companies c ON c.id = u.company_id"
     )
 }
+
+/// The company columns of `access_select`, renamed apart from the user's.
+const COMPANY_COLUMNS_AS: &str = "c.partner_id AS c_partner_id, c.name AS c_name, \
+    c.country AS c_country, c.time_zone AS c_time_zone, c.account_manager_id AS c_account_manager_id, \
+    c.trial_ends_at AS c_trial_ends_at, c.licensed_until AS c_licensed_until, \
+    c.managed_until AS c_managed_until";
 
 /// The user who signs in with `email`, if any.
 pub async fn access_by_email(db: &Db, email: &Email) -> DbResult<Option<UserAccess>> {
@@ -156,36 +139,32 @@ pub async fn access_by_id(db: &Db, id: UserId) -> DbResult<Option<UserAccess>> {
 
 fn access_from_row(r: &AnyRow) -> DbResult<UserAccess> {
     let kind: String = r.try_get("kind")?;
-    let membership = match kind.as_str() {
-        "operator" => Membership::Operator,
-        "partner" => Membership::Partner {
-            partner: PartnerId(r.try_get("partner_id")?),
-            admin: r.try_get::<i64, _>("partner_admin")? != 0,
-        },
-        _ => Membership::Company {
-            company: CompanyId(r.try_get("company_id")?),
-            manager: r.try_get::<i64, _>("is_manager")? != 0,
-            learner: r.try_get::<i64, _>("is_learner")? != 0,
-        },
-    };
-    let role = match membership {
-        Membership::Operator => Role::Operator,
-        Membership::Partner { admin, .. } => Role::Partner { admin },
-        Membership::Company {
-            manager, learner, ..
-        } => Role::Company { manager, learner },
-    };
-    let company = match membership {
-        Membership::Company { company, .. } => Some(CompanyOfUser {
-            id: company,
-            name: r.try_get("company_name")?,
-            time_zone: r.try_get("time_zone")?,
-            facts: CompanyFacts {
-                trial_ends_at: instant(r.try_get("trial_ends_at")?),
-                licensed_until: r.try_get::<Option<i64>, _>("licensed_until")?.map(instant),
-            },
-        }),
-        _ => None,
+    let (facts, company) = match kind.as_str() {
+        "operator" => (facts_from_row(r, Role::Operator)?, None),
+        "partner" => {
+            let role = Role::Partner {
+                partner: PartnerId(r.try_get("partner_id")?),
+                admin: r.try_get::<i64, _>("partner_admin")? != 0,
+            };
+            (facts_from_row(r, role)?, None)
+        }
+        "company" => {
+            let facts = company_user_facts(r)?;
+            // A company user may always see their own company.
+            let company = CompanyRecord {
+                id: r.try_get("company_id")?,
+                partner_id: r.try_get("c_partner_id")?,
+                name: r.try_get("c_name")?,
+                country: r.try_get("c_country")?,
+                time_zone: r.try_get("c_time_zone")?,
+                account_manager_id: r.try_get("c_account_manager_id")?,
+                trial_ends_at: r.try_get("c_trial_ends_at")?,
+                licensed_until: r.try_get("c_licensed_until")?,
+                managed_until: r.try_get("c_managed_until")?,
+            };
+            (facts, Some(company.authorised()))
+        }
+        other => return Err(DbError::Corrupt(format!("users.kind holds {other:?}"))),
     };
     let first: String = r.try_get("first_name")?;
     let last: String = r.try_get("last_name")?;
@@ -199,8 +178,8 @@ fn access_from_row(r: &AnyRow) -> DbResult<UserAccess> {
         email,
         display_name,
         password_hash: r.try_get("password_hash")?,
-        membership,
-        facts: facts_from_row(r, role)?,
+        role: facts.role,
+        facts,
         company,
     })
 }
@@ -285,4 +264,15 @@ pub async fn clear_failures(db: &Db, user: UserId) -> DbResult<()> {
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+/// "Name <email>" of user `user`, as emails name the person who did something.
+pub async fn label(tx: &mut Transaction<'static, Any>, user: UserId) -> DbResult<String> {
+    let label: Option<String> = sqlx::query_scalar(
+        "SELECT TRIM(first_name || ' ' || last_name) || ' <' || email || '>' FROM users WHERE id = $1",
+    )
+    .bind(user.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    label.ok_or(DbError::NotFound)
 }

@@ -5,19 +5,24 @@
 //! and which page do they get"). Sessions re-ask `sign_in` on every request, so a user whose
 //! access ends is stopped at their next click.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use super::company::{CompanyFacts, CompanyStatus};
+use super::ids::{CompanyId, PartnerId};
 
-/// What a user is in the product.
+/// What a user is in the product, and where they belong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// Runs the instance; creates distributors.
     Operator,
     /// A partner user: an admin of the partner, or an account manager.
-    Partner { admin: bool },
+    Partner { partner: PartnerId, admin: bool },
     /// A user of a customer company: a manager, a learner, or both.
-    Company { manager: bool, learner: bool },
+    Company {
+        company: CompanyId,
+        manager: bool,
+        learner: bool,
+    },
 }
 
 /// What the access rules need to know about one user.
@@ -156,12 +161,19 @@ pub fn sign_in(user: &UserFacts, company: Option<&CompanyFacts>, now: Timestamp)
     }
 }
 
+/// How long a console session lasts after sign-in.
+pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
+/// How long the set-password link of a welcome email works.
+pub const WELCOME_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(24 * 7);
+/// How long a password-reset link works.
+pub const RESET_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
+
 /// Wrong passwords in a row that lock an account.
 pub const MAX_FAILED_SIGN_INS: i64 = 3;
 /// How long a locked account stays locked.
-pub const LOCKOUT: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+pub const LOCKOUT: SignedDuration = SignedDuration::from_mins(10);
 /// The least time between two password-reset emails to one account.
-pub const RESET_INTERVAL: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
+pub const RESET_INTERVAL: SignedDuration = SignedDuration::from_mins(30);
 
 /// After the `failures`-th wrong password in a row: the lock to set, if this one locks.
 pub fn lock_after_failure(failures: i64, now: Timestamp) -> Option<Timestamp> {
@@ -182,10 +194,12 @@ mod tests {
     }
 
     const LEARNER: Role = Role::Company {
+        company: CompanyId(1),
         manager: false,
         learner: true,
     };
     const MANAGER: Role = Role::Company {
+        company: CompanyId(1),
         manager: true,
         learner: false,
     };
@@ -204,6 +218,7 @@ mod tests {
         CompanyFacts {
             trial_ends_at: at(s),
             licensed_until: None,
+            managed_until: None,
         }
     }
 
@@ -243,6 +258,7 @@ mod tests {
         let company = CompanyFacts {
             trial_ends_at: at("2026-01-05T00:00:00Z"),
             licensed_until: Some(at("2027-01-05T00:00:00Z")),
+            managed_until: None,
         };
         let mut learner = user(LEARNER);
         learner.seat_expires_at = Some(at("2027-01-05T00:00:00Z"));
@@ -266,6 +282,7 @@ mod tests {
         let company = CompanyFacts {
             trial_ends_at: at("2026-01-05T00:00:00Z"),
             licensed_until: Some(at("2027-01-05T00:00:00Z")),
+            managed_until: None,
         };
         let mut learner = user(LEARNER);
         learner.created_at = at("2026-03-01T00:00:00Z");
@@ -285,6 +302,7 @@ mod tests {
         let company = CompanyFacts {
             trial_ends_at: at("2026-01-05T00:00:00Z"),
             licensed_until: Some(at("2027-01-05T00:00:00Z")),
+            managed_until: None,
         };
         let mut learner = user(LEARNER);
         learner.last_seat_ended_at = Some(at("2026-04-01T00:00:00Z"));
@@ -314,6 +332,7 @@ mod tests {
     fn a_manager_who_is_also_a_learner_signs_in_as_a_manager() {
         let company = trial_ending("2026-01-31T00:00:00Z");
         let both = user(Role::Company {
+            company: CompanyId(1),
             manager: true,
             learner: true,
         });
@@ -330,7 +349,10 @@ mod tests {
     fn a_deactivated_user_is_refused_whatever_the_role() {
         for role in [
             Role::Operator,
-            Role::Partner { admin: true },
+            Role::Partner {
+                partner: PartnerId(1),
+                admin: true,
+            },
             MANAGER,
             LEARNER,
         ] {
@@ -351,7 +373,10 @@ mod tests {
     fn partner_users_land_on_the_admin_dashboard() {
         assert_eq!(
             sign_in(
-                &user(Role::Partner { admin: false }),
+                &user(Role::Partner {
+                    partner: PartnerId(1),
+                    admin: false
+                }),
                 None,
                 at("2026-01-02T00:00:00Z")
             ),

@@ -1,9 +1,20 @@
 //! A company's lifecycle: Free Trial, Premium, Expired, and what assigning licences does to it.
 
-use jiff::{Timestamp, ToSpan, tz::TimeZone};
+use jiff::{SignedDuration, Timestamp, ToSpan, tz::TimeZone};
+
+use super::order::OrderKind;
 
 /// How long a licence batch is valid: 12 calendar months from the moment it is assigned.
 pub const BATCH_VALIDITY_MONTHS: i32 = 12;
+
+/// Seats whose batch expires within this window are shown as Expiring.
+pub const EXPIRING_WITHIN: SignedDuration = SignedDuration::from_hours(24 * 30);
+
+/// Whether a seat of a batch expiring at `expires_at` is Expiring at `now` (still valid, ends
+/// within 30 days).
+pub fn is_expiring(expires_at: Timestamp, now: Timestamp) -> bool {
+    expires_at > now && expires_at <= now + EXPIRING_WITHIN
+}
 
 /// What the lifecycle rules need to know about a company.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +23,8 @@ pub struct CompanyFacts {
     pub trial_ends_at: Timestamp,
     /// The latest expiry of any of its licence batches, if it ever had one.
     pub licensed_until: Option<Timestamp>,
+    /// The latest expiry of its Managed batches, if it ever had one.
+    pub managed_until: Option<Timestamp>,
 }
 
 /// A company as partners see it in the Company section.
@@ -56,15 +69,30 @@ impl CompanyFacts {
         !matches!(self.status(now), CompanyStatus::Expired { .. })
     }
 
-    /// The company after a batch expiring at `batch_expires_at` is assigned at `assigned_at`:
-    /// the first assignment ends a running trial at once.
-    pub fn after_assignment(self, assigned_at: Timestamp, batch_expires_at: Timestamp) -> Self {
+    /// Whether the partner runs the company (an active Managed batch): its managers keep learner
+    /// access and a read-only view.
+    pub fn managed(&self, now: Timestamp) -> bool {
+        self.managed_until.is_some_and(|until| until > now)
+    }
+
+    /// The company after a batch of `kind` expiring at `batch_expires_at` is assigned at
+    /// `assigned_at`: the first assignment ends a running trial at once.
+    pub fn after_assignment(
+        self,
+        assigned_at: Timestamp,
+        batch_expires_at: Timestamp,
+        kind: OrderKind,
+    ) -> Self {
+        let later = |current: Option<Timestamp>| {
+            Some(current.map_or(batch_expires_at, |l| l.max(batch_expires_at)))
+        };
         Self {
             trial_ends_at: self.trial_ends_at.min(assigned_at),
-            licensed_until: Some(
-                self.licensed_until
-                    .map_or(batch_expires_at, |l| l.max(batch_expires_at)),
-            ),
+            licensed_until: later(self.licensed_until),
+            managed_until: match kind {
+                OrderKind::Managed => later(self.managed_until),
+                OrderKind::Premium => self.managed_until,
+            },
         }
     }
 }
@@ -91,6 +119,7 @@ mod tests {
         CompanyFacts {
             trial_ends_at: at(ends),
             licensed_until: None,
+            managed_until: None,
         }
     }
 
@@ -124,7 +153,7 @@ mod tests {
     fn assigning_licences_ends_the_trial_and_makes_the_company_premium() {
         let now = at("2026-01-10T00:00:00Z");
         let expires = batch_expires_at(now);
-        let c = trial("2026-02-01T00:00:00Z").after_assignment(now, expires);
+        let c = trial("2026-02-01T00:00:00Z").after_assignment(now, expires, OrderKind::Premium);
         assert_eq!(c.trial_ends_at, now);
         assert_eq!(c.status(now), CompanyStatus::Premium { until: expires });
         assert!(c.manager_has_dashboard(now));
@@ -134,17 +163,44 @@ mod tests {
     fn a_later_assignment_does_not_move_an_ended_trial() {
         let ended = at("2026-01-01T00:00:00Z");
         let now = at("2026-03-01T00:00:00Z");
-        let c = trial("2026-01-01T00:00:00Z").after_assignment(now, batch_expires_at(now));
+        let c = trial("2026-01-01T00:00:00Z").after_assignment(
+            now,
+            batch_expires_at(now),
+            OrderKind::Premium,
+        );
         assert_eq!(c.trial_ends_at, ended);
     }
 
     #[test]
     fn premium_expires_with_its_last_batch() {
         let assigned = at("2026-01-10T00:00:00Z");
-        let c =
-            trial("2026-01-01T00:00:00Z").after_assignment(assigned, batch_expires_at(assigned));
+        let c = trial("2026-01-01T00:00:00Z").after_assignment(
+            assigned,
+            batch_expires_at(assigned),
+            OrderKind::Premium,
+        );
         let after = at("2027-01-10T00:00:00Z");
         assert_eq!(c.status(after), CompanyStatus::Expired { since: after });
+    }
+
+    #[test]
+    fn a_managed_batch_makes_the_company_managed_until_it_expires() {
+        let now = at("2026-01-10T00:00:00Z");
+        let expires = batch_expires_at(now);
+        let c = trial("2026-02-01T00:00:00Z").after_assignment(now, expires, OrderKind::Managed);
+        assert!(c.managed(now));
+        assert!(!c.managed(expires));
+        let premium =
+            trial("2026-02-01T00:00:00Z").after_assignment(now, expires, OrderKind::Premium);
+        assert!(!premium.managed(now));
+    }
+
+    #[test]
+    fn seats_are_expiring_within_thirty_days_of_their_batch_end() {
+        let now = at("2026-01-01T00:00:00Z");
+        assert!(is_expiring(at("2026-01-31T00:00:00Z"), now));
+        assert!(!is_expiring(at("2026-01-31T00:00:01Z"), now));
+        assert!(!is_expiring(now, now));
     }
 
     #[test]

@@ -30,4 +30,6 @@ typed_id!(
     BatchId,
     /// One seat of a batch bound to one user.
     SeatId,
+    /// An uploaded CSV file kept between its preview and its application.
+    UploadId,
 );

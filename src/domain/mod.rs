@@ -10,13 +10,18 @@ pub mod company;
 pub mod ids;
 pub mod ledger;
 pub mod order;
+pub mod rights;
 pub mod schedule;
 pub mod values;
 
 pub use access::{Landing, LicenceStatus, Role, SignInDecision, SignInRefusal, UserFacts};
 pub use allocation::{AllocationPlan, FreeBatch, NotEnoughSeats};
 pub use company::{CompanyFacts, CompanyStatus};
-pub use ids::{BatchId, CompanyId, OrderId, PartnerId, SeatId, UserId};
+pub use ids::{BatchId, CompanyId, OrderId, PartnerId, SeatId, UploadId, UserId};
 pub use ledger::{BatchReplay, LedgerError, SeatEvent, SeatEventKind, UserReplay};
 pub use order::{OrderKind, OrderState};
-pub use values::{Email, InvalidValue, SeatCount, TrialDays};
+pub use rights::{Action, permits};
+pub use values::{
+    Country, Department, Email, InvalidValue, OrgName, Password, PersonName, RejectReason,
+    SeatCount, TimeZoneName, TrialDays,
+};

@@ -58,10 +58,10 @@ impl OrderState {
 }
 
 macro_rules! text_enum {
-    ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+    ($ty:ident { $first:ident => $first_text:literal $(, $variant:ident => $text:literal)* $(,)? }) => {
         impl $ty {
             pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),* }
+                match self { $ty::$first => $first_text, $($ty::$variant => $text),* }
             }
         }
 
@@ -75,11 +75,12 @@ macro_rules! text_enum {
             type Err = super::InvalidValue;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
+                    $first_text => Ok($ty::$first),
                     $($text => Ok($ty::$variant),)*
-                    other => Err(super::InvalidValue(format!(
-                        "\"{other}\" is not one of: {}",
-                        [$($text),*].join(", ")
-                    ))),
+                    other => Err(super::InvalidValue::NotOneOf {
+                        got: other.chars().take(40).collect(),
+                        allowed: concat!($first_text $(, ", ", $text)*),
+                    }),
                 }
             }
         }

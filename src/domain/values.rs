@@ -1,11 +1,131 @@
-//! Values that can only be constructed valid ("parse, don't validate").
+//! Values that can only be constructed valid ("parse, don't validate"). Each type says what it
+//! accepts once; the console and the API both parse through it.
 
 use std::fmt;
 
-/// Why a value was refused; the message is shown to the person who typed it.
+/// Why a value was refused. Typed, so the API can name a stable cause; `Display` is the sentence
+/// the console shows after the field's label.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidValue(pub String);
+pub enum InvalidValue {
+    #[error("this field is required")]
+    Required,
+    #[error("at most {max} characters, not {got}")]
+    TooLong { max: usize, got: usize },
+    #[error("at least {min} characters")]
+    TooShort { min: usize },
+    #[error("control characters are not allowed")]
+    ControlCharacters,
+    #[error("\"{0}\" is not an email address")]
+    NotAnEmail(String),
+    #[error("\"{0}\" is not a whole number")]
+    NotANumber(String),
+    #[error("must be between {min} and {max}, not {got}")]
+    OutOfRange { min: i64, max: i64, got: i64 },
+    #[error("\"{0}\" is not a time zone name such as Europe/London")]
+    UnknownTimeZone(String),
+    #[error("\"{got}\" is not one of: {allowed}")]
+    NotOneOf { got: String, allowed: &'static str },
+    #[error("choose one of the listed options")]
+    UnknownChoice,
+    #[error("the two entries differ")]
+    Mismatch,
+}
+
+impl InvalidValue {
+    /// A stable name for the cause, for the API's problem types.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InvalidValue::Required => "required",
+            InvalidValue::TooLong { .. } => "too-long",
+            InvalidValue::TooShort { .. } => "too-short",
+            InvalidValue::ControlCharacters => "control-characters",
+            InvalidValue::NotAnEmail(_) => "not-an-email",
+            InvalidValue::NotANumber(_) => "not-a-number",
+            InvalidValue::OutOfRange { .. } => "out-of-range",
+            InvalidValue::UnknownTimeZone(_) => "unknown-time-zone",
+            InvalidValue::NotOneOf { .. } => "not-one-of",
+            InvalidValue::UnknownChoice => "unknown-choice",
+            InvalidValue::Mismatch => "mismatch",
+        }
+    }
+}
+
+/// `raw` trimmed, refused when longer than `max` characters, holding control characters, or
+/// empty while `required`. Every text the product stores is bounded through here.
+fn bounded(raw: &str, max: usize, required: bool) -> Result<String, InvalidValue> {
+    let text = raw.trim();
+    if required && text.is_empty() {
+        return Err(InvalidValue::Required);
+    }
+    let got = text.chars().count();
+    if got > max {
+        return Err(InvalidValue::TooLong { max, got });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(InvalidValue::ControlCharacters);
+    }
+    Ok(text.to_owned())
+}
+
+macro_rules! bounded_text {
+    ($($(#[$doc:meta])* $name:ident: max $max:literal, required $required:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX: usize = $max;
+
+            pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+                bounded(raw, $max, $required).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The text of a stored value, which was parsed when it was stored.
+            pub fn from_stored(stored: String) -> Self {
+                Self(stored)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+
+bounded_text! {
+    /// A company's or a partner's name: 1 to 200 characters.
+    OrgName: max 200, required true;
+    /// A first or last name: up to 200 characters, may be empty.
+    PersonName: max 200, required false;
+    /// A learner's department: up to 200 characters, may be empty.
+    Department: max 200, required false;
+    /// A country as typed: up to 100 characters, may be empty.
+    Country: max 100, required false;
+    /// Why an order was rejected: 1 to 1,000 characters.
+    RejectReason: max 1000, required true;
+}
+
+impl PersonName {
+    /// A name cut to the limit, for imports that keep a row rather than refuse a long name.
+    pub fn truncated(raw: &str) -> Self {
+        let cut: String = raw.trim().chars().take(Self::MAX).collect();
+        Self(cut.chars().filter(|c| !c.is_control()).collect())
+    }
+}
+
+impl Department {
+    /// A department cut to the limit, for imports (see `PersonName::truncated`).
+    pub fn truncated(raw: &str) -> Self {
+        let cut: String = raw.trim().chars().take(Self::MAX).collect();
+        Self(cut.chars().filter(|c| !c.is_control()).collect())
+    }
+}
 
 /// An email address, trimmed and lower-cased, with one `@` and a dotted domain.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -14,7 +134,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let email = raw.trim().to_lowercase();
-        let invalid = || InvalidValue(format!("\"{}\" is not an email address", raw.trim()));
+        let invalid = || InvalidValue::NotAnEmail(raw.trim().chars().take(254).collect());
         if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
@@ -39,6 +159,35 @@ impl fmt::Display for Email {
     }
 }
 
+/// An IANA time zone name the server knows, such as `Europe/London`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let name = raw.trim();
+        if name.len() > 64 || jiff::tz::TimeZone::get(name).is_err() {
+            return Err(InvalidValue::UnknownTimeZone(
+                name.chars().take(64).collect(),
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A whole number as people type it ("1,000", " 250 ").
+fn whole_number(raw: &str) -> Result<i64, InvalidValue> {
+    let trimmed = raw.trim();
+    trimmed
+        .replace([',', '_', ' '], "")
+        .parse::<i64>()
+        .map_err(|_| InvalidValue::NotANumber(trimmed.chars().take(40).collect()))
+}
+
 /// A number of licences in one order or batch: 1 to 100,000.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SeatCount(u32);
@@ -50,20 +199,16 @@ impl SeatCount {
         if (1..=i64::from(Self::MAX)).contains(&n) {
             Ok(Self(n as u32))
         } else {
-            Err(InvalidValue(format!(
-                "must be between 1 and {}, not {n}",
-                Self::MAX
-            )))
+            Err(InvalidValue::OutOfRange {
+                min: 1,
+                max: i64::from(Self::MAX),
+                got: n,
+            })
         }
     }
 
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let n = raw
-            .trim()
-            .replace([',', '_', ' '], "")
-            .parse::<i64>()
-            .map_err(|_| InvalidValue(format!("\"{}\" is not a whole number", raw.trim())))?;
-        Self::new(n)
+        Self::new(whole_number(raw)?)
     }
 
     pub fn get(self) -> u32 {
@@ -82,10 +227,16 @@ impl TrialDays {
         if (1..=90).contains(&days) {
             Ok(Self(days as u16))
         } else {
-            Err(InvalidValue(format!(
-                "a trial lasts 1 to 90 days, not {days}"
-            )))
+            Err(InvalidValue::OutOfRange {
+                min: 1,
+                max: 90,
+                got: days,
+            })
         }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        Self::new(whole_number(raw)?)
     }
 
     pub fn get(self) -> u16 {
@@ -95,6 +246,39 @@ impl TrialDays {
     /// The instant a trial that starts at `start` ends.
     pub fn trial_end(self, start: jiff::Timestamp) -> jiff::Timestamp {
         start + jiff::SignedDuration::from_hours(24 * i64::from(self.0))
+    }
+}
+
+/// A new password: 10 to 1,000 characters. The upper bound keeps hashing cheap for hostile input.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN: usize = 10;
+    pub const MAX: usize = 1000;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let got = raw.chars().count();
+        if got < Self::MIN {
+            return Err(InvalidValue::TooShort { min: Self::MIN });
+        }
+        if got > Self::MAX {
+            return Err(InvalidValue::TooLong {
+                max: Self::MAX,
+                got,
+            });
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(..)")
     }
 }
 
@@ -128,20 +312,74 @@ mod tests {
 
     #[test]
     fn seat_count_is_bounded() {
-        assert!(SeatCount::new(0).is_err());
+        assert_eq!(
+            SeatCount::new(0),
+            Err(InvalidValue::OutOfRange {
+                min: 1,
+                max: 100_000,
+                got: 0
+            })
+        );
         assert!(SeatCount::new(100_001).is_err());
         assert_eq!(SeatCount::parse(" 1,000 ").unwrap().get(), 1000);
-        assert!(SeatCount::parse("ten").is_err());
+        assert_eq!(
+            SeatCount::parse("ten"),
+            Err(InvalidValue::NotANumber("ten".into()))
+        );
     }
 
     #[test]
     fn trial_days_are_one_to_ninety() {
         assert!(TrialDays::new(0).is_err());
         assert!(TrialDays::new(91).is_err());
+        assert_eq!(TrialDays::parse("45").unwrap().get(), 45);
         let start: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         assert_eq!(
             TrialDays::DEFAULT.trial_end(start).to_string(),
             "2026-01-31T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn texts_are_trimmed_and_bounded_and_refuse_control_characters() {
+        assert_eq!(OrgName::parse("  Acme  ").unwrap().as_str(), "Acme");
+        assert_eq!(OrgName::parse("   "), Err(InvalidValue::Required));
+        assert_eq!(
+            OrgName::parse(&"x".repeat(201)),
+            Err(InvalidValue::TooLong { max: 200, got: 201 })
+        );
+        assert_eq!(
+            PersonName::parse("Ann\u{0}"),
+            Err(InvalidValue::ControlCharacters)
+        );
+        assert_eq!(PersonName::parse("").unwrap().as_str(), "");
+        assert!(RejectReason::parse(&"y".repeat(1000)).is_ok());
+        assert!(RejectReason::parse(&"y".repeat(1001)).is_err());
+        assert_eq!(PersonName::truncated(&"z".repeat(300)).as_str().len(), 200);
+    }
+
+    #[test]
+    fn time_zones_must_be_known_names() {
+        assert_eq!(
+            TimeZoneName::parse(" Europe/Berlin ").unwrap().as_str(),
+            "Europe/Berlin"
+        );
+        assert!(matches!(
+            TimeZoneName::parse("Mars/Olympus"),
+            Err(InvalidValue::UnknownTimeZone(_))
+        ));
+    }
+
+    #[test]
+    fn passwords_are_ten_to_a_thousand_characters() {
+        assert_eq!(
+            Password::parse("short"),
+            Err(InvalidValue::TooShort { min: 10 })
+        );
+        assert!(Password::parse(&"p".repeat(1001)).is_err());
+        assert_eq!(
+            format!("{:?}", Password::parse("long enough!").unwrap()),
+            "Password(..)"
         );
     }
 }

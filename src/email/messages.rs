@@ -139,6 +139,24 @@ pub fn order_rejected(
     }
 }
 
+pub fn order_cancelled(
+    company: &str,
+    quantity: u32,
+    kind: &str,
+    cancelled_by: &str,
+    order_url: &str,
+) -> EmailContent {
+    EmailContent {
+        subject: format!("{company}: the request for {quantity} {kind} licences was cancelled"),
+        paragraphs: vec![format!(
+            "{cancelled_by} cancelled the request of {company} for {quantity} {kind} licences. \
+             Nothing needs to be assigned."
+        )],
+        items: Vec::new(),
+        action: Some(("See the order".into(), order_url.into())),
+    }
+}
+
 pub fn welcome(name: &str, organisation: &str, set_password_url: &str) -> EmailContent {
     EmailContent {
         subject: format!("Welcome to seatledger, {name}"),

@@ -7,28 +7,49 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::layout::{Layout, PageResult, render};
-use super::session::{Area, CsrfToken, SESSION_COOKIE, SignedIn, cookie, set_cookie};
-use super::{AppState, PageError};
-use crate::db::sessions::{self, SESSION_LIFETIME};
-use crate::db::{passwords, users};
-use crate::domain::Email;
-use crate::domain::access::{self, SignInDecision, SignInRefusal};
+use super::areas::SignedIn;
+use super::error::{field_messages, link};
+use super::layout::{Layout, PageResult, render, render_with};
+use super::session::{CsrfToken, SESSION_COOKIE, cookie, set_cookie};
+use super::{AppState, BOTH, GET, POST, PageError, Routes};
+use crate::domain::access::{MAX_FAILED_SIGN_INS, SESSION_LIFETIME, SignInRefusal};
+use crate::domain::{Email, InvalidValue, Password};
 use crate::format::date;
-use crate::password;
+use crate::ops::accounts::{self, SignInFailure};
+use crate::ops::{Error, Fields};
 
-pub(super) async fn home(who: Option<SignedIn>) -> Redirect {
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .add("/", GET, get(home))
+        .add("/health", GET, get(health))
+        .add("/static/app.css", GET, get(stylesheet))
+        .add("/sign-in", BOTH, get(sign_in_page).post(sign_in))
+        .add("/sign-out", POST, post(sign_out))
+        .add(
+            "/forgot-password",
+            BOTH,
+            get(forgot_password_page).post(forgot_password),
+        )
+        .add(
+            "/set-password",
+            BOTH,
+            get(set_password_page).post(set_password),
+        )
+}
+
+async fn home(who: Option<SignedIn>) -> Redirect {
     match who {
-        Some(who) => Redirect::to(Area::of(who.landing).home()),
+        Some(who) => Redirect::to(who.area().home()),
         None => Redirect::to("/sign-in"),
     }
 }
 
-pub(super) async fn health(State(state): State<Arc<AppState>>) -> Response {
+async fn health(State(state): State<Arc<AppState>>) -> Response {
     match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(state.db.pool())
+        .fetch_one(state.ops.db.pool())
         .await
     {
         Ok(_) => Json(serde_json::json!({ "status": "ok", "database": "ok" })).into_response(),
@@ -43,7 +64,7 @@ pub(super) async fn health(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-pub(super) async fn stylesheet() -> impl IntoResponse {
+async fn stylesheet() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -54,7 +75,7 @@ pub(super) async fn stylesheet() -> impl IntoResponse {
 }
 
 pub(super) async fn not_found() -> PageError {
-    PageError::NotFound
+    PageError::Op(Error::NotFound)
 }
 
 #[derive(Template)]
@@ -67,17 +88,17 @@ struct SignInPage {
 }
 
 #[derive(Deserialize)]
-pub(super) struct SignInQuery {
+struct SignInQuery {
     password: Option<String>,
 }
 
-pub(super) async fn sign_in_page(
+async fn sign_in_page(
     who: Option<SignedIn>,
     csrf: CsrfToken,
     Query(query): Query<SignInQuery>,
 ) -> PageResult {
     if let Some(who) = who {
-        return Ok(Redirect::to(Area::of(who.landing).home()).into_response());
+        return Ok(Redirect::to(who.area().home()).into_response());
     }
     render(SignInPage {
         layout: Layout::anonymous("Sign in", &csrf),
@@ -91,102 +112,77 @@ pub(super) async fn sign_in_page(
 }
 
 #[derive(Deserialize)]
-pub(super) struct SignInForm {
+struct SignInForm {
     email: String,
     password: String,
 }
 
-pub(super) async fn sign_in(
+/// Why a sign-in failed, as the sign-in page says it.
+fn sign_in_failure(failure: SignInFailure) -> String {
+    match failure {
+        SignInFailure::Incorrect => "The email or password is incorrect.".into(),
+        SignInFailure::Locked { until } => format!(
+            "This account is locked after {MAX_FAILED_SIGN_INS} wrong passwords. Try again after \
+             {} UTC, or reset your password.",
+            until.strftime("%H:%M")
+        ),
+        SignInFailure::Refused { refusal, time_zone } => match refusal {
+            SignInRefusal::LicenceExpired { on } => format!(
+                "Your licence expired on {}. Ask your company manager to renew it.",
+                date(on, &time_zone)
+            ),
+            SignInRefusal::AwaitingLicence => {
+                "You do not have a licence yet. Ask your company manager to allocate one.".into()
+            }
+            SignInRefusal::Deactivated => {
+                "This account has been deactivated. Ask your company manager if you need access."
+                    .into()
+            }
+        },
+    }
+}
+
+async fn sign_in(
     State(state): State<Arc<AppState>>,
     csrf: CsrfToken,
     Form(form): Form<SignInForm>,
 ) -> PageResult {
-    let refuse = |message: String| -> PageResult {
-        let page = SignInPage {
-            layout: Layout::anonymous("Sign in", &csrf),
-            notice: None,
-            email: form.email.trim().to_owned(),
-            error: Some(message),
-        };
-        Ok((StatusCode::UNAUTHORIZED, render(page)?).into_response())
-    };
-    let user = match Email::parse(&form.email) {
-        Ok(email) => users::access_by_email(&state.db, &email).await?,
-        Err(_) => None,
-    };
-    let now = state.clock.now();
-    let locked = |until: jiff::Timestamp| {
-        format!(
-            "This account is locked after three wrong passwords. Try again after {} UTC, or reset your password.",
-            until.strftime("%H:%M")
-        )
-    };
-    let Some(user) = user else {
-        // Hash anyway, so an unknown email takes as long as a known one.
-        password::verify_blocking(form.password.clone(), None).await;
-        return refuse("The email or password is incorrect.".into());
-    };
-    let attempt = match users::reserve_sign_in(&state.db, user.id, now).await? {
-        users::Attempt::Locked(until) => return refuse(locked(until)),
-        users::Attempt::Allowed(attempt) => attempt,
-    };
-    if !password::verify_blocking(form.password.clone(), user.password_hash.clone()).await {
-        if let Some(until) = users::failed_sign_in(&state.db, user.id, attempt, now).await? {
-            return refuse(locked(until));
-        }
-        return refuse("The email or password is incorrect.".into());
-    }
-    users::clear_failures(&state.db, user.id).await?;
-    let company = user.company.as_ref();
-    match access::sign_in(&user.facts, company.map(|c| &c.facts), now) {
-        SignInDecision::Refused(refusal) => {
-            let tz = company.map_or("UTC", |c| c.time_zone.as_str());
-            refuse(match refusal {
-                SignInRefusal::LicenceExpired { on } => format!(
-                    "Your licence expired on {}. Ask your company manager to renew it.",
-                    date(on, tz)
-                ),
-                SignInRefusal::AwaitingLicence => {
-                    "You do not have a licence yet. Ask your company manager to allocate one.".into()
-                }
-                SignInRefusal::Deactivated => {
-                    "This account has been deactivated. Ask your company manager if you need access."
-                        .into()
-                }
-            })
-        }
-        SignInDecision::Allowed { landing, .. } => {
-            let token = sessions::create(&state.db, user.id, now).await?;
-            let mut response = Redirect::to(Area::of(landing).home()).into_response();
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(
-                    SESSION_COOKIE,
-                    &token,
-                    "Lax",
-                    SESSION_LIFETIME.as_secs(),
-                    state.config.secure_cookies,
-                ),
+    match accounts::sign_in(&state.ops, &form.email, &form.password).await {
+        Ok(session) => {
+            let mut response =
+                Redirect::to(super::areas::Area::of(session.landing).home()).into_response();
+            let cookie = set_cookie(
+                SESSION_COOKIE,
+                &session.token,
+                "Lax",
+                SESSION_LIFETIME.as_secs(),
+                state.config.secure_cookies,
             );
+            response.headers_mut().append(header::SET_COOKIE, cookie);
             Ok(response)
         }
+        Err(Error::SignIn(failure)) => {
+            let page = SignInPage {
+                layout: Layout::anonymous("Sign in", &csrf),
+                notice: None,
+                email: form.email.trim().chars().take(254).collect(),
+                error: Some(sign_in_failure(failure)),
+            };
+            render_with(StatusCode::UNAUTHORIZED, page)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
-pub(super) async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> PageResult {
+async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> PageResult {
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        sessions::revoke(&state.db, token).await?;
+        accounts::sign_out(&state.ops, token).await?;
     }
     let mut response = Redirect::to("/sign-in").into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", "Lax", 0, state.config.secure_cookies),
-    );
+    let expired = set_cookie(SESSION_COOKIE, "", "Lax", 0, state.config.secure_cookies);
+    response.headers_mut().append(header::SET_COOKIE, expired);
     Ok(response)
 }
-
-/// The shortest password accepted.
-const MIN_PASSWORD: usize = 10;
 
 #[derive(Template)]
 #[template(path = "set_password.html")]
@@ -197,20 +193,21 @@ struct SetPasswordPage {
 }
 
 #[derive(Deserialize)]
-pub(super) struct TokenQuery {
+struct TokenQuery {
     token: String,
 }
 
 /// The form behind a welcome or reset link.
-pub(super) async fn set_password_page(
+async fn set_password_page(
     State(state): State<Arc<AppState>>,
     csrf: CsrfToken,
     Query(query): Query<TokenQuery>,
 ) -> PageResult {
-    let error = passwords::check(&state.db, &query.token, state.clock.now())
-        .await?
-        .err()
-        .map(|e| e.to_string());
+    let error = match accounts::check_link(&state.ops, &query.token).await {
+        Ok(_) => None,
+        Err(Error::Link(e)) => Some(link(e).to_owned()),
+        Err(e) => return Err(e.into()),
+    };
     render(SetPasswordPage {
         layout: Layout::anonymous("Set your password", &csrf),
         token: query.token,
@@ -219,36 +216,41 @@ pub(super) async fn set_password_page(
 }
 
 #[derive(Deserialize)]
-pub(super) struct SetPasswordForm {
+struct SetPasswordForm {
     token: String,
     password: String,
     confirm: String,
 }
 
-pub(super) async fn set_password(
+const PASSWORD_LABELS: &[(&str, &str)] =
+    &[("password", "Password"), ("confirm", "Confirm password")];
+
+async fn set_password(
     State(state): State<Arc<AppState>>,
     csrf: CsrfToken,
     Form(form): Form<SetPasswordForm>,
 ) -> PageResult {
-    let refuse = |error: String| -> PageResult {
-        let page = SetPasswordPage {
-            layout: Layout::anonymous("Set your password", &csrf),
-            token: form.token.clone(),
-            error: Some(error),
-        };
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
-    };
-    if form.password.chars().count() < MIN_PASSWORD {
-        return refuse(format!("Password: use at least {MIN_PASSWORD} characters."));
-    }
+    let mut fields = Fields::default();
+    let password = fields.take("password", Password::parse(&form.password));
     if form.password != form.confirm {
-        return refuse("Confirm password: the two passwords differ.".into());
+        fields.refuse("confirm", InvalidValue::Mismatch);
     }
-    let hash = password::hash_blocking(form.password.clone()).await;
-    match passwords::redeem(&state.db, &form.token, &hash, state.clock.now()).await? {
-        Ok(_) => Ok(Redirect::to("/sign-in?password=set").into_response()),
-        Err(e) => refuse(e.to_string()),
-    }
+    let outcome = match fields.finish(|| password) {
+        Ok(password) => accounts::set_password(&state.ops, &form.token, &password).await,
+        Err(e) => Err(e),
+    };
+    let error = match outcome {
+        Ok(_) => return Ok(Redirect::to("/sign-in?password=set").into_response()),
+        Err(Error::Invalid(errors)) => field_messages(&errors, PASSWORD_LABELS).join(" "),
+        Err(Error::Link(e)) => link(e).to_owned(),
+        Err(e) => return Err(e.into()),
+    };
+    let page = SetPasswordPage {
+        layout: Layout::anonymous("Set your password", &csrf),
+        token: form.token.clone(),
+        error: Some(error),
+    };
+    render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
 #[derive(Template)]
@@ -258,7 +260,7 @@ struct ForgotPasswordPage {
     sent: bool,
 }
 
-pub(super) async fn forgot_password_page(csrf: CsrfToken) -> PageResult {
+async fn forgot_password_page(csrf: CsrfToken) -> PageResult {
     render(ForgotPasswordPage {
         layout: Layout::anonymous("Reset your password", &csrf),
         sent: false,
@@ -266,25 +268,19 @@ pub(super) async fn forgot_password_page(csrf: CsrfToken) -> PageResult {
 }
 
 #[derive(Deserialize)]
-pub(super) struct ForgotPasswordForm {
+struct ForgotPasswordForm {
     #[serde(default)]
     email: String,
 }
 
 /// Forgot password: the same answer whether or not the account exists.
-pub(super) async fn forgot_password(
+async fn forgot_password(
     State(state): State<Arc<AppState>>,
     csrf: CsrfToken,
     Form(form): Form<ForgotPasswordForm>,
 ) -> PageResult {
     if let Ok(email) = Email::parse(&form.email) {
-        passwords::request_reset(
-            &state.db,
-            &email,
-            &state.config.public_url,
-            state.clock.now(),
-        )
-        .await?;
+        accounts::request_reset(&state.ops, &email).await?;
     }
     render(ForgotPasswordPage {
         layout: Layout::anonymous("Reset your password", &csrf),

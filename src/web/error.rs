@@ -1,41 +1,87 @@
-//! The one place errors become responses. Internals are logged and hidden behind a plain 500.
+//! The one place the console turns errors into pages, and writes their words. Internal errors are
+//! logged with their cause (inside the request's span) and shown as a plain 500.
 
 use askama::Template;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::db::DbError;
+use crate::db::passwords::LinkError;
+use crate::domain::Action;
+use crate::ops::{Conflict, Error, FieldError, Refusal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
     /// Not signed in, or signed in somewhere else: go there.
     #[error("redirect to {0}")]
     Redirect(String),
-    #[error("not found")]
-    NotFound,
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error(transparent)]
+    Op(#[from] Error),
+    #[error("the form's CSRF token is missing or wrong")]
+    CsrfRefused,
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+    #[error("misconfigured: {0}")]
+    Misconfigured(&'static str),
 }
 
 impl From<DbError> for PageError {
     fn from(e: DbError) -> Self {
-        match e {
-            DbError::NotFound => PageError::NotFound,
-            DbError::NoFreeSeats(e) => PageError::Conflict(e.to_string()),
-            DbError::Conflict(message) => PageError::Conflict(message),
-            other => PageError::Internal(other.to_string()),
+        PageError::Op(e.into())
+    }
+}
+
+/// Why the caller may not do this, as a sentence.
+pub fn refusal(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::Role(Action::AdministerCompanies) => {
+            "Only your partner's admins can create or edit companies and assign or reject orders."
+        }
+        Refusal::Role(Action::AdministerPartner) => {
+            "Only your partner's admins can create sub-partners, API keys and webhook endpoints."
+        }
+        Refusal::Role(_) => "Your role does not allow this.",
+        Refusal::ManagedCompany => {
+            "Your partner manages this company's programme: ask them to make this change."
+        }
+        Refusal::Yourself => "You cannot deactivate or delete your own account.",
+        Refusal::LastManager => {
+            "This is the company's last active manager: add another manager first."
         }
     }
 }
 
-impl From<askama::Error> for PageError {
-    fn from(e: askama::Error) -> Self {
-        PageError::Internal(format!("template: {e}"))
+/// A conflict, as a sentence.
+pub fn conflict(conflict: Conflict) -> String {
+    match conflict {
+        Conflict::EmailInUse => "this email address is already in use".into(),
+        Conflict::SeatHeld(_) => "a learner already has an active licence".into(),
+        Conflict::OrderDecided(state) => format!("this order is already {}", state.as_str()),
+        Conflict::Deactivated(_) => "this user is deactivated".into(),
     }
+}
+
+/// A set-password link's problem, as a sentence.
+pub fn link(error: LinkError) -> &'static str {
+    match error {
+        LinkError::Unknown => "This link is not valid. Ask for a new one.",
+        LinkError::Used => "This link has already been used. Sign in, or ask for a new link.",
+        LinkError::Expired => "This link has expired. Ask for a new one.",
+    }
+}
+
+/// "Label: problem." for each field, with the form's labels (field name, label).
+pub fn field_messages(errors: &[FieldError], labels: &[(&str, &str)]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| {
+            let label = labels
+                .iter()
+                .find(|(field, _)| *field == e.field)
+                .map_or(e.field, |(_, label)| label);
+            format!("{label}: {}.", e.problem)
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -45,29 +91,85 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = ErrorPage { title, message }
+        .render()
+        .unwrap_or_else(|_| message.to_owned());
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+/// Logs a failure with its cause chain, inside the request's span.
+fn log_internal(error: &dyn std::error::Error) {
+    let mut causes = String::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        causes.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    tracing::error!(error = %error, causes = %causes, "request failed");
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let (status, title, message) = match &self {
-            PageError::Redirect(to) => return Redirect::to(to).into_response(),
-            PageError::NotFound => (
+        let (status, title, message): (StatusCode, &str, String) = match self {
+            PageError::Redirect(to) => return Redirect::to(&to).into_response(),
+            PageError::CsrfRefused => (
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                "This form has expired or was sent from another site. Reload the page and try again."
+                    .into(),
+            ),
+            PageError::Op(Error::NotFound) => (
                 StatusCode::NOT_FOUND,
                 "Not found",
-                "There is nothing here, or you do not have access to it.",
+                "There is nothing here, or you do not have access to it.".into(),
             ),
-            PageError::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m.as_str()),
-            PageError::Conflict(m) => (StatusCode::CONFLICT, "That did not work", m.as_str()),
-            PageError::Internal(detail) => {
-                tracing::error!(%detail, "request failed");
+            PageError::Op(Error::Forbidden(r)) => {
+                (StatusCode::FORBIDDEN, "Not allowed", refusal(r).into())
+            }
+            PageError::Op(Error::Conflict(c)) => {
+                let message = format!("That could not be done: {}.", conflict(c));
+                (StatusCode::CONFLICT, "That did not work", message)
+            }
+            PageError::Op(Error::NoFreeSeats(e)) => (
+                StatusCode::CONFLICT,
+                "That did not work",
+                format!("Nothing was allocated: {e}."),
+            ),
+            PageError::Op(Error::Invalid(errors)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "That did not work",
+                field_messages(&errors, &[("column", "Column"), ("learners", "Learners")])
+                    .join(" "),
+            ),
+            PageError::Op(Error::File(e)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "That did not work",
+                format!("File: {e}."),
+            ),
+            PageError::Op(Error::Link(e)) => (StatusCode::GONE, "Link", link(e).into()),
+            PageError::Op(Error::SignIn(_)) => {
+                return PageError::Redirect("/sign-in".into()).into_response();
+            }
+            PageError::Op(Error::Busy) => {
+                let mut response = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "Too many people are changing the same thing at once. Try again in a moment.",
+                );
+                let retry = HeaderValue::from_static("2");
+                response.headers_mut().insert(header::RETRY_AFTER, retry);
+                return response;
+            }
+            internal => {
+                log_internal(&internal);
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Something went wrong",
-                    "Something went wrong on our side. Please try again.",
+                    "Something went wrong on our side. Please try again.".into(),
                 )
             }
         };
-        let body = ErrorPage { title, message }
-            .render()
-            .unwrap_or_else(|_| message.to_owned());
-        (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+        page(status, title, &message)
     }
 }

@@ -6,12 +6,18 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::PageError;
-use super::session::{Area, CsrfToken, SignedIn};
+use super::areas::{Area, SignedIn};
+use super::session::CsrfToken;
 
 pub(super) type PageResult = Result<Response, PageError>;
 
 pub(super) fn render(page: impl Template) -> PageResult {
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(page.render()?)).into_response())
+}
+
+/// A page with a status other than 200, e.g. a form shown again with its errors (422).
+pub(super) fn render_with(status: axum::http::StatusCode, page: impl Template) -> PageResult {
+    Ok((status, render(page)?).into_response())
 }
 
 /// A link in the section navigation.
@@ -44,8 +50,8 @@ impl Layout {
         }
     }
 
-    pub(super) fn signed_in(title: &str, csrf: &CsrfToken, who: &SignedIn, current: &str) -> Self {
-        let area = Area::of(who.landing);
+    pub(super) fn signed_in(title: &str, who: &SignedIn, current: &str) -> Self {
+        let area = who.area();
         let (area_name, sections): (&str, &[(&str, &str)]) = match area {
             Area::Operator => (
                 "Operator Console",
@@ -73,7 +79,7 @@ impl Layout {
         };
         Self {
             title: title.to_owned(),
-            csrf: csrf.0.clone(),
+            csrf: who.csrf.0.clone(),
             user_name: Some(who.user.display_name.clone()),
             area_name,
             links: sections
@@ -87,7 +93,7 @@ impl Layout {
             managing: who
                 .company
                 .as_ref()
-                .filter(|_| who.managing)
+                .filter(|_| who.managing())
                 .map(|c| c.name.clone()),
         }
     }
@@ -104,13 +110,12 @@ pub(super) struct SectionPage {
 
 pub(super) fn section(
     who: &SignedIn,
-    csrf: &CsrfToken,
     path: &str,
     heading: &'static str,
     empty: &'static str,
 ) -> PageResult {
     render(SectionPage {
-        layout: Layout::signed_in(heading, csrf, who, path),
+        layout: who.layout(heading, path),
         heading,
         empty,
     })

@@ -1,28 +1,30 @@
 //! The web edge: server-rendered pages (askama templates, escaped) over axum. Handlers are thin:
-//! they derive the caller's scope from the session, call `db`, and render. Errors are mapped once,
-//! in `error`.
+//! an area extractor gives them the caller, they parse the form, call one operation (`crate::ops`)
+//! and render its outcome. Errors become pages in one place, `error`.
 
 mod account;
+mod areas;
 mod company;
 mod error;
 mod layout;
-mod licences;
 mod operator;
 mod partner;
-mod people;
 mod session;
 
-use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::body::Body;
+use axum::http::{HeaderName, Request};
 use axum::middleware;
-use axum::routing::{MethodRouter, get, post};
-use tokio::net::TcpListener;
+use axum::routing::MethodRouter;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
 
-use crate::clock::SharedClock;
-use crate::db::Db;
+use crate::ops::Ops;
 
 pub use error::PageError;
 pub use session::{CSRF_COOKIE, SESSION_COOKIE};
@@ -30,26 +32,21 @@ pub use session::{CSRF_COOKIE, SESSION_COOKIE};
 /// Settings of the web edge.
 #[derive(Clone, Debug)]
 pub struct WebConfig {
-    /// Where people reach the console; links in pages and emails start with it.
-    pub public_url: String,
     /// Cookies get `Secure` when the console is served over https.
     pub secure_cookies: bool,
 }
 
 impl WebConfig {
     pub fn new(public_url: &str) -> Self {
-        let public_url = public_url.trim_end_matches('/').to_owned();
         Self {
             secure_cookies: public_url.starts_with("https://"),
-            public_url,
         }
     }
 }
 
 /// Everything a request handler may use.
 pub struct AppState {
-    pub db: Db,
-    pub clock: SharedClock,
+    pub ops: Ops,
     pub config: WebConfig,
 }
 
@@ -60,14 +57,19 @@ pub struct Route {
     pub methods: &'static [&'static str],
 }
 
-/// Builds the router and the list of its routes together, so neither can miss one.
-struct Routes {
+pub(crate) const GET: &[&str] = &["GET"];
+pub(crate) const POST: &[&str] = &["POST"];
+pub(crate) const BOTH: &[&str] = &["GET", "POST"];
+
+/// Builds the router and the list of its routes together, so neither can miss one. Each feature
+/// module adds its own routes.
+pub(crate) struct Routes {
     router: Router<Arc<AppState>>,
     table: Vec<Route>,
 }
 
 impl Routes {
-    fn add(
+    pub(crate) fn add(
         mut self,
         path: &'static str,
         methods: &'static [&'static str],
@@ -79,128 +81,15 @@ impl Routes {
     }
 }
 
-/// The largest request an upload route reads: the 20 MB file limit plus room for the form.
-const UPLOAD_LIMIT: usize = crate::imports::MAX_BYTES + 64 * 1024;
-
 fn routes() -> Routes {
-    const GET: &[&str] = &["GET"];
-    const POST: &[&str] = &["POST"];
-    const BOTH: &[&str] = &["GET", "POST"];
-    Routes {
+    let routes = Routes {
         router: Router::new(),
         table: Vec::new(),
-    }
-    .add("/", GET, get(account::home))
-    .add("/health", GET, get(account::health))
-    .add("/static/app.css", GET, get(account::stylesheet))
-    .add(
-        "/sign-in",
-        BOTH,
-        get(account::sign_in_page).post(account::sign_in),
-    )
-    .add("/sign-out", POST, post(account::sign_out))
-    .add(
-        "/forgot-password",
-        BOTH,
-        get(account::forgot_password_page).post(account::forgot_password),
-    )
-    .add(
-        "/set-password",
-        BOTH,
-        get(account::set_password_page).post(account::set_password),
-    )
-    .add("/operator", GET, get(operator::operator_home))
-    .add("/operator/mailbox", GET, get(operator::mailbox))
-    .add("/operator/mailbox/{id}", GET, get(operator::mailbox_email))
-    .add("/partner", GET, get(partner::companies))
-    .add(
-        "/partner/companies/new",
-        GET,
-        get(partner::new_company_form),
-    )
-    .add("/partner/companies", POST, post(partner::create_company))
-    .add(
-        "/partner/companies/{id}/edit",
-        BOTH,
-        get(partner::edit_company_form).post(partner::edit_company),
-    )
-    .add(
-        "/partner/companies/{id}/manage",
-        POST,
-        post(partner::manage),
-    )
-    .add("/manage/exit", POST, post(partner::exit_manage))
-    .add(
-        "/partner/partners",
-        BOTH,
-        get(partner::sub_partners).post(partner::create_sub_partner),
-    )
-    .add(
-        "/partner/partners/new",
-        GET,
-        get(partner::new_sub_partner_form),
-    )
-    .add("/partner/licences", GET, get(partner::orders))
-    .add("/partner/orders/{id}/assign", POST, post(partner::assign))
-    .add(
-        "/partner/orders/{id}/reject",
-        BOTH,
-        get(partner::reject_form).post(partner::reject),
-    )
-    .add("/partner/activity", GET, get(partner::activity))
-    .add("/company", GET, get(company::company_home))
-    .add(
-        "/company/users",
-        BOTH,
-        get(people::users).post(people::add_user),
-    )
-    .add("/company/users/new", GET, get(people::new_user_form))
-    .add(
-        "/company/users/import",
-        BOTH,
-        get(people::import_form)
-            .post(people::upload_users)
-            .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-    )
-    .add(
-        "/company/users/import/{id}",
-        BOTH,
-        get(people::import_mapping).post(people::import_users),
-    )
-    .add(
-        "/company/users/{id}/deactivate",
-        POST,
-        post(people::deactivate),
-    )
-    .add("/company/users/{id}/delete", POST, post(people::delete))
-    .add("/company/licenses", GET, get(licences::licenses))
-    .add("/company/licenses/allocate", POST, post(licences::allocate))
-    .add(
-        "/company/licenses/renewal",
-        BOTH,
-        get(licences::renewal_form)
-            .post(licences::upload_renewal)
-            .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-    )
-    .add(
-        "/company/licenses/renewal/{id}",
-        BOTH,
-        get(licences::renewal_preview).post(licences::apply_renewal),
-    )
-    .add(
-        "/company/licenses/renewal/{id}/report.csv",
-        GET,
-        get(licences::renewal_report),
-    )
-    .add("/company/upgrade", GET, get(company::upgrade))
-    .add("/company/orders/new", GET, get(company::order_form))
-    .add(
-        "/company/orders",
-        BOTH,
-        get(company::order_form).post(company::request_licences),
-    )
-    .add("/landing", GET, get(company::landing))
-    .add("/learner", GET, get(company::learner_home))
+    };
+    let routes = account::routes(routes);
+    let routes = operator::routes(routes);
+    let routes = partner::routes(routes);
+    company::routes(routes)
 }
 
 /// Every route of the console.
@@ -208,38 +97,53 @@ pub fn route_table() -> Vec<Route> {
     routes().table
 }
 
-/// The application: build it from a database and a clock, then serve it or call its router.
-#[derive(Clone)]
-pub struct App {
-    state: Arc<AppState>,
+/// The header carrying each request's id, set when the client sent none and returned on the
+/// response, so a report of a failure can be matched to its log lines.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: random, so ids from several instances do not collide.
+#[derive(Clone, Copy, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let id = &crate::db::sessions::new_token()[..16];
+        axum::http::HeaderValue::from_str(id)
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
-impl App {
-    pub fn new(db: Db, clock: SharedClock, config: WebConfig) -> Self {
-        Self {
-            state: Arc::new(AppState { db, clock, config }),
-        }
-    }
+/// The longest a request may take before it is answered 408; bounds each request's time.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-    pub fn router(&self) -> Router {
-        routes()
-            .router
-            .fallback(account::not_found)
-            .layer(middleware::from_fn_with_state(
-                self.state.clone(),
-                session::csrf_protection,
-            ))
-            .with_state(self.state.clone())
-    }
-
-    /// Serves on `listener` until `shutdown` completes.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
+/// The console's router over the operations `ops`.
+pub fn router(ops: Ops, config: WebConfig) -> Router {
+    let state = Arc::new(AppState { ops, config });
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+        let id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+    });
+    routes()
+        .router
+        .fallback(account::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::csrf_protection,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
 }

@@ -4,18 +4,24 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::routing::get;
 use serde::Deserialize;
 
-use super::AppState;
+use super::areas::OperatorArea;
 use super::layout::{Layout, PageResult, render, section};
-use super::session::{Area, CsrfToken, SignedIn};
+use super::{AppState, GET, Routes};
 use crate::db::outbox::{self, OutboxEmail};
 
-pub(super) async fn operator_home(who: SignedIn, csrf: CsrfToken) -> PageResult {
-    who.enter(Area::Operator)?;
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .add("/operator", GET, get(operator_home))
+        .add("/operator/mailbox", GET, get(mailbox))
+        .add("/operator/mailbox/{id}", GET, get(mailbox_email))
+}
+
+async fn operator_home(area: OperatorArea) -> PageResult {
     section(
-        &who,
-        &csrf,
+        &area,
         "/operator",
         "Partners",
         "Distributors you create will be listed here.",
@@ -31,21 +37,19 @@ struct MailboxPage {
 }
 
 #[derive(Deserialize)]
-pub(super) struct MailboxQuery {
+struct MailboxQuery {
     before: Option<i64>,
 }
 
 /// The operator's Mailbox: every email the instance queued, newest first, with its status.
-pub(super) async fn mailbox(
+async fn mailbox(
     State(state): State<Arc<AppState>>,
-    who: SignedIn,
-    csrf: CsrfToken,
+    area: OperatorArea,
     Query(query): Query<MailboxQuery>,
 ) -> PageResult {
-    who.enter(Area::Operator)?;
-    let page = outbox::list(&state.db, query.before, 50).await?;
+    let page = outbox::list(&state.ops.db, query.before, 50).await?;
     render(MailboxPage {
-        layout: Layout::signed_in("Mailbox", &csrf, &who, "/operator/mailbox"),
+        layout: area.layout("Mailbox", "/operator/mailbox"),
         emails: page.items,
         next: page.next.map(|id| format!("/operator/mailbox?before={id}")),
     })
@@ -58,16 +62,13 @@ struct MailboxEmailPage {
     email: OutboxEmail,
 }
 
-pub(super) async fn mailbox_email(
+async fn mailbox_email(
     State(state): State<Arc<AppState>>,
-    who: SignedIn,
-    csrf: CsrfToken,
+    area: OperatorArea,
     Path(id): Path<i64>,
 ) -> PageResult {
-    who.enter(Area::Operator)?;
-    let email = outbox::get(&state.db, id).await?;
     render(MailboxEmailPage {
-        layout: Layout::signed_in("Mailbox", &csrf, &who, "/operator/mailbox"),
-        email,
+        layout: area.layout("Mailbox", "/operator/mailbox"),
+        email: outbox::get(&state.ops.db, id).await?,
     })
 }

@@ -1,0 +1,152 @@
+//! What the Activity page says about each change. The entry is written in the transaction of the
+//! change, as a stable action code and a line of text naming what happened.
+
+use jiff::Timestamp;
+use sqlx::{Any, Transaction};
+
+use crate::db::{Actor, DbResult, activity};
+use crate::domain::{CompanyId, OrderId, OrderKind, SeatCount};
+
+/// One change worth an Activity line.
+pub(crate) enum Entry<'a> {
+    CompanyCreatedOnTrial {
+        name: &'a str,
+        days: u16,
+    },
+    CompanyCreatedLicensed {
+        name: &'a str,
+        kind: OrderKind,
+        quantity: SeatCount,
+    },
+    CompanyEdited {
+        name: &'a str,
+    },
+    OrderRequested {
+        order: OrderId,
+        kind: OrderKind,
+        quantity: SeatCount,
+    },
+    OrderAssigned {
+        order: OrderId,
+        kind: OrderKind,
+        quantity: SeatCount,
+    },
+    OrderRejected {
+        order: OrderId,
+        reason: &'a str,
+    },
+    OrderCancelled {
+        order: OrderId,
+    },
+    LicencesAllocated {
+        learners: usize,
+    },
+    LicencesRenewed {
+        learners: usize,
+    },
+    LicenceReleased {
+        email: &'a str,
+    },
+    UserAdded {
+        email: &'a str,
+    },
+    UsersImported {
+        users: usize,
+    },
+    UserDeactivated {
+        email: &'a str,
+    },
+    UserDeleted {
+        email: &'a str,
+    },
+}
+
+fn learners(n: usize) -> String {
+    if n == 1 {
+        "1 learner".to_owned()
+    } else {
+        format!("{n} learners")
+    }
+}
+
+impl Entry<'_> {
+    fn action(&self) -> &'static str {
+        match self {
+            Entry::CompanyCreatedOnTrial { .. } | Entry::CompanyCreatedLicensed { .. } => {
+                "company_created"
+            }
+            Entry::CompanyEdited { .. } => "company_edited",
+            Entry::OrderRequested { .. } => "order_requested",
+            Entry::OrderAssigned { .. } => "order_assigned",
+            Entry::OrderRejected { .. } => "order_rejected",
+            Entry::OrderCancelled { .. } => "order_cancelled",
+            Entry::LicencesAllocated { .. } => "licences_allocated",
+            Entry::LicencesRenewed { .. } => "licences_renewed",
+            Entry::LicenceReleased { .. } => "licence_released",
+            Entry::UserAdded { .. } => "user_added",
+            Entry::UsersImported { .. } => "users_imported",
+            Entry::UserDeactivated { .. } => "user_deactivated",
+            Entry::UserDeleted { .. } => "user_deleted",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match *self {
+            Entry::CompanyCreatedOnTrial { name, days } => {
+                format!("Created {name} on a {days}-day free trial")
+            }
+            Entry::CompanyCreatedLicensed {
+                name,
+                kind,
+                quantity,
+            } => format!(
+                "Created {name} with {} {} licences",
+                quantity.get(),
+                kind.label()
+            ),
+            Entry::CompanyEdited { name } => format!("Edited company {name}"),
+            Entry::OrderRequested {
+                order,
+                kind,
+                quantity,
+            } => format!(
+                "Requested {} {} licences (order {order})",
+                quantity.get(),
+                kind.label()
+            ),
+            Entry::OrderAssigned {
+                order,
+                kind,
+                quantity,
+            } => format!(
+                "Assigned order {order}: {} {} licences",
+                quantity.get(),
+                kind.label()
+            ),
+            Entry::OrderRejected { order, reason } => format!("Rejected order {order}: {reason}"),
+            Entry::OrderCancelled { order } => format!("Cancelled order {order}"),
+            Entry::LicencesAllocated { learners: n } => {
+                format!("Allocated licences to {}", learners(n))
+            }
+            Entry::LicencesRenewed { learners: n } => {
+                format!("Renewed the licences of {}", learners(n))
+            }
+            Entry::LicenceReleased { email } => format!("Released the licence of {email}"),
+            Entry::UserAdded { email } => format!("Added {email}"),
+            Entry::UsersImported { users } => format!("Imported {users} users"),
+            Entry::UserDeactivated { email } => format!("Deactivated {email}"),
+            Entry::UserDeleted { email } => format!("Deleted {email}"),
+        }
+    }
+}
+
+/// Appends `entry` about `company` to the Activity log, inside the change's transaction.
+pub(crate) async fn record(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    entry: Entry<'_>,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<()> {
+    activity::record(tx, company, entry.action(), &entry.detail(), actor, now).await
+}

@@ -1,0 +1,119 @@
+//! The one error model of the operations. Each kind is typed; each edge maps them once (an HTML
+//! page in the console, a problem+json body in the API). Internal errors keep their source for
+//! the log and are never shown.
+
+use crate::db::DbError;
+use crate::db::passwords::LinkError;
+use crate::domain::{Action, InvalidValue, NotEnoughSeats, OrderState, UserId};
+use crate::imports::CsvError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The thing does not exist, or the caller may not see it (indistinguishable on purpose).
+    #[error("not found")]
+    NotFound,
+    #[error("not allowed: {0:?}")]
+    Forbidden(Refusal),
+    /// Input that does not parse, field by field.
+    #[error("invalid input: {0:?}")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    NoFreeSeats(NotEnoughSeats),
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    #[error("set-password link refused: {0}")]
+    Link(LinkError),
+    #[error("sign-in refused: {0:?}")]
+    SignIn(super::accounts::SignInFailure),
+    /// An uploaded file the imports cannot read, with what is wrong and where.
+    #[error("unreadable file: {0}")]
+    File(CsvError),
+    /// Too much is happening at once; the same request may succeed in a moment.
+    #[error("busy")]
+    Busy,
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why the caller may not do this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Their role may not take this action (DESIGN §10).
+    Role(Action),
+    /// The company is Managed: its partner runs it through manage mode.
+    ManagedCompany,
+    /// A manager may not deactivate or delete themselves.
+    Yourself,
+    /// The company would be left without an active manager.
+    LastManager,
+}
+
+/// Why a change cannot be made in the current state of things.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// The email address already belongs to an account (where is not said).
+    EmailInUse,
+    /// The user already holds an active seat.
+    SeatHeld(UserId),
+    /// The order was already assigned, rejected or cancelled.
+    OrderDecided(OrderState),
+    /// The user is deactivated.
+    Deactivated(UserId),
+}
+
+/// One field that did not parse, named as the edge's input names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub problem: InvalidValue,
+}
+
+/// Collects every field's problem while an edge parses its input, so all are reported at once.
+#[derive(Debug, Default)]
+pub struct Fields {
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    /// The value of `field`, or `None` with its problem noted.
+    pub fn take<T>(&mut self, field: &'static str, parsed: Result<T, InvalidValue>) -> Option<T> {
+        parsed
+            .map_err(|problem| self.errors.push(FieldError { field, problem }))
+            .ok()
+    }
+
+    /// Notes a problem found by a check across fields.
+    pub fn refuse(&mut self, field: &'static str, problem: InvalidValue) {
+        self.errors.push(FieldError { field, problem });
+    }
+
+    /// The parsed values when every field parsed: `values` assembles them from the fields'
+    /// `Option`s (e.g. `|| Some((name?, email?))`).
+    pub fn finish<T>(self, values: impl FnOnce() -> Option<T>) -> Result<T, Error> {
+        if !self.errors.is_empty() {
+            return Err(Error::Invalid(self.errors));
+        }
+        values().ok_or(Error::Invalid(Vec::new()))
+    }
+}
+
+impl From<DbError> for Error {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound => Error::NotFound,
+            DbError::EmailTaken => Error::Conflict(Conflict::EmailInUse),
+            DbError::SeatHeld(user) => Error::Conflict(Conflict::SeatHeld(user)),
+            DbError::OrderDecided(state) => Error::Conflict(Conflict::OrderDecided(state)),
+            DbError::NoFreeSeats(e) => Error::NoFreeSeats(e),
+            DbError::LinkRefused(e) => Error::Link(e),
+            DbError::Busy => Error::Busy,
+            other => Error::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        DbError::from(e).into()
+    }
+}

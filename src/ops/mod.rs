@@ -1,0 +1,176 @@
+//! The operations: every verb of the product, once, for both edges (the console and the API).
+//!
+//! An operation takes an authorised `Caller` (and, for company data, the `AuthorisedCompany`
+//! proof), checks the caller's rights (`domain::rights`), owns the transaction of its change —
+//! the seat events, the activity entry and the outbox rows go in with it — and returns a typed
+//! outcome or a typed `Error`. It writes no sentence a person reads: the edges do.
+
+pub mod accounts;
+pub mod companies;
+pub mod expiry;
+pub mod notify;
+pub mod orders;
+pub mod partners;
+pub mod renewal;
+pub mod seats;
+pub mod uploads;
+pub mod users;
+
+mod audit;
+mod error;
+
+use jiff::Timestamp;
+
+use crate::clock::SharedClock;
+use crate::db::scope::{self, AuthorisedCompany};
+use crate::db::users::UserAccess;
+use crate::db::{Actor, Db, Scope};
+use crate::domain::{Action, CompanyId, OrderId, PartnerId, Role, UserId, permits};
+
+pub use error::{Conflict, Error, FieldError, Fields, Refusal};
+
+pub type OpResult<T> = Result<T, Error>;
+
+/// What every operation works with: the database, the clock, and where links point.
+#[derive(Clone)]
+pub struct Ops {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub links: Links,
+}
+
+impl Ops {
+    pub fn new(db: Db, clock: SharedClock, public_url: &str) -> Self {
+        Self {
+            db,
+            clock,
+            links: Links::new(public_url),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// The console's addresses, as links in emails point at them.
+#[derive(Clone, Debug)]
+pub struct Links {
+    base: String,
+}
+
+impl Links {
+    pub fn new(public_url: &str) -> Self {
+        Self {
+            base: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn set_password(&self, token: &str) -> String {
+        format!("{}/set-password?token={token}", self.base)
+    }
+
+    pub fn company_licences(&self) -> String {
+        format!("{}/company/licenses", self.base)
+    }
+
+    pub fn landing(&self) -> String {
+        format!("{}/landing", self.base)
+    }
+
+    pub fn partner_order(&self, order: OrderId) -> String {
+        format!("{}/partner/licences?order={order}", self.base)
+    }
+}
+
+/// Who is acting: their role, and what changes are recorded as done by (in manage mode, a
+/// partner user acting for one company).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub role: Role,
+    pub actor: Actor,
+}
+
+impl Caller {
+    /// A signed-in user; `managing` is the company a partner user is in manage mode for.
+    pub fn user(user: &UserAccess, managing: Option<CompanyId>) -> Self {
+        let managing = managing.filter(|_| matches!(user.role, Role::Partner { .. }));
+        Self {
+            role: user.role,
+            actor: Actor {
+                user: Some(user.id),
+                on_behalf_of: managing,
+            },
+        }
+    }
+
+    /// The same caller outside manage mode: a partner user choosing a company to manage.
+    pub fn outside_manage_mode(&self) -> Caller {
+        Caller {
+            role: self.role,
+            actor: Actor {
+                on_behalf_of: None,
+                ..self.actor
+            },
+        }
+    }
+
+    /// The person acting, if a person is.
+    pub fn user_id(&self) -> Option<UserId> {
+        self.actor.user
+    }
+
+    /// What this caller may see: in manage mode, only the managed company.
+    pub fn scope(&self) -> Scope {
+        match (self.actor.on_behalf_of, self.role) {
+            (Some(company), _) => Scope::Company(company),
+            (None, Role::Operator) => Scope::Operator,
+            (None, Role::Partner { partner, .. }) => Scope::Partner(partner),
+            (None, Role::Company { company, .. }) => Scope::Company(company),
+        }
+    }
+
+    /// The partner a partner user belongs to.
+    pub fn partner(&self) -> Option<PartnerId> {
+        match self.role {
+            Role::Partner { partner, .. } => Some(partner),
+            _ => None,
+        }
+    }
+
+    /// Refuses unless the roles table lets this caller take `action` (on `company`, whose being
+    /// Managed matters to its own managers).
+    pub fn require(
+        &self,
+        action: Action,
+        company: Option<&AuthorisedCompany>,
+        now: Timestamp,
+    ) -> OpResult<()> {
+        let managed = company.is_some_and(|c| c.facts.managed(now));
+        if permits(self.role, action, managed) {
+            Ok(())
+        } else if managed && permits(self.role, action, false) {
+            Err(Error::Forbidden(Refusal::ManagedCompany))
+        } else {
+            Err(Error::Forbidden(Refusal::Role(action)))
+        }
+    }
+
+    /// The partner of a caller who may take `action` as a partner user.
+    pub fn partner_for(&self, action: Action, now: Timestamp) -> OpResult<PartnerId> {
+        let partner = self.partner().ok_or(Error::NotFound)?;
+        self.require(action, None, now)?;
+        Ok(partner)
+    }
+}
+
+/// Company `id` if the caller may see it: the proof later calls take. Another tenant's company
+/// is not found.
+pub async fn authorise(ops: &Ops, caller: &Caller, id: CompanyId) -> OpResult<AuthorisedCompany> {
+    caller.require(Action::View, None, ops.now())?;
+    Ok(scope::authorise(&ops.db, &caller.scope(), id).await?)
+}

@@ -1,0 +1,190 @@
+//! Licence orders: request (a company, or its partner in manage mode), assign and reject (the
+//! partner's admins), cancel (the company or its partner). An order is decided once.
+
+use jiff::Timestamp;
+use sqlx::{Any, Transaction};
+
+use super::audit::{self, Entry};
+use super::{Caller, OpResult, Ops, authorise, notify};
+use crate::db::orders::{self, Decision, NewOrder, OpenOrder};
+use crate::db::scope::AuthorisedCompany;
+use crate::db::{DbResult, Scope, seats, users};
+use crate::domain::{Action, BatchId, OrderId, OrderKind, OrderState, RejectReason, SeatCount};
+use crate::email::messages::OrderRequest;
+
+/// What a request asks for.
+#[derive(Clone, Debug)]
+pub struct LicenceRequest<'a> {
+    pub kind: OrderKind,
+    pub quantity: SeatCount,
+    /// The form's (or API call's) one-time key: the same request sent twice makes one order.
+    pub request_key: &'a str,
+}
+
+/// A stored request: the order, and whether this call created it (false: a repeat).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Requested {
+    pub order: OrderId,
+    pub created: bool,
+}
+
+/// Request License / Upgrade to Premium: a `requested` order, and the alert to the company's
+/// account manager in the same transaction.
+#[tracing::instrument(skip_all, fields(company = %company.id()))]
+pub async fn request(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    request: &LicenceRequest<'_>,
+) -> OpResult<Requested> {
+    let now = ops.now();
+    caller.require(Action::RunCompany, Some(company), now)?;
+    let mut tx = ops.db.begin_write().await?;
+    let new = NewOrder {
+        company: company.id(),
+        kind: request.kind,
+        quantity: request.quantity,
+        requested_by: caller.user_id(),
+        request_key: request.request_key,
+    };
+    let Some(order) = orders::insert(&mut tx, &new, now).await? else {
+        let order = orders::by_request_key(&mut tx, company.id(), request.request_key).await?;
+        tx.commit().await?;
+        return Ok(Requested {
+            order,
+            created: false,
+        });
+    };
+    let requested_by = who(&mut tx, caller).await?;
+    let alert = OrderRequest {
+        company: &company.name,
+        quantity: request.quantity.get(),
+        kind: request.kind.label(),
+        requested_by: &requested_by,
+        order_url: &ops.links.partner_order(order),
+    };
+    notify::order_requested(&mut tx, &alert, order, company.id(), now).await?;
+    let entry = Entry::OrderRequested {
+        order,
+        kind: request.kind,
+        quantity: request.quantity,
+    };
+    audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+    tx.commit().await?;
+    Ok(Requested {
+        order,
+        created: true,
+    })
+}
+
+/// How emails name the caller.
+async fn who(tx: &mut Transaction<'static, Any>, caller: &Caller) -> DbResult<String> {
+    match caller.user_id() {
+        Some(user) => users::label(tx, user).await,
+        None => Ok("seatledger".to_owned()),
+    }
+}
+
+/// Locks order `id` in `scope` and moves it out of `requested`.
+async fn decide(
+    ops: &Ops,
+    tx: &mut Transaction<'static, Any>,
+    scope: &Scope,
+    id: OrderId,
+    decision: Decision<'_>,
+    now: Timestamp,
+) -> OpResult<OpenOrder> {
+    let order = orders::lock(tx, ops.db.backend(), scope, id).await?;
+    orders::decide(tx, &order, &decision, now).await?;
+    Ok(order)
+}
+
+/// ⋯ → Assign: the order's batch (valid 12 months from now), the end of a running trial, and the
+/// "licences ready" email to the company's managers. Two Assigns at once make one batch.
+#[tracing::instrument(skip_all, fields(order = %id))]
+pub async fn assign(ops: &Ops, caller: &Caller, id: OrderId) -> OpResult<BatchId> {
+    let now = ops.now();
+    let partner = caller.partner_for(Action::AdministerCompanies, now)?;
+    let mut tx = ops.db.begin_write().await?;
+    let decision = Decision {
+        to: OrderState::Assigned,
+        by: caller.user_id(),
+        reason: None,
+    };
+    let order = decide(ops, &mut tx, &Scope::Partner(partner), id, decision, now).await?;
+    let batch = seats::assign_batch(
+        &mut tx,
+        order.company,
+        Some(id),
+        order.kind,
+        order.quantity,
+        caller.actor,
+        now,
+    )
+    .await?;
+    notify::order_assigned(&mut tx, &ops.links, &order, now).await?;
+    let entry = Entry::OrderAssigned {
+        order: id,
+        kind: order.kind,
+        quantity: order.quantity,
+    };
+    audit::record(&mut tx, order.company, entry, caller.actor, now).await?;
+    tx.commit().await?;
+    Ok(batch)
+}
+
+/// ⋯ → Reject, with a reason emailed to the requester.
+#[tracing::instrument(skip_all, fields(order = %id))]
+pub async fn reject(
+    ops: &Ops,
+    caller: &Caller,
+    id: OrderId,
+    reason: &RejectReason,
+) -> OpResult<()> {
+    let now = ops.now();
+    let partner = caller.partner_for(Action::AdministerCompanies, now)?;
+    let mut tx = ops.db.begin_write().await?;
+    let decision = Decision {
+        to: OrderState::Rejected,
+        by: caller.user_id(),
+        reason: Some(reason.as_str()),
+    };
+    let order = decide(ops, &mut tx, &Scope::Partner(partner), id, decision, now).await?;
+    notify::order_rejected(&mut tx, &ops.links, &order, reason.as_str(), now).await?;
+    let entry = Entry::OrderRejected {
+        order: id,
+        reason: reason.as_str(),
+    };
+    audit::record(&mut tx, order.company, entry, caller.actor, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Cancel a waiting request: the company that asked, or its partner. Whoever was alerted of the
+/// request is told.
+#[tracing::instrument(skip_all, fields(order = %id))]
+pub async fn cancel(ops: &Ops, caller: &Caller, id: OrderId) -> OpResult<()> {
+    let now = ops.now();
+    let mut tx = ops.db.begin_write().await?;
+    let order = orders::lock(&mut tx, ops.db.backend(), &caller.scope(), id).await?;
+    let company = authorise(ops, caller, order.company).await?;
+    caller.require(Action::RunCompany, Some(&company), now)?;
+    let decision = Decision {
+        to: OrderState::Cancelled,
+        by: caller.user_id(),
+        reason: None,
+    };
+    orders::decide(&mut tx, &order, &decision, now).await?;
+    let cancelled_by = who(&mut tx, caller).await?;
+    notify::order_cancelled(&mut tx, &ops.links, &order, &cancelled_by, now).await?;
+    audit::record(
+        &mut tx,
+        order.company,
+        Entry::OrderCancelled { order: id },
+        caller.actor,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! Allocating seats to learners and releasing them. Seats come first-expiring-first; a request
+//! for more seats than are free allocates nothing and says both numbers.
+
+use super::audit::{self, Entry};
+use super::{Caller, Error, FieldError, OpResult, Ops};
+use crate::db::scope::AuthorisedCompany;
+use crate::db::{licences, people, seats, write_retrying};
+use crate::domain::{Action, InvalidValue, UserId};
+
+/// Whom Allocate Licenses is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Learners {
+    /// The ticked learners.
+    These(Vec<UserId>),
+    /// Select All: every learner without an active licence, not just the visible page.
+    AllWithoutLicence,
+}
+
+/// Allocate Licenses: one seat to each learner, all or nothing, in one transaction with its
+/// ledger events and Activity entry. Returns how many learners got a seat.
+#[tracing::instrument(skip_all, fields(company = %company.id()))]
+pub async fn allocate(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    learners: Learners,
+) -> OpResult<usize> {
+    let now = ops.now();
+    caller.require(Action::RunCompany, Some(company), now)?;
+    let users = match learners {
+        Learners::These(users) => users,
+        Learners::AllWithoutLicence => licences::expired_ids(&ops.db, company, now).await?,
+    };
+    if users.is_empty() {
+        return Err(Error::Invalid(vec![FieldError {
+            field: "learners",
+            problem: InvalidValue::Required,
+        }]));
+    }
+    let backend = ops.db.backend();
+    write_retrying!(ops.db, |tx| {
+        if seats::allocate_in(&mut tx, backend, company.id(), &users, caller.actor, now)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let entry = Entry::LicencesAllocated {
+            learners: distinct(&users),
+        };
+        audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+        Ok(Some(()))
+    })
+    .await?;
+    Ok(distinct(&users))
+}
+
+fn distinct(users: &[UserId]) -> usize {
+    let mut ids = users.to_vec();
+    ids.sort();
+    ids.dedup();
+    ids.len()
+}
+
+/// Returns a learner's seat to its batch (with the batch's remaining validity). Returns whether
+/// they held one.
+#[tracing::instrument(skip_all, fields(company = %company.id(), user = %user))]
+pub async fn release(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    user: UserId,
+) -> OpResult<bool> {
+    let now = ops.now();
+    caller.require(Action::RunCompany, Some(company), now)?;
+    let mut tx = ops.db.begin_write().await?;
+    let member = people::member(&mut tx, ops.db.for_update(), company.id(), user).await?;
+    let released = seats::release_in(&mut tx, company.id(), user, caller.actor, now).await?;
+    if released {
+        let entry = Entry::LicenceReleased {
+            email: &member.email,
+        };
+        audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+    }
+    tx.commit().await?;
+    Ok(released)
+}

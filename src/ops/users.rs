@@ -1,0 +1,271 @@
+//! The company's users: Add User, Import Users, Deactivate and Delete. Every new user gets a
+//! welcome email with a set-password link; new learners get a free seat while seats last (never
+//! expired users: a person renews them).
+
+use jiff::Timestamp;
+use sqlx::{Any, Transaction};
+
+use super::audit::{self, Entry};
+use super::notify::{self, Welcome};
+use super::{Caller, Error, OpResult, Ops, Refusal};
+use crate::db::people::{self, Member};
+use crate::db::scope::AuthorisedCompany;
+use crate::db::users::{self, NewUser};
+use crate::db::{Actor, Backend, DbResult, seats, write_retrying};
+use crate::domain::allocation::{SeatOccasion, allocates_automatically};
+use crate::domain::{Action, Department, Email, PersonName, Role, UserId};
+use crate::imports::users::{RejectedRow, UserRow};
+
+/// A person to add to a company.
+#[derive(Clone, Debug)]
+pub struct NewPerson {
+    pub email: Email,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub department: Option<Department>,
+    pub manager: bool,
+    pub learner: bool,
+}
+
+/// What Add User did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Added {
+    pub user: UserId,
+    /// Whether the new learner got a free seat.
+    pub seated: bool,
+}
+
+/// Creates the user and queues their welcome email, inside `tx`.
+async fn create(
+    tx: &mut Transaction<'static, Any>,
+    ops: &Ops,
+    company: &AuthorisedCompany,
+    person: &NewPerson,
+    now: Timestamp,
+) -> DbResult<UserId> {
+    let new = NewUser {
+        email: &person.email,
+        first_name: &person.first_name,
+        last_name: &person.last_name,
+        department: person.department.as_ref(),
+        password_hash: None,
+        role: Role::Company {
+            company: company.id(),
+            manager: person.manager,
+            learner: person.learner,
+        },
+    };
+    let user = users::create(tx, &new, now).await?;
+    let welcome = Welcome {
+        user,
+        email: &person.email,
+        greeting: person.first_name.as_str(),
+        organisation: &company.name,
+        company: Some(company.id()),
+    };
+    notify::welcome(tx, &ops.links, &welcome, now).await?;
+    Ok(user)
+}
+
+/// Seats the first of `learners` while free seats last; `Ok(None)` when a batch changed under
+/// the plan (for `write_retrying`). On a trial nobody is seated: everyone has trial access.
+async fn seat_new_learners(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    company: &AuthorisedCompany,
+    learners: &[UserId],
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<Option<usize>> {
+    if learners.is_empty()
+        || !allocates_automatically(SeatOccasion::NewUser)
+        || company.facts.on_trial(now)
+    {
+        return Ok(Some(0));
+    }
+    let free = seats::totals(&mut **tx, company.id(), now).await?.free();
+    let take = learners.len().min(usize::try_from(free).unwrap_or(0));
+    if take == 0 {
+        return Ok(Some(0));
+    }
+    let seated = &learners[..take];
+    if seats::allocate_in(tx, backend, company.id(), seated, actor, now)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let entry = Entry::LicencesAllocated { learners: take };
+    audit::record(tx, company.id(), entry, actor, now).await?;
+    Ok(Some(take))
+}
+
+/// Add User: the user, their welcome email, and a free seat for a new learner if one is free,
+/// in one transaction.
+#[tracing::instrument(skip_all, fields(company = %company.id()))]
+pub async fn add(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    person: &NewPerson,
+) -> OpResult<Added> {
+    let now = ops.now();
+    caller.require(Action::RunCompany, Some(company), now)?;
+    let backend = ops.db.backend();
+    let added = write_retrying!(ops.db, |tx| {
+        let user = create(&mut tx, ops, company, person, now).await?;
+        let entry = Entry::UserAdded {
+            email: person.email.as_str(),
+        };
+        audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+        let learners = if person.learner {
+            vec![user]
+        } else {
+            Vec::new()
+        };
+        let Some(seated) =
+            seat_new_learners(&mut tx, backend, company, &learners, caller.actor, now).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Added {
+            user,
+            seated: seated > 0,
+        }))
+    })
+    .await?;
+    Ok(added)
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOutcome {
+    pub imported: usize,
+    pub seated: usize,
+    /// Rows whose address already belongs to an account (where is not said).
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// How many users one import transaction creates.
+const IMPORT_CHUNK: usize = 500;
+
+/// Import Users: every good row becomes a learner (rows whose address is in use are reported,
+/// not imported); then new learners are seated while free seats last, in file order.
+#[tracing::instrument(skip_all, fields(company = %company.id(), rows = rows.len()))]
+pub async fn import(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    rows: &[UserRow],
+) -> OpResult<ImportOutcome> {
+    let now = ops.now();
+    caller.require(Action::RunCompany, Some(company), now)?;
+    let mut outcome = ImportOutcome::default();
+    let mut created = Vec::new();
+    for chunk in rows.chunks(IMPORT_CHUNK) {
+        let mut tx = ops.db.begin_write().await?;
+        let emails: Vec<&Email> = chunk.iter().map(|r| &r.email).collect();
+        let taken = people::taken_emails(&mut tx, &emails).await?;
+        for row in chunk {
+            if taken.contains(row.email.as_str()) {
+                outcome.rejected.push(RejectedRow {
+                    line: row.line,
+                    value: row.email.to_string(),
+                    reason: "address already in use".into(),
+                });
+                continue;
+            }
+            let person = NewPerson {
+                email: row.email.clone(),
+                first_name: PersonName::truncated(&row.first_name),
+                last_name: PersonName::truncated(&row.last_name),
+                department: row.department.as_deref().map(Department::truncated),
+                manager: false,
+                learner: true,
+            };
+            created.push(create(&mut tx, ops, company, &person, now).await?);
+        }
+        tx.commit().await?;
+    }
+    outcome.imported = created.len();
+    if created.is_empty() {
+        return Ok(outcome);
+    }
+    let backend = ops.db.backend();
+    outcome.seated = write_retrying!(ops.db, |tx| {
+        let entry = Entry::UsersImported {
+            users: created.len(),
+        };
+        audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+        seat_new_learners(&mut tx, backend, company, &created, caller.actor, now).await
+    })
+    .await?;
+    Ok(outcome)
+}
+
+/// Reads the user to deactivate or delete, refusing the caller themselves and the company's last
+/// active manager.
+async fn removable(
+    tx: &mut Transaction<'static, Any>,
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    user: UserId,
+) -> OpResult<Member> {
+    if caller.user_id() == Some(user) {
+        return Err(Error::Forbidden(Refusal::Yourself));
+    }
+    let member = people::member(tx, ops.db.for_update(), company.id(), user).await?;
+    if member.manager
+        && !member.deactivated
+        && people::active_managers(tx, company.id()).await? <= 1
+    {
+        return Err(Error::Forbidden(Refusal::LastManager));
+    }
+    Ok(member)
+}
+
+/// Deactivate: the user keeps their row and history, cannot sign in (their sessions end), and
+/// their seat returns to its batch with the batch's remaining validity.
+#[tracing::instrument(skip_all, fields(company = %company.id(), user = %user))]
+pub async fn deactivate(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    user: UserId,
+) -> OpResult<()> {
+    let now = ops.now();
+    caller.require(Action::RunCompany, Some(company), now)?;
+    let mut tx = ops.db.begin_write().await?;
+    let member = removable(&mut tx, ops, caller, company, user).await?;
+    people::deactivate(&mut tx, user, now).await?;
+    seats::release_in(&mut tx, company.id(), user, caller.actor, now).await?;
+    let entry = Entry::UserDeactivated {
+        email: &member.email,
+    };
+    audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Delete: the seat returns to its batch and the user's row goes; the ledger keeps its events.
+#[tracing::instrument(skip_all, fields(company = %company.id(), user = %user))]
+pub async fn delete(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    user: UserId,
+) -> OpResult<()> {
+    let now = ops.now();
+    caller.require(Action::RunCompany, Some(company), now)?;
+    let mut tx = ops.db.begin_write().await?;
+    let member = removable(&mut tx, ops, caller, company, user).await?;
+    seats::release_in(&mut tx, company.id(), user, caller.actor, now).await?;
+    people::delete(&mut tx, user).await?;
+    let entry = Entry::UserDeleted {
+        email: &member.email,
+    };
+    audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Import Users: upload a CSV file, map its columns, import the good rows and report the bad ones
+//! by line.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::uploads::{UPLOAD_LIMIT, Upload, keep};
+use crate::db::uploads::Purpose;
+use crate::domain::UploadId;
+use crate::imports::users::{self as user_rows, RejectedRow, UserColumns};
+use crate::ops::uploads;
+use crate::ops::users::{self as user_ops, ImportOutcome};
+use crate::web::areas::CompanyArea;
+use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::{AppState, BOTH, Routes};
+
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .add(
+            "/company/users/import",
+            BOTH,
+            get(import_form)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
+        .add(
+            "/company/users/import/{id}",
+            BOTH,
+            get(mapping_page).post(import),
+        )
+}
+
+#[derive(Template)]
+#[template(path = "users_import.html")]
+struct ImportUploadPage {
+    layout: Layout,
+    error: Option<String>,
+}
+
+async fn import_form(area: CompanyArea) -> PageResult {
+    render(ImportUploadPage {
+        layout: area.layout("Import Users", "/company/users"),
+        error: None,
+    })
+}
+
+async fn upload(
+    State(state): State<Arc<AppState>>,
+    area: CompanyArea,
+    multipart: Multipart,
+) -> PageResult {
+    let error = match keep(&state, &area, multipart, Purpose::Users).await? {
+        Upload::Kept(id) => {
+            return Ok(Redirect::to(&format!("/company/users/import/{id}")).into_response());
+        }
+        Upload::Refused(error) => error,
+    };
+    let page = ImportUploadPage {
+        layout: area.layout("Import Users", "/company/users"),
+        error: Some(error),
+    };
+    render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
+}
+
+#[derive(Template)]
+#[template(path = "users_mapping.html")]
+struct MappingPage {
+    layout: Layout,
+    id: UploadId,
+    file_name: String,
+    selects: Vec<ColumnSelect>,
+    good: usize,
+    bad: Vec<RejectedRow>,
+    outcome: Option<ImportOutcome>,
+}
+
+/// One dropdown of the mapping step: its field, label and options (value, text, selected).
+struct ColumnSelect {
+    field: &'static str,
+    label: &'static str,
+    options: Vec<(String, String, bool)>,
+}
+
+fn column_selects(headers: &[String], columns: UserColumns) -> Vec<ColumnSelect> {
+    let options = |chosen: Option<usize>, optional: bool| {
+        let none = optional.then(|| (String::new(), "None".to_owned(), chosen.is_none()));
+        none.into_iter()
+            .chain(headers.iter().enumerate().map(|(i, h)| {
+                let text = if h.is_empty() {
+                    format!("Column {}", i + 1)
+                } else {
+                    h.clone()
+                };
+                (i.to_string(), text, chosen == Some(i))
+            }))
+            .collect()
+    };
+    let select = |field, label, chosen, optional| ColumnSelect {
+        field,
+        label,
+        options: options(chosen, optional),
+    };
+    vec![
+        select("email", "Email column", Some(columns.email), false),
+        select("first_name", "First name column", columns.first_name, true),
+        select("last_name", "Last name column", columns.last_name, true),
+        select("department", "Department column", columns.department, true),
+    ]
+}
+
+#[derive(Deserialize, Default)]
+struct MappingForm {
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    department: Option<String>,
+}
+
+impl MappingForm {
+    /// The chosen mapping, or the likely one for fields not chosen; "" means "none". A column
+    /// that is not one of the file's falls back to the guess.
+    fn columns(&self, guess: UserColumns, width: usize) -> UserColumns {
+        let column = |raw: &str| raw.parse::<usize>().ok().filter(|&c| c < width);
+        let pick = |chosen: &Option<String>, guessed: Option<usize>| match chosen.as_deref() {
+            None => guessed,
+            Some("") => None,
+            Some(raw) => column(raw),
+        };
+        UserColumns {
+            email: self
+                .email
+                .as_deref()
+                .and_then(column)
+                .unwrap_or(guess.email),
+            first_name: pick(&self.first_name, guess.first_name),
+            last_name: pick(&self.last_name, guess.last_name),
+            department: pick(&self.department, guess.department),
+        }
+    }
+}
+
+/// The mapping step for upload `id`; with `apply`, the import and its report.
+async fn mapping(
+    state: &AppState,
+    area: &CompanyArea,
+    id: UploadId,
+    form: MappingForm,
+    apply: bool,
+) -> PageResult {
+    let file = uploads::table(&state.ops, &area.company, id, Purpose::Users).await?;
+    let columns = form.columns(UserColumns::guess(&file.table), file.table.headers.len());
+    let (good, mut bad) = user_rows::read(&file.table, columns);
+    let outcome = if apply {
+        let mut outcome = user_ops::import(&state.ops, &area.caller, &area.company, &good).await?;
+        bad.append(&mut outcome.rejected);
+        bad.sort_by_key(|r| r.line);
+        Some(outcome)
+    } else {
+        None
+    };
+    render(MappingPage {
+        layout: area.layout("Import Users", "/company/users"),
+        id,
+        file_name: file.file_name,
+        selects: column_selects(&file.table.headers, columns),
+        good: good.len(),
+        bad,
+        outcome,
+    })
+}
+
+/// The column-mapping step: which column holds the email, names and department.
+async fn mapping_page(
+    State(state): State<Arc<AppState>>,
+    area: CompanyArea,
+    Path(id): Path<i64>,
+    Query(form): Query<MappingForm>,
+) -> PageResult {
+    mapping(&state, &area, UploadId(id), form, false).await
+}
+
+/// Import: good rows become learners; bad rows are reported with their line and reason.
+async fn import(
+    State(state): State<Arc<AppState>>,
+    area: CompanyArea,
+    Path(id): Path<i64>,
+    Form(form): Form<MappingForm>,
+) -> PageResult {
+    mapping(&state, &area, UploadId(id), form, true).await
+}

@@ -1,0 +1,226 @@
+//! The company's Licenses section: the Available, Allocated, Expiring, Expired Licenses and
+//! Orders tabs, and Allocate Licenses (ticked learners or Select All).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::orders::{OrderLine, order_lines};
+use crate::db::licences::{self, AllocatedSeat, AvailableBatch, ExpiredLearner, LicenceCounts};
+use crate::db::orders;
+use crate::domain::{OrderId, UserId};
+use crate::format::date;
+use crate::ops::seats::{self as seat_ops, Learners};
+use crate::ops::{Error, FieldError};
+use crate::web::areas::CompanyArea;
+use crate::web::layout::{Layout, PageResult, render_with};
+use crate::web::{AppState, GET, POST, Routes};
+
+const PAGE: u32 = 50;
+
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes.add("/company/licenses", GET, get(licenses)).add(
+        "/company/licenses/allocate",
+        POST,
+        post(allocate),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "company_licenses.html")]
+struct LicensesPage {
+    layout: Layout,
+    tab: &'static str,
+    counts: LicenceCounts,
+    on_trial: bool,
+    requested: Option<OrderId>,
+    notice: Option<String>,
+    error: Option<String>,
+    available: Vec<(AvailableBatch, String, String)>,
+    seats: Vec<(AllocatedSeat, String)>,
+    expired: Vec<(ExpiredLearner, String)>,
+    orders: Vec<OrderLine>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct LicensesQuery {
+    #[serde(default)]
+    tab: String,
+    requested: Option<i64>,
+    allocated: Option<usize>,
+    renewed: Option<usize>,
+    after: Option<i64>,
+}
+
+impl LicensesQuery {
+    fn tab(&self) -> &'static str {
+        match self.tab.as_str() {
+            "available" => "available",
+            "allocated" => "allocated",
+            "expiring" => "expiring",
+            "expired" => "expired",
+            _ => "orders",
+        }
+    }
+
+    fn notice(&self) -> Option<String> {
+        match (self.allocated, self.renewed) {
+            (Some(n), _) => Some(format!(
+                "Licences allocated to {n} learners. They can sign in now."
+            )),
+            (_, Some(n)) => Some(format!("Renewed the licences of {n} learners.")),
+            _ => None,
+        }
+    }
+}
+
+/// Fills the list of the page's tab.
+async fn fill_tab(
+    state: &AppState,
+    area: &CompanyArea,
+    page: &mut LicensesPage,
+    after: Option<i64>,
+) -> Result<(), Error> {
+    let (db, company, now) = (&state.ops.db, &area.company, state.ops.now());
+    let tz = company.time_zone.as_str();
+    let tab = page.tab;
+    let next = |after: String| Some(format!("/company/licenses?tab={tab}&after={after}"));
+    match tab {
+        "available" => {
+            let batches = licences::available(db, company, now).await?;
+            page.available = batches
+                .into_iter()
+                .map(|b| {
+                    let (assigned, expires) = (date(b.assigned_at, tz), date(b.expires_at, tz));
+                    (b, assigned, expires)
+                })
+                .collect();
+        }
+        "allocated" | "expiring" => {
+            let expiring = tab == "expiring";
+            let list = licences::allocated(db, company, expiring, after, PAGE, now).await?;
+            page.next = list.next.and_then(|s| next(s.to_string()));
+            page.seats = list
+                .items
+                .into_iter()
+                .map(|s| {
+                    let expires = date(s.expires_at, tz);
+                    (s, expires)
+                })
+                .collect();
+        }
+        "expired" => {
+            let list = licences::expired(db, company, after.map(UserId), PAGE, now).await?;
+            page.next = list.next.and_then(|u| next(u.to_string()));
+            page.expired = list
+                .items
+                .into_iter()
+                .map(|l| {
+                    let ended = crate::format::licence(l.licence, tz);
+                    (l, ended)
+                })
+                .collect();
+        }
+        _ => {
+            let list = orders::for_company(db, company, None, None, PAGE).await?;
+            page.orders = order_lines(list.items, tz);
+        }
+    }
+    Ok(())
+}
+
+/// Renders a tab of the Licenses section, optionally with an error (status 409).
+async fn licenses_page(
+    state: &AppState,
+    area: &CompanyArea,
+    query: LicensesQuery,
+    error: Option<String>,
+) -> PageResult {
+    let now = state.ops.now();
+    let mut page = LicensesPage {
+        layout: area.layout("Licenses", "/company/licenses"),
+        tab: query.tab(),
+        counts: licences::counts(&state.ops.db, &area.company, now).await?,
+        on_trial: area.company.facts.on_trial(now),
+        requested: query.requested.map(OrderId),
+        notice: query.notice(),
+        error,
+        available: Vec::new(),
+        seats: Vec::new(),
+        expired: Vec::new(),
+        orders: Vec::new(),
+        next: None,
+    };
+    fill_tab(state, area, &mut page, query.after).await?;
+    let status = if page.error.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    render_with(status, page)
+}
+
+async fn licenses(
+    State(state): State<Arc<AppState>>,
+    area: CompanyArea,
+    Query(query): Query<LicensesQuery>,
+) -> PageResult {
+    licenses_page(&state, &area, query, None).await
+}
+
+/// The learners of an Allocate Licenses form: the ticked `user` fields, or `all`.
+fn learners(body: &[u8]) -> Result<Learners, Error> {
+    let mut ticked = Vec::new();
+    for (key, value) in form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "all" if value == "true" => return Ok(Learners::AllWithoutLicence),
+            "user" => ticked.push(UserId(value.parse().map_err(|_| Error::NotFound)?)),
+            _ => {}
+        }
+    }
+    Ok(Learners::These(ticked))
+}
+
+/// Allocate Licenses: the ticked learners, or with Select All every expired learner of the
+/// company. More learners than free seats allocates nothing and says both numbers.
+async fn allocate(
+    State(state): State<Arc<AppState>>,
+    area: CompanyArea,
+    body: Bytes,
+) -> PageResult {
+    let outcome = match learners(&body) {
+        Ok(learners) => seat_ops::allocate(&state.ops, &area.caller, &area.company, learners).await,
+        Err(e) => Err(e),
+    };
+    let error = match outcome {
+        Ok(n) => {
+            let to = format!("/company/licenses?tab=expired&allocated={n}");
+            return Ok(Redirect::to(&to).into_response());
+        }
+        Err(Error::Invalid(errors)) if is_nobody(&errors) => {
+            "Tick the learners to allocate licences to, or Select All.".to_owned()
+        }
+        Err(Error::NoFreeSeats(e)) => format!("Nothing was allocated: {e}."),
+        Err(Error::Busy) => {
+            "Nothing was allocated: too many people are allocating seats at once; try again."
+                .to_owned()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let expired_tab = LicensesQuery {
+        tab: "expired".into(),
+        ..LicensesQuery::default()
+    };
+    licenses_page(&state, &area, expired_tab, Some(error)).await
+}
+
+fn is_nobody(errors: &[FieldError]) -> bool {
+    errors.iter().any(|e| e.field == "learners")
+}

@@ -1,0 +1,354 @@
+//! Admin Dashboard → Company: the list with filters, Create Company, Edit Company, and Actions →
+//! Manage Company / Exit Manage Mode.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::{PAGE, query_string};
+use crate::db::companies::{self, CompanyCursor, CompanyFilter, CompanyRow, StatusFilter};
+use crate::db::partners;
+use crate::domain::{
+    CompanyId, CompanyStatus, Country, OrderKind, OrgName, PartnerId, SeatCount, TimeZoneName,
+    UserId,
+};
+use crate::format::date;
+use crate::ops::companies::{self as company_ops, CompanyDraft, Start};
+use crate::ops::{Error, Fields, authorise};
+use crate::web::areas::{Area, PartnerArea, SignedIn};
+use crate::web::error::field_messages;
+use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::{AppState, BOTH, GET, POST, Routes};
+
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .add("/partner", GET, get(list))
+        .add("/partner/companies/new", GET, get(new_form))
+        .add("/partner/companies", POST, post(create))
+        .add(
+            "/partner/companies/{id}/edit",
+            BOTH,
+            get(edit_form).post(edit),
+        )
+        .add("/partner/companies/{id}/manage", POST, post(manage))
+        .add("/manage/exit", POST, post(exit_manage))
+}
+
+#[derive(Template)]
+#[template(path = "partner_companies.html")]
+struct CompaniesPage {
+    layout: Layout,
+    companies: Vec<CompanyLine>,
+    status: String,
+    search: String,
+    next: Option<String>,
+}
+
+/// A company row as shown, with dates in the company's time zone.
+struct CompanyLine {
+    row: CompanyRow,
+    ends: String,
+}
+
+impl CompanyLine {
+    fn new(row: CompanyRow) -> Self {
+        let tz = row.time_zone.as_str();
+        let ends = match row.status {
+            CompanyStatus::FreeTrial { ends_at } => format!("Trial ends {}", date(ends_at, tz)),
+            CompanyStatus::Premium { until } => format!("Licensed until {}", date(until, tz)),
+            CompanyStatus::Expired { since } => format!("Ended {}", date(since, tz)),
+        };
+        Self { row, ends }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CompaniesQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    q: String,
+    after_name: Option<String>,
+    after_id: Option<i64>,
+}
+
+fn status_filter(status: &str) -> Option<StatusFilter> {
+    match status {
+        "trial" => Some(StatusFilter::FreeTrial),
+        "premium" => Some(StatusFilter::Premium),
+        "expired" => Some(StatusFilter::Expired),
+        _ => None,
+    }
+}
+
+/// Admin Dashboard → Company: every company the partner may see, filtered, in name order.
+async fn list(
+    State(state): State<Arc<AppState>>,
+    area: PartnerArea,
+    Query(query): Query<CompaniesQuery>,
+) -> PageResult {
+    let after = query
+        .after_name
+        .clone()
+        .zip(query.after_id)
+        .map(|(name, id)| CompanyCursor {
+            name,
+            id: CompanyId(id),
+        });
+    let filter = CompanyFilter {
+        status: status_filter(&query.status),
+        name: Some(query.q.clone()),
+    };
+    let scope = area.caller.scope();
+    let page = companies::list(
+        &state.ops.db,
+        &scope,
+        &filter,
+        after.as_ref(),
+        PAGE,
+        state.ops.now(),
+    )
+    .await?;
+    let next = page.next.map(|c| {
+        let id = c.id.to_string();
+        let pairs = [
+            ("status", query.status.as_str()),
+            ("q", &query.q),
+            ("after_name", &c.name),
+            ("after_id", &id),
+        ];
+        format!("/partner?{}", query_string(&pairs))
+    });
+    render(CompaniesPage {
+        layout: area.layout("Company", "/partner"),
+        companies: page.items.into_iter().map(CompanyLine::new).collect(),
+        status: query.status,
+        search: query.q,
+        next,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "company_form.html")]
+struct CompanyFormPage {
+    layout: Layout,
+    /// `None` when creating.
+    editing: Option<CompanyId>,
+    form: CompanyForm,
+    account_managers: Vec<(UserId, String)>,
+    trial_days: u16,
+    errors: Vec<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct CompanyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    time_zone: String,
+    #[serde(default)]
+    account_manager: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    quantity: String,
+}
+
+const COMPANY_LABELS: &[(&str, &str)] = &[
+    ("name", "Name"),
+    ("country", "Country"),
+    ("time_zone", "Time zone"),
+    ("account_manager", "Account manager"),
+    ("kind", "Type"),
+    ("quantity", "Number of licences"),
+];
+
+impl CompanyForm {
+    /// The company as typed; every problem is named by its field.
+    fn draft(&self, fields: &mut Fields) -> Option<CompanyDraft> {
+        let name = fields.take("name", OrgName::parse(&self.name));
+        let country = fields.take("country", Country::parse(&self.country));
+        let time_zone = fields.take("time_zone", TimeZoneName::parse(&self.time_zone));
+        let account_manager = match self.account_manager.trim() {
+            "" => Some(None),
+            raw => fields.take(
+                "account_manager",
+                raw.parse()
+                    .map(|id| Some(UserId(id)))
+                    .map_err(|_| crate::domain::InvalidValue::UnknownChoice),
+            ),
+        };
+        Some(CompanyDraft {
+            name: name?,
+            country: country?,
+            time_zone: time_zone?,
+            account_manager: account_manager?,
+        })
+    }
+
+    fn start(&self, fields: &mut Fields) -> Option<Start> {
+        if self.start != "licences" {
+            return Some(Start::Trial);
+        }
+        let kind = fields.take("kind", self.kind.parse::<OrderKind>());
+        let quantity = fields.take("quantity", SeatCount::parse(&self.quantity));
+        Some(Start::Licensed {
+            kind: kind?,
+            quantity: quantity?,
+        })
+    }
+}
+
+/// The Create or Edit Company form, as sent or empty, with its errors.
+async fn form_page(
+    state: &AppState,
+    who: &SignedIn,
+    partner: PartnerId,
+    editing: Option<CompanyId>,
+    form: CompanyForm,
+    errors: Vec<String>,
+) -> PageResult {
+    let title = if editing.is_some() {
+        "Edit Company"
+    } else {
+        "Create Company"
+    };
+    let settings = partners::get_within(&state.ops.db, partner, partner).await?;
+    let page = CompanyFormPage {
+        layout: who.layout(title, "/partner"),
+        editing,
+        form,
+        account_managers: partners::users(&state.ops.db, partner).await?,
+        trial_days: settings.trial_days.get(),
+        errors,
+    };
+    let status = if page.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_with(status, page)
+}
+
+async fn new_form(State(state): State<Arc<AppState>>, area: PartnerArea) -> PageResult {
+    let form = CompanyForm {
+        time_zone: "Europe/London".into(),
+        start: "trial".into(),
+        kind: "premium".into(),
+        ..CompanyForm::default()
+    };
+    form_page(&state, &area, area.partner, None, form, Vec::new()).await
+}
+
+/// Back to the Company section, showing the company just saved.
+fn show(name: &str) -> PageResult {
+    Ok(Redirect::to(&format!("/partner?{}", query_string(&[("q", name.trim())]))).into_response())
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    area: PartnerArea,
+    Form(form): Form<CompanyForm>,
+) -> PageResult {
+    let mut fields = Fields::default();
+    let draft = form.draft(&mut fields);
+    let start = form.start(&mut fields);
+    let outcome = match fields.finish(|| Some((draft?, start?))) {
+        Ok((draft, start)) => company_ops::create(&state.ops, &area.caller, &draft, start).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(_) => show(&form.name),
+        Err(Error::Invalid(errors)) => {
+            let errors = field_messages(&errors, COMPANY_LABELS);
+            form_page(&state, &area, area.partner, None, form, errors).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn edit_form(
+    State(state): State<Arc<AppState>>,
+    area: PartnerArea,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let company = authorise(&state.ops, &area.caller, CompanyId(id)).await?;
+    let form = CompanyForm {
+        name: company.name.clone(),
+        country: company.country.clone(),
+        time_zone: company.time_zone.clone(),
+        account_manager: company
+            .account_manager
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        ..CompanyForm::default()
+    };
+    form_page(
+        &state,
+        &area,
+        company.partner,
+        Some(company.id()),
+        form,
+        Vec::new(),
+    )
+    .await
+}
+
+async fn edit(
+    State(state): State<Arc<AppState>>,
+    area: PartnerArea,
+    Path(id): Path<i64>,
+    Form(form): Form<CompanyForm>,
+) -> PageResult {
+    let company = authorise(&state.ops, &area.caller, CompanyId(id)).await?;
+    let mut fields = Fields::default();
+    let draft = form.draft(&mut fields);
+    let outcome = match fields.finish(|| draft) {
+        Ok(draft) => company_ops::edit(&state.ops, &area.caller, &company, &draft).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => show(&form.name),
+        Err(Error::Invalid(errors)) => {
+            let errors = field_messages(&errors, COMPANY_LABELS);
+            form_page(
+                &state,
+                &area,
+                company.partner,
+                Some(company.id()),
+                form,
+                errors,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Actions → Manage Company: the partner user works in the company's own dashboard.
+async fn manage(
+    State(state): State<Arc<AppState>>,
+    area: PartnerArea,
+    Path(id): Path<i64>,
+) -> PageResult {
+    company_ops::enter_manage_mode(&state.ops, &area.caller, &area.token, CompanyId(id)).await?;
+    Ok(Redirect::to(Area::Company.home()).into_response())
+}
+
+/// Exit Manage Mode: back to the Admin Dashboard.
+async fn exit_manage(State(state): State<Arc<AppState>>, who: SignedIn) -> PageResult {
+    if who.managing() {
+        company_ops::exit_manage_mode(&state.ops, &who.token).await?;
+    }
+    Ok(Redirect::to(Area::Partner.home()).into_response())
+}

@@ -1,0 +1,26 @@
+//! The partner's Admin Dashboard, one file per section: Company (with Create and Edit Company and
+//! manage mode), Sub-partners, Licences → Orders, and Activity.
+
+mod activity;
+mod companies;
+mod orders;
+mod sub_partners;
+
+use super::Routes;
+
+/// Rows per page on every partner list.
+const PAGE: u32 = 50;
+
+pub(super) fn routes(routes: Routes) -> Routes {
+    let routes = companies::routes(routes);
+    let routes = orders::routes(routes);
+    let routes = sub_partners::routes(routes);
+    activity::routes(routes)
+}
+
+/// `a=1&b=2` from the non-empty pairs, for links that keep a list's filters.
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()))
+        .finish()
+}

@@ -1,0 +1,158 @@
+//! Sub-partners: the list, and Create Sub-partner with its first admin.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::{PAGE, query_string};
+use crate::db::partners::{self, SubPartnerRow};
+use crate::domain::{Email, InvalidValue, OrgName, PartnerId, PersonName, TrialDays};
+use crate::ops::partners::{self as partner_ops, NewSubPartner};
+use crate::ops::{Error, Fields};
+use crate::web::areas::PartnerArea;
+use crate::web::error::field_messages;
+use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::{AppState, BOTH, GET, Routes};
+
+pub(super) fn routes(routes: Routes) -> Routes {
+    routes
+        .add("/partner/partners", BOTH, get(list).post(create))
+        .add("/partner/partners/new", GET, get(new_form))
+}
+
+#[derive(Template)]
+#[template(path = "sub_partners.html")]
+struct SubPartnersPage {
+    layout: Layout,
+    partners: Vec<SubPartnerRow>,
+    created: bool,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SubPartnersQuery {
+    after_name: Option<String>,
+    after_id: Option<i64>,
+    #[serde(default)]
+    created: bool,
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    area: PartnerArea,
+    Query(query): Query<SubPartnersQuery>,
+) -> PageResult {
+    let after = query
+        .after_name
+        .as_deref()
+        .zip(query.after_id.map(PartnerId));
+    let page = partners::children(&state.ops.db, area.partner, after, PAGE).await?;
+    let next = page.next.map(|(name, id)| {
+        let id = id.to_string();
+        let pairs = [("after_name", name.as_str()), ("after_id", &id)];
+        format!("/partner/partners?{}", query_string(&pairs))
+    });
+    render(SubPartnersPage {
+        layout: area.layout("Sub-partners", "/partner/partners"),
+        partners: page.items,
+        created: query.created,
+        next,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "sub_partner_form.html")]
+struct SubPartnerFormPage {
+    layout: Layout,
+    form: SubPartnerForm,
+    errors: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct SubPartnerForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    trial_days: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    email: String,
+}
+
+const LABELS: &[(&str, &str)] = &[
+    ("name", "Name"),
+    ("trial_days", "Trial length"),
+    ("first_name", "Admin first name"),
+    ("last_name", "Admin last name"),
+    ("email", "Admin email"),
+];
+
+impl SubPartnerForm {
+    fn parse(&self) -> Result<NewSubPartner, Error> {
+        let mut fields = Fields::default();
+        let name = fields.take("name", OrgName::parse(&self.name));
+        let trial_days = fields.take("trial_days", TrialDays::parse(&self.trial_days));
+        let first = PersonName::parse(&self.first_name).and_then(|n| {
+            (!n.as_str().is_empty())
+                .then_some(n)
+                .ok_or(InvalidValue::Required)
+        });
+        let first = fields.take("first_name", first);
+        let last = fields.take("last_name", PersonName::parse(&self.last_name));
+        let email = fields.take("email", Email::parse(&self.email));
+        fields.finish(|| {
+            Some(NewSubPartner {
+                name: name?,
+                trial_days: trial_days?,
+                admin_first_name: first?,
+                admin_last_name: last?,
+                admin_email: email?,
+            })
+        })
+    }
+}
+
+async fn new_form(area: PartnerArea) -> PageResult {
+    render(SubPartnerFormPage {
+        layout: area.layout("Create Sub-partner", "/partner/partners"),
+        form: SubPartnerForm {
+            trial_days: TrialDays::DEFAULT.get().to_string(),
+            ..SubPartnerForm::default()
+        },
+        errors: Vec::new(),
+    })
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    area: PartnerArea,
+    Form(form): Form<SubPartnerForm>,
+) -> PageResult {
+    let outcome = match form.parse() {
+        Ok(new) => partner_ops::create_sub_partner(&state.ops, &area.caller, &new).await,
+        Err(e) => Err(e),
+    };
+    let errors = match outcome {
+        Ok(_) => return Ok(Redirect::to("/partner/partners?created=true").into_response()),
+        Err(Error::Invalid(errors)) => field_messages(&errors, LABELS),
+        Err(Error::Conflict(c)) => {
+            vec![format!("Admin email: {}.", crate::web::error::conflict(c))]
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let page = SubPartnerFormPage {
+        layout: area.layout("Create Sub-partner", "/partner/partners"),
+        form,
+        errors,
+    };
+    render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
+}
