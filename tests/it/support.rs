@@ -73,18 +73,28 @@ async fn postgres_reachable() -> &'static Result<(), String> {
         .await
 }
 
+/// Whether the PostgreSQL tests run: `false` (with a note) when no server answers, a failure
+/// when one is required.
+pub async fn postgres_available() -> bool {
+    let Err(why) = postgres_reachable().await else {
+        return true;
+    };
+    let admin_url = postgres_admin_url();
+    assert!(
+        !required("SEATLEDGER_REQUIRE_POSTGRES"),
+        "PostgreSQL is required but unreachable at {admin_url}: {why}"
+    );
+    eprintln!("skipped: PostgreSQL not reachable at {admin_url}: {why}");
+    false
+}
+
 /// A fresh PostgreSQL database, or `None` (with a note) when PostgreSQL is not available and
 /// not required.
 pub async fn postgres() -> Option<TestDb> {
-    let admin_url = postgres_admin_url();
-    if let Err(why) = postgres_reachable().await {
-        assert!(
-            !required("SEATLEDGER_REQUIRE_POSTGRES"),
-            "PostgreSQL is required but unreachable at {admin_url}: {why}"
-        );
-        eprintln!("skipped: PostgreSQL not reachable at {admin_url}: {why}");
+    if !postgres_available().await {
         return None;
     }
+    let admin_url = postgres_admin_url();
     let admin = Db::connect(&admin_url).await.unwrap_or_else(|e| {
         panic!("PostgreSQL answered the probe but not now at {admin_url}: {e}")
     });
