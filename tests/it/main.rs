@@ -1,8 +1,9 @@
 //! The integration tests: one binary, a fresh database per test, servers on port 0.
 //!
 //! Storage tests run on SQLite and on PostgreSQL. PostgreSQL tests skip (saying so) when no
-//! server answers at `SEATLEDGER_TEST_POSTGRES`; with `SEATLEDGER_REQUIRE_POSTGRES=1` (as in CI)
-//! they fail instead. Browser tests do the same with Chromium and `SEATLEDGER_REQUIRE_BROWSER=1`.
+//! server answers at `SEATLEDGER_TEST_POSTGRES` (asked once per run, for at most 2 s); with
+//! `SEATLEDGER_REQUIRE_POSTGRES=1` (as in CI) they fail instead. Browser tests do the same with
+//! Chromium and `SEATLEDGER_REQUIRE_BROWSER=1`.
 
 mod browser;
 mod cli;

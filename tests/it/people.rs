@@ -7,7 +7,7 @@ use jiff::SignedDuration;
 use seatledger::db::seed;
 
 use crate::support::{TestDb, World, at};
-use crate::web::{Client, NOW, demo_app};
+use crate::web::{Client, NOW, demo_app, row_of};
 
 async fn scalar(db: &TestDb, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap()
@@ -35,14 +35,6 @@ async fn link_to(db: &TestDb, recipient: &str) -> String {
         .find(|w| w.contains("/set-password?token="))
         .expect("a set-password link");
     link.trim_start_matches("http://127.0.0.1:8080").to_owned()
-}
-
-fn row_of<'a>(page: &'a str, email: &str) -> &'a str {
-    let at = page
-        .find(&format!("<td>{email}</td>"))
-        .unwrap_or_else(|| panic!("{email} not listed"));
-    let end = page[at..].find("</tr>").unwrap() + at;
-    &page[at..end]
 }
 
 #[tokio::test]

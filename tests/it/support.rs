@@ -1,5 +1,7 @@
 //! Test databases and a small world to test against.
 
+use std::time::Duration;
+
 use jiff::Timestamp;
 use seatledger::db::companies::{self, NewCompany};
 use seatledger::db::users::{self, Membership, NewUser};
@@ -48,23 +50,54 @@ pub async fn sqlite() -> TestDb {
     }
 }
 
+/// How long the one probe waits for PostgreSQL to answer. The pool retries a refused connection
+/// until its acquire timeout, so without this bound the probe would wait that long.
+const POSTGRES_PROBE: Duration = Duration::from_secs(2);
+
+/// Whether PostgreSQL answers at the admin URL (or why not), asked once per test binary so that
+/// without a server every PostgreSQL test skips at once instead of each waiting for it.
+async fn postgres_reachable() -> &'static Result<(), String> {
+    static REACHABLE: tokio::sync::OnceCell<Result<(), String>> =
+        tokio::sync::OnceCell::const_new();
+    REACHABLE
+        .get_or_init(|| async {
+            match tokio::time::timeout(POSTGRES_PROBE, Db::connect(&postgres_admin_url())).await {
+                Ok(Ok(admin)) => {
+                    admin.close().await;
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {POSTGRES_PROBE:?}")),
+            }
+        })
+        .await
+}
+
+/// Whether the PostgreSQL tests run: `false` (with a note) when no server answers, a failure
+/// when one is required.
+pub async fn postgres_available() -> bool {
+    let Err(why) = postgres_reachable().await else {
+        return true;
+    };
+    let admin_url = postgres_admin_url();
+    assert!(
+        !required("SEATLEDGER_REQUIRE_POSTGRES"),
+        "PostgreSQL is required but unreachable at {admin_url}: {why}"
+    );
+    eprintln!("skipped: PostgreSQL not reachable at {admin_url}: {why}");
+    false
+}
+
 /// A fresh PostgreSQL database, or `None` (with a note) when PostgreSQL is not available and
 /// not required.
 pub async fn postgres() -> Option<TestDb> {
+    if !postgres_available().await {
+        return None;
+    }
     let admin_url = postgres_admin_url();
-    let admin =
-        tokio::time::timeout(std::time::Duration::from_secs(5), Db::connect(&admin_url)).await;
-    let admin = match admin {
-        Ok(Ok(admin)) => admin,
-        failure => {
-            assert!(
-                !required("SEATLEDGER_REQUIRE_POSTGRES"),
-                "PostgreSQL is required but unreachable at {admin_url}: {failure:?}"
-            );
-            eprintln!("skipped: PostgreSQL not reachable at {admin_url}");
-            return None;
-        }
-    };
+    let admin = Db::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL answered the probe but not now at {admin_url}: {e}")
+    });
     let name = format!(
         "seatledger_test_{}",
         &seatledger::db::sessions::new_token()[..16]

@@ -120,6 +120,15 @@ impl Client {
     }
 }
 
+/// The rest of the table row whose cell reads `first_cell`: from that cell to the row's end.
+pub(crate) fn row_of<'a>(page: &'a str, first_cell: &str) -> &'a str {
+    let at = page
+        .find(&format!("<td>{first_cell}</td>"))
+        .unwrap_or_else(|| panic!("{first_cell} not listed"));
+    let end = page[at..].find("</tr>").unwrap() + at;
+    &page[at..end]
+}
+
 pub(crate) const NOW: &str = "2026-11-26T09:00:00Z";
 
 /// The demo world at `NOW` behind an app on a manual clock.
@@ -214,7 +223,11 @@ async fn a_partner_admin_signs_in_to_the_admin_dashboard_and_sees_its_companies(
 
     let page = client.get("/partner").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("Admin Dashboard"));
+    assert!(
+        page.body
+            .contains(r#"<span class="area">Admin Dashboard</span>"#)
+    );
+    assert!(page.body.contains("<h1>Company</h1>"));
     for company in [
         "Acme Trial Co",
         "Cobalt Expired Trial",
@@ -224,6 +237,14 @@ async fn a_partner_admin_signs_in_to_the_admin_dashboard_and_sees_its_companies(
         assert!(page.body.contains(company), "{company} missing");
     }
     assert!(page.body.contains("3 / 4"), "Echo's seats used / total");
+    let acme = row_of(&page.body, "Acme Trial Co");
+    assert!(
+        acme.contains(r#"<span class="status">Free Trial</span>"#),
+        "{acme}"
+    );
+    // Bluefin North is Bluefin IT's sub-partner: its company is listed under its name.
+    let fjord = row_of(&page.body, "Fjord Fisheries");
+    assert!(fjord.contains("<td>Bluefin North</td>"), "{fjord}");
 }
 
 #[tokio::test]
@@ -266,6 +287,20 @@ async fn an_expired_learner_is_refused_with_the_licence_message_and_no_session()
         reply
             .body
             .contains("Your licence expired on 23 Nov 2026. Ask your company manager to renew it."),
+        "{}",
+        reply.body
+    );
+    // The sign-in form again, with the email kept.
+    assert_eq!(reply.location, None);
+    assert!(
+        reply
+            .body
+            .contains(r#"id="sign-in-error">Your licence expired on"#),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.body.contains(r#"value="learner1@cobalt.example""#),
         "{}",
         reply.body
     );
@@ -525,11 +560,18 @@ async fn an_invalid_number_of_licences_is_refused_by_field_and_nothing_is_stored
             )
             .await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // The same form again, the message in its error line, what was typed kept.
+        assert!(reply.body.contains("<h1>Request License</h1>"));
+        let error = reply
+            .body
+            .split_once(r#"id="form-error">"#)
+            .and_then(|(_, rest)| rest.split_once("</p>"))
+            .map(|(error, _)| error)
+            .unwrap_or_else(|| panic!("no #form-error: {}", reply.body));
         let escaped = message.replace('"', "&#34;");
         assert!(
-            reply.body.contains(&escaped) || reply.body.contains(message),
-            "{}",
-            reply.body
+            error.contains(&escaped) || error.contains(message),
+            "{error}"
         );
         assert!(reply.body.contains(&format!(r#"value="{quantity}""#)));
         assert!(reply.body.contains(r#"value="managed" selected"#));
