@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use jiff::Timestamp;
+use seatledger::app::App;
 use seatledger::clock::ManualClock;
-use seatledger::db::users::{self, Membership, NewUser};
+use seatledger::db::users::{self, NewUser};
 use seatledger::db::{Db, seed, sessions};
-use seatledger::domain::{Email, PartnerId};
-use seatledger::web::{App, SESSION_COOKIE, WebConfig};
+use seatledger::domain::{Email, PartnerId, PersonName, Role};
+use seatledger::web::SESSION_COOKIE;
 use tower::ServiceExt;
 
 const RUNS: usize = 25;
@@ -28,11 +29,11 @@ async fn admin_session(db: &Db, partner: PartnerId, now: Timestamp) -> String {
         &mut tx,
         &NewUser {
             email: &email,
-            first_name: "Bench",
-            last_name: "Admin",
+            first_name: &PersonName::parse("Bench").unwrap(),
+            last_name: &PersonName::parse("Admin").unwrap(),
             department: None,
             password_hash: None,
-            membership: Membership::Partner {
+            role: Role::Partner {
                 partner,
                 admin: true,
             },
@@ -71,7 +72,7 @@ async fn bench(label: &str, db: Db) {
     let app = App::new(
         db.clone(),
         Arc::new(ManualClock::at(now)),
-        WebConfig::new("http://127.0.0.1:8080"),
+        "http://127.0.0.1:8080",
     );
     for (partner, companies) in [(small, 100), (large, 10_000)] {
         let token = admin_session(&db, partner, now).await;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use seatledger::db::{Db, seed};
-use seatledger::jobs;
+use seatledger::ops::Ops;
+use seatledger::ops::expiry::run_pass;
 
 const COMPANIES: u64 = 10_000;
 const LEARNERS: u64 = 10;
@@ -41,9 +42,7 @@ async fn bench(label: &str, db: Db) {
     .await
     .unwrap();
     let started = Instant::now();
-    let report = jobs::run_pass(db, "http://127.0.0.1:8080", later)
-        .await
-        .unwrap();
+    let report = run_pass(&ops_at(db, later), later).await.unwrap();
     let due = started.elapsed();
     assert_eq!(report.trials_ending, DUE as u64);
     let again = time_pass(db, later).await;
@@ -59,10 +58,13 @@ async fn bench(label: &str, db: Db) {
 
 async fn time_pass(db: &Db, at: Timestamp) -> Duration {
     let started = Instant::now();
-    jobs::run_pass(db, "http://127.0.0.1:8080", at)
-        .await
-        .unwrap();
+    run_pass(&ops_at(db, at), at).await.unwrap();
     started.elapsed()
+}
+
+fn ops_at(db: &Db, now: Timestamp) -> Ops {
+    let clock = std::sync::Arc::new(seatledger::clock::ManualClock::at(now));
+    Ops::new(db.clone(), clock, "http://127.0.0.1:8080")
 }
 
 fn ms(d: Duration) -> f64 {

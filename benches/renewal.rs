@@ -6,12 +6,16 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use seatledger::db::{Actor, Db, Scope, licences, seats, seed, uploads};
-use seatledger::domain::{CompanyId, SeatCount, UserId};
+use seatledger::clock::ManualClock;
+use seatledger::db::uploads::{self, NewUpload, Purpose};
+use seatledger::db::{Actor, Db, seats, seed};
+use seatledger::domain::{CompanyId, Role, SeatCount};
 use seatledger::imports::csv_table;
+use seatledger::ops::{self, Caller, Ops, renewal};
 
 const ROWS: u64 = 100_000;
 
@@ -90,33 +94,43 @@ async fn bench(label: &str, db: Db) {
     let text = csv_table::decode(file.as_bytes()).unwrap();
     let table = csv_table::parse(&text).unwrap();
     assert_eq!(table.rows.len() as u64, ROWS);
-    let upload = uploads::store(&db, company, "renewal", "bench.csv", &text, UserId(1), now)
-        .await
-        .unwrap();
+    let new = NewUpload {
+        company,
+        purpose: Purpose::Renewal,
+        file_name: "bench.csv",
+        content: &text,
+        by: None,
+    };
+    let upload = uploads::store(&db, &new, now).await.unwrap();
     let parse = started.elapsed();
 
-    let scope = Scope::Company(company);
+    let ops = Ops::new(
+        db.clone(),
+        Arc::new(ManualClock::at(now)),
+        "http://127.0.0.1:8080",
+    );
+    let manager = Caller {
+        role: Role::Company {
+            company,
+            manager: true,
+            learner: false,
+        },
+        actor: Actor::SYSTEM,
+    };
+    let authorised = ops::authorise(&ops, &manager, company).await.unwrap();
     let started = Instant::now();
-    let preview = licences::renewal(&db, &scope, company, upload, None, None, now)
+    let preview = renewal::preview(&ops, &manager, &authorised, upload, None)
         .await
         .unwrap();
     let preview_time = started.elapsed();
-    assert_eq!(preview.renewable() as u64, ROWS);
+    assert_eq!(preview.renewed().len() as u64, ROWS);
 
     let started = Instant::now();
-    let applied = licences::renewal(
-        &db,
-        &scope,
-        company,
-        upload,
-        Some(2),
-        Some(Actor::SYSTEM),
-        now,
-    )
-    .await
-    .unwrap();
+    let applied = renewal::apply(&ops, &manager, &authorised, upload, 2)
+        .await
+        .unwrap();
     let apply = started.elapsed();
-    assert!(applied.applied);
+    assert_eq!(applied.renewed().len() as u64, ROWS);
 
     let raw = raw_insert(&db).await;
     let total = parse + preview_time + apply;

@@ -164,27 +164,16 @@ pub async fn import(
     let mut created = Vec::new();
     for chunk in rows.chunks(IMPORT_CHUNK) {
         let mut tx = ops.db.begin_write().await?;
-        let emails: Vec<&Email> = chunk.iter().map(|r| &r.email).collect();
-        let taken = people::taken_emails(&mut tx, &emails).await?;
-        for row in chunk {
-            if taken.contains(row.email.as_str()) {
-                outcome.rejected.push(RejectedRow {
-                    line: row.line,
-                    value: row.email.to_string(),
-                    reason: "address already in use".into(),
-                });
-                continue;
-            }
-            let person = NewPerson {
-                email: row.email.clone(),
-                first_name: PersonName::truncated(&row.first_name),
-                last_name: PersonName::truncated(&row.last_name),
-                department: row.department.as_deref().map(Department::truncated),
-                manager: false,
-                learner: true,
-            };
-            created.push(create(&mut tx, ops, company, &person, now).await?);
-        }
+        import_chunk(
+            &mut tx,
+            ops,
+            company,
+            chunk,
+            &mut created,
+            &mut outcome,
+            now,
+        )
+        .await?;
         tx.commit().await?;
     }
     outcome.imported = created.len();
@@ -201,6 +190,40 @@ pub async fn import(
     })
     .await?;
     Ok(outcome)
+}
+
+/// Creates the learners of `rows` whose address is free, noting the others as rejected.
+async fn import_chunk(
+    tx: &mut Transaction<'static, Any>,
+    ops: &Ops,
+    company: &AuthorisedCompany,
+    rows: &[UserRow],
+    created: &mut Vec<UserId>,
+    outcome: &mut ImportOutcome,
+    now: Timestamp,
+) -> DbResult<()> {
+    let emails: Vec<&Email> = rows.iter().map(|r| &r.email).collect();
+    let taken = people::taken_emails(tx, &emails).await?;
+    for row in rows {
+        if taken.contains(row.email.as_str()) {
+            outcome.rejected.push(RejectedRow {
+                line: row.line,
+                value: row.email.to_string(),
+                reason: "address already in use".into(),
+            });
+            continue;
+        }
+        let person = NewPerson {
+            email: row.email.clone(),
+            first_name: PersonName::truncated(&row.first_name),
+            last_name: PersonName::truncated(&row.last_name),
+            department: row.department.as_deref().map(Department::truncated),
+            manager: false,
+            learner: true,
+        };
+        created.push(create(tx, ops, company, &person, now).await?);
+    }
+    Ok(())
 }
 
 /// Reads the user to deactivate or delete, refusing the caller themselves and the company's last

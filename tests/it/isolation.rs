@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use seatledger::db::seed;
+use seatledger::db::uploads::{NewUpload, Purpose};
 use seatledger::web::route_table;
 
 use crate::support::TestDb;
@@ -133,30 +134,36 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
     // Company routes naming an upload: a manager of another company asks for Acme's upload.
     let upload = seatledger::db::uploads::store(
         &db,
-        seatledger::domain::CompanyId(acme),
-        "renewal",
-        "acme.csv",
-        "email\nlearner1@acme.example\n",
-        seatledger::domain::UserId(1),
+        &NewUpload {
+            company: seatledger::domain::CompanyId(acme),
+            purpose: Purpose::Renewal,
+            file_name: "acme.csv",
+            content: "email\nlearner1@acme.example\n",
+            by: None,
+        },
         crate::support::at(crate::web::NOW),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .0;
     let mut other_manager = Client::new(&app);
     other_manager
         .sign_in("manager@echo.example", seed::DEMO_PASSWORD)
         .await;
     let users_upload = seatledger::db::uploads::store(
         &db,
-        seatledger::domain::CompanyId(acme),
-        "users",
-        "acme.csv",
-        "email\nnew@acme.example\n",
-        seatledger::domain::UserId(1),
+        &NewUpload {
+            company: seatledger::domain::CompanyId(acme),
+            purpose: Purpose::Users,
+            file_name: "acme.csv",
+            content: "email\nnew@acme.example\n",
+            by: None,
+        },
         crate::support::at(crate::web::NOW),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .0;
     let acme_learner = id_of(
         &db,
         "SELECT id FROM users WHERE email = 'learner1@acme.example'",

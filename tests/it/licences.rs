@@ -4,8 +4,8 @@
 use axum::http::StatusCode;
 use jiff::SignedDuration;
 use seatledger::db::seed;
-use seatledger::db::users::Membership;
 use seatledger::domain::CompanyId;
+use seatledger::domain::Role;
 
 use crate::on_both_databases;
 use crate::support::{TestDb, World, at};
@@ -32,7 +32,7 @@ async fn active_seats(db: &TestDb, company: CompanyId) -> i64 {
     .unwrap()
 }
 
-async fn echo_manager(app: &seatledger::web::App) -> Client {
+async fn echo_manager(app: &seatledger::app::App) -> Client {
     let mut client = Client::new(app);
     client
         .sign_in("manager@echo.example", seed::DEMO_PASSWORD)
@@ -171,7 +171,7 @@ async fn two_managers_allocating_the_last_ten_seats_at_once_allocate_exactly_ten
     world
         .user(
             "second@echo.example",
-            Membership::Company {
+            Role::Company {
                 company,
                 manager: true,
                 learner: false,

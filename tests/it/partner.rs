@@ -15,7 +15,7 @@ async fn text(db: &TestDb, sql: &str) -> String {
     sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap()
 }
 
-async fn partner_admin(app: &seatledger::web::App) -> Client {
+async fn partner_admin(app: &seatledger::app::App) -> Client {
     let mut client = Client::new(app);
     client
         .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
@@ -171,7 +171,7 @@ async fn a_rejected_order_emails_the_requester_the_reason() {
         )
         .await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(empty.body.contains("Reason: say why"));
+    assert!(empty.body.contains("Reason: this field is required."));
     let rejected = partner
         .post(
             &format!("/partner/orders/{order}/reject"),
@@ -317,7 +317,7 @@ async fn create_company_starts_a_trial_or_assigns_licences_and_reports_bad_field
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     for error in [
-        "Name: enter",
+        "Name: this field is required.",
         "Time zone: &#34;Mars/Olympus&#34;",
         "Number of licences: must be between 1 and 100000",
     ] {
@@ -390,7 +390,7 @@ async fn create_company_starts_a_trial_or_assigns_licences_and_reports_bad_field
     assert!(
         foreign_am
             .body
-            .contains("Account manager: choose one of your partner")
+            .contains("Account manager: choose one of the listed options.")
     );
 }
 
@@ -445,7 +445,7 @@ async fn a_new_sub_partner_admin_sets_a_password_from_the_welcome_link_once() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         bad.body
-            .contains("Trial length: a trial lasts 1 to 90 days, not 91")
+            .contains("Trial length: must be between 1 and 90, not 91.")
     );
     assert!(bad.body.contains("Admin email"));
     let created = partner

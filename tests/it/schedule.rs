@@ -2,16 +2,15 @@
 //! instant, each email queued once, late passes catching up without a stale reminder.
 
 use jiff::{SignedDuration, Timestamp};
-use seatledger::db::users::{self, Membership};
-use seatledger::db::{Actor, Db, Scope, check, seats};
+use seatledger::db::users;
+use seatledger::db::{Actor, Db, Scope, check};
+use seatledger::domain::Role;
 use seatledger::domain::access::{LicenceStatus, licence_status};
 use seatledger::domain::{CompanyId, UserId};
-use seatledger::jobs::{self, PassReport};
+use seatledger::ops::expiry::{PassReport, run_pass};
 
 use crate::on_both_databases;
-use crate::support::{TestDb, World, at};
-
-const URL: &str = "https://console.example";
+use crate::support::{TestDb, World, allocate, at, ops_at};
 
 fn hours(h: i64) -> SignedDuration {
     SignedDuration::from_hours(h)
@@ -35,7 +34,7 @@ async fn trial_company(db: &TestDb, ends: Timestamp) -> (CompanyId, Vec<UserId>)
         world
             .user(
                 &format!("{name}@clockwork.example"),
-                Membership::Company {
+                Role::Company {
                     company,
                     manager: true,
                     learner: false,
@@ -50,7 +49,7 @@ async fn trial_company(db: &TestDb, ends: Timestamp) -> (CompanyId, Vec<UserId>)
 }
 
 async fn pass(db: &Db, now: Timestamp) -> PassReport {
-    jobs::run_pass(db, URL, now).await.unwrap()
+    run_pass(&ops_at(db, now), now).await.unwrap()
 }
 
 async fn status(db: &Db, user: UserId, now: Timestamp) -> LicenceStatus {
@@ -158,7 +157,7 @@ async fn licensed_company(db: &TestDb) -> (CompanyId, Vec<UserId>, Timestamp) {
     let assigned = at("2026-02-01T08:00:00Z");
     let (company, learners) = trial_company(db, assigned + hours(24 * 10)).await;
     World { db }.batch(company, 3, assigned).await;
-    seats::allocate(
+    allocate(
         db,
         &Scope::Company(company),
         company,
@@ -231,7 +230,7 @@ async fn two_schedulers_at_the_same_instant_queue_each_email_once(db: TestDb) {
         world
             .user(
                 &format!("manager{i}@twin.example"),
-                Membership::Company {
+                Role::Company {
                     company,
                     manager: true,
                     learner: false,
@@ -244,7 +243,7 @@ async fn two_schedulers_at_the_same_instant_queue_each_email_once(db: TestDb) {
     let racers: Vec<_> = (0..2)
         .map(|_| {
             let db = db.db.clone();
-            tokio::spawn(async move { jobs::run_pass(&db, URL, ends).await.unwrap() })
+            tokio::spawn(async move { run_pass(&ops_at(&db, ends), ends).await.unwrap() })
         })
         .collect();
     let mut expired = 0;

@@ -5,12 +5,14 @@ use std::collections::HashSet;
 
 use jiff::SignedDuration;
 use proptest::prelude::*;
-use seatledger::db::users::Membership;
-use seatledger::db::{Actor, DbError, Scope, check, companies, migrations, seats};
-use seatledger::domain::{CompanyStatus, NotEnoughSeats, UserId};
+use seatledger::db::{Actor, Scope, check, companies, migrations};
+use seatledger::domain::{CompanyStatus, NotEnoughSeats, OrderState, Role, UserId};
+use seatledger::ops::{self, Conflict, Error};
 
 use crate::on_both_databases;
-use crate::support::{TestDb, World, at, t0};
+use crate::support::{
+    TestDb, World, allocate, at, caller, facts, ops_at, release, seat_counts, t0,
+};
 
 on_both_databases!(
     migrations_run_once,
@@ -36,7 +38,7 @@ async fn exactly_ten_of_many_racers_get_the_last_ten_seats(db: TestDb) {
     world.batch(company, 30, t0()).await;
     let early = world.learners(company, "early", 20, t0()).await;
     let now = t0() + SignedDuration::from_hours(1);
-    seats::allocate(
+    allocate(
         &db,
         &Scope::Company(company),
         company,
@@ -52,7 +54,7 @@ async fn exactly_ten_of_many_racers_get_the_last_ten_seats(db: TestDb) {
     for user in racers {
         let db = db.db.clone();
         tasks.push(tokio::spawn(async move {
-            seats::allocate(
+            allocate(
                 &db,
                 &Scope::Company(company),
                 company,
@@ -67,8 +69,8 @@ async fn exactly_ten_of_many_racers_get_the_last_ten_seats(db: TestDb) {
     let mut refused = 0;
     for task in tasks {
         match task.await.unwrap() {
-            Ok(()) => won += 1,
-            Err(DbError::NoFreeSeats(NotEnoughSeats {
+            Ok(_) => won += 1,
+            Err(Error::NoFreeSeats(NotEnoughSeats {
                 requested: 1,
                 free: 0,
             })) => refused += 1,
@@ -76,7 +78,7 @@ async fn exactly_ten_of_many_racers_get_the_last_ten_seats(db: TestDb) {
         }
     }
     assert_eq!((won, refused), (10, 14));
-    let counts = seats::counts(&db, &Scope::Company(company), company, now)
+    let counts = seat_counts(&db, &Scope::Company(company), company, now)
         .await
         .unwrap();
     assert_eq!((counts.allocated, counts.total), (30, 30));
@@ -94,7 +96,7 @@ async fn seats_come_from_the_batch_that_expires_first(db: TestDb) {
     let sooner = world.batch(company, 2, t0()).await;
     let learners = world.learners(company, "l", 3, t0()).await;
     let now = t0() + SignedDuration::from_hours(72);
-    seats::allocate(
+    allocate(
         &db,
         &Scope::Company(company),
         company,
@@ -118,7 +120,7 @@ async fn asking_for_more_seats_than_are_free_allocates_nothing(db: TestDb) {
     let company = world.company(partner, "Exact Co", t0()).await;
     world.batch(company, 249, t0()).await;
     let learners = world.learners(company, "l", 250, t0()).await;
-    let err = seats::allocate(
+    let err = allocate(
         &db,
         &Scope::Company(company),
         company,
@@ -132,11 +134,11 @@ async fn asking_for_more_seats_than_are_free_allocates_nothing(db: TestDb) {
         err.to_string(),
         "250 learners need a licence but only 249 seats are free"
     );
-    let counts = seats::counts(&db, &Scope::Company(company), company, t0())
+    let counts = seat_counts(&db, &Scope::Company(company), company, t0())
         .await
         .unwrap();
     assert_eq!(counts.allocated, 0);
-    seats::allocate(
+    allocate(
         &db,
         &Scope::Company(company),
         company,
@@ -146,7 +148,7 @@ async fn asking_for_more_seats_than_are_free_allocates_nothing(db: TestDb) {
     )
     .await
     .unwrap();
-    let counts = seats::counts(&db, &Scope::Company(company), company, t0())
+    let counts = seat_counts(&db, &Scope::Company(company), company, t0())
         .await
         .unwrap();
     assert_eq!(counts.allocated, 249);
@@ -159,28 +161,28 @@ async fn a_released_seat_returns_to_its_batch_and_can_be_allocated_again(db: Tes
     world.batch(company, 1, t0()).await;
     let learners = world.learners(company, "l", 2, t0()).await;
     let scope = Scope::Company(company);
-    seats::allocate(&db, &scope, company, &learners[..1], Actor::SYSTEM, t0())
+    allocate(&db, &scope, company, &learners[..1], Actor::SYSTEM, t0())
         .await
         .unwrap();
     assert!(matches!(
-        seats::allocate(&db, &scope, company, &learners[1..], Actor::SYSTEM, t0()).await,
-        Err(DbError::NoFreeSeats(_))
+        allocate(&db, &scope, company, &learners[1..], Actor::SYSTEM, t0()).await,
+        Err(Error::NoFreeSeats(_))
     ));
     let manager = Actor::user(learners[0]);
     assert!(
-        seats::release(&db, &scope, company, learners[0], manager, t0())
+        release(&db, &scope, company, learners[0], manager, t0())
             .await
             .unwrap()
     );
     assert!(
-        !seats::release(&db, &scope, company, learners[0], manager, t0())
+        !release(&db, &scope, company, learners[0], manager, t0())
             .await
             .unwrap()
     );
-    seats::allocate(&db, &scope, company, &learners[1..], Actor::SYSTEM, t0())
+    allocate(&db, &scope, company, &learners[1..], Actor::SYSTEM, t0())
         .await
         .unwrap();
-    let counts = seats::counts(&db, &scope, company, t0()).await.unwrap();
+    let counts = seat_counts(&db, &scope, company, t0()).await.unwrap();
     assert_eq!((counts.allocated, counts.total), (1, 1));
     assert!(check::run(&db).await.unwrap().is_clean());
 }
@@ -192,12 +194,12 @@ async fn a_learner_whose_batch_expired_can_get_a_new_seat(db: TestDb) {
     world.batch(company, 1, t0()).await;
     let learner = world.learners(company, "l", 1, t0()).await;
     let scope = Scope::Company(company);
-    seats::allocate(&db, &scope, company, &learner, Actor::SYSTEM, t0())
+    allocate(&db, &scope, company, &learner, Actor::SYSTEM, t0())
         .await
         .unwrap();
     let next_year = at("2027-03-02T09:00:00Z");
     world.batch(company, 1, next_year).await;
-    seats::allocate(&db, &scope, company, &learner, Actor::SYSTEM, next_year)
+    allocate(&db, &scope, company, &learner, Actor::SYSTEM, next_year)
         .await
         .unwrap();
     let report = check::run(&db).await.unwrap();
@@ -211,14 +213,11 @@ async fn assigning_licences_ends_the_trial_and_lasts_twelve_months(db: TestDb) {
     let scope = Scope::Partner(partner);
     let assigned = t0() + SignedDuration::from_hours(24 * 3);
     assert!(matches!(
-        companies::facts(&db, &scope, company)
-            .await
-            .unwrap()
-            .status(assigned),
+        facts(&db, &scope, company).await.unwrap().status(assigned),
         CompanyStatus::FreeTrial { .. }
     ));
     world.batch(company, 40, assigned).await;
-    let facts = companies::facts(&db, &scope, company).await.unwrap();
+    let facts = facts(&db, &scope, company).await.unwrap();
     assert_eq!(facts.trial_ends_at, assigned);
     assert_eq!(
         facts.status(assigned),
@@ -259,20 +258,16 @@ async fn a_partner_sees_its_own_and_its_sub_partners_companies_only(db: TestDb) 
         (Scope::Company(subs), strangers),
     ] {
         assert!(matches!(
-            companies::facts(&db, &scope, foreign).await,
-            Err(DbError::NotFound)
+            facts(&db, &scope, foreign).await,
+            Err(Error::NotFound)
         ));
         let learner = world.learners(foreign, "victim", 1, t0()).await;
         assert!(matches!(
-            seats::allocate(&db, &scope, foreign, &learner, Actor::SYSTEM, t0()).await,
-            Err(DbError::NotFound)
+            allocate(&db, &scope, foreign, &learner, Actor::SYSTEM, t0()).await,
+            Err(Error::NotFound)
         ));
     }
-    assert!(
-        companies::facts(&db, &Scope::Partner(parent), subs)
-            .await
-            .is_ok()
-    );
+    assert!(facts(&db, &Scope::Partner(parent), subs).await.is_ok());
 }
 
 async fn keyset_pages_visit_every_company_once(db: TestDb) {
@@ -310,7 +305,7 @@ async fn check_finds_a_tampered_batch_and_a_forged_event(db: TestDb) {
     let company = world.company(partner, "Ledger Co", t0()).await;
     let batch = world.batch(company, 5, t0()).await;
     let learners = world.learners(company, "l", 2, t0()).await;
-    seats::allocate(
+    allocate(
         &db,
         &Scope::Company(company),
         company,
@@ -402,13 +397,16 @@ async fn play(db: &TestDb, steps: &[Step]) {
                     .collect::<HashSet<_>>()
                     .into_iter()
                     .collect();
-                match seats::allocate(db, &scope, company, &users, Actor::SYSTEM, now).await {
-                    Ok(()) | Err(DbError::NoFreeSeats(_)) | Err(DbError::Conflict(_)) => {}
+                match allocate(db, &scope, company, &users, Actor::SYSTEM, now).await {
+                    Ok(_)
+                    | Err(Error::NoFreeSeats(_))
+                    | Err(Error::Conflict(_))
+                    | Err(Error::Invalid(_)) => {}
                     Err(other) => panic!("allocation failed: {other}"),
                 }
             }
             Step::Release(i) => {
-                seats::release(db, &scope, company, learners[*i], Actor::SYSTEM, now)
+                release(db, &scope, company, learners[*i], Actor::SYSTEM, now)
                     .await
                     .unwrap();
             }
@@ -470,7 +468,7 @@ async fn a_learner_record_knows_its_company() {
     let id = world
         .user(
             "Ann@Facts.example",
-            Membership::Company {
+            Role::Company {
                 company,
                 manager: true,
                 learner: true,
@@ -501,14 +499,14 @@ async fn requested_order(
     seatledger::domain::CompanyId,
     seatledger::domain::OrderId,
 ) {
-    use seatledger::db::orders::{self, LicenceRequest};
+    use seatledger::ops::orders::{self, LicenceRequest};
     let world = World { db };
     let partner = world.partner(None, "Assign IT").await;
     let company = world.company(partner, "Assign Co", t0()).await;
     let manager = world
         .user(
             "boss@assign.example",
-            Membership::Company {
+            Role::Company {
                 company,
                 manager: true,
                 learner: false,
@@ -517,23 +515,19 @@ async fn requested_order(
             t0(),
         )
         .await;
-    let (order, created) = orders::request(
-        db,
-        &Scope::Company(company),
-        &LicenceRequest {
-            company,
-            kind: seatledger::domain::OrderKind::Premium,
-            quantity: seatledger::domain::SeatCount::new(quantity).unwrap(),
-            actor: Actor::user(manager),
-            request_key: "one-form",
-        },
-        "https://console.example",
-        t0(),
-    )
-    .await
-    .unwrap();
-    assert!(created);
-    (partner, company, order)
+    let ops = ops_at(db, t0());
+    let manager = caller(&Scope::Company(company), Actor::user(manager));
+    let authorised = ops::authorise(&ops, &manager, company).await.unwrap();
+    let request = LicenceRequest {
+        kind: seatledger::domain::OrderKind::Premium,
+        quantity: seatledger::domain::SeatCount::new(quantity).unwrap(),
+        request_key: "one-form",
+    };
+    let requested = orders::request(&ops, &manager, &authorised, &request)
+        .await
+        .unwrap();
+    assert!(requested.created);
+    (partner, company, requested.order)
 }
 
 async fn two_partner_users_assigning_one_order_at_once_create_one_batch(db: TestDb) {
@@ -542,15 +536,8 @@ async fn two_partner_users_assigning_one_order_at_once_create_one_batch(db: Test
         .map(|_| {
             let db = db.db.clone();
             tokio::spawn(async move {
-                seatledger::db::orders::assign(
-                    &db,
-                    partner,
-                    order,
-                    Actor::SYSTEM,
-                    "https://console.example",
-                    t0(),
-                )
-                .await
+                let admin = caller(&Scope::Partner(partner), Actor::SYSTEM);
+                ops::orders::assign(&ops_at(&db, t0()), &admin, order).await
             })
         })
         .collect();
@@ -561,7 +548,10 @@ async fn two_partner_users_assigning_one_order_at_once_create_one_batch(db: Test
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1);
     let refused = outcomes.into_iter().find_map(Result::err).unwrap();
     assert!(
-        matches!(&refused, DbError::Conflict(m) if m.contains("already assigned") || m.contains("already decided")),
+        matches!(
+            refused,
+            Error::Conflict(Conflict::OrderDecided(OrderState::Assigned))
+        ),
         "{refused}"
     );
     let batches: i64 =
@@ -577,19 +567,11 @@ async fn two_partner_users_assigning_one_order_at_once_create_one_batch(db: Test
 async fn assigning_an_order_ends_the_trial_and_emails_the_managers(db: TestDb) {
     let (partner, company, order) = requested_order(&db, 40).await;
     let assigned_at = at("2026-03-20T10:00:00Z");
-    seatledger::db::orders::assign(
-        &db,
-        partner,
-        order,
-        Actor::SYSTEM,
-        "https://console.example",
-        assigned_at,
-    )
-    .await
-    .unwrap();
-    let facts = companies::facts(&db, &Scope::Company(company), company)
+    let admin = caller(&Scope::Partner(partner), Actor::SYSTEM);
+    ops::orders::assign(&ops_at(&db, assigned_at), &admin, order)
         .await
         .unwrap();
+    let facts = facts(&db, &Scope::Company(company), company).await.unwrap();
     assert_eq!(facts.trial_ends_at, assigned_at);
     assert_eq!(
         facts.status(assigned_at),

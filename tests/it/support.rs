@@ -3,12 +3,17 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
+use seatledger::clock::ManualClock;
 use seatledger::db::companies::{self, NewCompany};
-use seatledger::db::users::{self, Membership, NewUser};
-use seatledger::db::{Actor, Db, partners, seats};
+use seatledger::db::seats::{self, SeatCounts};
+use seatledger::db::users::{self, NewUser};
+use seatledger::db::{Actor, Db, Scope, partners};
 use seatledger::domain::{
-    BatchId, CompanyId, Email, OrderKind, PartnerId, SeatCount, TrialDays, UserId,
+    BatchId, CompanyFacts, CompanyId, Country, Email, OrderKind, OrgName, PartnerId, PersonName,
+    Role, SeatCount, TimeZoneName, TrialDays, UserId,
 };
+use seatledger::ops::seats::Learners;
+use seatledger::ops::{self, Caller, OpResult, Ops};
 
 /// Where PostgreSQL tests create their databases.
 fn postgres_admin_url() -> String {
@@ -185,7 +190,8 @@ pub struct World<'a> {
 impl World<'_> {
     pub async fn partner(&self, parent: Option<PartnerId>, name: &str) -> PartnerId {
         let mut tx = self.db.begin_write().await.unwrap();
-        let id = partners::create(&mut tx, parent, name, TrialDays::DEFAULT, t0())
+        let name = OrgName::parse(name).unwrap();
+        let id = partners::create(&mut tx, parent, &name, TrialDays::DEFAULT, t0())
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -198,9 +204,9 @@ impl World<'_> {
             &mut tx,
             &NewCompany {
                 partner,
-                name,
-                country: "GB",
-                time_zone: "Europe/London",
+                name: &OrgName::parse(name).unwrap(),
+                country: &Country::parse("GB").unwrap(),
+                time_zone: &TimeZoneName::parse("Europe/London").unwrap(),
                 account_manager: None,
                 trial_days: TrialDays::DEFAULT,
             },
@@ -215,7 +221,7 @@ impl World<'_> {
     pub async fn user(
         &self,
         email: &str,
-        membership: Membership,
+        role: Role,
         password_hash: Option<&str>,
         created: Timestamp,
     ) -> UserId {
@@ -224,11 +230,11 @@ impl World<'_> {
             &mut tx,
             &NewUser {
                 email: &Email::parse(email).unwrap(),
-                first_name: "Test",
-                last_name: email.split('@').next().unwrap(),
+                first_name: &PersonName::parse("Test").unwrap(),
+                last_name: &PersonName::parse(email.split('@').next().unwrap()).unwrap(),
                 department: None,
                 password_hash,
-                membership,
+                role,
             },
             created,
         )
@@ -250,7 +256,7 @@ impl World<'_> {
             ids.push(
                 self.user(
                     &format!("{prefix}{i}@{}.example", company.0),
-                    Membership::Company {
+                    Role::Company {
                         company,
                         manager: false,
                         learner: true,
@@ -280,4 +286,77 @@ impl World<'_> {
         tx.commit().await.unwrap();
         id
     }
+}
+
+/// The operations on `db` with a manual clock standing at `now`.
+pub fn ops_at(db: &Db, now: Timestamp) -> Ops {
+    Ops::new(
+        db.clone(),
+        std::sync::Arc::new(ManualClock::at(now)),
+        "https://console.example",
+    )
+}
+
+/// A caller who may run every company `scope` sees: a manager of the company, or an admin of
+/// the partner. Changes are recorded as done by `actor`.
+pub fn caller(scope: &Scope, actor: Actor) -> Caller {
+    let role = match *scope {
+        Scope::Company(company) => Role::Company {
+            company,
+            manager: true,
+            learner: false,
+        },
+        Scope::Partner(partner) => Role::Partner {
+            partner,
+            admin: true,
+        },
+        Scope::Operator => Role::Operator,
+    };
+    Caller { role, actor }
+}
+
+/// Allocate Licenses to `users` of `company` at `now`, as a caller of `scope`.
+pub async fn allocate(
+    db: &Db,
+    scope: &Scope,
+    company: CompanyId,
+    users: &[UserId],
+    actor: Actor,
+    now: Timestamp,
+) -> OpResult<usize> {
+    let (ops, caller) = (ops_at(db, now), caller(scope, actor));
+    let company = ops::authorise(&ops, &caller, company).await?;
+    let learners = Learners::These(users.to_vec());
+    ops::seats::allocate(&ops, &caller, &company, learners).await
+}
+
+/// Releases the seat of `user` of `company` at `now`, as a caller of `scope`.
+pub async fn release(
+    db: &Db,
+    scope: &Scope,
+    company: CompanyId,
+    user: UserId,
+    actor: Actor,
+    now: Timestamp,
+) -> OpResult<bool> {
+    let (ops, caller) = (ops_at(db, now), caller(scope, actor));
+    let company = ops::authorise(&ops, &caller, company).await?;
+    ops::seats::release(&ops, &caller, &company, user).await
+}
+
+/// The seats of `company`'s valid batches at `now`, if `scope` sees it.
+pub async fn seat_counts(
+    db: &Db,
+    scope: &Scope,
+    company: CompanyId,
+    now: Timestamp,
+) -> OpResult<SeatCounts> {
+    let company = seatledger::db::scope::authorise(db, scope, company).await?;
+    Ok(seats::totals(db.pool(), company.id(), now).await?)
+}
+
+/// The lifecycle facts of `company`, if `scope` sees it.
+pub async fn facts(db: &Db, scope: &Scope, company: CompanyId) -> OpResult<CompanyFacts> {
+    let company = seatledger::db::scope::authorise(db, scope, company).await?;
+    Ok(company.facts)
 }

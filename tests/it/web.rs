@@ -7,9 +7,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use jiff::SignedDuration;
+use seatledger::app::App;
 use seatledger::clock::ManualClock;
 use seatledger::db::{Db, seed};
-use seatledger::web::{App, CSRF_COOKIE, SESSION_COOKIE, WebConfig};
+use seatledger::web::{CSRF_COOKIE, SESSION_COOKIE};
 use tower::ServiceExt;
 
 use crate::support::{TestDb, World, at, sqlite};
@@ -144,7 +145,7 @@ pub(crate) async fn demo_app_on(db: TestDb) -> (TestDb, App, ManualClock) {
     let app = App::new(
         Db::clone(&db),
         std::sync::Arc::new(clock.clone()),
-        WebConfig::new("http://127.0.0.1:8080"),
+        "http://127.0.0.1:8080",
     );
     (db, app, clock)
 }
@@ -681,7 +682,7 @@ async fn only_company_managers_can_request_licences() {
 #[tokio::test]
 async fn the_operator_reads_every_email_in_the_mailbox_and_nobody_else_can() {
     let (db, app, _) = demo_app().await;
-    seatledger::jobs::run_pass(&db, "http://127.0.0.1:8080", at(NOW))
+    seatledger::ops::expiry::run_pass(&app.ops, at(NOW))
         .await
         .unwrap();
     let mut operator = Client::new(&app);

@@ -95,26 +95,13 @@ async fn fill_tab(
     match tab {
         "available" => {
             let batches = licences::available(db, company, now).await?;
-            page.available = batches
-                .into_iter()
-                .map(|b| {
-                    let (assigned, expires) = (date(b.assigned_at, tz), date(b.expires_at, tz));
-                    (b, assigned, expires)
-                })
-                .collect();
+            page.available = batches.into_iter().map(|b| dated_batch(b, tz)).collect();
         }
         "allocated" | "expiring" => {
             let expiring = tab == "expiring";
             let list = licences::allocated(db, company, expiring, after, PAGE, now).await?;
             page.next = list.next.and_then(|s| next(s.to_string()));
-            page.seats = list
-                .items
-                .into_iter()
-                .map(|s| {
-                    let expires = date(s.expires_at, tz);
-                    (s, expires)
-                })
-                .collect();
+            page.seats = list.items.into_iter().map(|s| dated_seat(s, tz)).collect();
         }
         "expired" => {
             let list = licences::expired(db, company, after.map(UserId), PAGE, now).await?;
@@ -122,10 +109,7 @@ async fn fill_tab(
             page.expired = list
                 .items
                 .into_iter()
-                .map(|l| {
-                    let ended = crate::format::licence(l.licence, tz);
-                    (l, ended)
-                })
+                .map(|l| dated_learner(l, tz))
                 .collect();
         }
         _ => {
@@ -134,6 +118,21 @@ async fn fill_tab(
         }
     }
     Ok(())
+}
+
+fn dated_batch(b: AvailableBatch, tz: &str) -> (AvailableBatch, String, String) {
+    let (assigned, expires) = (date(b.assigned_at, tz), date(b.expires_at, tz));
+    (b, assigned, expires)
+}
+
+fn dated_seat(s: AllocatedSeat, tz: &str) -> (AllocatedSeat, String) {
+    let expires = date(s.expires_at, tz);
+    (s, expires)
+}
+
+fn dated_learner(l: ExpiredLearner, tz: &str) -> (ExpiredLearner, String) {
+    let ended = crate::format::licence(l.licence, tz);
+    (l, ended)
 }
 
 /// Renders a tab of the Licenses section, optionally with an error (status 409).

@@ -78,6 +78,20 @@ struct CompaniesQuery {
     after_id: Option<i64>,
 }
 
+impl CompaniesQuery {
+    /// The link to the page after `cursor`, keeping the filters.
+    fn next(&self, cursor: &CompanyCursor) -> String {
+        let id = cursor.id.to_string();
+        let pairs = [
+            ("status", self.status.as_str()),
+            ("q", &self.q),
+            ("after_name", &cursor.name),
+            ("after_id", &id),
+        ];
+        format!("/partner?{}", query_string(&pairs))
+    }
+}
+
 fn status_filter(status: &str) -> Option<StatusFilter> {
     match status {
         "trial" => Some(StatusFilter::FreeTrial),
@@ -93,38 +107,18 @@ async fn list(
     area: PartnerArea,
     Query(query): Query<CompaniesQuery>,
 ) -> PageResult {
-    let after = query
-        .after_name
-        .clone()
-        .zip(query.after_id)
-        .map(|(name, id)| CompanyCursor {
-            name,
-            id: CompanyId(id),
-        });
+    let after = query.after_name.clone().zip(query.after_id);
+    let after = after.map(|(name, id)| CompanyCursor {
+        name,
+        id: CompanyId(id),
+    });
     let filter = CompanyFilter {
         status: status_filter(&query.status),
         name: Some(query.q.clone()),
     };
-    let scope = area.caller.scope();
-    let page = companies::list(
-        &state.ops.db,
-        &scope,
-        &filter,
-        after.as_ref(),
-        PAGE,
-        state.ops.now(),
-    )
-    .await?;
-    let next = page.next.map(|c| {
-        let id = c.id.to_string();
-        let pairs = [
-            ("status", query.status.as_str()),
-            ("q", &query.q),
-            ("after_name", &c.name),
-            ("after_id", &id),
-        ];
-        format!("/partner?{}", query_string(&pairs))
-    });
+    let (scope, now) = (area.caller.scope(), state.ops.now());
+    let page = companies::list(&state.ops.db, &scope, &filter, after.as_ref(), PAGE, now).await?;
+    let next = page.next.map(|c| query.next(&c));
     render(CompaniesPage {
         layout: area.layout("Company", "/partner"),
         companies: page.items.into_iter().map(CompanyLine::new).collect(),

@@ -1,0 +1,199 @@
+//! Bulk data for benchmarks: N companies of M learners, generated inside the database.
+
+use jiff::{SignedDuration, Timestamp};
+use sqlx::Executor;
+
+use super::valid;
+use crate::db::{Backend, Db, DbResult, partners, secs};
+use crate::domain::{OrgName, PartnerId, TrialDays};
+
+/// What a bulk seed created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BulkSeed {
+    pub partner: PartnerId,
+    pub companies: u64,
+    pub learners: u64,
+}
+
+/// Seeds `companies` companies of `learners` learners each under a new partner, in one
+/// transaction, with set-based inserts generated inside the database. Every tenth company is on
+/// a running trial; the others are Premium with every learner holding a seat.
+pub async fn bulk(
+    db: &Db,
+    password_hash: &str,
+    companies: u64,
+    learners: u64,
+    now: Timestamp,
+) -> DbResult<BulkSeed> {
+    let mut tx = db.begin_write().await?;
+    let partner = partners::create(
+        &mut tx,
+        None,
+        &valid(OrgName::parse(&format!("Benchmark Partner {}", secs(now)))),
+        TrialDays::DEFAULT,
+        now,
+    )
+    .await?;
+    let next_id = |table: &str| format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}");
+    let mut base = Vec::new();
+    for table in ["companies", "users", "licence_batches", "seats"] {
+        let id: i64 = sqlx::query_scalar(&next_id(table))
+            .fetch_one(&mut *tx)
+            .await?;
+        base.push(id);
+    }
+    let [company0, user0, batch0, seat0] = base[..] else {
+        unreachable!("four tables were read");
+    };
+    let (n, m) = (companies as i64, learners as i64);
+    let trial_end = secs(now + SignedDuration::from_hours(24 * 20));
+    let assigned = secs(now - SignedDuration::from_hours(24 * 30));
+    let expires = secs(crate::domain::company::batch_expires_at(
+        now - SignedDuration::from_hours(24 * 30),
+    ));
+    let seq = |limit: &str| {
+        format!(
+            "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n + 1 < {limit}) "
+        )
+    };
+    use BulkArg::{I, T};
+    let ints = |values: &[i64]| values.iter().copied().map(I).collect::<Vec<_>>();
+    let statements = [
+        // Companies: every tenth on trial, the rest Premium (trial ended when licensed).
+        (
+            format!(
+                "{} INSERT INTO companies (id, partner_id, name, country, time_zone, trial_ends_at, \
+                 trial_due_at, licensed_until, created_at) SELECT $1 + n, $2, \
+                 'Company ' || (1000000 + n), 'GB', 'Europe/London', \
+                 CASE WHEN n % 10 = 0 THEN $3 ELSE $4 END, CASE WHEN n % 10 = 0 THEN $7 END, \
+                 CASE WHEN n % 10 = 0 THEN NULL ELSE $5 END, $4 FROM seq",
+                seq("$6")
+            ),
+            ints(&[
+                company0,
+                partner.0,
+                trial_end,
+                assigned,
+                expires,
+                n,
+                trial_end - REMINDER_SECS,
+            ]),
+        ),
+        (
+            format!(
+                "{} INSERT INTO users (id, email, first_name, last_name, password_hash, kind, \
+                 company_id, is_manager, is_learner, created_at) SELECT $1 + n, \
+                 'manager.' || ($2 + n) || '@bench.example', 'Manager', '' || ($2 + n), $3, \
+                 'company', $2 + n, 1, 0, $4 FROM seq",
+                seq("$5")
+            ),
+            vec![I(user0), I(company0), T(password_hash), I(assigned), I(n)],
+        ),
+        (
+            format!(
+                "{} INSERT INTO users (id, email, first_name, last_name, password_hash, kind, \
+                 company_id, is_manager, is_learner, created_at) SELECT $1 + n, \
+                 'learner.' || ($1 + n) || '@bench.example', 'Learner', '' || ($1 + n), $2, \
+                 'company', $3 + n / $4, 0, 1, $5 FROM seq",
+                seq("$6")
+            ),
+            vec![
+                I(user0 + n),
+                T(password_hash),
+                I(company0),
+                I(m.max(1)),
+                I(assigned),
+                I(n * m),
+            ],
+        ),
+        (
+            format!(
+                "{} INSERT INTO licence_batches (id, company_id, kind, quantity, allocated, \
+                 assigned_at, expires_at, due_at) SELECT $1 + n, $2 + n, 'premium', $3 + 10, $3, \
+                 $4, $5, $7 FROM seq WHERE n % 10 <> 0",
+                seq("$6")
+            ),
+            ints(&[
+                batch0,
+                company0,
+                m,
+                assigned,
+                expires,
+                n,
+                expires - REMINDER_SECS,
+            ]),
+        ),
+        (
+            format!(
+                "{} INSERT INTO seat_events (at, kind, company_id, batch_id, quantity, expires_at) \
+                 SELECT $1, 'batch_assigned', $2 + n, $3 + n, $4 + 10, $5 FROM seq WHERE n % 10 <> 0",
+                seq("$6")
+            ),
+            ints(&[assigned, company0, batch0, m, expires, n]),
+        ),
+        (
+            format!(
+                "{} INSERT INTO seats (id, batch_id, company_id, user_id, allocated_at) \
+                 SELECT $1 + n, $2 + n / $3, $4 + n / $3, $5 + n, $6 FROM seq WHERE (n / $3) % 10 <> 0",
+                seq("$7")
+            ),
+            ints(&[
+                seat0,
+                batch0,
+                m.max(1),
+                company0,
+                user0 + n,
+                assigned,
+                n * m,
+            ]),
+        ),
+        (
+            "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id) \
+             SELECT s.allocated_at, 'seat_allocated', s.company_id, s.batch_id, s.user_id \
+             FROM seats s WHERE s.id >= $1 ORDER BY s.id"
+                .to_owned(),
+            ints(&[seat0]),
+        ),
+    ];
+    for (sql, binds) in statements {
+        let mut query = sqlx::query(&sql);
+        for arg in binds {
+            query = match arg {
+                I(value) => query.bind(value),
+                T(text) => query.bind(text),
+            };
+        }
+        query.execute(&mut *tx).await?;
+    }
+    if db.backend() == Backend::Postgres {
+        // Rows were inserted with explicit ids; move each identity past them.
+        for table in ["companies", "users", "licence_batches", "seats"] {
+            tx.execute(
+                format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+                )
+                .as_str(),
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    if db.backend() == Backend::Postgres {
+        // A bulk load leaves the planner without statistics until autovacuum catches up.
+        sqlx::query("ANALYZE").execute(db.pool()).await?;
+    }
+    Ok(BulkSeed {
+        partner,
+        companies,
+        learners: companies * learners,
+    })
+}
+
+/// The reminder lead in seconds, for due instants computed in SQL.
+const REMINDER_SECS: i64 = crate::domain::schedule::REMINDER_LEAD.as_secs();
+
+/// A bind value of a bulk insert.
+enum BulkArg<'a> {
+    I(i64),
+    T(&'a str),
+}
