@@ -12,6 +12,7 @@ mod isolation;
 mod licences;
 mod partner;
 mod people;
+mod rules;
 mod schedule;
 mod smtp;
 mod storage;
