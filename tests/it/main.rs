@@ -15,4 +15,5 @@ mod schedule;
 mod smtp;
 mod storage;
 mod support;
+mod upgrade;
 mod web;
