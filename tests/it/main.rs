@@ -4,6 +4,7 @@
 //! server answers at `SEATLEDGER_TEST_POSTGRES`; with `SEATLEDGER_REQUIRE_POSTGRES=1` (as in CI)
 //! they fail instead. Browser tests do the same with Chromium and `SEATLEDGER_REQUIRE_BROWSER=1`.
 
+mod backup;
 mod browser;
 mod cli;
 mod delivery;
