@@ -83,19 +83,21 @@ pub async fn to_file(db: &Db, to: &Path) -> Result<Snapshot, BackupError> {
         .ok_or_else(|| BackupError::NotUtf8(to.to_owned()))?;
 
     let started = Instant::now();
-    sqlx::query("VACUUM INTO $1")
+    let copied = sqlx::query("VACUUM INTO $1")
         .bind(partial_text)
         .execute(db.pool())
-        .await
-        .map_err(DbError::from)?;
+        .await;
     let copy_took = started.elapsed();
-
     let started = Instant::now();
-    let verified = verify(partial_text).await;
+    let verified = match copied {
+        Ok(_) => verify(partial_text).await,
+        Err(e) => Err(DbError::from(e).into()),
+    };
     let verify_took = started.elapsed();
     let check = match verified {
         Ok(check) => check,
         Err(e) => {
+            // Ours: it did not exist before; a half-written or unverified snapshot is no backup.
             let _ = std::fs::remove_file(&partial);
             return Err(e);
         }
@@ -121,8 +123,7 @@ fn partial_path(to: &Path) -> PathBuf {
 /// a ledger that replays to the stored counts.
 async fn verify(path: &str) -> Result<CheckReport, BackupError> {
     // Not `Db::connect`: its connections switch the file to WAL, which is a write.
-    let options =
-        AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=ro")).map_err(DbError::from)?;
+    let options = AnyConnectOptions::from_str(&read_only_url(path)?).map_err(DbError::from)?;
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .connect_with(options)
@@ -135,6 +136,28 @@ async fn verify(path: &str) -> Result<CheckReport, BackupError> {
     let verdict = verify_open(&snapshot).await;
     snapshot.close().await;
     verdict
+}
+
+/// A read-only SQLite URL for `path`, percent-encoded: the file name is the operator's and may
+/// hold spaces, `#`, `?` or `%`.
+fn read_only_url(path: &str) -> Result<String, BackupError> {
+    let absolute = std::path::absolute(path).map_err(|source| BackupError::Io {
+        path: PathBuf::from(path),
+        source,
+    })?;
+    let absolute = absolute
+        .to_str()
+        .ok_or_else(|| BackupError::NotUtf8(absolute.clone()))?;
+    let mut url = String::from("sqlite://");
+    for byte in absolute.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/._-~".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url.push_str("?mode=ro");
+    Ok(url)
 }
 
 async fn verify_open(snapshot: &Db) -> Result<CheckReport, BackupError> {

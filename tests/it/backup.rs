@@ -449,3 +449,28 @@ async fn a_backup_of_postgresql_points_to_pg_dump() {
     );
     assert!(!to.exists());
 }
+
+#[tokio::test]
+async fn a_backup_file_may_be_named_with_spaces_and_url_characters() {
+    let live = support::sqlite().await;
+    assert!(
+        seatledger(&live.url, &["demo", "--now", NOW])
+            .status
+            .success()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("nightly 50%20 #1?.db");
+    let run = seatledger(&live.url, &["backup", "--to", to.to_str().unwrap()]);
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    // The same name as a URL, percent-encoded.
+    let url = format!(
+        "sqlite://{}/nightly%2050%2520%20%231%3F.db",
+        dir.path().display()
+    );
+    let check = seatledger(&url, &["check"]);
+    assert!(
+        stdout(&check).contains("checked 2 batches, 6 users, 8 seat events"),
+        "{check:?}"
+    );
+}
