@@ -151,7 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     db::migrations::run(&db).await?;
     match cli.command {
         Command::Migrate(_) => println!("database is up to date"),
-        Command::Backup(_) => {}
+        Command::Backup(_) => unreachable!("backups return before migrating"),
         Command::Serve(args) => serve(db, cli.public_url, transport, args).await?,
         Command::Demo(args) => demo(&db, args).await?,
         Command::Check => return check(&db).await,
