@@ -1,10 +1,12 @@
 //! Schema migrations: one folder per database with the same versions and names (a test checks
-//! they match), embedded in the binary and applied in one transaction.
+//! they match), embedded in the binary and applied one transaction per migration. A database
+//! that holds a migration this binary does not know is refused before anything touches it.
 
-use sqlx::Executor;
+use sqlx::{Any, Executor, Transaction};
 
 use super::{Backend, Db, DbResult, secs};
 
+#[derive(Clone, Copy, Debug)]
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
@@ -32,25 +34,108 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_managed_companies.sql"),
 ];
 
-/// Applies the migrations this database has not seen. Safe to run from several servers at once.
-pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
-    let mut tx = db.begin_write().await?;
-    if db.backend() == Backend::Postgres {
-        // Two servers starting together must not both create the schema.
-        tx.execute("SELECT pg_advisory_xact_lock(7243514001)")
-            .await?;
+/// The newest migration this seatledger knows.
+pub fn latest() -> &'static Migration {
+    MIGRATIONS.last().expect("at least one migration")
+}
+
+/// A database that holds a migration this seatledger does not know: it was written by a newer
+/// version, and an older binary must not guess at its schema.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database has migration {version} ({name}), which this seatledger {binary} does not know: \
+     its newest is migration {known} ({known_name}). The database was written by a newer \
+     seatledger and was left untouched; run that version, or restore a backup made by this one"
+)]
+pub struct NewerDatabase {
+    pub version: i64,
+    pub name: String,
+    pub known: i64,
+    pub known_name: &'static str,
+    pub binary: &'static str,
+}
+
+/// Where a database stands against this seatledger's migrations.
+#[derive(Debug)]
+pub struct Status {
+    /// The newest migration applied (0 for a database without a schema).
+    pub version: i64,
+    /// What `seatledger migrate` would apply, in order.
+    pub pending: Vec<&'static Migration>,
+}
+
+/// Reads where `db` stands without changing anything; refuses a database from a newer version.
+pub async fn status(db: &Db) -> DbResult<Status> {
+    let exists: i64 = sqlx::query_scalar(match db.backend() {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+        }
+    })
+    .fetch_one(db.pool())
+    .await?;
+    let applied = if exists == 0 {
+        Vec::new()
+    } else {
+        sqlx::query_as("SELECT version, name FROM schema_migrations")
+            .fetch_all(db.pool())
+            .await?
+    };
+    status_of(&applied)
+}
+
+fn status_of(applied: &[(i64, String)]) -> DbResult<Status> {
+    if let Some((version, name)) = applied
+        .iter()
+        .filter(|(v, _)| !MIGRATIONS.iter().any(|m| m.version == *v))
+        .max_by_key(|(v, _)| *v)
+    {
+        return Err(NewerDatabase {
+            version: *version,
+            name: name.clone(),
+            known: latest().version,
+            known_name: latest().name,
+            binary: env!("CARGO_PKG_VERSION"),
+        }
+        .into());
     }
+    Ok(Status {
+        version: applied.iter().map(|(v, _)| *v).max().unwrap_or(0),
+        pending: MIGRATIONS
+            .iter()
+            .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
+            .collect(),
+    })
+}
+
+/// Applies every migration this database has not seen. Safe to run from several servers at once.
+pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
+    apply(db, MIGRATIONS).await
+}
+
+/// Applies those of `migrations` that this database has not seen, in order, each in its own
+/// transaction: a migration that fails leaves the ones before it applied and nothing of itself.
+/// `run` passes every migration; tests pass a prefix to build a database of an older version.
+/// A database from a newer version is refused before anything is applied.
+pub async fn apply(db: &Db, migrations: &[Migration]) -> DbResult<Vec<i64>> {
+    let mut tx = lock(db).await?;
     tx.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (\
            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
     .await?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
-        .fetch_all(&mut *tx)
-        .await?;
-    let now = secs(jiff::Timestamp::now());
+    status_of(&applied(&mut tx).await?)?;
+    tx.commit().await?;
     let mut ran = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+    for m in migrations {
+        let mut tx = lock(db).await?;
+        // Another server may have applied it since the last look.
+        if applied(&mut tx).await?.iter().any(|(v, _)| *v == m.version) {
+            continue;
+        }
         let sql = match db.backend() {
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,
@@ -61,13 +146,33 @@ pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
         )
         .bind(m.version)
         .bind(m.name)
-        .bind(now)
+        .bind(secs(jiff::Timestamp::now()))
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
         ran.push(m.version);
     }
-    tx.commit().await?;
     Ok(ran)
+}
+
+/// A write transaction that holds the migration lock: two servers starting together must not
+/// both apply the same migration (on SQLite the write lock already serialises them).
+async fn lock(db: &Db) -> DbResult<Transaction<'static, Any>> {
+    let mut tx = db.begin_write().await?;
+    if db.backend() == Backend::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock(7243514001)")
+            .await?;
+    }
+    Ok(tx)
+}
+
+async fn applied(tx: &mut Transaction<'static, Any>) -> DbResult<Vec<(i64, String)>> {
+    Ok(
+        sqlx::query_as("SELECT version, name FROM schema_migrations")
+            .fetch_all(&mut **tx)
+            .await?,
+    )
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! `crate::domain`, and write the outcome.
 
 pub mod activity;
+pub mod backup;
 pub mod check;
 pub mod companies;
 pub mod expiry;
@@ -63,6 +64,8 @@ pub enum DbError {
     Corrupt(String),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
+    #[error(transparent)]
+    NewerDatabase(#[from] migrations::NewerDatabase),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
 }

@@ -8,7 +8,7 @@ use seatledger::db::companies;
 use crate::on_both_databases;
 use crate::support::{TestDb, World, t0};
 
-fn seatledger(database: &str, args: &[&str]) -> Output {
+pub(crate) fn seatledger(database: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_seatledger"))
         .arg("--database")
         .arg(database)
@@ -18,7 +18,7 @@ fn seatledger(database: &str, args: &[&str]) -> Output {
         .expect("run seatledger")
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 

@@ -249,7 +249,7 @@ async fn play(db: TestDb, companies: &[(u16, Vec<Event>)]) {
         .collect();
     for ending in endings
         .into_iter()
-        .filter(|&e| e >= end.as_second())
+        .filter(|&e| e > end.as_second())
         .take(6)
     {
         let ending = Timestamp::from_second(ending).unwrap();

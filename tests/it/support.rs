@@ -7,7 +7,7 @@ use seatledger::clock::ManualClock;
 use seatledger::db::companies::{self, NewCompany};
 use seatledger::db::seats::{self, SeatCounts};
 use seatledger::db::users::{self, NewUser};
-use seatledger::db::{Actor, Db, Scope, partners};
+use seatledger::db::{Actor, Db, Scope, migrations, partners};
 use seatledger::domain::{
     BatchId, CompanyFacts, CompanyId, Country, Email, OrderKind, OrgName, PartnerId, PersonName,
     Role, SeatCount, TimeZoneName, TrialDays, UserId,
@@ -42,11 +42,18 @@ impl std::ops::Deref for TestDb {
 
 /// A fresh SQLite database in a temporary directory.
 pub async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let db = Db::connect_and_migrate(&url)
+    let test = empty_sqlite().await;
+    migrations::run(&test.db)
         .await
         .expect("sqlite test database");
+    test
+}
+
+/// A fresh SQLite database without a schema.
+pub async fn empty_sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db = Db::connect(&url).await.expect("sqlite test database");
     TestDb {
         db,
         url,
@@ -96,6 +103,15 @@ pub async fn postgres_available() -> bool {
 /// A fresh PostgreSQL database, or `None` (with a note) when PostgreSQL is not available and
 /// not required.
 pub async fn postgres() -> Option<TestDb> {
+    let test = empty_postgres().await?;
+    migrations::run(&test.db)
+        .await
+        .expect("postgres test database");
+    Some(test)
+}
+
+/// A fresh PostgreSQL database without a schema, or `None` as for `postgres`.
+pub async fn empty_postgres() -> Option<TestDb> {
     if !postgres_available().await {
         return None;
     }
@@ -114,9 +130,7 @@ pub async fn postgres() -> Option<TestDb> {
     admin.close().await;
     let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
     let url = format!("{base}/{name}");
-    let db = Db::connect_and_migrate(&url)
-        .await
-        .expect("postgres test database");
+    let db = Db::connect(&url).await.expect("postgres test database");
     Some(TestDb {
         db,
         url,
@@ -166,6 +180,27 @@ macro_rules! on_both_databases {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
                 if let Some(db) = $crate::support::postgres().await {
+                    super::$name(db).await;
+                }
+            }
+        }
+    )*};
+}
+
+/// As `on_both_databases!`, for bodies that build their own schema: each gets a database with
+/// none.
+#[macro_export]
+macro_rules! on_both_empty_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::support::empty_sqlite().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(db) = $crate::support::empty_postgres().await {
                     super::$name(db).await;
                 }
             }
