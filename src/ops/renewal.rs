@@ -78,6 +78,15 @@ async fn file(
     })
 }
 
+impl RenewalFile {
+    /// Each row's line and the value of its email column.
+    fn values(&self) -> Vec<(u64, String)> {
+        let rows = self.table.rows.iter();
+        rows.map(|r| (r.line, r.get(self.column).to_owned()))
+            .collect()
+    }
+}
+
 /// Decides every row of `file` from what storage knows about its emails now.
 fn review(
     file: &RenewalFile,
@@ -86,12 +95,7 @@ fn review(
     free_seats: i64,
     now: Timestamp,
 ) -> RenewalReview {
-    let values: Vec<(u64, String)> = file
-        .table
-        .rows
-        .iter()
-        .map(|r| (r.line, r.get(file.column).to_owned()))
-        .collect();
+    let values = file.values();
     let parsed = renewal::emails(&values);
     let known: HashMap<String, KnownLearner> = known
         .into_iter()
@@ -116,12 +120,7 @@ fn review(
 
 /// The file's distinct, valid emails: what storage is asked about.
 fn emails(file: &RenewalFile) -> Vec<String> {
-    let values: Vec<(u64, String)> = file
-        .table
-        .rows
-        .iter()
-        .map(|r| (r.line, r.get(file.column).to_owned()))
-        .collect();
+    let values = file.values();
     let mut emails: Vec<String> = renewal::emails(&values)
         .into_iter()
         .flatten()

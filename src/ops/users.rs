@@ -248,45 +248,40 @@ async fn removable(
     Ok(member)
 }
 
-/// Deactivate: the user keeps their row and history, cannot sign in (their sessions end), and
-/// their seat returns to its batch with the batch's remaining validity.
-#[tracing::instrument(skip_all, fields(company = %company.id(), user = %user))]
-pub async fn deactivate(
-    ops: &Ops,
-    caller: &Caller,
-    company: &AuthorisedCompany,
-    user: UserId,
-) -> OpResult<()> {
-    let now = ops.now();
-    caller.require(Action::RunCompany, Some(company), now)?;
-    let mut tx = ops.db.begin_write().await?;
-    let member = removable(&mut tx, ops, caller, company, user).await?;
-    people::deactivate(&mut tx, user, now).await?;
-    seats::release_in(&mut tx, company.id(), user, caller.actor, now).await?;
-    let entry = Entry::UserDeactivated {
-        email: &member.email,
-    };
-    audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
-    tx.commit().await?;
-    Ok(())
+/// Whether a user leaves the company's list or stays on it, deactivated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Deactivate: the user keeps their row and history and cannot sign in (their sessions end).
+    Deactivate,
+    /// Delete: the user's row goes; the ledger keeps its events.
+    Delete,
 }
 
-/// Delete: the seat returns to its batch and the user's row goes; the ledger keeps its events.
-#[tracing::instrument(skip_all, fields(company = %company.id(), user = %user))]
-pub async fn delete(
+/// Deactivate or Delete a user: either way their seat returns to its batch with the batch's
+/// remaining validity. Nobody removes themselves or the company's last active manager.
+#[tracing::instrument(skip_all, fields(company = %company.id(), user = %user, ?removal))]
+pub async fn remove(
     ops: &Ops,
     caller: &Caller,
     company: &AuthorisedCompany,
     user: UserId,
+    removal: Removal,
 ) -> OpResult<()> {
     let now = ops.now();
     caller.require(Action::RunCompany, Some(company), now)?;
     let mut tx = ops.db.begin_write().await?;
     let member = removable(&mut tx, ops, caller, company, user).await?;
     seats::release_in(&mut tx, company.id(), user, caller.actor, now).await?;
-    people::delete(&mut tx, user).await?;
-    let entry = Entry::UserDeleted {
-        email: &member.email,
+    let email = member.email.as_str();
+    let entry = match removal {
+        Removal::Deactivate => {
+            people::deactivate(&mut tx, user, now).await?;
+            Entry::UserDeactivated { email }
+        }
+        Removal::Delete => {
+            people::delete(&mut tx, user).await?;
+            Entry::UserDeleted { email }
+        }
     };
     audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
     tx.commit().await?;

@@ -70,18 +70,34 @@ pub fn link(error: LinkError) -> &'static str {
     }
 }
 
-/// "Label: problem." for each field, with the form's labels (field name, label).
+/// The label of `field` in a form's labels (field name, label); the name itself if none.
+fn label<'a>(labels: &[(&str, &'a str)], field: &'a str) -> &'a str {
+    labels
+        .iter()
+        .find(|(name, _)| *name == field)
+        .map_or(field, |(_, label)| label)
+}
+
+/// "Label: problem." for each field, with the form's labels.
 pub fn field_messages(errors: &[FieldError], labels: &[(&str, &str)]) -> Vec<String> {
     errors
         .iter()
-        .map(|e| {
-            let label = labels
-                .iter()
-                .find(|(field, _)| *field == e.field)
-                .map_or(e.field, |(_, label)| label);
-            format!("{label}: {}.", e.problem)
-        })
+        .map(|e| format!("{}: {}.", label(labels, e.field), e.problem))
         .collect()
+}
+
+/// The messages a form shows again for a refused submission: each invalid field, or the field a
+/// conflict concerns (an email already in use). Any other error becomes its own page.
+pub fn form_errors(error: Error, labels: &[(&str, &str)]) -> Result<Vec<String>, PageError> {
+    match error {
+        Error::Invalid(errors) => Ok(field_messages(&errors, labels)),
+        Error::Conflict(c @ Conflict::EmailInUse) => Ok(vec![format!(
+            "{}: {}.",
+            label(labels, "email"),
+            conflict(c)
+        )]),
+        other => Err(other.into()),
+    }
 }
 
 #[derive(Template)]

@@ -13,6 +13,7 @@ mod isolation;
 mod licences;
 mod partner;
 mod people;
+mod routes;
 mod rules;
 mod schedule;
 mod smtp;

@@ -247,11 +247,7 @@ async fn play(db: TestDb, companies: &[(u16, Vec<Event>)]) {
         .into_iter()
         .map(|d| end + days(d))
         .collect();
-    for ending in endings
-        .into_iter()
-        .filter(|&e| e > end.as_second())
-        .take(6)
-    {
+    for ending in endings.into_iter().filter(|&e| e > end.as_second()).take(6) {
         let ending = Timestamp::from_second(ending).unwrap();
         instants.extend([ending - SignedDuration::from_secs(1), ending]);
     }

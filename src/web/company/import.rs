@@ -6,19 +6,17 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Form;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::uploads::{UPLOAD_LIMIT, Upload, keep};
+use super::uploads::{self, UPLOAD_LIMIT};
 use crate::db::uploads::Purpose;
 use crate::domain::UploadId;
 use crate::imports::users::{self as user_rows, RejectedRow, UserColumns};
-use crate::ops::uploads;
+use crate::ops::uploads as kept;
 use crate::ops::users::{self as user_ops, ImportOutcome};
 use crate::web::areas::CompanyArea;
-use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::layout::{Layout, PageResult, render};
 use crate::web::{AppState, BOTH, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -37,18 +35,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
         )
 }
 
-#[derive(Template)]
-#[template(path = "users_import.html")]
-struct ImportUploadPage {
-    layout: Layout,
-    error: Option<String>,
-}
-
 async fn import_form(area: CompanyArea) -> PageResult {
-    render(ImportUploadPage {
-        layout: area.layout("Import Users", "/company/users"),
-        error: None,
-    })
+    uploads::form(&area, &uploads::USERS, None)
 }
 
 async fn upload(
@@ -56,17 +44,7 @@ async fn upload(
     area: CompanyArea,
     multipart: Multipart,
 ) -> PageResult {
-    let error = match keep(&state, &area, multipart, Purpose::Users).await? {
-        Upload::Kept(id) => {
-            return Ok(Redirect::to(&format!("/company/users/import/{id}")).into_response());
-        }
-        Upload::Refused(error) => error,
-    };
-    let page = ImportUploadPage {
-        layout: area.layout("Import Users", "/company/users"),
-        error: Some(error),
-    };
-    render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
+    uploads::upload(&state, &area, multipart, &uploads::USERS).await
 }
 
 #[derive(Template)]
@@ -154,7 +132,7 @@ async fn mapping(
     form: MappingForm,
     apply: bool,
 ) -> PageResult {
-    let file = uploads::table(&state.ops, &area.company, id, Purpose::Users).await?;
+    let file = kept::table(&state.ops, &area.company, id, Purpose::Users).await?;
     let columns = form.columns(UserColumns::guess(&file.table), file.table.headers.len());
     let (good, mut bad) = user_rows::read(&file.table, columns);
     let outcome = if apply {

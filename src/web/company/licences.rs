@@ -25,7 +25,7 @@ use crate::web::{AppState, GET, POST, Routes};
 const PAGE: u32 = 50;
 
 pub(super) fn routes(routes: Routes) -> Routes {
-    routes.add("/company/licenses", GET, get(licenses)).add(
+    routes.add("/company/licenses", GET, get(licences)).add(
         "/company/licenses/allocate",
         POST,
         post(allocate),
@@ -33,8 +33,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
 }
 
 #[derive(Template)]
-#[template(path = "company_licenses.html")]
-struct LicensesPage {
+#[template(path = "company_licences.html")]
+struct LicencesPage {
     layout: Layout,
     tab: &'static str,
     counts: LicenceCounts,
@@ -50,7 +50,7 @@ struct LicensesPage {
 }
 
 #[derive(Deserialize, Default)]
-struct LicensesQuery {
+struct LicencesQuery {
     #[serde(default)]
     tab: String,
     requested: Option<i64>,
@@ -59,7 +59,7 @@ struct LicensesQuery {
     after: Option<i64>,
 }
 
-impl LicensesQuery {
+impl LicencesQuery {
     fn tab(&self) -> &'static str {
         match self.tab.as_str() {
             "available" => "available",
@@ -85,7 +85,7 @@ impl LicensesQuery {
 async fn fill_tab(
     state: &AppState,
     area: &CompanyArea,
-    page: &mut LicensesPage,
+    page: &mut LicencesPage,
     after: Option<i64>,
 ) -> Result<(), Error> {
     let (db, company, now) = (&state.ops.db, &area.company, state.ops.now());
@@ -136,14 +136,14 @@ fn dated_learner(l: ExpiredLearner, tz: &str) -> (ExpiredLearner, String) {
 }
 
 /// Renders a tab of the Licenses section, optionally with an error (status 409).
-async fn licenses_page(
+async fn licences_page(
     state: &AppState,
     area: &CompanyArea,
-    query: LicensesQuery,
+    query: LicencesQuery,
     error: Option<String>,
 ) -> PageResult {
     let now = state.ops.now();
-    let mut page = LicensesPage {
+    let mut page = LicencesPage {
         layout: area.layout("Licenses", "/company/licenses"),
         tab: query.tab(),
         counts: licences::counts(&state.ops.db, &area.company, now).await?,
@@ -166,12 +166,12 @@ async fn licenses_page(
     render_with(status, page)
 }
 
-async fn licenses(
+async fn licences(
     State(state): State<Arc<AppState>>,
     area: CompanyArea,
-    Query(query): Query<LicensesQuery>,
+    Query(query): Query<LicencesQuery>,
 ) -> PageResult {
-    licenses_page(&state, &area, query, None).await
+    licences_page(&state, &area, query, None).await
 }
 
 /// The learners of an Allocate Licenses form: the ticked `user` fields, or `all`.
@@ -213,11 +213,11 @@ async fn allocate(
         }
         Err(e) => return Err(e.into()),
     };
-    let expired_tab = LicensesQuery {
+    let expired_tab = LicencesQuery {
         tab: "expired".into(),
-        ..LicensesQuery::default()
+        ..LicencesQuery::default()
     };
-    licenses_page(&state, &area, expired_tab, Some(error)).await
+    licences_page(&state, &area, expired_tab, Some(error)).await
 }
 
 fn is_nobody(errors: &[FieldError]) -> bool {

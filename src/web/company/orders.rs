@@ -14,12 +14,12 @@ use serde::Deserialize;
 use crate::db::orders::{self, OrderRow};
 use crate::db::sessions;
 use crate::domain::access::Landing;
-use crate::domain::{CompanyStatus, OrderId, OrderKind, OrderState, SeatCount};
+use crate::domain::{CompanyStatus, InvalidValue, OrderId, OrderKind, OrderState, SeatCount};
 use crate::format::date;
 use crate::ops::orders::{self as order_ops, LicenceRequest};
 use crate::ops::{Error, Fields};
 use crate::web::areas::{Area, CompanyArea, LandingArea, OrderingArea};
-use crate::web::error::field_messages;
+use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
 use crate::web::{AppState, BOTH, GET, PageError, Routes};
 
@@ -160,39 +160,36 @@ async fn request_licences(
     area: OrderingArea,
     Form(form): Form<OrderForm>,
 ) -> PageResult {
-    let mut fields = Fields::default();
-    let quantity = fields.take("quantity", SeatCount::parse(&form.quantity));
-    let kind = fields.take("kind", form.kind.parse::<OrderKind>());
-    if form.request_key.is_empty() {
-        fields.refuse("request_key", crate::domain::InvalidValue::Required);
-    }
-    let outcome = match fields.finish(|| Some((quantity?, kind?))) {
-        Ok((quantity, kind)) => {
-            let request = LicenceRequest {
-                kind,
-                quantity,
-                request_key: &form.request_key,
-            };
-            order_ops::request(&state.ops, &area.caller, &area.company, &request).await
+    let outcome = async {
+        let mut fields = Fields::default();
+        let quantity = fields.take("quantity", SeatCount::parse(&form.quantity));
+        let kind = fields.take("kind", form.kind.parse::<OrderKind>());
+        if form.request_key.is_empty() {
+            fields.refuse("request_key", InvalidValue::Required);
         }
-        Err(e) => Err(e),
+        let (quantity, kind) = fields.finish(|| Some((quantity?, kind?)))?;
+        let key = &form.request_key;
+        let request = LicenceRequest {
+            kind,
+            quantity,
+            request_key: key,
+        };
+        order_ops::request(&state.ops, &area.caller, &area.company, &request).await
     };
-    match outcome {
+    let errors = match outcome.await {
         Ok(requested) => {
             let back = if area.area() == Area::Landing {
                 "/landing"
             } else {
                 "/company/licenses"
             };
-            Ok(Redirect::to(&format!("{back}?requested={}", requested.order)).into_response())
+            let to = format!("{back}?requested={}", requested.order);
+            return Ok(Redirect::to(&to).into_response());
         }
-        Err(Error::Invalid(errors)) => {
-            let error = field_messages(&errors, ORDER_LABELS).join(" ");
-            let page = OrderFormPage::new(&area, Some(&form), Some(error));
-            render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
-        }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => form_errors(e, ORDER_LABELS)?,
+    };
+    let page = OrderFormPage::new(&area, Some(&form), Some(errors.join(" ")));
+    render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
 #[derive(Template)]

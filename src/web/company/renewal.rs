@@ -11,14 +11,13 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::uploads::{UPLOAD_LIMIT, Upload, keep};
-use crate::db::uploads::Purpose;
+use super::uploads::{self, UPLOAD_LIMIT};
 use crate::domain::UploadId;
 use crate::imports::renewal::RowOutcome;
 use crate::ops::renewal::{self, RenewalReview};
 use crate::ops::{Error, OpResult};
 use crate::web::areas::CompanyArea;
-use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::layout::{Layout, PageResult, render_with};
 use crate::web::{AppState, BOTH, GET, PageError, Routes};
 
 /// How many not-renewed rows the preview shows; the report has them all.
@@ -45,18 +44,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
         )
 }
 
-#[derive(Template)]
-#[template(path = "renewal_upload.html")]
-struct UploadPage {
-    layout: Layout,
-    error: Option<String>,
-}
-
 async fn upload_form(area: CompanyArea) -> PageResult {
-    render(UploadPage {
-        layout: area.layout("Import Licence Renewal", "/company/licenses"),
-        error: None,
-    })
+    uploads::form(&area, &uploads::RENEWAL, None)
 }
 
 async fn upload(
@@ -64,17 +53,7 @@ async fn upload(
     area: CompanyArea,
     multipart: Multipart,
 ) -> PageResult {
-    let error = match keep(&state, &area, multipart, Purpose::Renewal).await? {
-        Upload::Kept(id) => {
-            return Ok(Redirect::to(&format!("/company/licenses/renewal/{id}")).into_response());
-        }
-        Upload::Refused(error) => error,
-    };
-    let page = UploadPage {
-        layout: area.layout("Import Licence Renewal", "/company/licenses"),
-        error: Some(error),
-    };
-    render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
+    uploads::upload(&state, &area, multipart, &uploads::RENEWAL).await
 }
 
 #[derive(Template)]

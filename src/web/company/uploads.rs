@@ -1,20 +1,98 @@
 //! Receiving an uploaded CSV file from a multipart form, bounded while it streams, and keeping it
 //! for the company (`ops::uploads`).
 
+use askama::Template;
 use axum::extract::Multipart;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
 
 use crate::db::uploads::Purpose;
 use crate::domain::UploadId;
 use crate::imports::MAX_BYTES;
 use crate::ops::{Error, uploads};
 use crate::web::areas::CompanyArea;
+use crate::web::layout::{Layout, PageResult, render_with};
 use crate::web::{AppState, PageError};
+
+/// What an upload page is for: its words, where it posts, and where the kept file goes next.
+pub(super) struct UploadKind {
+    purpose: Purpose,
+    heading: &'static str,
+    intro: &'static str,
+    action: &'static str,
+    cancel: &'static str,
+    /// The section the page belongs to, for the navigation.
+    section: &'static str,
+    next: &'static str,
+}
+
+pub(super) const USERS: UploadKind = UploadKind {
+    purpose: Purpose::Users,
+    heading: "Import Users",
+    intro: "Upload a CSV file with one user per row: email, and optionally first name, last name \
+            and department (up to 20 MB). You map the columns next.",
+    action: "/company/users/import",
+    cancel: "/company/users",
+    section: "/company/users",
+    next: "/company/users/import/",
+};
+
+pub(super) const RENEWAL: UploadKind = UploadKind {
+    purpose: Purpose::Renewal,
+    heading: "Import Licence Renewal",
+    intro: "Upload a CSV file with one learner per row (up to 20 MB). You choose the column that \
+            holds the email next, and see what will happen before anything changes.",
+    action: "/company/licenses/renewal",
+    cancel: "/company/licenses?tab=expired",
+    section: "/company/licenses",
+    next: "/company/licenses/renewal/",
+};
+
+#[derive(Template)]
+#[template(path = "csv_upload.html")]
+struct UploadPage {
+    layout: Layout,
+    kind: &'static UploadKind,
+    error: Option<String>,
+}
+
+/// The upload form, empty or with why the last file was refused (422).
+pub(super) fn form(
+    area: &CompanyArea,
+    kind: &'static UploadKind,
+    error: Option<String>,
+) -> PageResult {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = UploadPage {
+        layout: area.layout(kind.heading, kind.section),
+        kind,
+        error,
+    };
+    render_with(status, page)
+}
+
+/// Keeps the uploaded file and goes on to its next step, or shows the form with why not.
+pub(super) async fn upload(
+    state: &AppState,
+    area: &CompanyArea,
+    multipart: Multipart,
+    kind: &'static UploadKind,
+) -> PageResult {
+    match keep(state, area, multipart, kind.purpose).await? {
+        Upload::Kept(id) => Ok(Redirect::to(&format!("{}{id}", kind.next)).into_response()),
+        Upload::Refused(error) => form(area, kind, Some(error)),
+    }
+}
 
 /// The largest request an upload route reads: the 20 MB file limit plus room for the form.
 pub(super) const UPLOAD_LIMIT: usize = MAX_BYTES + 64 * 1024;
 
 /// What became of an upload.
-pub(super) enum Upload {
+enum Upload {
     Kept(UploadId),
     /// Not a file the imports can read: what is wrong, for the upload page.
     Refused(String),
@@ -44,7 +122,7 @@ async fn read_file(mut multipart: Multipart) -> Result<(String, Vec<u8>), String
 }
 
 /// Reads the uploaded file and keeps it for the company, or says why it cannot.
-pub(super) async fn keep(
+async fn keep(
     state: &AppState,
     area: &CompanyArea,
     multipart: Multipart,

@@ -14,10 +14,10 @@ use serde::Deserialize;
 use crate::db::people::{self, UserLine};
 use crate::domain::{Department, Email, InvalidValue, PersonName, UserId};
 use crate::format;
-use crate::ops::users::{self as user_ops, NewPerson};
+use crate::ops::users::{self as user_ops, NewPerson, Removal};
 use crate::ops::{Error, Fields};
 use crate::web::areas::CompanyArea;
-use crate::web::error::{conflict, field_messages};
+use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
 use crate::web::{AppState, BOTH, GET, POST, Routes};
 
@@ -166,21 +166,18 @@ async fn add(
     area: CompanyArea,
     Form(form): Form<UserForm>,
 ) -> PageResult {
-    let outcome = match form.parse() {
-        Ok(person) => user_ops::add(&state.ops, &area.caller, &area.company, &person)
-            .await
-            .map(|_| person.email),
-        Err(e) => Err(e),
+    let outcome = async {
+        let person = form.parse()?;
+        user_ops::add(&state.ops, &area.caller, &area.company, &person).await?;
+        Ok::<_, Error>(person.email)
     };
-    let errors = match outcome {
+    let errors = match outcome.await {
         Ok(email) => {
             let email: String =
                 form_urlencoded::byte_serialize(email.as_str().as_bytes()).collect();
             return Ok(Redirect::to(&format!("/company/users?added={email}")).into_response());
         }
-        Err(Error::Invalid(errors)) => field_messages(&errors, USER_LABELS),
-        Err(Error::Conflict(c)) => vec![format!("Email: {}.", conflict(c))],
-        Err(e) => return Err(e.into()),
+        Err(e) => form_errors(e, USER_LABELS)?,
     };
     let page = UserFormPage {
         layout: area.layout("Add User", "/company/users"),
@@ -196,7 +193,8 @@ async fn deactivate(
     area: CompanyArea,
     Path(id): Path<i64>,
 ) -> PageResult {
-    user_ops::deactivate(&state.ops, &area.caller, &area.company, UserId(id)).await?;
+    let removal = Removal::Deactivate;
+    user_ops::remove(&state.ops, &area.caller, &area.company, UserId(id), removal).await?;
     Ok(Redirect::to("/company/users?done=deactivated").into_response())
 }
 
@@ -206,6 +204,7 @@ async fn delete(
     area: CompanyArea,
     Path(id): Path<i64>,
 ) -> PageResult {
-    user_ops::delete(&state.ops, &area.caller, &area.company, UserId(id)).await?;
+    let removal = Removal::Delete;
+    user_ops::remove(&state.ops, &area.caller, &area.company, UserId(id), removal).await?;
     Ok(Redirect::to("/company/users?done=deleted").into_response())
 }

@@ -20,9 +20,9 @@ use crate::domain::{
 };
 use crate::format::date;
 use crate::ops::companies::{self as company_ops, CompanyDraft, Start};
-use crate::ops::{Error, Fields, authorise};
+use crate::ops::{Fields, authorise};
 use crate::web::areas::{Area, PartnerArea, SignedIn};
-use crate::web::error::field_messages;
+use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
 use crate::web::{AppState, BOTH, GET, POST, Routes};
 
@@ -254,20 +254,19 @@ async fn create(
     area: PartnerArea,
     Form(form): Form<CompanyForm>,
 ) -> PageResult {
-    let mut fields = Fields::default();
-    let draft = form.draft(&mut fields);
-    let start = form.start(&mut fields);
-    let outcome = match fields.finish(|| Some((draft?, start?))) {
-        Ok((draft, start)) => company_ops::create(&state.ops, &area.caller, &draft, start).await,
-        Err(e) => Err(e),
+    let outcome = async {
+        let mut fields = Fields::default();
+        let draft = form.draft(&mut fields);
+        let start = form.start(&mut fields);
+        let (draft, start) = fields.finish(|| Some((draft?, start?)))?;
+        company_ops::create(&state.ops, &area.caller, &draft, start).await
     };
-    match outcome {
+    match outcome.await {
         Ok(_) => show(&form.name),
-        Err(Error::Invalid(errors)) => {
-            let errors = field_messages(&errors, COMPANY_LABELS);
+        Err(e) => {
+            let errors = form_errors(e, COMPANY_LABELS)?;
             form_page(&state, &area, area.partner, None, form, errors).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -305,16 +304,16 @@ async fn edit(
     Form(form): Form<CompanyForm>,
 ) -> PageResult {
     let company = authorise(&state.ops, &area.caller, CompanyId(id)).await?;
-    let mut fields = Fields::default();
-    let draft = form.draft(&mut fields);
-    let outcome = match fields.finish(|| draft) {
-        Ok(draft) => company_ops::edit(&state.ops, &area.caller, &company, &draft).await,
-        Err(e) => Err(e),
+    let outcome = async {
+        let mut fields = Fields::default();
+        let draft = form.draft(&mut fields);
+        let draft = fields.finish(|| draft)?;
+        company_ops::edit(&state.ops, &area.caller, &company, &draft).await
     };
-    match outcome {
+    match outcome.await {
         Ok(()) => show(&form.name),
-        Err(Error::Invalid(errors)) => {
-            let errors = field_messages(&errors, COMPANY_LABELS);
+        Err(e) => {
+            let errors = form_errors(e, COMPANY_LABELS)?;
             form_page(
                 &state,
                 &area,
@@ -325,7 +324,6 @@ async fn edit(
             )
             .await
         }
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -16,10 +16,10 @@ use super::{PAGE, query_string};
 use crate::db::orders::{self, OrderCursor, OrderFilter, OrderRow, OrdersTab};
 use crate::domain::{OrderId, RejectReason};
 use crate::format::date;
+use crate::ops::Fields;
 use crate::ops::orders as order_ops;
-use crate::ops::{Error, Fields};
 use crate::web::areas::PartnerArea;
-use crate::web::error::field_messages;
+use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
 use crate::web::{AppState, BOTH, GET, POST, Routes};
 
@@ -211,26 +211,25 @@ async fn reject(
     Path(id): Path<i64>,
     Form(form): Form<RejectForm>,
 ) -> PageResult {
-    let mut fields = Fields::default();
-    let reason = fields.take("reason", RejectReason::parse(&form.reason));
-    let outcome = match fields.finish(|| reason) {
-        Ok(reason) => order_ops::reject(&state.ops, &area.caller, OrderId(id), &reason).await,
-        Err(e) => Err(e),
+    let outcome = async {
+        let mut fields = Fields::default();
+        let reason = fields.take("reason", RejectReason::parse(&form.reason));
+        let reason = fields.finish(|| reason)?;
+        order_ops::reject(&state.ops, &area.caller, OrderId(id), &reason).await
     };
-    let errors = match outcome {
+    let errors = match outcome.await {
         Ok(()) => {
             let to = format!("/partner/licences?tab=requested&rejected={id}");
             return Ok(Redirect::to(&to).into_response());
         }
-        Err(Error::Invalid(errors)) => errors,
-        Err(e) => return Err(e.into()),
+        Err(e) => form_errors(e, &[("reason", "Reason")])?,
     };
     orders::exists_beneath(&state.ops.db, area.partner, OrderId(id)).await?;
     let page = RejectPage {
         layout: area.layout("Reject order", "/partner/licences"),
         order: OrderId(id),
         reason: form.reason.clone(),
-        error: Some(field_messages(&errors, &[("reason", "Reason")]).join(" ")),
+        error: Some(errors.join(" ")),
     };
     render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
 }

@@ -16,7 +16,7 @@ use crate::domain::{Email, InvalidValue, OrgName, PartnerId, PersonName, TrialDa
 use crate::ops::partners::{self as partner_ops, NewSubPartner};
 use crate::ops::{Error, Fields};
 use crate::web::areas::PartnerArea;
-use crate::web::error::field_messages;
+use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
 use crate::web::{AppState, BOTH, GET, Routes};
 
@@ -137,17 +137,13 @@ async fn create(
     area: PartnerArea,
     Form(form): Form<SubPartnerForm>,
 ) -> PageResult {
-    let outcome = match form.parse() {
-        Ok(new) => partner_ops::create_sub_partner(&state.ops, &area.caller, &new).await,
-        Err(e) => Err(e),
+    let outcome = async {
+        let new = form.parse()?;
+        partner_ops::create_sub_partner(&state.ops, &area.caller, &new).await
     };
-    let errors = match outcome {
+    let errors = match outcome.await {
         Ok(_) => return Ok(Redirect::to("/partner/partners?created=true").into_response()),
-        Err(Error::Invalid(errors)) => field_messages(&errors, LABELS),
-        Err(Error::Conflict(c)) => {
-            vec![format!("Admin email: {}.", crate::web::error::conflict(c))]
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => form_errors(e, LABELS)?,
     };
     let page = SubPartnerFormPage {
         layout: area.layout("Create Sub-partner", "/partner/partners"),

@@ -1,0 +1,109 @@
+//! The route table is the truth about the router: every declared method is served, every other
+//! method answers 405, so the isolation sweep over the table cannot miss a route. And every
+//! response carries the request's id.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use seatledger::app::{self, Config};
+use seatledger::clock::ManualClock;
+use seatledger::email::transport::Transport;
+use seatledger::web::{CSRF_COOKIE, route_table};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+use crate::support::at;
+use crate::web::{Client, NOW, demo_app};
+
+const METHODS: [Method; 5] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+#[tokio::test]
+async fn every_route_answers_its_declared_methods_and_405_to_the_others() {
+    let (_db, app, _) = demo_app().await;
+    let mut client = Client::new(&app);
+    client.get("/sign-in").await;
+    let csrf = client.cookies[CSRF_COOKIE].clone();
+    let router = app.router();
+    for route in route_table() {
+        // Ids in paths become 1; the CSRF token rides in the query so unsafe methods pass it.
+        let path = route
+            .path
+            .split('/')
+            .map(|part| if part.starts_with('{') { "1" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in METHODS {
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(format!("{path}?csrf={csrf}"))
+                .header(header::COOKIE, format!("{CSRF_COOKIE}={csrf}"))
+                .body(Body::empty())
+                .unwrap();
+            let status = router.clone().oneshot(request).await.unwrap().status();
+            let declared = route.methods.contains(&method.as_str());
+            assert_eq!(
+                status == StatusCode::METHOD_NOT_ALLOWED,
+                !declared,
+                "{method} {} answered {status}",
+                route.path
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_gets_an_id_or_keeps_the_one_it_brought() {
+    let (_db, app, _) = demo_app().await;
+    let router = app.router();
+    let fresh = router
+        .clone()
+        .oneshot(Request::get("/sign-in").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let id = fresh.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 16, "{id}");
+    let brought = Request::get("/sign-in")
+        .header("x-request-id", "from-the-proxy-42")
+        .body(Body::empty())
+        .unwrap();
+    let kept = router.oneshot(brought).await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "from-the-proxy-42");
+}
+
+#[tokio::test]
+async fn the_application_starts_on_port_zero_and_stops_when_told() {
+    let db = crate::support::sqlite().await;
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        transport: Transport::new(None, "seatledger <s@localhost>").unwrap(),
+        background: None,
+    };
+    let clock = Arc::new(ManualClock::at(at(NOW)));
+    let running = app::start(db.db.clone(), clock, config, std::future::pending())
+        .await
+        .unwrap();
+    assert_ne!(running.address.port(), 0);
+    assert_eq!(running.public_url, format!("http://{}", running.address));
+    let mut stream = tokio::net::TcpStream::connect(running.address)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("x-request-id: "), "{reply}");
+    let address = running.address;
+    running.stop().await.unwrap();
+    assert!(tokio::net::TcpStream::connect(address).await.is_err());
+}
