@@ -107,3 +107,55 @@ async fn the_application_starts_on_port_zero_and_stops_when_told() {
     running.stop().await.unwrap();
     assert!(tokio::net::TcpStream::connect(address).await.is_err());
 }
+
+/// Collects what the log writes, for one test.
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failure_is_logged_with_its_cause_inside_the_request_span_and_shown_plainly() {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let (db, app, _) = demo_app().await;
+    let mut manager = Client::new(&app);
+    manager
+        .sign_in("manager@echo.example", seatledger::db::seed::DEMO_PASSWORD)
+        .await;
+    sqlx::query("DROP TABLE activity")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let reply = manager
+        .post(
+            "/company/users",
+            &[("email", "new@echo.example"), ("role", "learner")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(reply.body.contains("Something went wrong on our side"));
+    assert!(!reply.body.contains("activity"), "internals leaked");
+    let written = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let line = written
+        .lines()
+        .find(|l| l.contains("request failed"))
+        .unwrap_or_else(|| panic!("no failure logged: {written}"));
+    assert!(line.contains("request{id="), "{line}");
+    assert!(line.contains("path=/company/users"), "{line}");
+    assert!(line.contains("no such table: activity"), "{line}");
+}
