@@ -11,6 +11,7 @@ use jiff::Timestamp;
 
 use crate::clock::{SharedClock, SimulatedClock, SystemClock};
 use crate::db::{self, Db};
+use crate::domain::{Email, PersonName};
 use crate::email::transport::Transport;
 use crate::jobs::{self, Intervals};
 use crate::ops::{self, Ops};
@@ -71,6 +72,27 @@ pub enum Command {
     /// Snapshot the SQLite database into a new file while `serve` runs, verified before it is
     /// kept (PostgreSQL: use pg_dump).
     Backup(BackupArgs),
+    /// The instance's operator.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create the operator and print a set-password link valid for an hour (for the existing
+    /// operator with this email, a new link; its old links stop working).
+    Create(OperatorCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OperatorCreateArgs {
+    /// The operator's email address, which they sign in with.
+    #[arg(long)]
+    pub email: String,
+    #[arg(long, default_value = "")]
+    pub first_name: String,
+    #[arg(long, default_value = "")]
+    pub last_name: String,
 }
 
 #[derive(Debug, Args)]
@@ -157,11 +179,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(db, cli.public_url, transport, args).await?,
         Command::Demo(args) => demo(&db, args).await?,
         Command::Check => return check(&db).await,
+        Command::Operator(OperatorCommand::Create(args)) => {
+            let public_url = cli.public_url.unwrap_or_else(default_public_url);
+            create_operator(db, &public_url, &args).await?;
+        }
         Command::Tick(args) => {
             let at = args.at.unwrap_or_else(Timestamp::now);
-            let public_url = cli
-                .public_url
-                .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+            let public_url = cli.public_url.unwrap_or_else(default_public_url);
             let ops = Ops::new(
                 db.clone(),
                 Arc::new(SimulatedClock::starting_at(at)),
@@ -212,6 +236,11 @@ async fn serve(
         }),
     };
     let running = app::start(db, clock, config, shutdown_signal()).await?;
+    // A new instance: nobody can sign in until the operator exists.
+    if let Some(link) = ops::operator::setup_link(&running.app.ops).await? {
+        tracing::warn!(%link, "no operator yet: open the set-up link within an hour to create it");
+        println!("No operator yet. Open this single-use link within an hour to create it:\n{link}");
+    }
     tracing::info!(url = %running.public_url, "serving");
     println!("seatledger is serving on {}", running.public_url);
     running.wait().await?;
@@ -245,6 +274,42 @@ async fn demo(db: &Db, args: DemoArgs) -> anyhow::Result<()> {
             print_logins(&db::seed::demo(db, &hash, now).await?);
         }
     }
+    Ok(())
+}
+
+/// Where links point when the command has no `--public-url`: the default `serve` address.
+fn default_public_url() -> String {
+    "http://127.0.0.1:8080".to_owned()
+}
+
+async fn create_operator(
+    db: Db,
+    public_url: &str,
+    args: &OperatorCreateArgs,
+) -> anyhow::Result<()> {
+    let email = Email::parse(&args.email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let first =
+        PersonName::parse(&args.first_name).map_err(|e| anyhow::anyhow!("--first-name: {e}"))?;
+    let last =
+        PersonName::parse(&args.last_name).map_err(|e| anyhow::anyhow!("--last-name: {e}"))?;
+    let ops = Ops::new(db, Arc::new(SystemClock), public_url);
+    let outcome = ops::operator::create_operator_with_link(&ops, &email, (&first, &last)).await;
+    let (link, created) = match outcome {
+        Ok(done) => done,
+        Err(ops::Error::Conflict(ops::Conflict::OperatorExists)) => anyhow::bail!(
+            "this instance already has its operator, with another email address; it can reset \
+             its password from the sign-in page"
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    if created {
+        println!("Created the operator {email}.");
+    } else {
+        println!(
+            "{email} is already the operator: here is a new link; the old ones no longer work."
+        );
+    }
+    println!("Open this link within an hour to set the password:\n{link}");
     Ok(())
 }
 
@@ -309,8 +374,8 @@ async fn backup(db: &Db, to: &std::path::Path) -> anyhow::Result<ExitCode> {
 async fn check(db: &Db) -> anyhow::Result<ExitCode> {
     let report = db::check::run(db).await?;
     println!(
-        "checked {} batches, {} users, {} seat events",
-        report.batches, report.users, report.events
+        "checked {} batches, {} users, {} seat events, the NFR seats of {} partners",
+        report.batches, report.users, report.events, report.partners
     );
     if report.is_clean() {
         println!("all invariants hold");

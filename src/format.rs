@@ -4,9 +4,14 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::domain::access::LicenceStatus;
+use crate::domain::company::NEVER;
 
-/// "26 Nov 2026" in `time_zone` (UTC when the zone is unknown).
+/// "26 Nov 2026" in `time_zone` (UTC when the zone is unknown); "never" for the expiry of
+/// seats that never expire (NFR).
 pub fn date(at: Timestamp, time_zone: &str) -> String {
+    if at == NEVER {
+        return "never".to_owned();
+    }
     let tz = TimeZone::get(time_zone).unwrap_or(TimeZone::UTC);
     at.to_zoned_datetime(tz).strftime("%-d %b %Y").to_string()
 }
@@ -17,6 +22,7 @@ pub fn licence(status: LicenceStatus, time_zone: &str) -> String {
         LicenceStatus::Active { until, trial: true } => {
             format!("Active (trial) until {}", date(until, time_zone))
         }
+        LicenceStatus::Active { until, .. } if until == NEVER => "Active, never expires".into(),
         LicenceStatus::Active { until, .. } => format!("Active until {}", date(until, time_zone)),
         LicenceStatus::Expired { on } => format!("Expired {}", date(on, time_zone)),
         LicenceStatus::AwaitingLicence => "Awaiting licence".into(),
@@ -31,6 +37,7 @@ mod tests {
         assert_eq!(super::date(at, "UTC"), "30 Nov 2026");
         assert_eq!(super::date(at, "Europe/Berlin"), "1 Dec 2026");
         assert_eq!(super::date(at, "Nowhere/Special"), "30 Nov 2026");
+        assert_eq!(super::date(super::NEVER, "Pacific/Kiritimati"), "never");
     }
 
     #[test]
@@ -55,5 +62,10 @@ mod tests {
             super::licence(LicenceStatus::AwaitingLicence, "UTC"),
             "Awaiting licence"
         );
+        let nfr = LicenceStatus::Active {
+            until: super::NEVER,
+            trial: false,
+        };
+        assert_eq!(super::licence(nfr, "UTC"), "Active, never expires");
     }
 }

@@ -6,7 +6,8 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, DbResult, instant};
+use super::{Db, DbResult, instant, secs};
+use crate::domain::company::NEVER;
 use crate::domain::{BatchId, BatchReplay, SeatEvent, SeatEventKind, UserId, UserReplay};
 
 /// How many problems are listed one by one; the rest are only counted.
@@ -14,6 +15,8 @@ const LISTED_PROBLEMS: usize = 1000;
 
 #[derive(Debug, Default)]
 pub struct CheckReport {
+    /// Partners whose internal company and NFR seats were checked.
+    pub partners: u64,
     pub batches: u64,
     pub users: u64,
     pub events: u64,
@@ -39,7 +42,54 @@ pub async fn run(db: &Db) -> DbResult<CheckReport> {
     let mut report = CheckReport::default();
     check_batches(db, &mut report).await?;
     check_users(db, &mut report).await?;
+    check_nfr(db, &mut report).await?;
     Ok(report)
+}
+
+/// Every partner has one internal company holding its NFR seats; NFR seats never expire, are
+/// never due for the scheduler, and sit on no customer company.
+async fn check_nfr(db: &Db, report: &mut CheckReport) -> DbResult<()> {
+    report.partners = u64::try_from(
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM partners")
+            .fetch_one(db.pool())
+            .await?,
+    )
+    .unwrap_or(0);
+    let partners: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT p.id, p.nfr_seats, \
+           (SELECT COUNT(*) FROM companies c WHERE c.partner_id = p.id AND c.internal = 1), \
+           (SELECT COALESCE(SUM(b.quantity), 0) FROM licence_batches b \
+             JOIN companies c ON c.id = b.company_id \
+             WHERE c.partner_id = p.id AND c.internal = 1 AND b.nfr = 1) \
+         FROM partners p ORDER BY p.id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for (partner, owed, internal, held) in partners {
+        if internal != 1 {
+            report.problem(format!(
+                "partner {partner} has {internal} internal companies, not 1"
+            ));
+        } else if held != owed {
+            report.problem(format!(
+                "partner {partner} holds {held} NFR seats, not its {owed}"
+            ));
+        }
+    }
+    let wrong: Vec<i64> = sqlx::query_scalar(
+        "SELECT b.id FROM licence_batches b JOIN companies c ON c.id = b.company_id \
+         WHERE b.nfr = 1 AND (c.internal = 0 OR b.expires_at <> $1 OR b.due_at IS NOT NULL) \
+         ORDER BY b.id",
+    )
+    .bind(secs(NEVER))
+    .fetch_all(db.pool())
+    .await?;
+    for batch in wrong {
+        report.problem(format!(
+            "batch {batch} holds NFR seats but expires, is scheduled, or sits on a customer"
+        ));
+    }
+    Ok(())
 }
 
 /// The stored counts of the batch being replayed.

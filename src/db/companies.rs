@@ -38,11 +38,93 @@ pub async fn create(
     .bind(company.time_zone.as_str())
     .bind(company.account_manager.map(|u| u.0))
     .bind(secs(trial_ends_at))
-    .bind(secs(schedule::first_due(trial_ends_at)))
+    .bind(schedule::first_due(trial_ends_at).map(secs))
     .bind(secs(now))
     .fetch_one(&mut **tx)
     .await?;
     Ok(CompanyId(id))
+}
+
+/// Creates `partner`'s internal company, for its staff and demos: named like the partner, never
+/// on a trial (its NFR seats are assigned with it).
+pub async fn create_internal(
+    tx: &mut Transaction<'static, Any>,
+    partner: PartnerId,
+    name: &OrgName,
+    now: Timestamp,
+) -> DbResult<CompanyId> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO companies (partner_id, name, country, time_zone, trial_ends_at, created_at, \
+         internal) VALUES ($1, $2, '', 'UTC', $3, $3, 1) RETURNING id",
+    )
+    .bind(partner.0)
+    .bind(name.as_str())
+    .bind(secs(now))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(CompanyId(id))
+}
+
+/// A partner's internal company as the Company section shows it, apart from its customers.
+#[derive(Clone, Debug)]
+pub struct InternalCompany {
+    pub id: CompanyId,
+    pub name: String,
+    /// Its NFR seats, which never expire.
+    pub nfr: seats::SeatCounts,
+    /// Licences the partner bought for its own staff (My Orders), in valid batches.
+    pub bought: seats::SeatCounts,
+}
+
+/// The internal company of `partner`, with its seats at `now`.
+pub async fn internal(db: &Db, partner: PartnerId, now: Timestamp) -> DbResult<InternalCompany> {
+    let valid = seats::valid_batch("b", 2);
+    let sum = |what: &str, nfr: i64| {
+        format!(
+            "(SELECT COALESCE(SUM(b.{what}), 0) FROM licence_batches b \
+              WHERE b.company_id = c.id AND b.nfr = {nfr} AND {valid})"
+        )
+    };
+    let row: Option<(i64, String, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT c.id, c.name, {}, {}, {}, {} FROM companies c \
+         WHERE c.partner_id = $1 AND c.internal = 1",
+        sum("quantity", 1),
+        sum("allocated", 1),
+        sum("quantity", 0),
+        sum("allocated", 0)
+    ))
+    .bind(partner.0)
+    .bind(secs(now))
+    .fetch_optional(db.pool())
+    .await?;
+    let (id, name, nfr_total, nfr_allocated, total, allocated) =
+        row.ok_or(super::DbError::NotFound)?;
+    Ok(InternalCompany {
+        id: CompanyId(id),
+        name,
+        nfr: seats::SeatCounts {
+            total: nfr_total,
+            allocated: nfr_allocated,
+        },
+        bought: seats::SeatCounts { total, allocated },
+    })
+}
+
+/// Who runs a Managed company's programme, as its managers' read-only view names them: its
+/// partner, and its account manager ("Name <email>") if it has an active one.
+pub async fn managed_by(
+    db: &Db,
+    company: &AuthorisedCompany,
+) -> DbResult<(String, Option<String>)> {
+    let row: (String, Option<String>) = sqlx::query_as(
+        "SELECT p.name, (SELECT TRIM(m.first_name || ' ' || m.last_name) || ' <' || m.email || '>' \
+           FROM users m WHERE m.id = c.account_manager_id AND m.deactivated_at IS NULL) \
+         FROM companies c JOIN partners p ON p.id = c.partner_id WHERE c.id = $1",
+    )
+    .bind(company.id().0)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(row)
 }
 
 /// What Edit Company changes.
@@ -152,7 +234,8 @@ struct CompanyListRecord {
     account_manager: Option<String>,
 }
 
-/// The companies in `scope` matching `filter`, in name order, one page after `after`.
+/// The customer companies in `scope` matching `filter`, in name order, one page after `after`.
+/// Partners' internal companies are not customers and are not listed.
 pub async fn list(
     db: &Db,
     scope: &Scope,
@@ -182,7 +265,7 @@ pub async fn list(
            (SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
              WHERE m.id = c.account_manager_id) AS account_manager \
          FROM companies c JOIN partners p ON p.id = c.partner_id \
-         WHERE {condition} AND {status} AND ($6 = '' OR LOWER(c.name) LIKE $6 ESCAPE '\\') \
+         WHERE {condition} AND c.internal = 0 AND {status} AND ($6 = '' OR LOWER(c.name) LIKE $6 ESCAPE '\\') \
            AND (c.name > $3 OR (c.name = $3 AND c.id > $4)) \
          ORDER BY c.name, c.id LIMIT $5"
     ))

@@ -71,6 +71,8 @@ pub async fn counts(
 pub struct AvailableBatch {
     pub id: BatchId,
     pub kind: OrderKind,
+    /// NFR seats of a partner's internal company: they never expire.
+    pub nfr: bool,
     pub free: i64,
     pub quantity: i64,
     pub assigned_at: Timestamp,
@@ -81,6 +83,7 @@ pub struct AvailableBatch {
 struct AvailableRecord {
     id: i64,
     kind: String,
+    nfr: i64,
     free: i64,
     quantity: i64,
     assigned_at: i64,
@@ -97,7 +100,7 @@ pub async fn available(
     now: Timestamp,
 ) -> DbResult<Vec<AvailableBatch>> {
     let records: Vec<AvailableRecord> = sqlx::query_as(&format!(
-        "SELECT b.id, b.kind, b.quantity - b.allocated AS free, b.quantity, b.assigned_at, \
+        "SELECT b.id, b.kind, b.nfr, b.quantity - b.allocated AS free, b.quantity, b.assigned_at, \
            b.expires_at FROM licence_batches b \
          WHERE b.company_id = $1 AND {} AND b.allocated < b.quantity \
          ORDER BY b.expires_at, b.id LIMIT {AVAILABLE_LIMIT}",
@@ -113,6 +116,7 @@ pub async fn available(
             Ok(AvailableBatch {
                 id: BatchId(r.id),
                 kind: super::parse_stored("licence_batches.kind", &r.kind)?,
+                nfr: r.nfr != 0,
                 free: r.free,
                 quantity: r.quantity,
                 assigned_at: instant(r.assigned_at),

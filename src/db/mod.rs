@@ -11,6 +11,7 @@ pub mod backup;
 pub mod check;
 pub mod companies;
 pub mod expiry;
+pub mod instance;
 pub mod licences;
 pub mod migrations;
 pub mod orders;
@@ -58,6 +59,8 @@ pub enum DbError {
     NoFreeSeats(#[from] crate::domain::NotEnoughSeats),
     #[error(transparent)]
     LinkRefused(#[from] passwords::LinkError),
+    #[error("the instance already has another operator")]
+    OperatorExists,
     #[error("too many concurrent changes to the same seats")]
     Busy,
     #[error("a stored value is not valid: {0}")]

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
 use super::companies::like_escape;
-use super::scope::{AuthorisedCompany, beneath};
+use super::scope::AuthorisedCompany;
 use super::{Backend, Db, DbError, DbResult, Page, Scope, instant, parse_stored, secs};
 use crate::domain::{CompanyId, OrderId, OrderKind, OrderState, PartnerId, SeatCount, UserId};
 
@@ -56,25 +56,50 @@ pub async fn by_request_key(
     id.map(OrderId).ok_or(DbError::NotFound)
 }
 
-/// Who hears of a new request: the company's account manager, or when it has no active one,
-/// every active admin of the owning partner. (user, email)
+/// Someone told of a request: a partner user, or the operator (who reads orders elsewhere).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub user: UserId,
+    pub email: String,
+    pub operator: bool,
+}
+
+/// Who hears of a request of `company`. For a customer: its account manager, or when it has no
+/// active one, every active admin of the owning partner. For a partner's internal company (the
+/// partner's own licences): the admins of the partner above it, or the operator above a
+/// distributor — whoever sells to it (`domain::order::decides`).
 pub async fn alert_recipients(
     tx: &mut Transaction<'static, Any>,
     company: CompanyId,
-) -> DbResult<Vec<(UserId, String)>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT u.id, u.email FROM companies c JOIN users u ON u.id = c.account_manager_id \
-         WHERE c.id = $1 AND u.deactivated_at IS NULL \
+) -> DbResult<Vec<Recipient>> {
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.email, 0 FROM companies c JOIN users u ON u.id = c.account_manager_id \
+         WHERE c.id = $1 AND c.internal = 0 AND u.deactivated_at IS NULL \
          UNION \
-         SELECT u.id, u.email FROM companies c JOIN users u ON u.partner_id = c.partner_id \
-         WHERE c.id = $1 AND u.partner_admin = 1 AND u.deactivated_at IS NULL \
+         SELECT u.id, u.email, 0 FROM companies c JOIN users u ON u.partner_id = c.partner_id \
+         WHERE c.id = $1 AND c.internal = 0 AND u.partner_admin = 1 AND u.deactivated_at IS NULL \
            AND NOT EXISTS (SELECT 1 FROM users m WHERE m.id = c.account_manager_id \
-                           AND m.deactivated_at IS NULL)",
+                           AND m.deactivated_at IS NULL) \
+         UNION \
+         SELECT u.id, u.email, 0 FROM companies c JOIN partners p ON p.id = c.partner_id \
+           JOIN users u ON u.partner_id = p.parent_id \
+         WHERE c.id = $1 AND c.internal = 1 AND u.partner_admin = 1 AND u.deactivated_at IS NULL \
+         UNION \
+         SELECT u.id, u.email, 1 FROM companies c JOIN partners p ON p.id = c.partner_id \
+           JOIN users u ON u.kind = 'operator' \
+         WHERE c.id = $1 AND c.internal = 1 AND p.parent_id IS NULL AND u.deactivated_at IS NULL",
     )
     .bind(company.0)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|(id, e)| (UserId(id), e)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, email, operator)| Recipient {
+            user: UserId(id),
+            email,
+            operator: operator != 0,
+        })
+        .collect())
 }
 
 /// An order as lists show it.
@@ -83,6 +108,8 @@ pub struct OrderRow {
     pub id: OrderId,
     pub company: CompanyId,
     pub company_name: String,
+    /// The partner's own licences (its internal company), not a customer's.
+    pub internal: bool,
     pub kind: OrderKind,
     pub quantity: i64,
     pub state: OrderState,
@@ -105,6 +132,7 @@ struct OrderRecord {
     id: i64,
     company_id: i64,
     company_name: String,
+    internal: i64,
     kind: String,
     quantity: i64,
     state: String,
@@ -115,7 +143,7 @@ struct OrderRecord {
     reject_reason: Option<String>,
 }
 
-const ORDER_COLUMNS: &str = "o.id, o.company_id, c.name AS company_name, o.kind, o.quantity, \
+const ORDER_COLUMNS: &str = "o.id, o.company_id, c.name AS company_name, c.internal, o.kind, o.quantity, \
     o.state, o.requested_at, o.decided_at, o.reject_reason, \
     (SELECT TRIM(u.first_name || ' ' || u.last_name) FROM users u WHERE u.id = o.requested_by) \
       AS requested_by, \
@@ -130,6 +158,7 @@ fn order_page(records: Vec<OrderRecord>, limit: u32) -> DbResult<Page<OrderRow, 
                 id: OrderId(r.id),
                 company: CompanyId(r.company_id),
                 company_name: r.company_name,
+                internal: r.internal != 0,
                 kind: parse_stored("orders.kind", &r.kind)?,
                 quantity: r.quantity,
                 state: parse_stored("orders.state", &r.state)?,
@@ -171,6 +200,89 @@ pub async fn for_company(
     order_page(records, limit)
 }
 
+/// The company's waiting request, if it has one (a company has at most one).
+pub async fn waiting<'e, E>(executor: E, company: CompanyId) -> DbResult<Option<OrderRow>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let records = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o JOIN companies c ON c.id = o.company_id \
+         WHERE o.company_id = $1 AND o.state = 'requested' \
+         ORDER BY o.requested_at DESC, o.id DESC LIMIT 1"
+    ))
+    .bind(company.0)
+    .fetch_all(executor)
+    .await?;
+    Ok(order_page(records, 1)?.items.pop())
+}
+
+/// Locks `company` (PostgreSQL; SQLite's write transaction already excludes other writers) so
+/// that two requests at once are decided in turn: a company has at most one waiting request.
+pub async fn lock_company(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    company: CompanyId,
+) -> DbResult<()> {
+    sqlx::query(&format!(
+        "SELECT id FROM companies WHERE id = $1{}",
+        backend.for_update()
+    ))
+    .bind(company.0)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(DbError::NotFound)?;
+    Ok(())
+}
+
+/// Changes the quantity of a waiting request; a decided one is `OrderDecided`.
+pub async fn change_quantity(
+    tx: &mut Transaction<'static, Any>,
+    order: &OpenOrder,
+    quantity: SeatCount,
+) -> DbResult<()> {
+    if order.state != OrderState::Requested {
+        return Err(DbError::OrderDecided(order.state));
+    }
+    sqlx::query("UPDATE orders SET quantity = $1 WHERE id = $2 AND state = 'requested'")
+        .bind(i64::from(quantity.get()))
+        .bind(order.id.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Who assigns and rejects orders: a partner, for what it sells beneath it, or the operator, for
+/// distributors' own licences.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seller {
+    Partner(PartnerId),
+    Operator,
+}
+
+impl Seller {
+    /// `domain::order::decides` as SQL over orders `o` of companies `c`, reading `$n`: a partner
+    /// sells to every customer beneath it and to every partner strictly beneath it; the operator
+    /// to distributors. A test on both databases holds the two to the same answer.
+    pub(crate) fn condition(self, n: usize) -> (String, i64) {
+        match self {
+            Seller::Partner(partner) => (
+                format!(
+                    "o.partner_id IN (SELECT descendant_id FROM partner_ancestors \
+                     WHERE ancestor_id = ${n} AND (depth > 0 OR c.internal = 0))"
+                ),
+                partner.0,
+            ),
+            Seller::Operator => (
+                format!(
+                    "c.internal = 1 AND CAST(${n} AS BIGINT) = 0 AND o.partner_id IN \
+                     (SELECT id FROM partners WHERE parent_id IS NULL)"
+                ),
+                0,
+            ),
+        }
+    }
+}
+
 /// The three lists of the partner's Orders tab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrdersTab {
@@ -178,7 +290,7 @@ pub enum OrdersTab {
     Requested,
     /// Assigned beneath this partner.
     Assigned,
-    /// Requested by this partner's own users (in manage mode).
+    /// The partner's own licences: orders of its internal company, asked of the partner above.
     Mine,
 }
 
@@ -191,19 +303,26 @@ pub struct OrderFilter {
     pub until: Option<Timestamp>,
 }
 
-/// Orders beneath `partner` in `tab`, newest first, one page before `before`.
-pub async fn for_partner(
+/// The orders of `seller`'s `tab`, newest first, one page before `before`.
+pub async fn for_seller(
     db: &Db,
-    partner: PartnerId,
+    seller: Seller,
     tab: OrdersTab,
     filter: &OrderFilter,
     before: Option<OrderCursor>,
     limit: u32,
 ) -> DbResult<Page<OrderRow, OrderCursor>> {
-    let tab_condition = match tab {
+    let (whose, value) = match (tab, seller) {
+        (OrdersTab::Mine, Seller::Partner(partner)) => {
+            ("c.internal = 1 AND c.partner_id = $1".to_owned(), partner.0)
+        }
+        (OrdersTab::Mine, Seller::Operator) => ("CAST($1 AS BIGINT) <> 0".to_owned(), 0),
+        _ => seller.condition(1),
+    };
+    let state = match tab {
         OrdersTab::Requested => "o.state = 'requested'",
         OrdersTab::Assigned => "o.state = 'assigned'",
-        OrdersTab::Mine => "o.requested_by IN (SELECT u.id FROM users u WHERE u.partner_id = $1)",
+        OrdersTab::Mine => "1 = 1",
     };
     let name = filter
         .company
@@ -211,14 +330,13 @@ pub async fn for_partner(
         .map(|n| format!("%{}%", like_escape(&n.trim().to_lowercase())));
     let records = sqlx::query_as(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders o JOIN companies c ON c.id = o.company_id \
-         WHERE {} AND {tab_condition} \
+         WHERE {whose} AND {state} \
            AND ($2 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\') AND ($3 = '' OR o.kind = $3) \
            AND o.requested_at >= $4 AND o.requested_at < $5 \
            AND (o.requested_at < $6 OR (o.requested_at = $6 AND o.id < $7)) \
-         ORDER BY o.requested_at DESC, o.id DESC LIMIT $8",
-        beneath("o.partner_id", 1)
+         ORDER BY o.requested_at DESC, o.id DESC LIMIT $8"
     ))
-    .bind(partner.0)
+    .bind(value)
     .bind(name.unwrap_or_default())
     .bind(filter.kind.map_or("", OrderKind::as_str))
     .bind(filter.from.map_or(i64::MIN, secs))
@@ -237,13 +355,15 @@ pub struct OpenOrder {
     pub id: OrderId,
     pub company: CompanyId,
     pub company_name: String,
+    /// A partner's own licences (its internal company).
+    pub internal: bool,
     pub kind: OrderKind,
     pub quantity: SeatCount,
     pub state: OrderState,
     pub requested_by: Option<UserId>,
 }
 
-/// Order `id` of a company in `scope`, locked for deciding; another tenant's order is not found.
+/// Order `id` of a company in `scope`, locked for changing; another tenant's order is not found.
 pub async fn lock(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -251,31 +371,63 @@ pub async fn lock(
     id: OrderId,
 ) -> DbResult<OpenOrder> {
     let (condition, value) = scope.companies_condition(2);
+    lock_where(tx, backend, &condition, value, id).await
+}
+
+/// Order `id` if `seller` decides it, locked for deciding; any other order is not found.
+pub async fn lock_for_seller(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    seller: Seller,
+    id: OrderId,
+) -> DbResult<OpenOrder> {
+    let (condition, value) = seller.condition(2);
+    lock_where(tx, backend, &condition, value, id).await
+}
+
+async fn lock_where(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    condition: &str,
+    value: i64,
+    id: OrderId,
+) -> DbResult<OpenOrder> {
     let lock = match backend {
         Backend::Postgres => " FOR UPDATE OF o",
         Backend::Sqlite => "",
     };
-    let row: Option<(i64, String, String, i64, String, Option<i64>)> = sqlx::query_as(&format!(
-        "SELECT o.company_id, c.name, o.kind, o.quantity, o.state, o.requested_by \
-         FROM orders o JOIN companies c ON c.id = o.company_id \
+    let row: Option<OpenRecord> = sqlx::query_as(&format!(
+        "SELECT o.company_id, c.name AS company_name, c.internal, o.kind, o.quantity, o.state, \
+         o.requested_by FROM orders o JOIN companies c ON c.id = o.company_id \
          WHERE o.id = $1 AND {condition}{lock}"
     ))
     .bind(id.0)
     .bind(value)
     .fetch_optional(&mut **tx)
     .await?;
-    let (company, company_name, kind, quantity, state, requested_by) =
-        row.ok_or(DbError::NotFound)?;
+    let r = row.ok_or(DbError::NotFound)?;
     Ok(OpenOrder {
         id,
-        company: CompanyId(company),
-        company_name,
-        kind: parse_stored("orders.kind", &kind)?,
-        quantity: SeatCount::new(quantity)
-            .map_err(|_| DbError::Corrupt(format!("orders.quantity holds {quantity}")))?,
-        state: parse_stored("orders.state", &state)?,
-        requested_by: requested_by.map(UserId),
+        company: CompanyId(r.company_id),
+        company_name: r.company_name,
+        internal: r.internal != 0,
+        kind: parse_stored("orders.kind", &r.kind)?,
+        quantity: SeatCount::new(r.quantity)
+            .map_err(|_| DbError::Corrupt(format!("orders.quantity holds {}", r.quantity)))?,
+        state: parse_stored("orders.state", &r.state)?,
+        requested_by: r.requested_by.map(UserId),
     })
+}
+
+#[derive(FromRow)]
+struct OpenRecord {
+    company_id: i64,
+    company_name: String,
+    internal: i64,
+    kind: String,
+    quantity: i64,
+    state: String,
+    requested_by: Option<i64>,
 }
 
 /// What deciding an order records.
@@ -318,14 +470,15 @@ pub async fn decide(
     Ok(())
 }
 
-/// Not found unless order `id` is beneath `partner`.
-pub async fn exists_beneath(db: &Db, partner: PartnerId, id: OrderId) -> DbResult<()> {
+/// Not found unless `seller` decides order `id`.
+pub async fn sold_by(db: &Db, seller: Seller, id: OrderId) -> DbResult<()> {
+    let (condition, value) = seller.condition(2);
     let found: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT o.id FROM orders o WHERE o.id = $1 AND {}",
-        beneath("o.partner_id", 2)
+        "SELECT o.id FROM orders o JOIN companies c ON c.id = o.company_id \
+         WHERE o.id = $1 AND {condition}"
     ))
     .bind(id.0)
-    .bind(partner.0)
+    .bind(value)
     .fetch_optional(db.pool())
     .await?;
     found.map(|_| ()).ok_or(DbError::NotFound)

@@ -58,6 +58,16 @@ pub async fn issue(
     Ok(token)
 }
 
+/// Ends every link of `user` not used yet (a new invitation replaces the old one): an old link
+/// is then unknown.
+pub async fn revoke_unused(tx: &mut Transaction<'static, Any>, user: UserId) -> DbResult<()> {
+    sqlx::query("DELETE FROM password_tokens WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Checks a token without using it (to show the form).
 pub async fn check(db: &Db, token: &str, now: Timestamp) -> DbResult<UserId> {
     let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(

@@ -50,6 +50,8 @@ pub struct AuthorisedCompany {
     pub time_zone: String,
     pub account_manager: Option<UserId>,
     pub facts: CompanyFacts,
+    /// A partner's own internal company (its staff and NFR seats), not a customer.
+    pub internal: bool,
 }
 
 impl AuthorisedCompany {
@@ -60,7 +62,7 @@ impl AuthorisedCompany {
 
 /// The columns `CompanyRecord` reads from companies `c`.
 pub(crate) const COMPANY_COLUMNS: &str = "c.id, c.partner_id, c.name, c.country, c.time_zone, \
-    c.account_manager_id, c.trial_ends_at, c.licensed_until, c.managed_until";
+    c.account_manager_id, c.trial_ends_at, c.licensed_until, c.managed_until, c.internal";
 
 #[derive(FromRow)]
 pub(crate) struct CompanyRecord {
@@ -73,6 +75,7 @@ pub(crate) struct CompanyRecord {
     pub(super) trial_ends_at: i64,
     pub(super) licensed_until: Option<i64>,
     pub(super) managed_until: Option<i64>,
+    pub(super) internal: i64,
 }
 
 impl CompanyRecord {
@@ -90,6 +93,7 @@ impl CompanyRecord {
                 licensed_until: self.licensed_until.map(instant),
                 managed_until: self.managed_until.map(instant),
             },
+            internal: self.internal != 0,
         }
     }
 }

@@ -9,7 +9,7 @@ use super::{
     Actor, Backend, CHUNK, DbError, DbResult, instant, is_unique_violation, placeholders, secs,
 };
 use crate::domain::allocation::{self, FreeBatch};
-use crate::domain::company::batch_expires_at;
+use crate::domain::company::{NEVER, batch_expires_at};
 use crate::domain::schedule;
 use crate::domain::{
     BatchId, CompanyFacts, CompanyId, OrderId, OrderKind, SeatCount, SeatEventKind, UserId,
@@ -31,7 +31,50 @@ pub async fn assign_batch(
     actor: Actor,
     now: Timestamp,
 ) -> DbResult<BatchId> {
-    let expires_at = batch_expires_at(now);
+    let batch = NewBatch {
+        order,
+        kind,
+        nfr: false,
+        quantity,
+        expires_at: batch_expires_at(now),
+    };
+    insert_batch(tx, company, &batch, actor, now).await
+}
+
+/// Gives a partner's internal `company` its NFR seats: a batch that never expires.
+pub async fn assign_nfr(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    quantity: SeatCount,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<BatchId> {
+    let batch = NewBatch {
+        order: None,
+        kind: OrderKind::Premium,
+        nfr: true,
+        quantity,
+        expires_at: NEVER,
+    };
+    insert_batch(tx, company, &batch, actor, now).await
+}
+
+struct NewBatch {
+    order: Option<OrderId>,
+    kind: OrderKind,
+    nfr: bool,
+    quantity: SeatCount,
+    expires_at: Timestamp,
+}
+
+/// Stores `batch` on `company` with its ledger event, and moves the company's facts on.
+async fn insert_batch(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    batch: &NewBatch,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<BatchId> {
     let (trial_ends_at, licensed_until, managed_until): (i64, Option<i64>, Option<i64>) =
         sqlx::query_as(
             "SELECT trial_ends_at, licensed_until, managed_until FROM companies WHERE id = $1",
@@ -45,7 +88,7 @@ pub async fn assign_batch(
         licensed_until: licensed_until.map(instant),
         managed_until: managed_until.map(instant),
     }
-    .after_assignment(now, expires_at, kind);
+    .after_assignment(now, batch.expires_at, batch.kind);
     // The trial is over once licences are assigned: it owes no trial emails any more.
     sqlx::query(
         "UPDATE companies SET trial_ends_at = $1, licensed_until = $2, managed_until = $3, \
@@ -57,26 +100,27 @@ pub async fn assign_batch(
     .bind(company.0)
     .execute(&mut **tx)
     .await?;
-    let batch: i64 = sqlx::query_scalar(
-        "INSERT INTO licence_batches (company_id, order_id, kind, quantity, assigned_at, expires_at, \
-         due_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO licence_batches (company_id, order_id, kind, nfr, quantity, assigned_at, \
+         expires_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(company.0)
-    .bind(order.map(|o| o.0))
-    .bind(kind.as_str())
-    .bind(i64::from(quantity.get()))
+    .bind(batch.order.map(|o| o.0))
+    .bind(batch.kind.as_str())
+    .bind(i64::from(batch.nfr))
+    .bind(i64::from(batch.quantity.get()))
     .bind(secs(now))
-    .bind(secs(expires_at))
-    .bind(secs(schedule::first_due(expires_at)))
+    .bind(secs(batch.expires_at))
+    .bind(schedule::first_due(batch.expires_at).map(secs))
     .fetch_one(&mut **tx)
     .await?;
-    let batch = BatchId(batch);
+    let id = BatchId(id);
     let event = SeatEventKind::BatchAssigned {
-        quantity: quantity.get(),
-        expires_at,
+        quantity: batch.quantity.get(),
+        expires_at: batch.expires_at,
     };
-    record(tx, company, batch, event, actor, now).await?;
-    Ok(batch)
+    record(tx, company, id, event, actor, now).await?;
+    Ok(id)
 }
 
 /// Which open seats `end_expired` looks at.

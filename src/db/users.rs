@@ -117,7 +117,7 @@ fn access_select() -> String {
 const COMPANY_COLUMNS_AS: &str = "c.partner_id AS c_partner_id, c.name AS c_name, \
     c.country AS c_country, c.time_zone AS c_time_zone, c.account_manager_id AS c_account_manager_id, \
     c.trial_ends_at AS c_trial_ends_at, c.licensed_until AS c_licensed_until, \
-    c.managed_until AS c_managed_until";
+    c.managed_until AS c_managed_until, c.internal AS c_internal";
 
 /// The user who signs in with `email`, if any.
 pub async fn access_by_email(db: &Db, email: &Email) -> DbResult<Option<UserAccess>> {
@@ -161,6 +161,7 @@ fn access_from_row(r: &AnyRow) -> DbResult<UserAccess> {
                 trial_ends_at: r.try_get("c_trial_ends_at")?,
                 licensed_until: r.try_get("c_licensed_until")?,
                 managed_until: r.try_get("c_managed_until")?,
+                internal: r.try_get("c_internal")?,
             };
             (facts, Some(company.authorised()))
         }

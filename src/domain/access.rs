@@ -165,6 +165,9 @@ pub fn sign_in(user: &UserFacts, company: Option<&CompanyFacts>, now: Timestamp)
 pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
 /// How long the set-password link of a welcome email works.
 pub const WELCOME_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(24 * 7);
+/// How long the first-run link that creates the operator works (and the operator's own
+/// set-password link from `seatledger operator create`).
+pub const SETUP_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 /// How long a password-reset link works.
 pub const RESET_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 
@@ -275,6 +278,27 @@ mod tests {
                 on: at("2027-01-05T00:00:00Z")
             }
         );
+    }
+
+    #[test]
+    fn a_learner_with_an_nfr_seat_is_active_and_never_expires() {
+        let never = crate::domain::company::NEVER;
+        let internal = CompanyFacts {
+            trial_ends_at: at("2026-01-05T00:00:00Z"),
+            licensed_until: Some(never),
+            managed_until: None,
+        };
+        let mut staff = user(LEARNER);
+        staff.seat_expires_at = Some(never);
+        for now in ["2026-06-01T00:00:00Z", "2526-06-01T00:00:00Z"] {
+            assert_eq!(
+                licence_status(&staff, &internal, at(now)),
+                LicenceStatus::Active {
+                    until: never,
+                    trial: false
+                }
+            );
+        }
     }
 
     #[test]

@@ -98,6 +98,27 @@ mod tests {
     }
 
     #[test]
+    fn nfr_seats_are_drawn_after_every_batch_that_expires() {
+        let never = crate::domain::company::NEVER;
+        let batches = [
+            FreeBatch {
+                id: BatchId(1),
+                expires_at: never,
+                free: 10,
+            },
+            batch(2, "2027-02-01T00:00:00Z", 2),
+        ];
+        let plan = plan(&batches, 4, at("2026-06-01T00:00:00Z")).unwrap();
+        assert_eq!(plan.0, vec![(BatchId(2), 2), (BatchId(1), 2)]);
+        let later = super::plan(&batches, 10, at("2090-06-01T00:00:00Z")).unwrap();
+        assert_eq!(
+            later.0,
+            vec![(BatchId(1), 10)],
+            "only NFR seats remain valid"
+        );
+    }
+
+    #[test]
     fn expired_and_full_batches_are_skipped() {
         let batches = [
             batch(1, "2026-01-01T00:00:00Z", 5),

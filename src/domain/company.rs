@@ -7,13 +7,27 @@ use super::order::OrderKind;
 /// How long a licence batch is valid: 12 calendar months from the moment it is assigned.
 pub const BATCH_VALIDITY_MONTHS: i32 = 12;
 
+/// How many NFR (not-for-resale) seats every partner holds on its own internal company, for its
+/// staff and demos.
+pub const NFR_SEATS: u32 = 10;
+
+/// When NFR seats expire: never. Their batch carries this instant (the last whole second the
+/// product can represent), later than any instant it meets, so every "valid at now" rule —
+/// storage's `expires_at > now`, the allocation plan, the ledger replay, the company's status —
+/// holds them valid with no special case; the scheduler is never due for it
+/// (`schedule::first_due`). Migration 0010 writes the same number of seconds.
+pub const NEVER: Timestamp = Timestamp::constant(253_402_207_200, 0);
+
 /// Seats whose batch expires within this window are shown as Expiring.
 pub const EXPIRING_WITHIN: SignedDuration = SignedDuration::from_hours(24 * 30);
 
 /// Whether a seat of a batch expiring at `expires_at` is Expiring at `now` (still valid, ends
 /// within 30 days).
 pub fn is_expiring(expires_at: Timestamp, now: Timestamp) -> bool {
-    expires_at > now && expires_at <= now + EXPIRING_WITHIN
+    let window_ends = now
+        .saturating_add(EXPIRING_WITHIN)
+        .unwrap_or(Timestamp::MAX);
+    expires_at > now && expires_at <= window_ends && expires_at != NEVER
 }
 
 /// What the lifecycle rules need to know about a company.
@@ -193,6 +207,37 @@ mod tests {
         let premium =
             trial("2026-02-01T00:00:00Z").after_assignment(now, expires, OrderKind::Premium);
         assert!(!premium.managed(now));
+    }
+
+    #[test]
+    fn nfr_seats_keep_the_internal_company_premium_for_ever_and_never_become_expiring() {
+        let created = at("2026-01-10T00:00:00Z");
+        let internal =
+            trial("2026-02-09T00:00:00Z").after_assignment(created, NEVER, OrderKind::Premium);
+        assert_eq!(
+            internal.trial_ends_at, created,
+            "an internal company has no trial"
+        );
+        for now in [
+            created,
+            at("2126-01-10T00:00:00Z"),
+            at("9999-12-30T21:59:59Z"),
+        ] {
+            assert_eq!(
+                internal.status(now),
+                CompanyStatus::Premium { until: NEVER }
+            );
+            assert!(internal.manager_has_dashboard(now));
+            assert!(!is_expiring(NEVER, now), "{now}");
+        }
+        assert!(!internal.managed(created));
+    }
+
+    #[test]
+    fn never_is_the_last_whole_second_a_timestamp_holds() {
+        assert_eq!(NEVER.as_second(), Timestamp::MAX.as_second());
+        assert_eq!(NEVER.subsec_nanosecond(), 0);
+        assert!(batch_expires_at(Timestamp::MAX) <= Timestamp::MAX);
     }
 
     #[test]

@@ -288,6 +288,38 @@ mod tests {
     }
 
     #[test]
+    fn nfr_seats_replay_like_any_seat_and_never_lapse() {
+        let never = crate::domain::company::NEVER;
+        let mut replay = BatchReplay::new(BatchId(3));
+        let nfr = SeatEventKind::BatchAssigned {
+            quantity: 10,
+            expires_at: never,
+        };
+        replay
+            .apply(&event(3, "2026-02-01T00:00:00Z", nfr))
+            .unwrap();
+        for (when, kind) in [
+            ("2030-01-01T00:00:00Z", allocate(1)),
+            ("2040-01-01T00:00:00Z", release(1)),
+            ("9000-01-01T00:00:00Z", allocate(2)),
+        ] {
+            replay.apply(&event(3, when, kind)).unwrap();
+        }
+        assert_eq!((replay.quantity, replay.allocated()), (10, 1));
+        let mut user = UserReplay::new(UserId(2));
+        user.apply(&event(3, "2030-01-01T00:00:00Z", allocate(2)), never)
+            .unwrap();
+        assert!(
+            user.apply(
+                &event(4, "9000-01-01T00:00:00Z", allocate(2)),
+                at("9001-01-01T00:00:00Z")
+            )
+            .is_err(),
+            "an NFR seat is still held centuries later"
+        );
+    }
+
+    #[test]
     fn a_user_may_not_hold_two_active_seats() {
         let mut user = UserReplay::new(UserId(1));
         let expires = at("2027-01-01T00:00:00Z");

@@ -19,7 +19,7 @@ pub use allocation::{AllocationPlan, FreeBatch, NotEnoughSeats};
 pub use company::{CompanyFacts, CompanyStatus};
 pub use ids::{BatchId, CompanyId, OrderId, PartnerId, SeatId, UploadId, UserId};
 pub use ledger::{BatchReplay, LedgerError, SeatEvent, SeatEventKind, UserReplay};
-pub use order::{OrderKind, OrderState};
+pub use order::{Buyer, Decider, OrderKind, OrderState};
 pub use rights::{Action, permits};
 pub use values::{
     Country, Department, Email, InvalidValue, OrgName, Password, PersonName, RejectReason,

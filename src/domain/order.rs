@@ -40,6 +40,38 @@ impl OrderState {
     }
 }
 
+/// Who an order's licences are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buyer {
+    /// A customer company of a partner.
+    Customer,
+    /// A partner's own internal company (its staff and demos); `distributor` when the partner
+    /// has no partner above it.
+    Partner { distributor: bool },
+}
+
+/// Who is looking at an order to assign or reject it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decider {
+    /// A partner `depth` levels above the company's own partner (0: that partner itself).
+    Partner {
+        depth: u32,
+    },
+    Operator,
+}
+
+/// Whether `decider` assigns and rejects an order of `buyer`: a customer buys from its partner
+/// (or any partner above it); a partner buys its own licences from the partner above it, and a
+/// distributor from the operator. Nobody sells to itself. `db::orders` holds the SQL mirror.
+pub fn decides(decider: Decider, buyer: Buyer) -> bool {
+    match (decider, buyer) {
+        (Decider::Partner { .. }, Buyer::Customer) => true,
+        (Decider::Partner { depth }, Buyer::Partner { .. }) => depth > 0,
+        (Decider::Operator, Buyer::Partner { distributor }) => distributor,
+        (Decider::Operator, Buyer::Customer) => false,
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("this order is already {}", .current.as_str())]
 pub struct OrderAlreadyDecided {
@@ -111,6 +143,23 @@ mod tests {
                 to.decide(OrderState::Assigned),
                 Err(OrderAlreadyDecided { current: to })
             );
+        }
+    }
+
+    #[test]
+    fn partners_sell_to_their_customers_and_buy_their_own_licences_from_above() {
+        let own = Decider::Partner { depth: 0 };
+        let parent = Decider::Partner { depth: 1 };
+        let grandparent = Decider::Partner { depth: 2 };
+        assert!(decides(own, Buyer::Customer));
+        assert!(decides(grandparent, Buyer::Customer));
+        assert!(!decides(Decider::Operator, Buyer::Customer));
+        for distributor in [false, true] {
+            let partner = Buyer::Partner { distributor };
+            assert!(!decides(own, partner), "nobody sells to itself");
+            assert!(decides(parent, partner));
+            assert!(decides(grandparent, partner));
+            assert_eq!(decides(Decider::Operator, partner), distributor);
         }
     }
 

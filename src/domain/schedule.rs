@@ -6,6 +6,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::company::NEVER;
+
 /// How long before an expiry the reminder goes out.
 pub const REMINDER_LEAD: SignedDuration = SignedDuration::from_hours(72);
 
@@ -25,11 +27,14 @@ pub struct Step {
     pub next_due: Option<Timestamp>,
 }
 
-/// The first instant the scheduler must look at something that ends at `ends_at`.
-pub fn first_due(ends_at: Timestamp) -> Timestamp {
-    ends_at
-        .saturating_sub(REMINDER_LEAD)
-        .unwrap_or(Timestamp::MIN)
+/// The first instant the scheduler must look at something that ends at `ends_at`; `None` for
+/// what never ends (NFR seats), which owes no reminder and no expiry.
+pub fn first_due(ends_at: Timestamp) -> Option<Timestamp> {
+    (ends_at < NEVER).then(|| {
+        ends_at
+            .saturating_sub(REMINDER_LEAD)
+            .unwrap_or(Timestamp::MIN)
+    })
 }
 
 /// What is owed at `now` for something that ends at `ends_at`, looked at because it fell due.
@@ -39,15 +44,16 @@ pub fn expiry_step(ends_at: Timestamp, now: Timestamp) -> Step {
             notice: Some(Notice::Ended),
             next_due: None,
         }
-    } else if now >= first_due(ends_at) {
-        Step {
-            notice: Some(Notice::EndsSoon),
-            next_due: Some(ends_at),
-        }
     } else {
-        Step {
-            notice: None,
-            next_due: Some(first_due(ends_at)),
+        match first_due(ends_at) {
+            Some(due) if now >= due => Step {
+                notice: Some(Notice::EndsSoon),
+                next_due: Some(ends_at),
+            },
+            next_due => Step {
+                notice: None,
+                next_due,
+            },
         }
     }
 }
@@ -108,6 +114,21 @@ mod tests {
                 next_due: None
             }
         );
+    }
+
+    #[test]
+    fn nothing_is_ever_due_for_seats_that_never_expire() {
+        assert_eq!(first_due(NEVER), None);
+        assert_eq!(first_due(at(ENDS)), Some(at("2026-12-07T12:00:00Z")));
+        for now in [at(ENDS), at("9999-12-30T21:59:59Z")] {
+            assert_eq!(
+                expiry_step(NEVER, now),
+                Step {
+                    notice: None,
+                    next_due: None
+                }
+            );
+        }
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub fn batch_expired(
     }
 }
 
+#[derive(Clone, Copy)]
 pub struct OrderRequest<'a> {
     pub company: &'a str,
     pub quantity: u32,
@@ -154,6 +155,25 @@ pub fn order_cancelled(
         )],
         items: Vec::new(),
         action: Some(("See the order".into(), order_url.into())),
+    }
+}
+
+pub fn order_changed(
+    company: &str,
+    from: u32,
+    to: u32,
+    kind: &str,
+    changed_by: &str,
+    order_url: &str,
+) -> EmailContent {
+    EmailContent {
+        subject: format!("{company}: the request is now for {to} {kind} licences"),
+        paragraphs: vec![format!(
+            "{changed_by} changed the waiting request of {company} from {from} to {to} {kind} \
+             licences."
+        )],
+        items: Vec::new(),
+        action: Some(("Open the order".into(), order_url.into())),
     }
 }
 

@@ -35,6 +35,11 @@ pub(crate) enum Entry<'a> {
         order: OrderId,
         reason: &'a str,
     },
+    OrderChanged {
+        order: OrderId,
+        from: SeatCount,
+        to: SeatCount,
+    },
     OrderCancelled {
         order: OrderId,
     },
@@ -79,6 +84,7 @@ impl Entry<'_> {
             Entry::OrderRequested { .. } => "order_requested",
             Entry::OrderAssigned { .. } => "order_assigned",
             Entry::OrderRejected { .. } => "order_rejected",
+            Entry::OrderChanged { .. } => "order_changed",
             Entry::OrderCancelled { .. } => "order_cancelled",
             Entry::LicencesAllocated { .. } => "licences_allocated",
             Entry::LicencesRenewed { .. } => "licences_renewed",
@@ -124,6 +130,11 @@ impl Entry<'_> {
                 kind.label()
             ),
             Entry::OrderRejected { order, reason } => format!("Rejected order {order}: {reason}"),
+            Entry::OrderChanged { order, from, to } => format!(
+                "Changed order {order} from {} to {} licences",
+                from.get(),
+                to.get()
+            ),
             Entry::OrderCancelled { order } => format!("Cancelled order {order}"),
             Entry::LicencesAllocated { learners: n } => {
                 format!("Allocated licences to {}", learners(n))

@@ -4,7 +4,7 @@
 
 use crate::db::DbError;
 use crate::db::passwords::LinkError;
-use crate::domain::{Action, InvalidValue, NotEnoughSeats, OrderState, UserId};
+use crate::domain::{Action, InvalidValue, NotEnoughSeats, OrderId, OrderState, UserId};
 use crate::imports::CsvError;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,12 @@ pub enum Conflict {
     OrderDecided(OrderState),
     /// The user is deactivated.
     Deactivated(UserId),
+    /// The company already has a waiting request (this one): change or cancel it instead.
+    RequestWaiting(OrderId),
+    /// The instance already has its operator, with another email address.
+    OperatorExists,
+    /// The user set a password already: there is no invitation to send again.
+    InvitationAccepted,
 }
 
 /// One field that did not parse, named as the edge's input names it.
@@ -107,6 +113,7 @@ impl From<DbError> for Error {
             DbError::NoFreeSeats(e) => Error::NoFreeSeats(e),
             DbError::LinkRefused(e) => Error::Link(e),
             DbError::Busy => Error::Busy,
+            DbError::OperatorExists => Error::Conflict(Conflict::OperatorExists),
             other => Error::Internal(Box::new(other)),
         }
     }

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod companies;
 pub mod expiry;
 pub mod notify;
+pub mod operator;
 pub mod orders;
 pub mod partners;
 pub mod renewal;
@@ -84,6 +85,20 @@ impl Links {
 
     pub fn partner_order(&self, order: OrderId) -> String {
         format!("{}/partner/licences?order={order}", self.base)
+    }
+
+    /// A partner's own licences: Licences → Orders → My Orders.
+    pub fn partner_own_orders(&self) -> String {
+        format!("{}/partner/licences?tab=mine", self.base)
+    }
+
+    pub fn operator_order(&self, order: OrderId) -> String {
+        format!("{}/operator/orders?order={order}", self.base)
+    }
+
+    /// The first-run link that creates the operator.
+    pub fn setup(&self, token: &str) -> String {
+        format!("{}/setup?token={token}", self.base)
     }
 }
 

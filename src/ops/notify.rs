@@ -5,9 +5,10 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::Links;
+use crate::db::DbResult;
+use crate::db::orders::{OpenOrder, Recipient};
 use crate::db::outbox::{self, NewEmail};
 use crate::db::passwords::{self, LinkPurpose};
-use crate::db::{DbResult, orders::OpenOrder};
 use crate::domain::access::{RESET_LINK_LIFETIME, WELCOME_LINK_LIFETIME};
 use crate::domain::{CompanyId, Email, OrderId, UserId};
 use crate::email::EmailContent;
@@ -100,26 +101,82 @@ pub(crate) async fn password_reset(
     Ok(())
 }
 
-/// The alert to the company's account manager (or its partner's admins) about a new request.
+/// Where a recipient of an order alert opens the order.
+fn order_url(links: &Links, recipient: &Recipient, order: OrderId) -> String {
+    if recipient.operator {
+        links.operator_order(order)
+    } else {
+        links.partner_order(order)
+    }
+}
+
+/// Queues `content` (made for each recipient's link) to whoever sells to the order's company,
+/// keyed by `event` and the recipient.
+async fn to_sellers(
+    tx: &mut Transaction<'static, Any>,
+    links: &Links,
+    (kind, event): (&str, &str),
+    order: OrderId,
+    company: CompanyId,
+    content: impl Fn(&str) -> EmailContent,
+    now: Timestamp,
+) -> DbResult<()> {
+    for recipient in crate::db::orders::alert_recipients(tx, company).await? {
+        let email = content(&order_url(links, &recipient, order)).render();
+        let new = NewEmail {
+            idempotency_key: format!("{event}:user:{}", recipient.user),
+            kind,
+            company: Some(company),
+            recipient: &recipient.email,
+            email,
+        };
+        outbox::queue(tx, &new, now).await?;
+    }
+    Ok(())
+}
+
+/// The alert to the company's account manager (or its partner's admins; for a partner's own
+/// licences, whoever sells to it) about a new request.
 pub(crate) async fn order_requested(
     tx: &mut Transaction<'static, Any>,
+    links: &Links,
     order: &OrderRequest<'_>,
     id: OrderId,
     company: CompanyId,
     now: Timestamp,
 ) -> DbResult<()> {
-    let email = messages::order_requested(order).render();
-    for (user, address) in crate::db::orders::alert_recipients(tx, company).await? {
-        let new = NewEmail {
-            idempotency_key: format!("order_requested:order:{id}:user:{user}"),
-            kind: "order_requested",
-            company: Some(company),
-            recipient: &address,
-            email: email.clone(),
-        };
-        outbox::queue(tx, &new, now).await?;
-    }
-    Ok(())
+    let event = format!("order_requested:order:{id}");
+    let content = |url: &str| {
+        messages::order_requested(&OrderRequest {
+            order_url: url,
+            ..*order
+        })
+    };
+    let kind = ("order_requested", event.as_str());
+    to_sellers(tx, links, kind, id, company, content, now).await
+}
+
+/// A waiting request's new quantity, to whoever was alerted of it.
+pub(crate) async fn order_changed(
+    tx: &mut Transaction<'static, Any>,
+    links: &Links,
+    order: &OpenOrder,
+    to: u32,
+    changed_by: &str,
+    now: Timestamp,
+) -> DbResult<()> {
+    let from = order.quantity.get();
+    let event = format!(
+        "order_changed:order:{}:{}:{from}:{to}",
+        order.id,
+        now.as_second()
+    );
+    let content = |url: &str| {
+        let kind = order.kind.label();
+        messages::order_changed(&order.company_name, from, to, kind, changed_by, url)
+    };
+    let kind = ("order_changed", event.as_str());
+    to_sellers(tx, links, kind, order.id, order.company, content, now).await
 }
 
 /// "N licences ready to allocate", to the company's managers.
@@ -136,7 +193,30 @@ pub(crate) async fn order_assigned(
         &links.company_licences(),
     );
     let event = format!("order_assigned:order:{}", order.id);
-    to_managers(tx, order.company, "order_assigned", &event, content, now).await
+    to_managers(tx, order.company, "order_assigned", &event, content, now).await?;
+    // A partner's own licences: the partner user who asked hears it too, in its own console.
+    let requester = order.requested_by.filter(|_| order.internal);
+    let Some(requester) = requester else {
+        return Ok(());
+    };
+    let Some(address) = outbox::active_address(tx, requester).await? else {
+        return Ok(());
+    };
+    let content = messages::order_assigned(
+        &order.company_name,
+        order.quantity.get(),
+        order.kind.label(),
+        &links.partner_own_orders(),
+    );
+    let new = NewEmail {
+        idempotency_key: format!("{event}:user:{requester}"),
+        kind: "order_assigned",
+        company: Some(order.company),
+        recipient: &address,
+        email: content.render(),
+    };
+    outbox::queue(tx, &new, now).await?;
+    Ok(())
 }
 
 /// The rejection and its reason, to whoever requested the order (if still active).
@@ -179,23 +259,11 @@ pub(crate) async fn order_cancelled(
     cancelled_by: &str,
     now: Timestamp,
 ) -> DbResult<()> {
-    let email = messages::order_cancelled(
-        &order.company_name,
-        order.quantity.get(),
-        order.kind.label(),
-        cancelled_by,
-        &links.partner_order(order.id),
-    )
-    .render();
-    for (user, address) in crate::db::orders::alert_recipients(tx, order.company).await? {
-        let new = NewEmail {
-            idempotency_key: format!("order_cancelled:order:{}:user:{user}", order.id),
-            kind: "order_cancelled",
-            company: Some(order.company),
-            recipient: &address,
-            email: email.clone(),
-        };
-        outbox::queue(tx, &new, now).await?;
-    }
-    Ok(())
+    let event = format!("order_cancelled:order:{}", order.id);
+    let content = |url: &str| {
+        let (quantity, kind) = (order.quantity.get(), order.kind.label());
+        messages::order_cancelled(&order.company_name, quantity, kind, cancelled_by, url)
+    };
+    let kind = ("order_cancelled", event.as_str());
+    to_sellers(tx, links, kind, order.id, order.company, content, now).await
 }

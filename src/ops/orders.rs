@@ -1,15 +1,19 @@
-//! Licence orders: request (a company, or its partner in manage mode), assign and reject (the
-//! partner's admins), cancel (the company or its partner). An order is decided once.
+//! Licence orders: request and change a waiting request (a company, or its partner in manage
+//! mode), assign and reject (whoever sells to the company: its partner's admins, or for a
+//! partner's own licences the partner above it or the operator), cancel (the company or its
+//! partner). An order is decided once.
 
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::audit::{self, Entry};
-use super::{Caller, OpResult, Ops, authorise, notify};
-use crate::db::orders::{self, Decision, NewOrder, OpenOrder};
+use super::{Caller, Conflict, Error, FieldError, OpResult, Ops, authorise, notify};
+use crate::db::orders::{self, Decision, NewOrder, OpenOrder, Seller};
 use crate::db::scope::AuthorisedCompany;
-use crate::db::{DbResult, Scope, seats, users};
-use crate::domain::{Action, BatchId, OrderId, OrderKind, OrderState, RejectReason, SeatCount};
+use crate::db::{DbError, DbResult, Scope, seats, users};
+use crate::domain::{
+    Action, BatchId, InvalidValue, OrderId, OrderKind, OrderState, RejectReason, Role, SeatCount,
+};
 use crate::email::messages::OrderRequest;
 
 /// What a request asks for.
@@ -29,7 +33,9 @@ pub struct Requested {
 }
 
 /// Request License / Upgrade to Premium: a `requested` order, and the alert to the company's
-/// account manager in the same transaction.
+/// account manager in the same transaction. A company has at most one waiting request: asking
+/// again while one waits is `Conflict::RequestWaiting` (the same form sent twice is a repeat).
+/// A partner's own licences (its internal company) are Premium.
 #[tracing::instrument(skip_all, fields(company = %company.id()))]
 pub async fn request(
     ops: &Ops,
@@ -39,7 +45,28 @@ pub async fn request(
 ) -> OpResult<Requested> {
     let now = ops.now();
     caller.require(Action::RunCompany, Some(company), now)?;
+    if company.internal && request.kind != OrderKind::Premium {
+        return Err(Error::Invalid(vec![FieldError {
+            field: "kind",
+            problem: InvalidValue::NotOneOf {
+                got: request.kind.as_str().to_owned(),
+                allowed: "premium",
+            },
+        }]));
+    }
     let mut tx = ops.db.begin_write().await?;
+    orders::lock_company(&mut tx, ops.db.backend(), company.id()).await?;
+    if let Some(waiting) = orders::waiting(&mut *tx, company.id()).await? {
+        let repeat = orders::by_request_key(&mut tx, company.id(), request.request_key).await;
+        return match repeat {
+            Ok(order) => Ok(Requested {
+                order,
+                created: false,
+            }),
+            Err(DbError::NotFound) => Err(Error::Conflict(Conflict::RequestWaiting(waiting.id))),
+            Err(e) => Err(e.into()),
+        };
+    }
     let new = NewOrder {
         company: company.id(),
         kind: request.kind,
@@ -61,9 +88,9 @@ pub async fn request(
         quantity: request.quantity.get(),
         kind: request.kind.label(),
         requested_by: &requested_by,
-        order_url: &ops.links.partner_order(order),
+        order_url: "",
     };
-    notify::order_requested(&mut tx, &alert, order, company.id(), now).await?;
+    notify::order_requested(&mut tx, &ops.links, &alert, order, company.id(), now).await?;
     let entry = Entry::OrderRequested {
         order,
         kind: request.kind,
@@ -77,6 +104,56 @@ pub async fn request(
     })
 }
 
+/// Change the quantity of the company's waiting request; whoever was alerted of it is told.
+#[tracing::instrument(skip_all, fields(company = %company.id(), order = %id))]
+pub async fn change_quantity(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    id: OrderId,
+    quantity: SeatCount,
+) -> OpResult<()> {
+    let now = ops.now();
+    caller.require(Action::RunCompany, Some(company), now)?;
+    let mut tx = ops.db.begin_write().await?;
+    let scope = Scope::Company(company.id());
+    let order = orders::lock(&mut tx, ops.db.backend(), &scope, id).await?;
+    orders::change_quantity(&mut tx, &order, quantity).await?;
+    if order.quantity != quantity {
+        let changed_by = who(&mut tx, caller).await?;
+        notify::order_changed(
+            &mut tx,
+            &ops.links,
+            &order,
+            quantity.get(),
+            &changed_by,
+            now,
+        )
+        .await?;
+        let entry = Entry::OrderChanged {
+            order: id,
+            from: order.quantity,
+            to: quantity,
+        };
+        audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Who decides orders for this caller: the operator, or a partner's admins.
+fn seller(caller: &Caller, now: Timestamp) -> OpResult<Seller> {
+    match caller.role {
+        Role::Operator => {
+            caller.require(Action::AdministerInstance, None, now)?;
+            Ok(Seller::Operator)
+        }
+        _ => Ok(Seller::Partner(
+            caller.partner_for(Action::AdministerCompanies, now)?,
+        )),
+    }
+}
+
 /// How emails name the caller.
 async fn who(tx: &mut Transaction<'static, Any>, caller: &Caller) -> DbResult<String> {
     match caller.user_id() {
@@ -85,33 +162,35 @@ async fn who(tx: &mut Transaction<'static, Any>, caller: &Caller) -> DbResult<St
     }
 }
 
-/// Locks order `id` in `scope` and moves it out of `requested`.
+/// Locks order `id` if `seller` decides it, and moves it out of `requested`.
 async fn decide(
     ops: &Ops,
     tx: &mut Transaction<'static, Any>,
-    scope: &Scope,
+    seller: Seller,
     id: OrderId,
     decision: Decision<'_>,
     now: Timestamp,
 ) -> OpResult<OpenOrder> {
-    let order = orders::lock(tx, ops.db.backend(), scope, id).await?;
+    let order = orders::lock_for_seller(tx, ops.db.backend(), seller, id).await?;
     orders::decide(tx, &order, &decision, now).await?;
     Ok(order)
 }
 
 /// ⋯ → Assign: the order's batch (valid 12 months from now), the end of a running trial, and the
-/// "licences ready" email to the company's managers. Two Assigns at once make one batch.
+/// "licences ready" email to the company's managers. Two Assigns at once make one batch. A
+/// partner's admins assign what they sell (`domain::order::decides`); the operator assigns
+/// distributors' own licences.
 #[tracing::instrument(skip_all, fields(order = %id))]
 pub async fn assign(ops: &Ops, caller: &Caller, id: OrderId) -> OpResult<BatchId> {
     let now = ops.now();
-    let partner = caller.partner_for(Action::AdministerCompanies, now)?;
+    let seller = seller(caller, now)?;
     let mut tx = ops.db.begin_write().await?;
     let decision = Decision {
         to: OrderState::Assigned,
         by: caller.user_id(),
         reason: None,
     };
-    let order = decide(ops, &mut tx, &Scope::Partner(partner), id, decision, now).await?;
+    let order = decide(ops, &mut tx, seller, id, decision, now).await?;
     let batch = seats::assign_batch(
         &mut tx,
         order.company,
@@ -142,14 +221,14 @@ pub async fn reject(
     reason: &RejectReason,
 ) -> OpResult<()> {
     let now = ops.now();
-    let partner = caller.partner_for(Action::AdministerCompanies, now)?;
+    let seller = seller(caller, now)?;
     let mut tx = ops.db.begin_write().await?;
     let decision = Decision {
         to: OrderState::Rejected,
         by: caller.user_id(),
         reason: Some(reason.as_str()),
     };
-    let order = decide(ops, &mut tx, &Scope::Partner(partner), id, decision, now).await?;
+    let order = decide(ops, &mut tx, seller, id, decision, now).await?;
     notify::order_rejected(&mut tx, &ops.links, &order, reason.as_str(), now).await?;
     let entry = Entry::OrderRejected {
         order: id,

@@ -1,15 +1,19 @@
-//! Sub-partners: a partner's admins create them, each with its first admin, who is emailed a
-//! set-password link.
+//! Partners: a partner's admins create sub-partners, and the operator creates distributors
+//! (`ops::operator`), each with its first admin, who is emailed a set-password link. Every
+//! partner gets its internal company with its NFR seats as it is created (`db::partners`).
+
+use jiff::Timestamp;
+use sqlx::{Any, Transaction};
 
 use super::notify::{self, Welcome};
 use super::{Caller, OpResult, Ops};
-use crate::db::partners;
 use crate::db::users::{self, NewUser};
+use crate::db::{DbResult, partners};
 use crate::domain::{Action, Email, OrgName, PartnerId, PersonName, Role, TrialDays};
 
-/// A sub-partner to create, with its first admin.
+/// A partner to create, with its first admin.
 #[derive(Clone, Debug)]
-pub struct NewSubPartner {
+pub struct NewPartner {
     pub name: OrgName,
     pub trial_days: TrialDays,
     pub admin_first_name: PersonName,
@@ -22,12 +26,26 @@ pub struct NewSubPartner {
 pub async fn create_sub_partner(
     ops: &Ops,
     caller: &Caller,
-    new: &NewSubPartner,
+    new: &NewPartner,
 ) -> OpResult<PartnerId> {
     let now = ops.now();
     let parent = caller.partner_for(Action::AdministerPartner, now)?;
     let mut tx = ops.db.begin_write().await?;
-    let partner = partners::create(&mut tx, Some(parent), &new.name, new.trial_days, now).await?;
+    let partner = create_with_admin(&mut tx, ops, Some(parent), new, now).await?;
+    tx.commit().await?;
+    Ok(partner)
+}
+
+/// The partner beneath `parent` (a distributor when `None`), its admin, and the admin's welcome
+/// email, inside the caller's transaction.
+pub(super) async fn create_with_admin(
+    tx: &mut Transaction<'static, Any>,
+    ops: &Ops,
+    parent: Option<PartnerId>,
+    new: &NewPartner,
+    now: Timestamp,
+) -> DbResult<PartnerId> {
+    let partner = partners::create(tx, parent, &new.name, new.trial_days, now).await?;
     let admin = NewUser {
         email: &new.admin_email,
         first_name: &new.admin_first_name,
@@ -39,7 +57,7 @@ pub async fn create_sub_partner(
             admin: true,
         },
     };
-    let user = users::create(&mut tx, &admin, now).await?;
+    let user = users::create(tx, &admin, now).await?;
     let welcome = Welcome {
         user,
         email: &new.admin_email,
@@ -47,7 +65,6 @@ pub async fn create_sub_partner(
         organisation: new.name.as_str(),
         company: None,
     };
-    notify::welcome(&mut tx, &ops.links, &welcome, now).await?;
-    tx.commit().await?;
+    notify::welcome(tx, &ops.links, &welcome, now).await?;
     Ok(partner)
 }

@@ -13,10 +13,10 @@ use super::session::{CsrfToken, SESSION_COOKIE, cookie};
 use super::{AppState, PageError};
 use crate::db::scope::{self, AuthorisedCompany};
 use crate::db::users::{self, UserAccess};
-use crate::db::{DbError, Scope, sessions};
+use crate::db::{DbError, Scope, companies, sessions};
 use crate::domain::access::{self, Landing, SignInDecision};
-use crate::domain::{PartnerId, Role};
-use crate::ops::Caller;
+use crate::domain::{Action, PartnerId, Role};
+use crate::ops::{Caller, Error, Refusal};
 
 /// The areas of the console; each signed-in user may use exactly one, decided by `Landing`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +60,15 @@ pub struct SignedIn {
     /// The session cookie's token.
     pub token: String,
     pub csrf: CsrfToken,
+    /// For a manager of a Managed company: who runs its programme. Their view is read-only.
+    pub managed_by: Option<ManagedBy>,
+}
+
+/// Who runs a Managed company's programme, named on its managers' read-only pages.
+#[derive(Clone, Debug)]
+pub struct ManagedBy {
+    pub partner: String,
+    pub account_manager: Option<String>,
 }
 
 impl SignedIn {
@@ -127,6 +136,7 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             landing,
             token: token.to_owned(),
             csrf,
+            managed_by: None,
         };
         if let (Some(managed), Role::Partner { partner, .. }) = (session.managing, who.user.role) {
             match scope::authorise(db, &Scope::Partner(partner), managed).await {
@@ -139,6 +149,18 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
                 Err(DbError::NotFound) => sessions::set_managing(db, token, None).await?,
                 Err(e) => return Err(e.into()),
             }
+        }
+        // The rights rule says who only looks: a manager of a Managed company.
+        let only_looks = |c: &&AuthorisedCompany| {
+            let runs = who.caller.require(Action::RunCompany, Some(c), now);
+            matches!(runs, Err(Error::Forbidden(Refusal::ManagedCompany)))
+        };
+        if let Some(company) = who.company.as_ref().filter(only_looks) {
+            let (partner, account_manager) = companies::managed_by(db, company).await?;
+            who.managed_by = Some(ManagedBy {
+                partner,
+                account_manager,
+            });
         }
         Ok(who)
     }

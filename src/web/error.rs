@@ -58,6 +58,13 @@ pub fn conflict(conflict: Conflict) -> String {
         Conflict::SeatHeld(_) => "a learner already has an active licence".into(),
         Conflict::OrderDecided(state) => format!("this order is already {}", state.as_str()),
         Conflict::Deactivated(_) => "this user is deactivated".into(),
+        Conflict::RequestWaiting(order) => format!(
+            "a request is already waiting (order {order}): change its quantity or cancel it instead"
+        ),
+        Conflict::OperatorExists => "this instance already has its operator".into(),
+        Conflict::InvitationAccepted => {
+            "this user has already set a password; they can reset it from the sign-in page".into()
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::PageError;
-use super::areas::{Area, SignedIn};
+use super::areas::{Area, ManagedBy, SignedIn};
 use super::session::CsrfToken;
 
 pub(super) type PageResult = Result<Response, PageError>;
@@ -36,6 +36,16 @@ pub struct Layout {
     pub links: Vec<NavLink>,
     /// In manage mode: the company the partner user is managing.
     pub managing: Option<String>,
+    /// For a manager of a Managed company: who runs its programme. Pages only look.
+    pub managed_by: Option<ManagedBy>,
+}
+
+impl Layout {
+    /// Whether the page shows the buttons that change things (not to a Managed company's
+    /// managers, whose partner acts for them).
+    pub fn may_change(&self) -> bool {
+        self.managed_by.is_none()
+    }
 }
 
 impl Layout {
@@ -47,6 +57,7 @@ impl Layout {
             area_name: "",
             links: Vec::new(),
             managing: None,
+            managed_by: None,
         }
     }
 
@@ -55,7 +66,12 @@ impl Layout {
         let (area_name, sections): (&str, &[(&str, &str)]) = match area {
             Area::Operator => (
                 "Operator Console",
-                &[("/operator", "Partners"), ("/operator/mailbox", "Mailbox")],
+                &[
+                    ("/operator", "Partners"),
+                    ("/operator/orders", "Requested Orders"),
+                    ("/operator/settings", "Settings"),
+                    ("/operator/mailbox", "Mailbox"),
+                ],
             ),
             Area::Partner => (
                 "Admin Dashboard",
@@ -95,28 +111,7 @@ impl Layout {
                 .as_ref()
                 .filter(|_| who.managing())
                 .map(|c| c.name.clone()),
+            managed_by: who.managed_by.clone(),
         }
     }
-}
-
-/// A section whose content later work fills: its heading and an empty state.
-#[derive(Template)]
-#[template(path = "section.html")]
-pub(super) struct SectionPage {
-    layout: Layout,
-    heading: &'static str,
-    empty: &'static str,
-}
-
-pub(super) fn section(
-    who: &SignedIn,
-    path: &str,
-    heading: &'static str,
-    empty: &'static str,
-) -> PageResult {
-    render(SectionPage {
-        layout: who.layout(heading, path),
-        heading,
-        empty,
-    })
 }

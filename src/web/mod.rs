@@ -9,6 +9,7 @@ mod error;
 mod layout;
 mod operator;
 mod partner;
+mod requests;
 mod session;
 
 use std::sync::Arc;

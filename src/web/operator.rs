@@ -1,4 +1,9 @@
-//! The operator's console: partners and the Mailbox.
+//! The operator's console: Partners (`partners`), Requested Orders (`orders`), Settings and the
+//! first-run set-up page (`instance`), and the Mailbox.
+
+mod instance;
+mod orders;
+mod partners;
 
 use std::sync::Arc;
 
@@ -8,23 +13,18 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::areas::OperatorArea;
-use super::layout::{Layout, PageResult, render, section};
+use super::layout::{Layout, PageResult, render};
 use super::{AppState, GET, Routes};
 use crate::db::outbox::{self, OutboxEmail};
 
 pub(super) fn routes(routes: Routes) -> Routes {
-    routes
-        .add("/operator", GET, get(operator_home))
-        .add("/operator/mailbox", GET, get(mailbox))
-        .add("/operator/mailbox/{id}", GET, get(mailbox_email))
-}
-
-async fn operator_home(area: OperatorArea) -> PageResult {
-    section(
-        &area,
-        "/operator",
-        "Partners",
-        "Distributors you create will be listed here.",
+    let routes = partners::routes(routes);
+    let routes = orders::routes(routes);
+    let routes = instance::routes(routes);
+    routes.add("/operator/mailbox", GET, get(mailbox)).add(
+        "/operator/mailbox/{id}",
+        GET,
+        get(mailbox_email),
     )
 }
 

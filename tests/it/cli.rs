@@ -49,7 +49,7 @@ async fn demo_passes_check_and_a_tampered_batch_fails_it(db: TestDb) {
     assert!(check.status.success(), "{}", stdout(&check));
     assert!(stdout(&check).contains("all invariants hold"));
 
-    let batch: i64 = sqlx::query_scalar("SELECT MIN(id) FROM licence_batches")
+    let batch: i64 = sqlx::query_scalar("SELECT MIN(id) FROM licence_batches WHERE nfr = 0")
         .fetch_one(db.pool())
         .await
         .unwrap();
@@ -80,7 +80,7 @@ async fn bulk_seed_creates_what_was_asked_and_passes_check(db: TestDb) {
         assert!(stdout(&seed).contains("seeded 20 companies with 100 learners"));
     }
     let counts: (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM companies), \
+        "SELECT (SELECT COUNT(*) FROM companies WHERE internal = 0), \
            (SELECT COUNT(*) FROM users WHERE is_learner = 1), \
            (SELECT COUNT(*) FROM seats WHERE ended_at IS NULL)",
     )
@@ -89,6 +89,15 @@ async fn bulk_seed_creates_what_was_asked_and_passes_check(db: TestDb) {
     .unwrap();
     // Every tenth company is on trial; the others hold a seat for each of their 5 learners.
     assert_eq!(counts, (40, 200, 180));
+    // Each bulk partner has its internal company with its 10 NFR seats.
+    let nfr: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM companies WHERE internal = 1), \
+           (SELECT SUM(quantity) FROM licence_batches WHERE nfr = 1)",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(nfr, (2, 20));
     let check = seatledger(&db.url, &["check"]);
     assert!(check.status.success(), "{}", stdout(&check));
 

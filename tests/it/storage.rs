@@ -107,7 +107,7 @@ async fn seats_come_from_the_batch_that_expires_first(db: TestDb) {
     .await
     .unwrap();
     let allocated: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT id, allocated FROM licence_batches ORDER BY id")
+        sqlx::query_as("SELECT id, allocated FROM licence_batches WHERE nfr = 0 ORDER BY id")
             .fetch_all(db.pool())
             .await
             .unwrap();

@@ -202,7 +202,22 @@ async fn a_database_of_the_previous_version_is_upgraded_in_place_and_keeps_its_d
 
     let check = seatledger(&db.url, &["check"]);
     assert!(check.status.success(), "{}", stdout(&check));
-    assert!(stdout(&check).contains("checked 1 batches, 1 users, 2 seat events"));
+    assert!(
+        stdout(&check)
+            .contains("checked 2 batches, 1 users, 3 seat events, the NFR seats of 1 partners"),
+        "{}",
+        stdout(&check)
+    );
+    // The partner was given its internal company with its 10 NFR seats, held since it was made.
+    let nfr: (String, i64, i64, i64, Option<i64>) = sqlx::query_as(
+        "SELECT c.name, c.internal, b.quantity, b.expires_at, b.due_at FROM companies c \
+         JOIN licence_batches b ON b.company_id = c.id WHERE b.nfr = 1",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    let never = seatledger::domain::company::NEVER.as_second();
+    assert_eq!(nfr, ("Old Partner IT".to_owned(), 1, 10, never, None));
 
     // Today's code serves the upgraded data: the manager signs in and sees the seated learner.
     let app = App::new(

@@ -13,8 +13,9 @@ use serde::Deserialize;
 
 use super::orders::{OrderLine, order_lines};
 use crate::db::licences::{self, AllocatedSeat, AvailableBatch, ExpiredLearner, LicenceCounts};
-use crate::db::orders;
-use crate::domain::{OrderId, UserId};
+use crate::db::seats::SeatCounts;
+use crate::db::{companies, orders};
+use crate::domain::{CompanyStatus, OrderId, UserId};
 use crate::format::date;
 use crate::ops::seats::{self as seat_ops, Learners};
 use crate::ops::{Error, FieldError};
@@ -39,6 +40,10 @@ struct LicencesPage {
     tab: &'static str,
     counts: LicenceCounts,
     on_trial: bool,
+    /// Not Premium (on a trial, or ended): Upgrade to Premium is offered.
+    upgradable: bool,
+    /// A partner's internal company: its NFR seats, shown apart.
+    nfr: Option<SeatCounts>,
     requested: Option<OrderId>,
     notice: Option<String>,
     error: Option<String>,
@@ -56,6 +61,8 @@ struct LicencesQuery {
     requested: Option<i64>,
     allocated: Option<usize>,
     renewed: Option<usize>,
+    changed: Option<i64>,
+    cancelled: Option<i64>,
     after: Option<i64>,
 }
 
@@ -76,7 +83,7 @@ impl LicencesQuery {
                 "Licences allocated to {n} learners. They can sign in now."
             )),
             (_, Some(n)) => Some(format!("Renewed the licences of {n} learners.")),
-            _ => None,
+            _ => super::orders::request_notice(self.changed, self.cancelled),
         }
     }
 }
@@ -142,12 +149,23 @@ async fn licences_page(
     query: LicencesQuery,
     error: Option<String>,
 ) -> PageResult {
-    let now = state.ops.now();
+    let (now, company) = (state.ops.now(), &area.company);
+    let nfr = if company.internal {
+        Some(
+            companies::internal(&state.ops.db, company.partner, now)
+                .await?
+                .nfr,
+        )
+    } else {
+        None
+    };
     let mut page = LicencesPage {
         layout: area.layout("Licenses", "/company/licenses"),
         tab: query.tab(),
-        counts: licences::counts(&state.ops.db, &area.company, now).await?,
-        on_trial: area.company.facts.on_trial(now),
+        counts: licences::counts(&state.ops.db, company, now).await?,
+        on_trial: company.facts.on_trial(now),
+        upgradable: !matches!(company.facts.status(now), CompanyStatus::Premium { .. }),
+        nfr,
         requested: query.requested.map(OrderId),
         notice: query.notice(),
         error,

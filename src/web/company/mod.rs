@@ -21,6 +21,7 @@ use super::{AppState, GET, PageError, Routes};
 use crate::db::seats;
 use crate::domain::CompanyStatus;
 use crate::domain::access::{self, LicenceStatus};
+use crate::domain::company::NEVER;
 use crate::format::date;
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -39,6 +40,8 @@ struct CompanyHomePage {
     layout: Layout,
     company: String,
     status: &'static str,
+    managed: bool,
+    internal: bool,
     until: String,
     seats_allocated: i64,
     seats_total: i64,
@@ -54,6 +57,9 @@ async fn home(State(state): State<Arc<AppState>>, area: CompanyArea) -> PageResu
         CompanyStatus::FreeTrial { ends_at } => {
             format!("Your free trial ends on {}.", date(ends_at, tz))
         }
+        CompanyStatus::Premium { until } if until == NEVER => {
+            "Your NFR seats never expire.".to_owned()
+        }
         CompanyStatus::Premium { until } => {
             format!("Your licences are valid until {}.", date(until, tz))
         }
@@ -63,6 +69,8 @@ async fn home(State(state): State<Arc<AppState>>, area: CompanyArea) -> PageResu
         layout: area.layout(&company.name, "/company"),
         company: company.name.clone(),
         status: status.label(),
+        managed: company.facts.managed(now),
+        internal: company.internal,
         until,
         seats_allocated: counts.allocated,
         seats_total: counts.total,

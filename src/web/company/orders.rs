@@ -1,27 +1,29 @@
 //! Requesting licences: Request License on the landing page, Licenses → Orders → Request
-//! Licenses, and Upgrade to Premium → Got It on a trial. The landing page itself lives here too.
+//! Licenses, and Upgrade to Premium → Got It (on a trial, or after it ended); the waiting request
+//! with Change quantity and Cancel request. The landing page itself lives here too.
 
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::db::orders::{self, OrderRow};
-use crate::db::sessions;
 use crate::domain::access::Landing;
-use crate::domain::{CompanyStatus, InvalidValue, OrderId, OrderKind, OrderState, SeatCount};
+use crate::domain::{
+    Action, CompanyStatus, InvalidValue, OrderId, OrderKind, OrderState, SeatCount,
+};
 use crate::format::date;
 use crate::ops::orders::{self as order_ops, LicenceRequest};
-use crate::ops::{Error, Fields};
-use crate::web::areas::{Area, CompanyArea, LandingArea, OrderingArea};
+use crate::ops::{Conflict, Error, Fields};
+use crate::web::areas::{Area, LandingArea, OrderingArea};
 use crate::web::error::form_errors;
-use crate::web::layout::{Layout, PageResult, render, render_with};
-use crate::web::{AppState, BOTH, GET, PageError, Routes};
+use crate::web::layout::{Layout, PageResult, render};
+use crate::web::requests::{self, RequestPlace, Sent, waiting_page};
+use crate::web::{AppState, BOTH, GET, POST, PageError, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -32,6 +34,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
             BOTH,
             get(order_form).post(request_licences),
         )
+        .add("/company/orders/{id}/quantity", POST, post(change_quantity))
+        .add("/company/orders/{id}/cancel", POST, post(cancel))
         .add("/landing", GET, get(landing))
 }
 
@@ -54,6 +58,8 @@ pub(super) fn order_lines(orders: Vec<OrderRow>, time_zone: &str) -> Vec<OrderLi
 #[derive(Deserialize)]
 struct RequestedQuery {
     requested: Option<i64>,
+    changed: Option<i64>,
+    cancelled: Option<i64>,
 }
 
 #[derive(Template)]
@@ -64,6 +70,20 @@ struct LandingPage {
     ended_on: String,
     pending: Vec<OrderLine>,
     requested: Option<OrderId>,
+    notice: Option<String>,
+}
+
+/// What the landing page or the Licenses section says after a waiting request changed.
+pub(super) fn request_notice(changed: Option<i64>, cancelled: Option<i64>) -> Option<String> {
+    match (changed, cancelled) {
+        (Some(id), _) => Some(format!(
+            "Order {id} changed: your account manager has been told."
+        )),
+        (_, Some(id)) => Some(format!(
+            "Order {id} cancelled: your account manager has been told."
+        )),
+        _ => None,
+    }
 }
 
 /// Where a manager of a company without an active trial or batch lands.
@@ -84,48 +104,37 @@ async fn landing(
         ended_on: date(ended_on, &company.time_zone),
         pending: order_lines(pending.items, &company.time_zone),
         requested: query.requested.map(OrderId),
+        notice: request_notice(query.changed, query.cancelled),
     })
 }
 
-#[derive(Template)]
-#[template(path = "order_form.html")]
-struct OrderFormPage {
-    layout: Layout,
-    upgrade: bool,
-    heading: &'static str,
-    back: &'static str,
-    request_key: String,
-    quantity: String,
-    kind: OrderKind,
-    error: Option<String>,
+/// Where this caller's requests post and lead back to.
+fn place(area: &OrderingArea) -> RequestPlace {
+    RequestPlace {
+        orders: "/company/orders",
+        back: if area.area() == Area::Landing {
+            "/landing"
+        } else {
+            "/company/licenses"
+        },
+        own: false,
+    }
 }
 
-impl OrderFormPage {
-    /// The form, empty (`form` None) or as sent with its error.
-    fn new(area: &OrderingArea, form: Option<&OrderForm>, error: Option<String>) -> Self {
-        let upgrade = form.is_some_and(|f| f.upgrade);
-        let (heading, back) = match area.area() {
-            Area::Landing => ("Request License", "/landing"),
-            _ if upgrade => ("Upgrade to Premium", "/company/licenses"),
-            _ => ("Request Licenses", "/company/licenses"),
-        };
-        let request_key = form
-            .map(|f| f.request_key.clone())
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(sessions::new_token);
-        Self {
-            layout: area.layout(heading, back),
-            upgrade,
-            heading,
-            back,
-            request_key,
-            quantity: form.map(|f| f.quantity.clone()).unwrap_or_default(),
-            kind: form
-                .and_then(|f| f.kind.parse().ok())
-                .unwrap_or(OrderKind::Premium),
-            error,
-        }
+fn heading(area: &OrderingArea, upgrade: bool) -> (&'static str, bool) {
+    match area.area() {
+        Area::Landing if !upgrade => ("Request License", false),
+        _ if upgrade => ("Upgrade to Premium", true),
+        _ => ("Request Licenses", false),
     }
+}
+
+/// Refuses a manager of a Managed company: their partner asks for licences.
+fn require_run(state: &AppState, area: &OrderingArea) -> Result<(), PageError> {
+    let now = state.ops.now();
+    Ok(area
+        .caller
+        .require(Action::RunCompany, Some(&area.company), now)?)
 }
 
 #[derive(Deserialize, Default)]
@@ -140,12 +149,32 @@ struct OrderForm {
     kind: String,
 }
 
-async fn order_form(area: OrderingArea, Query(query): Query<OrderForm>) -> PageResult {
-    let form = OrderForm {
-        upgrade: query.upgrade,
-        ..OrderForm::default()
-    };
-    render(OrderFormPage::new(&area, Some(&form), None))
+/// The request form; while a request waits, that request instead (change or cancel it).
+async fn order_form(
+    State(state): State<Arc<AppState>>,
+    area: OrderingArea,
+    Query(query): Query<OrderForm>,
+) -> PageResult {
+    require_run(&state, &area)?;
+    let company = &area.company;
+    if let Some(waiting) = orders::waiting(state.ops.db.pool(), company.id()).await? {
+        return waiting_page(&area, place(&area), waiting, &company.time_zone, None);
+    }
+    order_form_page(&area, heading(&area, query.upgrade), None, None)
+}
+
+fn order_form_page(
+    area: &OrderingArea,
+    heading: (&'static str, bool),
+    form: Option<&OrderForm>,
+    error: Option<String>,
+) -> PageResult {
+    let sent = form.map(|f| Sent {
+        request_key: &f.request_key,
+        quantity: &f.quantity,
+        kind: &f.kind,
+    });
+    requests::order_form(area, place(area), heading, sent, error)
 }
 
 const ORDER_LABELS: &[(&str, &str)] = &[
@@ -155,6 +184,7 @@ const ORDER_LABELS: &[(&str, &str)] = &[
 ];
 
 /// Save on the Request License form: one `requested` order per form, however often it is sent.
+/// A request already waiting is shown instead.
 async fn request_licences(
     State(state): State<Arc<AppState>>,
     area: OrderingArea,
@@ -178,18 +208,60 @@ async fn request_licences(
     };
     let errors = match outcome.await {
         Ok(requested) => {
-            let back = if area.area() == Area::Landing {
-                "/landing"
-            } else {
-                "/company/licenses"
-            };
-            let to = format!("{back}?requested={}", requested.order);
+            let to = format!("{}?requested={}", place(&area).back, requested.order);
             return Ok(Redirect::to(&to).into_response());
+        }
+        Err(Error::Conflict(Conflict::RequestWaiting(_))) => {
+            return Ok(Redirect::to("/company/orders/new").into_response());
         }
         Err(e) => form_errors(e, ORDER_LABELS)?,
     };
-    let page = OrderFormPage::new(&area, Some(&form), Some(errors.join(" ")));
-    render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
+    let heading = heading(&area, form.upgrade);
+    order_form_page(&area, heading, Some(&form), Some(errors.join(" ")))
+}
+
+#[derive(Deserialize)]
+struct QuantityForm {
+    #[serde(default)]
+    quantity: String,
+}
+
+/// Change quantity on the waiting request.
+async fn change_quantity(
+    State(state): State<Arc<AppState>>,
+    area: OrderingArea,
+    Path(id): Path<i64>,
+    Form(form): Form<QuantityForm>,
+) -> PageResult {
+    let (company, id) = (&area.company, OrderId(id));
+    let outcome = async {
+        let mut fields = Fields::default();
+        let quantity = fields.take("quantity", SeatCount::parse(&form.quantity));
+        let quantity = fields.finish(|| quantity)?;
+        order_ops::change_quantity(&state.ops, &area.caller, company, id, quantity).await
+    };
+    let error = match outcome.await {
+        Ok(()) => {
+            let to = format!("{}?changed={id}", place(&area).back);
+            return Ok(Redirect::to(&to).into_response());
+        }
+        Err(e) => form_errors(e, ORDER_LABELS)?.join(" "),
+    };
+    let waiting = orders::waiting(state.ops.db.pool(), company.id()).await?;
+    let waiting = waiting.filter(|o| o.id == id).ok_or(Error::NotFound)?;
+    let refused = Some((form.quantity.as_str(), error));
+    waiting_page(&area, place(&area), waiting, &company.time_zone, refused)
+}
+
+/// Cancel request on the waiting request: the account manager is told.
+async fn cancel(
+    State(state): State<Arc<AppState>>,
+    area: OrderingArea,
+    Path(id): Path<i64>,
+) -> PageResult {
+    order_ops::cancel(&state.ops, &area.caller, OrderId(id)).await?;
+    let to = format!("{}?cancelled={id}", place(&area).back);
+    Ok(Redirect::to(&to).into_response())
 }
 
 #[derive(Template)]
@@ -197,18 +269,30 @@ async fn request_licences(
 struct UpgradePage {
     layout: Layout,
     company: String,
-    trial_ends: String,
+    on_trial: bool,
+    date: String,
+    back: &'static str,
 }
 
-/// Upgrade to Premium: what happens when licences are assigned, then Got It.
-async fn upgrade(State(state): State<Arc<AppState>>, area: CompanyArea) -> PageResult {
+/// Upgrade to Premium: what happens when licences are assigned, then Got It. On a trial, and
+/// after a trial or licences ended.
+async fn upgrade(State(state): State<Arc<AppState>>, area: OrderingArea) -> PageResult {
+    require_run(&state, &area)?;
     let company = &area.company;
-    let CompanyStatus::FreeTrial { ends_at } = company.facts.status(state.ops.now()) else {
-        return Err(PageError::Redirect("/company/licenses".into()));
+    let status = company.facts.status(state.ops.now());
+    let at = match status {
+        CompanyStatus::FreeTrial { ends_at } => ends_at,
+        CompanyStatus::Expired { since } => since,
+        CompanyStatus::Premium { .. } => {
+            return Err(PageError::Redirect("/company/licenses".into()));
+        }
     };
+    let back = place(&area).back;
     render(UpgradePage {
-        layout: area.layout("Upgrade to Premium", "/company/licenses"),
+        layout: area.layout("Upgrade to Premium", back),
         company: company.name.clone(),
-        trial_ends: date(ends_at, &company.time_zone),
+        on_trial: matches!(status, CompanyStatus::FreeTrial { .. }),
+        date: date(at, &company.time_zone),
+        back,
     })
 }

@@ -1,5 +1,6 @@
-//! Admin Dashboard → Company: the list with filters, Create Company, Edit Company, and Actions →
-//! Manage Company / Exit Manage Mode.
+//! Admin Dashboard → Company: the partner's own internal company (its NFR seats), the customer
+//! list with filters, Create Company, Edit Company, and Actions → Manage Company / Exit Manage
+//! Mode.
 
 use std::sync::Arc;
 
@@ -12,7 +13,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{PAGE, query_string};
-use crate::db::companies::{self, CompanyCursor, CompanyFilter, CompanyRow, StatusFilter};
+use crate::db::companies::{
+    self, CompanyCursor, CompanyFilter, CompanyRow, InternalCompany, StatusFilter,
+};
 use crate::db::partners;
 use crate::domain::{
     CompanyId, CompanyStatus, Country, OrderKind, OrgName, PartnerId, SeatCount, TimeZoneName,
@@ -44,6 +47,8 @@ pub(super) fn routes(routes: Routes) -> Routes {
 #[template(path = "partner_companies.html")]
 struct CompaniesPage {
     layout: Layout,
+    /// The partner's own internal company (its staff and NFR seats), shown apart.
+    internal: InternalCompany,
     companies: Vec<CompanyLine>,
     status: String,
     search: String,
@@ -121,6 +126,7 @@ async fn list(
     let next = page.next.map(|c| query.next(&c));
     render(CompaniesPage {
         layout: area.layout("Company", "/partner"),
+        internal: companies::internal(&state.ops.db, area.partner, now).await?,
         companies: page.items.into_iter().map(CompanyLine::new).collect(),
         status: query.status,
         search: query.q,

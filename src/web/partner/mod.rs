@@ -1,9 +1,10 @@
 //! The partner's Admin Dashboard, one file per section: Company (with Create and Edit Company and
-//! manage mode), Sub-partners, Licences → Orders, and Activity.
+//! manage mode), Sub-partners, Licences → Orders (with the partner's own licences), and Activity.
 
 mod activity;
 mod companies;
-mod orders;
+pub(super) mod orders;
+mod own_orders;
 mod sub_partners;
 
 use super::Routes;
@@ -14,6 +15,7 @@ const PAGE: u32 = 50;
 pub(super) fn routes(routes: Routes) -> Routes {
     let routes = companies::routes(routes);
     let routes = orders::routes(routes);
+    let routes = own_orders::routes(routes);
     let routes = sub_partners::routes(routes);
     activity::routes(routes)
 }

@@ -1,5 +1,5 @@
 //! Licences → Orders: Requested Orders, Assigned Orders and My Orders with Add Filter, and the
-//! row's ⋯ menu: Assign, Reject.
+//! row's ⋯ menu: Assign, Reject, Cancel. The reject form serves the operator's orders too.
 
 use std::sync::Arc;
 
@@ -13,15 +13,15 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::{PAGE, query_string};
-use crate::db::orders::{self, OrderCursor, OrderFilter, OrderRow, OrdersTab};
+use crate::db::orders::{self, OrderCursor, OrderFilter, OrderRow, OrdersTab, Seller};
 use crate::domain::{OrderId, RejectReason};
 use crate::format::date;
 use crate::ops::Fields;
 use crate::ops::orders as order_ops;
-use crate::web::areas::PartnerArea;
+use crate::web::areas::{PartnerArea, SignedIn};
 use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
-use crate::web::{AppState, BOTH, GET, POST, Routes};
+use crate::web::{AppState, BOTH, GET, POST, PageError, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -32,6 +32,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
             BOTH,
             get(reject_form).post(reject),
         )
+        .add("/partner/orders/{id}/cancel", POST, post(cancel))
 }
 
 #[derive(Template)]
@@ -68,6 +69,9 @@ struct OrdersQuery {
     before_id: Option<i64>,
     assigned: Option<i64>,
     rejected: Option<i64>,
+    cancelled: Option<i64>,
+    requested: Option<i64>,
+    changed: Option<i64>,
 }
 
 /// A YYYY-MM-DD date as the instant its day starts (UTC); `next_day` gives the end of the day.
@@ -113,14 +117,25 @@ impl OrdersQuery {
     }
 
     fn notice(&self) -> Option<String> {
-        match (self.assigned, self.rejected) {
-            (Some(id), _) => Some(format!(
+        if let Some(id) = self.assigned {
+            Some(format!(
                 "Order {id} assigned: the licences are ready and the company's managers have been emailed."
-            )),
-            (_, Some(id)) => Some(format!(
+            ))
+        } else if let Some(id) = self.rejected {
+            Some(format!(
                 "Order {id} rejected: the requester has been emailed the reason."
-            )),
-            _ => None,
+            ))
+        } else if let Some(id) = self.cancelled {
+            Some(format!(
+                "Order {id} cancelled: whoever was told of the request has been emailed."
+            ))
+        } else if let Some(id) = self.requested {
+            Some(format!(
+                "Your request (order {id}) was sent to the partner above you."
+            ))
+        } else {
+            self.changed
+                .map(|id| format!("Order {id} changed: the partner above you has been emailed."))
         }
     }
 }
@@ -140,8 +155,8 @@ async fn list(
             requested_at: at,
             id: OrderId(id),
         });
-    let page =
-        orders::for_partner(&state.ops.db, area.partner, which, &filter, before, PAGE).await?;
+    let seller = Seller::Partner(area.partner);
+    let page = orders::for_seller(&state.ops.db, seller, which, &filter, before, PAGE).await?;
     let orders = page
         .items
         .into_iter()
@@ -175,13 +190,72 @@ async fn assign(
     Ok(Redirect::to(&format!("/partner/licences?tab=requested&assigned={id}")).into_response())
 }
 
+#[derive(Deserialize)]
+struct CancelForm {
+    #[serde(default)]
+    tab: String,
+}
+
+/// ⋯ → Cancel request on a waiting request (a customer's, or the partner's own): whoever was
+/// told of it is emailed.
+async fn cancel(
+    State(state): State<Arc<AppState>>,
+    area: PartnerArea,
+    Path(id): Path<i64>,
+    Form(form): Form<CancelForm>,
+) -> PageResult {
+    order_ops::cancel(&state.ops, &area.caller, OrderId(id)).await?;
+    let tab = if form.tab == "mine" {
+        "mine"
+    } else {
+        "requested"
+    };
+    Ok(Redirect::to(&format!("/partner/licences?tab={tab}&cancelled={id}")).into_response())
+}
+
 #[derive(Template)]
 #[template(path = "reject_form.html")]
-struct RejectPage {
+pub(crate) struct RejectPage {
     layout: Layout,
+    /// `/partner/orders` or `/operator/orders`.
+    orders: &'static str,
+    /// Where Cancel leads back to.
+    back: &'static str,
     order: OrderId,
     reason: String,
     error: Option<String>,
+}
+
+/// The page of ⋯ → Reject for the orders `seller` decides, as sent with its error or empty.
+pub(crate) async fn reject_page(
+    state: &AppState,
+    who: &SignedIn,
+    seller: Seller,
+    id: OrderId,
+    form: Option<(&RejectForm, String)>,
+) -> PageResult {
+    orders::sold_by(&state.ops.db, seller, id).await?;
+    let (orders, back) = match seller {
+        Seller::Partner(_) => ("/partner/orders", "/partner/licences"),
+        Seller::Operator => ("/operator/orders", "/operator/orders"),
+    };
+    let page = RejectPage {
+        layout: who.layout("Reject order", back),
+        orders,
+        back,
+        order: id,
+        reason: form
+            .as_ref()
+            .map(|(f, _)| f.reason.clone())
+            .unwrap_or_default(),
+        error: form.map(|(_, e)| e),
+    };
+    let status = if page.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render_with(status, page)
 }
 
 async fn reject_form(
@@ -189,47 +263,46 @@ async fn reject_form(
     area: PartnerArea,
     Path(id): Path<i64>,
 ) -> PageResult {
-    orders::exists_beneath(&state.ops.db, area.partner, OrderId(id)).await?;
-    render(RejectPage {
-        layout: area.layout("Reject order", "/partner/licences"),
-        order: OrderId(id),
-        reason: String::new(),
-        error: None,
-    })
+    let seller = Seller::Partner(area.partner);
+    reject_page(&state, &area, seller, OrderId(id), None).await
 }
 
 #[derive(Deserialize)]
-struct RejectForm {
+pub(crate) struct RejectForm {
     #[serde(default)]
     reason: String,
 }
 
-/// ⋯ → Reject, with a reason emailed to the requester.
+/// ⋯ → Reject with a reason emailed to the requester, as `who` (a partner's admin or the
+/// operator): `Ok(None)` when it was rejected, else the form's errors.
+pub(crate) async fn reject_order(
+    state: &AppState,
+    who: &SignedIn,
+    id: OrderId,
+    form: &RejectForm,
+) -> Result<Option<String>, PageError> {
+    let outcome = async {
+        let mut fields = Fields::default();
+        let reason = fields.take("reason", RejectReason::parse(&form.reason));
+        let reason = fields.finish(|| reason)?;
+        order_ops::reject(&state.ops, &who.caller, id, &reason).await
+    };
+    match outcome.await {
+        Ok(()) => Ok(None),
+        Err(e) => Ok(Some(form_errors(e, &[("reason", "Reason")])?.join(" "))),
+    }
+}
+
 async fn reject(
     State(state): State<Arc<AppState>>,
     area: PartnerArea,
     Path(id): Path<i64>,
     Form(form): Form<RejectForm>,
 ) -> PageResult {
-    let outcome = async {
-        let mut fields = Fields::default();
-        let reason = fields.take("reason", RejectReason::parse(&form.reason));
-        let reason = fields.finish(|| reason)?;
-        order_ops::reject(&state.ops, &area.caller, OrderId(id), &reason).await
+    let Some(error) = reject_order(&state, &area, OrderId(id), &form).await? else {
+        let to = format!("/partner/licences?tab=requested&rejected={id}");
+        return Ok(Redirect::to(&to).into_response());
     };
-    let errors = match outcome.await {
-        Ok(()) => {
-            let to = format!("/partner/licences?tab=requested&rejected={id}");
-            return Ok(Redirect::to(&to).into_response());
-        }
-        Err(e) => form_errors(e, &[("reason", "Reason")])?,
-    };
-    orders::exists_beneath(&state.ops.db, area.partner, OrderId(id)).await?;
-    let page = RejectPage {
-        layout: area.layout("Reject order", "/partner/licences"),
-        order: OrderId(id),
-        reason: form.reason.clone(),
-        error: Some(errors.join(" ")),
-    };
-    render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
+    let seller = Seller::Partner(area.partner);
+    reject_page(&state, &area, seller, OrderId(id), Some((&form, error))).await
 }

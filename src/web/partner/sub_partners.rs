@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{PAGE, query_string};
 use crate::db::partners::{self, SubPartnerRow};
 use crate::domain::{Email, InvalidValue, OrgName, PartnerId, PersonName, TrialDays};
-use crate::ops::partners::{self as partner_ops, NewSubPartner};
+use crate::ops::partners::{self as partner_ops, NewPartner};
 use crate::ops::{Error, Fields};
 use crate::web::areas::PartnerArea;
 use crate::web::error::form_errors;
@@ -97,7 +97,7 @@ const LABELS: &[(&str, &str)] = &[
 ];
 
 impl SubPartnerForm {
-    fn parse(&self) -> Result<NewSubPartner, Error> {
+    fn parse(&self) -> Result<NewPartner, Error> {
         let mut fields = Fields::default();
         let name = fields.take("name", OrgName::parse(&self.name));
         let trial_days = fields.take("trial_days", TrialDays::parse(&self.trial_days));
@@ -110,7 +110,7 @@ impl SubPartnerForm {
         let last = fields.take("last_name", PersonName::parse(&self.last_name));
         let email = fields.take("email", Email::parse(&self.email));
         fields.finish(|| {
-            Some(NewSubPartner {
+            Some(NewPartner {
                 name: name?,
                 trial_days: trial_days?,
                 admin_first_name: first?,
