@@ -125,6 +125,10 @@ impl std::io::Write for Log {
 
 #[tokio::test]
 async fn a_failure_is_logged_with_its_cause_inside_the_request_span_and_shown_plainly() {
+    // With a single live dispatcher, tracing-core caches a callsite's interest from whichever
+    // thread reaches it first, and another test's thread (without a subscriber) would switch the
+    // request span off for this one. A second live dispatcher makes the cache ask them all.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let log = Log::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()

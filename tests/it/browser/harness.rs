@@ -1,5 +1,6 @@
 //! The processes a journey runs against: ChromeDriver (with the Chromium it starts) on a free
-//! port, and the `seatledger serve --demo` server; each killed on drop.
+//! port, and the `seatledger serve` server (with the demo, or a new instance); each killed on
+//! drop.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -190,31 +191,41 @@ impl Browser {
     }
 }
 
-/// The `seatledger` binary serving the demo world (`seatledger serve --demo`) on a free port with
-/// a fresh SQLite database, killed on drop.
+/// What a journey's server starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum World {
+    /// `serve --demo`: the demo world.
+    Demo,
+    /// `serve` on an empty database: a new instance, which prints its set-up link.
+    Empty,
+}
+
+/// The `seatledger` binary serving the demo world (`seatledger serve --demo`) or a new, empty
+/// instance on a free port with a fresh SQLite database, killed on drop.
 pub(crate) struct Server {
     child: Child,
     /// Where it serves, e.g. `http://127.0.0.1:41234`.
     pub(crate) url: String,
+    /// What it printed before it said it was serving (the demo logins, or the set-up link).
+    pub(crate) printed: Vec<String>,
     dir: TempDir,
 }
 
 impl Server {
     /// Starts the server and waits until it says it is serving.
-    pub(crate) async fn start() -> Self {
+    pub(crate) async fn start(world: World) -> Self {
         let dir = tempfile::tempdir().expect("server directory");
         let log = dir.path().join("server.log");
         let database = format!("sqlite://{}", dir.path().join("e2e.db").display());
+        let demo: &[&str] = match world {
+            World::Demo => &["--demo"],
+            World::Empty => &[],
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_seatledger"))
             .args(["--database", &database])
-            .args([
-                "serve",
-                "--demo",
-                "--listen",
-                "127.0.0.1:0",
-                "--now",
-                DEMO_NOW,
-            ])
+            .arg("serve")
+            .args(demo)
+            .args(["--listen", "127.0.0.1:0", "--now", DEMO_NOW])
             .env_remove("SEATLEDGER_DATABASE")
             .env_remove("SEATLEDGER_LISTEN")
             .env_remove("SEATLEDGER_PUBLIC_URL")
@@ -225,7 +236,8 @@ impl Server {
             .spawn()
             .expect("the seatledger binary starts");
         let stdout = child.stdout.take().expect("piped stdout");
-        let (ready, serving) = tokio::sync::oneshot::channel::<Result<String, String>>();
+        let (ready, serving) =
+            tokio::sync::oneshot::channel::<Result<(String, Vec<String>), String>>();
         // Reads stdout to the end, so the server never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut ready = Some(ready);
@@ -234,7 +246,8 @@ impl Server {
                 let Some(tx) = ready.take() else { continue };
                 match line.strip_prefix(SERVING) {
                     Some(url) => {
-                        let _ = tx.send(Ok(url.trim().to_owned()));
+                        let printed = std::mem::take(&mut printed);
+                        let _ = tx.send(Ok((url.trim().to_owned(), printed)));
                     }
                     None => {
                         printed.push(line);
@@ -249,10 +262,11 @@ impl Server {
         let mut server = Self {
             child,
             url: String::new(),
+            printed: Vec::new(),
             dir,
         };
-        server.url = match tokio::time::timeout(SERVER_START, serving).await {
-            Ok(Ok(Ok(url))) => url,
+        (server.url, server.printed) = match tokio::time::timeout(SERVER_START, serving).await {
+            Ok(Ok(Ok(started))) => started,
             Ok(Ok(Err(stdout))) => panic!(
                 "the server stopped before serving\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
                 server.log()

@@ -15,3 +15,4 @@ mod harness;
 mod manager_journeys;
 mod pages;
 mod partner_journeys;
+mod production_journeys;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
 
-use super::harness::{Browser, Server, browser_available};
+use super::harness::{Browser, Server, World, browser_available};
 
 /// How long a click may take to load the next page.
 const NAVIGATION: Duration = Duration::from_secs(30);
@@ -19,13 +19,22 @@ pub(crate) struct Journey {
 }
 
 impl Journey {
-    /// Starts the server and the browser, or returns `None` (having said so) when the browser
-    /// tests skip.
+    /// Starts the demo server and the browser, or returns `None` (having said so) when the
+    /// browser tests skip.
     pub(crate) async fn start() -> Option<Self> {
+        Self::start_with(World::Demo).await
+    }
+
+    /// As `start`, with a server on a new, empty instance.
+    pub(crate) async fn start_new_instance() -> Option<Self> {
+        Self::start_with(World::Empty).await
+    }
+
+    async fn start_with(world: World) -> Option<Self> {
         if !browser_available() {
             return None;
         }
-        let (browser, server) = tokio::join!(Browser::start(), Server::start());
+        let (browser, server) = tokio::join!(Browser::start(), Server::start(world));
         Some(Self { browser, server })
     }
 
