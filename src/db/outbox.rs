@@ -208,3 +208,49 @@ pub async fn active_address(
             .await?,
     )
 }
+
+/// Someone told of a request: a partner user, or the operator (who reads orders elsewhere).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub user: UserId,
+    pub email: String,
+    pub operator: bool,
+}
+
+/// Who hears of a request of `company`. For a customer: its account manager, or when it has no
+/// active one, every active admin of the owning partner. For a partner's internal company (the
+/// partner's own licences): the admins of the partner above it, or the operator above a
+/// distributor — whoever sells to it (`domain::order::decides`).
+pub async fn alert_recipients(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+) -> DbResult<Vec<Recipient>> {
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.email, 0 FROM companies c JOIN users u ON u.id = c.account_manager_id \
+         WHERE c.id = $1 AND c.internal = 0 AND u.deactivated_at IS NULL \
+         UNION \
+         SELECT u.id, u.email, 0 FROM companies c JOIN users u ON u.partner_id = c.partner_id \
+         WHERE c.id = $1 AND c.internal = 0 AND u.partner_admin = 1 AND u.deactivated_at IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM users m WHERE m.id = c.account_manager_id \
+                           AND m.deactivated_at IS NULL) \
+         UNION \
+         SELECT u.id, u.email, 0 FROM companies c JOIN partners p ON p.id = c.partner_id \
+           JOIN users u ON u.partner_id = p.parent_id \
+         WHERE c.id = $1 AND c.internal = 1 AND u.partner_admin = 1 AND u.deactivated_at IS NULL \
+         UNION \
+         SELECT u.id, u.email, 1 FROM companies c JOIN partners p ON p.id = c.partner_id \
+           JOIN users u ON u.kind = 'operator' \
+         WHERE c.id = $1 AND c.internal = 1 AND p.parent_id IS NULL AND u.deactivated_at IS NULL",
+    )
+    .bind(company.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, email, operator)| Recipient {
+            user: UserId(id),
+            email,
+            operator: operator != 0,
+        })
+        .collect())
+}

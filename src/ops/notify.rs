@@ -6,7 +6,8 @@ use sqlx::{Any, Transaction};
 
 use super::Links;
 use crate::db::DbResult;
-use crate::db::orders::{OpenOrder, Recipient};
+use crate::db::orders::OpenOrder;
+use crate::db::outbox::Recipient;
 use crate::db::outbox::{self, NewEmail};
 use crate::db::passwords::{self, LinkPurpose};
 use crate::domain::access::{RESET_LINK_LIFETIME, WELCOME_LINK_LIFETIME};
@@ -121,7 +122,7 @@ async fn to_sellers(
     content: impl Fn(&str) -> EmailContent,
     now: Timestamp,
 ) -> DbResult<()> {
-    for recipient in crate::db::orders::alert_recipients(tx, company).await? {
+    for recipient in outbox::alert_recipients(tx, company).await? {
         let email = content(&order_url(links, &recipient, order)).render();
         let new = NewEmail {
             idempotency_key: format!("{event}:user:{}", recipient.user),

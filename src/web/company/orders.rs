@@ -117,7 +117,8 @@ fn place(area: &OrderingArea) -> RequestPlace {
         } else {
             "/company/licenses"
         },
-        own: false,
+        // A partner's internal company: its own licences, asked of the partner above.
+        own: area.company.internal,
     }
 }
 
