@@ -11,7 +11,7 @@ use super::{uploads, users};
 use crate::domain::access::{LicenceStatus, Role, licence_status};
 use crate::domain::{BatchId, CompanyId, UserId};
 use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
-use crate::imports::{CsvError, csv_table};
+use crate::imports::{CsvError, NoSuchColumn, csv_table};
 
 /// Seats expiring within this window count as Expiring.
 pub const EXPIRING_WITHIN: SignedDuration = SignedDuration::from_hours(24 * 30);
@@ -303,8 +303,8 @@ impl RenewalReview {
 pub enum RenewalError {
     #[error("{0}")]
     File(#[from] CsvError),
-    #[error("column {0} is not a column of this file")]
-    NoSuchColumn(usize),
+    #[error(transparent)]
+    NoSuchColumn(#[from] NoSuchColumn),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -330,15 +330,11 @@ pub async fn renewal(
     let facts = companies::facts(db, scope, company).await?;
     let file = uploads::get(db, company, upload, "renewal").await?;
     let table = csv_table::parse(&file.content)?;
-    let column = column.unwrap_or_else(|| table.likely_email_column());
-    if column >= table.headers.len() {
-        return Err(RenewalError::NoSuchColumn(column + 1));
-    }
-    let values: Vec<(u64, String)> = table
-        .rows
-        .iter()
-        .map(|r| (r.line, r.get(column).to_owned()))
-        .collect();
+    let column = match column {
+        Some(index) => table.column(index)?,
+        None => table.likely_email_column(),
+    };
+    let values = renewal::values(&table, column);
     let parsed = renewal::emails(&values);
     let mut emails: Vec<&str> = parsed.iter().flatten().map(|e| e.as_str()).collect();
     emails.sort_unstable();
@@ -350,8 +346,8 @@ pub async fn renewal(
         let free_seats = seats::totals(&mut *tx, company, now).await?.free();
         let mut review = RenewalReview {
             file_name: file.file_name.clone(),
-            headers: table.headers.clone(),
-            column,
+            headers: table.headers().to_vec(),
+            column: column.index(),
             rows,
             free_seats,
             applied: false,

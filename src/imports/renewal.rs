@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::csv_table::{Column, CsvTable};
 use crate::domain::{Email, UserId};
 
 /// What storage knows about an email of the company.
@@ -43,6 +44,14 @@ pub struct ReviewedRow {
     pub line: u64,
     pub value: String,
     pub outcome: RowOutcome,
+}
+
+/// Each row's line and its value in `column`: what the renewal reads from the file.
+pub fn values(table: &CsvTable, column: Column) -> Vec<(u64, String)> {
+    table
+        .rows()
+        .map(|row| (row.line, row.get(column).to_owned()))
+        .collect()
 }
 
 /// Parses the emails of `rows` (line, raw value); `None` where a value is not an email.
@@ -87,6 +96,17 @@ pub fn review(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::imports::csv_table;
+
+    #[test]
+    fn the_values_are_read_from_the_chosen_column_with_their_lines() {
+        let table = csv_table::read(b"name,email\nAnn, ann@x.com \n\nBob\n").unwrap();
+        let email = table.column(1).unwrap();
+        assert_eq!(
+            values(&table, email),
+            [(2, "ann@x.com".to_owned()), (4, String::new())]
+        );
+    }
 
     #[test]
     fn each_row_gets_its_reason() {

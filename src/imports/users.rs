@@ -3,16 +3,16 @@
 
 use std::collections::HashMap;
 
-use super::csv_table::CsvTable;
+use super::csv_table::{Column, CsvRow, CsvTable};
 use crate::domain::Email;
 
 /// Which column holds which field (`None`: the file has no such column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserColumns {
-    pub email: usize,
-    pub first_name: Option<usize>,
-    pub last_name: Option<usize>,
-    pub department: Option<usize>,
+    pub email: Column,
+    pub first_name: Option<Column>,
+    pub last_name: Option<Column>,
+    pub department: Option<Column>,
 }
 
 impl UserColumns {
@@ -56,10 +56,10 @@ pub fn read(table: &CsvTable, columns: UserColumns) -> (Vec<UserRow>, Vec<Reject
     let mut good = Vec::new();
     let mut bad = Vec::new();
     let mut first_seen: HashMap<String, u64> = HashMap::new();
-    let text = |row: &super::CsvRow, column: Option<usize>| {
+    let text = |row: CsvRow, column: Option<Column>| {
         column.map_or(String::new(), |c| row.get(c).chars().take(200).collect())
     };
-    for row in &table.rows {
+    for row in table.rows() {
         let raw = row.get(columns.email);
         let email = match Email::parse(raw) {
             Ok(email) => email,
@@ -96,19 +96,20 @@ pub fn read(table: &CsvTable, columns: UserColumns) -> (Vec<UserRow>, Vec<Reject
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imports::csv_table::{decode, parse};
+    use crate::imports::csv_table;
 
     #[test]
     fn good_rows_are_kept_and_bad_rows_reported_by_line() {
-        let table = parse(&decode(b"First Name,Surname,Email,Dept\nAnn,Lee,ann@x.com,Sales\nBob,,nope,\nAnn,L,ANN@x.com,\n").unwrap()).unwrap();
+        let table = csv_table::read(b"First Name,Surname,Email,Dept\nAnn,Lee,ann@x.com,Sales\nBob,,nope,\nAnn,L,ANN@x.com,\n").unwrap();
         let columns = UserColumns::guess(&table);
+        let column = |index| table.column(index).unwrap();
         assert_eq!(
             columns,
             UserColumns {
-                email: 2,
-                first_name: Some(0),
-                last_name: Some(1),
-                department: Some(3)
+                email: column(2),
+                first_name: Some(column(0)),
+                last_name: Some(column(1)),
+                department: Some(column(3))
             }
         );
         let (good, bad) = read(&table, columns);

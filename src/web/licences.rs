@@ -295,17 +295,17 @@ pub(super) async fn keep_upload(
         Ok(upload) => upload,
         Err(error) => return Ok(Err(error)),
     };
-    let text =
-        match csv_table::decode(&bytes).and_then(|text| csv_table::parse(&text).map(|_| text)) {
-            Ok(text) => text,
-            Err(e) => return Ok(Err(format!("File: {e}."))),
-        };
+    let text = match csv_table::decode(&bytes).and_then(|text| csv_table::parse(text).map(|_| text))
+    {
+        Ok(text) => text,
+        Err(e) => return Ok(Err(format!("File: {e}."))),
+    };
     let id = uploads::store(
         &state.db,
         company.id,
         purpose,
         &name,
-        &text,
+        text,
         who.user.id,
         state.clock.now(),
     )

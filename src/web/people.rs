@@ -18,8 +18,8 @@ use crate::db::people::{self, ImportOutcome, NewPerson, UserLine};
 use crate::db::uploads;
 use crate::domain::{Email, UserId};
 use crate::format;
-use crate::imports::csv_table;
 use crate::imports::users::{self as user_rows, RejectedRow, UserColumns};
+use crate::imports::{Column, CsvTable, csv_table};
 
 const PAGE: u32 = 50;
 
@@ -310,22 +310,22 @@ fn column_selects(headers: &[String], columns: UserColumns) -> Vec<ColumnSelect>
         ColumnSelect {
             field: "email",
             label: "Email column",
-            options: options(Some(columns.email), false),
+            options: options(Some(columns.email.index()), false),
         },
         ColumnSelect {
             field: "first_name",
             label: "First name column",
-            options: options(columns.first_name, true),
+            options: options(columns.first_name.map(Column::index), true),
         },
         ColumnSelect {
             field: "last_name",
             label: "Last name column",
-            options: options(columns.last_name, true),
+            options: options(columns.last_name.map(Column::index), true),
         },
         ColumnSelect {
             field: "department",
             label: "Department column",
-            options: options(columns.department, true),
+            options: options(columns.department.map(Column::index), true),
         },
     ]
 }
@@ -340,14 +340,18 @@ pub(super) struct MappingForm {
 
 impl MappingForm {
     /// The chosen mapping, or the likely one for fields not chosen; "" means "none".
-    fn columns(&self, guess: UserColumns, width: usize) -> UserColumns {
-        let pick = |chosen: &Option<String>, guessed: Option<usize>| match chosen.as_deref() {
+    fn columns(&self, table: &CsvTable) -> UserColumns {
+        let guess = UserColumns::guess(table);
+        let pick = |chosen: &Option<String>, guessed: Option<Column>| match chosen.as_deref() {
             None => guessed,
             Some("") => None,
-            Some(raw) => raw.parse().ok().filter(|&c| c < width),
+            Some(raw) => raw.parse().ok().and_then(|c| table.column(c).ok()),
         };
         UserColumns {
-            email: self.email.filter(|&c| c < width).unwrap_or(guess.email),
+            email: self
+                .email
+                .and_then(|c| table.column(c).ok())
+                .unwrap_or(guess.email),
             first_name: pick(&self.first_name, guess.first_name),
             last_name: pick(&self.last_name, guess.last_name),
             department: pick(&self.department, guess.department),
@@ -368,7 +372,7 @@ async fn mapping(
     let upload = uploads::get(&state.db, company.id, id, "users").await?;
     let table = csv_table::parse(&upload.content)
         .map_err(|e| PageError::Conflict(format!("File: {e}.")))?;
-    let columns = form.columns(UserColumns::guess(&table), table.headers.len());
+    let columns = form.columns(&table);
     let (good, mut bad) = user_rows::read(&table, columns);
     let outcome = if apply {
         let mut outcome = people::import(
@@ -391,7 +395,7 @@ async fn mapping(
         layout: Layout::signed_in("Import Users", csrf, who, "/company/users"),
         id,
         file_name: upload.file_name,
-        selects: column_selects(&table.headers, columns),
+        selects: column_selects(table.headers(), columns),
         good: good.len(),
         bad,
         outcome,

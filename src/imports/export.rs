@@ -1,0 +1,137 @@
+//! What imports hand back to people: CSV reports whose cells a spreadsheet shows as text and
+//! never runs as formulas, and the bounded lists pages show (the download has the rest).
+
+use std::borrow::Cow;
+
+/// `cell` as a spreadsheet shows it rather than runs it: a cell starting (after any spaces) with
+/// `=`, `+`, `-`, `@`, tab, carriage return, line feed or NUL gets a leading `'`, as OWASP
+/// advises against CSV injection.
+pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
+    let first = cell.trim_start_matches(' ').chars().next();
+    if matches!(
+        first,
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n' | '\0')
+    ) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// A CSV report being written: `,`-separated, one `\n` per record, every cell spreadsheet-safe.
+#[derive(Clone, Debug, Default)]
+pub struct CsvReport {
+    text: String,
+}
+
+impl CsvReport {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a record. A cell holding a separator (`;` and tab too, which some spreadsheets
+    /// split on by locale), a quote or a line break is quoted, so no part of it starts a cell.
+    pub fn record<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) {
+        let start = self.text.len();
+        let mut count = 0;
+        for cell in cells {
+            if count > 0 {
+                self.text.push(',');
+            }
+            count += 1;
+            let cell = spreadsheet_safe(cell);
+            if cell.contains([',', ';', '\t', '"', '\r', '\n']) {
+                self.text.push('"');
+                self.text.push_str(&cell.replace('"', "\"\""));
+                self.text.push('"');
+            } else {
+                self.text.push_str(&cell);
+            }
+        }
+        // A lone empty cell is quoted, or the record would read as a blank line.
+        if count == 1 && self.text.len() == start {
+            self.text.push_str("\"\"");
+        }
+        self.text.push('\n');
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.text.into_bytes()
+    }
+}
+
+/// The first items of a list, as many as a page shows, and how many there are in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bounded<T> {
+    pub shown: Vec<T>,
+    pub total: usize,
+}
+
+impl<T> Bounded<T> {
+    /// The first `limit` of `items`, counting the rest without keeping them.
+    pub fn first(items: impl IntoIterator<Item = T>, limit: usize) -> Self {
+        let mut shown = Vec::new();
+        let mut total = 0;
+        for item in items {
+            if total < limit {
+                shown.push(item);
+            }
+            total += 1;
+        }
+        Self { shown, total }
+    }
+
+    /// How many items are not shown.
+    pub fn hidden(&self) -> usize {
+        self.total - self.shown.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_spreadsheets_would_run_get_a_leading_quote() {
+        for (cell, written) in [
+            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+            ("+1+1", "'+1+1"),
+            ("-1+1", "'-1+1"),
+            ("@SUM(1)", "'@SUM(1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("  =1", "'  =1"),
+            ("ann@x.com", "ann@x.com"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(spreadsheet_safe(cell), written, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn reports_quote_what_would_split_a_cell_and_neutralise_every_cell() {
+        let mut report = CsvReport::new();
+        report.record(["line", "=HYPERLINK(\"x\")", "outcome"]);
+        report.record(["2", "a;=1+1", "not an email"]);
+        report.record(["3", "two\nlines", "tab\there"]);
+        report.record([""]);
+        report.record(["4", "ann@x.com", "already active"]);
+        assert_eq!(
+            String::from_utf8(report.into_bytes()).unwrap(),
+            "line,\"'=HYPERLINK(\"\"x\"\")\",outcome\n\
+             2,\"a;=1+1\",not an email\n\
+             3,\"two\nlines\",\"tab\there\"\n\
+             \"\"\n\
+             4,ann@x.com,already active\n"
+        );
+    }
+
+    #[test]
+    fn a_bounded_list_keeps_the_first_items_and_counts_them_all() {
+        let bounded = Bounded::first(1..=1_000_000, 50);
+        assert_eq!(bounded.shown, (1..=50).collect::<Vec<_>>());
+        assert_eq!((bounded.total, bounded.hidden()), (1_000_000, 999_950));
+        assert_eq!(Bounded::first(["a"], 50).hidden(), 0);
+    }
+}
