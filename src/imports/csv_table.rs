@@ -315,7 +315,7 @@ pub fn parse(text: &str) -> Result<CsvTable, CsvError> {
         if value.contains(SEPARATOR) {
             return Err(CsvError::NotText { line });
         }
-        let value = value.trim();
+        let value = trimmed(&value);
         if record.columns > 1 {
             kept.push(SEPARATOR);
         }
@@ -507,7 +507,7 @@ fn check_stored_record(record: &str) -> Result<(), DamagedTable> {
         if columns > MAX_COLUMNS || value.len() > MAX_FIELD_BYTES {
             return Err(DamagedTable("a row exceeds the limits"));
         }
-        if value.trim().len() != value.len() {
+        if trimmed(value).len() != value.len() {
             return Err(DamagedTable("a field is not trimmed"));
         }
         blank &= value.is_empty();
@@ -516,6 +516,12 @@ fn check_stored_record(record: &str) -> Result<(), DamagedTable> {
         return Err(DamagedTable("a row is blank"));
     }
     Ok(())
+}
+
+/// `value` without the blanks around it: whitespace, and byte order marks (invisible; one that
+/// does not open the file is left by joined exports).
+fn trimmed(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
 }
 
 /// `n` with thousands separators, as people read counts.
@@ -606,6 +612,14 @@ mod tests {
         );
         assert_eq!(t.rows().nth(1).unwrap().get(column(&t, 2)), "");
         assert_eq!(t.row_count(), 2);
+    }
+
+    /// Found by the `csv_file` fuzz target: a byte order mark after blank lines became a header.
+    #[test]
+    fn a_byte_order_mark_inside_the_file_is_blank() {
+        let t = table(b"\n\n\n\xEF\xBB\xBF\n\n\n\xEF\xBB\xBFemail\nann@x.com\n");
+        assert_eq!(t.headers(), ["email"]);
+        assert_eq!(rows(&t), [(8, vec!["ann@x.com"])]);
     }
 
     #[test]

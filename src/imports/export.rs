@@ -3,18 +3,34 @@
 
 use std::borrow::Cow;
 
-/// `cell` as a spreadsheet shows it rather than runs it: a cell starting (after any spaces) with
-/// `=`, `+`, `-`, `@`, tab, carriage return, line feed or NUL gets a leading `'`, as OWASP
-/// advises against CSV injection.
+/// What a cell must not start with: spreadsheets run `=`, `+`, `-` and `@` as formulas, and some
+/// drop a leading tab, line break or NUL first (OWASP's list against CSV injection).
+const FORMULA_START: [char; 8] = ['=', '+', '-', '@', '\t', '\r', '\n', '\0'];
+
+/// `cell` as spreadsheets show it rather than run it: a `'` goes before a formula character
+/// wherever a cell may start, as OWASP advises. That is the start (after spaces and quotes), and
+/// also after a `;`, tab or line break: spreadsheets that split on `;` or tab by locale, or read
+/// a quote that does not open the field as text, start a cell there.
 pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
-    let first = cell.trim_start_matches(' ').chars().next();
-    if matches!(
-        first,
-        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n' | '\0')
-    ) {
-        Cow::Owned(format!("'{cell}"))
-    } else {
+    let mut safe = String::new();
+    let mut copied = 0;
+    let mut may_start = true;
+    for (at, c) in cell.char_indices() {
+        if may_start && !matches!(c, ' ' | '"') {
+            if FORMULA_START.contains(&c) {
+                safe.push_str(&cell[copied..at]);
+                safe.push('\'');
+                copied = at;
+            }
+            may_start = false;
+        }
+        may_start |= matches!(c, ';' | '\t' | '\r' | '\n');
+    }
+    if safe.is_empty() {
         Cow::Borrowed(cell)
+    } else {
+        safe.push_str(&cell[copied..]);
+        Cow::Owned(safe)
     }
 }
 
@@ -30,7 +46,7 @@ impl CsvReport {
     }
 
     /// Appends a record. A cell holding a separator (`;` and tab too, which some spreadsheets
-    /// split on by locale), a quote or a line break is quoted, so no part of it starts a cell.
+    /// split on by locale), a quote or a line break is quoted.
     pub fn record<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) {
         let start = self.text.len();
         let mut count = 0;
@@ -98,12 +114,30 @@ mod tests {
             ("+1+1", "'+1+1"),
             ("-1+1", "'-1+1"),
             ("@SUM(1)", "'@SUM(1)"),
-            ("\t=1", "'\t=1"),
-            ("\r=1", "'\r=1"),
-            ("  =1", "'  =1"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("\t=1", "'\t'=1"),
+            ("  =1", "  '=1"),
+            ("\"=1\"", "\"'=1\""),
             ("ann@x.com", "ann@x.com"),
-            ("a=b", "a=b"),
+            ("a=b-c", "a=b-c"),
             ("", ""),
+        ] {
+            assert_eq!(spreadsheet_safe(cell), written, "{cell:?}");
+        }
+    }
+
+    /// Found by the `csv_file` fuzz target: `x;=2` was quoted for a reader splitting on `,`, but
+    /// one splitting on `;` saw the cell `=2"`.
+    #[test]
+    fn no_cell_starts_a_formula_where_a_locale_splits_on_semicolons_tabs_or_lines() {
+        for (cell, written) in [
+            ("x;=2", "x;'=2"),
+            ("x; \"@SUM(1)", "x; \"'@SUM(1)"),
+            ("x\t+1;-1", "x\t'+1;'-1"),
+            ("x;\t=1", "x;'\t'=1"),
+            ("two\n=lines", "two\n'=lines"),
+            ("a;b\tc\nd", "a;b\tc\nd"),
         ] {
             assert_eq!(spreadsheet_safe(cell), written, "{cell:?}");
         }
@@ -120,7 +154,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(report.into_bytes()).unwrap(),
             "line,\"'=HYPERLINK(\"\"x\"\")\",outcome\n\
-             2,\"a;=1+1\",not an email\n\
+             2,\"a;'=1+1\",not an email\n\
              3,\"two\nlines\",\"tab\there\"\n\
              \"\"\n\
              4,ann@x.com,already active\n"
