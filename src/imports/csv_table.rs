@@ -290,6 +290,7 @@ pub fn parse(text: &str) -> Result<CsvTable, CsvError> {
         let record_end = match result {
             ReadFieldResult::InputEmpty => continue,
             ReadFieldResult::End => break,
+            // The field outgrew the buffer: refused as too long below.
             ReadFieldResult::OutputFull => true,
             ReadFieldResult::Field { record_end } => record_end,
         };
@@ -973,6 +974,24 @@ mod tests {
                     prop_assert_eq!(read, expected);
                 }
                 None => prop_assert!(expected.is_empty()),
+            }
+        }
+
+        #[test]
+        fn a_damaged_stored_form_is_refused_or_reads_back_as_stored(
+            bytes in csv_like_bytes(),
+            damage in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let Some(t) = check_reading(&bytes)? else { return Ok(()) };
+            let mut stored = t.to_bytes();
+            for (at, byte) in damage {
+                let at = at.index(stored.len());
+                stored[at] = byte;
+            }
+            stored.truncate(stored.len() - cut.index(4));
+            if let Ok(read) = CsvTable::from_bytes(&stored) {
+                prop_assert_eq!(read.to_bytes(), stored);
             }
         }
 

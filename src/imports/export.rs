@@ -106,6 +106,7 @@ impl<T> Bounded<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn cells_that_spreadsheets_would_run_get_a_leading_quote() {
@@ -159,6 +160,54 @@ mod tests {
              \"\"\n\
              4,ann@x.com,already active\n"
         );
+    }
+
+    /// A cell as people type them, formulas and separators included.
+    fn cell() -> impl Strategy<Value = String> {
+        let pieces = vec![
+            "a", "@", "=", "+", "-", " ", ",", ";", "\t", "\"", "\r", "\n", "'", "\0", "é",
+        ];
+        proptest::collection::vec(proptest::sample::select(pieces), 0..8)
+            .prop_map(|pieces| pieces.concat())
+    }
+
+    /// Whether a spreadsheet could run `cell`, even one that drops leading blanks and quotes.
+    fn runs_as_formula(cell: &str) -> bool {
+        cell.trim_start_matches([' ', '"', '\t', '\r', '\n', '\0'])
+            .starts_with(['=', '+', '-', '@'])
+    }
+
+    proptest! {
+        #[test]
+        fn reports_read_back_cell_for_cell_and_start_no_formula_whatever_the_separator(
+            records in proptest::collection::vec(proptest::collection::vec(cell(), 1..4), 1..6)
+        ) {
+            let mut report = CsvReport::new();
+            for record in &records {
+                report.record(record.iter().map(String::as_str));
+            }
+            let report = report.into_bytes();
+            let read = |delimiter: u8| -> Vec<Vec<String>> {
+                csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .delimiter(delimiter)
+                    .from_reader(report.as_slice())
+                    .records()
+                    .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+                    .collect()
+            };
+            let written: Vec<Vec<String>> = records
+                .iter()
+                .map(|r| r.iter().map(|c| spreadsheet_safe(c).into_owned()).collect())
+                .collect();
+            prop_assert_eq!(read(b','), written);
+            for delimiter in [b',', b';', b'\t'] {
+                for cell in read(delimiter).iter().flatten() {
+                    prop_assert!(!runs_as_formula(cell), "{:?}", cell);
+                }
+            }
+        }
     }
 
     #[test]

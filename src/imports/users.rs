@@ -97,6 +97,57 @@ pub fn read(table: &CsvTable, columns: UserColumns) -> (Vec<UserRow>, Vec<Reject
 mod tests {
     use super::*;
     use crate::imports::csv_table;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    /// Values as files hold them: one address in other cases and spacing, names, non-emails.
+    fn value() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(vec![
+            "ann@x.com",
+            "ANN@x.com",
+            " ann@x.com ",
+            "bob@x.io",
+            "not-an-email",
+            "Ann",
+            "Sales",
+            "",
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn every_row_is_imported_or_refused_once_and_no_email_is_imported_twice(
+            rows in vec(vec(value(), 1..5), 1..30),
+            chosen in vec(0usize..5, 4),
+        ) {
+            let rows: Vec<String> = rows.iter().map(|r| r.join(",")).collect();
+            let file = format!("Email,First name,Last name,Dept\n{}\n", rows.join("\n"));
+            let Ok(table) = csv_table::read(file.as_bytes()) else {
+                return Ok(());
+            };
+            let column = |i: usize| table.column(chosen[i]).ok();
+            let columns = UserColumns {
+                email: column(0).unwrap_or_else(|| table.likely_email_column()),
+                first_name: column(1),
+                last_name: column(2),
+                department: column(3),
+            };
+            let (good, bad) = read(&table, columns);
+            let mut lines: Vec<u64> = good.iter().map(|r| r.line).chain(bad.iter().map(|r| r.line)).collect();
+            lines.sort_unstable();
+            prop_assert_eq!(lines, table.rows().map(|r| r.line).collect::<Vec<_>>());
+            let mut emails: Vec<&str> = good.iter().map(|r| r.email.as_str()).collect();
+            emails.sort_unstable();
+            emails.dedup();
+            prop_assert_eq!(emails.len(), good.len());
+            for row in &bad {
+                let parses = Email::parse(&row.value).is_ok();
+                prop_assert_eq!(row.reason == "not an email", !parses);
+                prop_assert!(parses || !row.reason.starts_with("duplicate"));
+            }
+            prop_assert!(good.iter().all(|r| r.department.as_deref() != Some("")));
+        }
+    }
 
     #[test]
     fn good_rows_are_kept_and_bad_rows_reported_by_line() {
