@@ -57,8 +57,6 @@ pub enum Conflict {
     SeatHeld(UserId),
     /// The order was already assigned, rejected or cancelled.
     OrderDecided(OrderState),
-    /// The user is deactivated.
-    Deactivated(UserId),
 }
 
 /// One field that did not parse, named as the edge's input names it.
