@@ -92,13 +92,13 @@ async fn bench(label: &str, db: Db) {
 
     let started = Instant::now();
     let text = csv_table::decode(file.as_bytes()).unwrap();
-    let table = csv_table::parse(&text).unwrap();
-    assert_eq!(table.rows.len() as u64, ROWS);
+    let table = csv_table::parse(text).unwrap();
+    assert_eq!(table.row_count() as u64, ROWS);
     let new = NewUpload {
         company,
         purpose: Purpose::Renewal,
         file_name: "bench.csv",
-        content: &text,
+        content: text,
         by: None,
     };
     let upload = uploads::store(&db, &new, now).await.unwrap();

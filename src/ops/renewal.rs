@@ -15,7 +15,7 @@ use crate::db::uploads::{self, Purpose};
 use crate::db::{DbResult, seats, write_retrying};
 use crate::domain::access::{LicenceStatus, licence_status};
 use crate::domain::{Action, InvalidValue, UploadId, UserId};
-use crate::imports::csv_table::CsvTable;
+use crate::imports::csv_table::{Column, CsvTable};
 use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
 
 /// What a renewal file would do (preview) or did (apply).
@@ -46,7 +46,7 @@ impl RenewalReview {
 struct RenewalFile {
     file_name: String,
     table: CsvTable,
-    column: usize,
+    column: Column,
 }
 
 async fn file(
@@ -57,20 +57,20 @@ async fn file(
 ) -> OpResult<RenewalFile> {
     let UploadedTable { file_name, table } =
         super::uploads::table(ops, company, upload, Purpose::Renewal).await?;
-    let column = column.unwrap_or_else(|| table.likely_email_column());
-    let width = table.headers.len();
-    if column >= width {
-        let got = i64::try_from(column).map_or(i64::MAX, |c| c.saturating_add(1));
-        let problem = InvalidValue::OutOfRange {
-            min: 1,
-            max: i64::try_from(width).unwrap_or(i64::MAX),
-            got,
-        };
-        return Err(Error::Invalid(vec![super::FieldError {
-            field: "column",
-            problem,
-        }]));
-    }
+    let column = match column {
+        None => table.likely_email_column(),
+        Some(index) => table.column(index).map_err(|e| {
+            let problem = InvalidValue::OutOfRange {
+                min: 1,
+                max: i64::try_from(e.columns).unwrap_or(i64::MAX),
+                got: i64::try_from(e.index).map_or(i64::MAX, |c| c.saturating_add(1)),
+            };
+            Error::Invalid(vec![super::FieldError {
+                field: "column",
+                problem,
+            }])
+        })?,
+    };
     Ok(RenewalFile {
         file_name,
         table,
@@ -81,9 +81,7 @@ async fn file(
 impl RenewalFile {
     /// Each row's line and the value of its email column.
     fn values(&self) -> Vec<(u64, String)> {
-        let rows = self.table.rows.iter();
-        rows.map(|r| (r.line, r.get(self.column).to_owned()))
-            .collect()
+        renewal::values(&self.table, self.column)
     }
 }
 
@@ -111,8 +109,8 @@ fn review(
         .collect();
     RenewalReview {
         file_name: file.file_name.clone(),
-        headers: file.table.headers.clone(),
-        column: file.column,
+        headers: file.table.headers().to_vec(),
+        column: file.column.index(),
         rows: renewal::review(&values, &parsed, &known),
         free_seats,
     }

@@ -20,13 +20,13 @@ pub async fn keep(
     let now = ops.now();
     caller.require(Action::RunCompany, Some(company), now)?;
     let text = csv_table::decode(bytes).map_err(Error::File)?;
-    csv_table::parse(&text).map_err(Error::File)?;
+    csv_table::parse(text).map_err(Error::File)?;
     let name: String = file_name.chars().take(200).collect();
     let upload = NewUpload {
         company: company.id(),
         purpose,
         file_name: &name,
-        content: &text,
+        content: text,
         by: caller.user_id(),
     };
     Ok(uploads::store(&ops.db, &upload, now).await?)

@@ -253,7 +253,7 @@ async fn messy_files_preview_with_every_row_accounted_for_and_bad_files_are_refu
         ("tab_extra_columns.csv", 2, 0),
         ("third_column.csv", 2, 0),
         ("one_column.csv", 2, 0),
-        ("ten_thousand_columns.csv", 1, 0),
+        ("two_hundred_columns.csv", 1, 0),
         ("blank_lines_and_reasons.csv", 1, 4),
     ] {
         let (reply, preview) = upload(&mut manager, file, &fixture(file)).await;
@@ -304,6 +304,11 @@ async fn messy_files_preview_with_every_row_accounted_for_and_bad_files_are_refu
             "the file is not a text file",
         ),
         ("empty.csv", fixture("empty.csv"), "the file is empty"),
+        (
+            "ten_thousand_columns.csv",
+            fixture("ten_thousand_columns.csv"),
+            "line 1 has more than 200 columns; a file may have at most 200",
+        ),
         ("huge.csv", too_big, "the file is larger than 20 MB"),
     ] {
         let (reply, _) = upload(&mut manager, file, &bytes).await;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::uploads::{self, UPLOAD_LIMIT};
 use crate::db::uploads::Purpose;
 use crate::domain::UploadId;
+use crate::imports::csv_table::{Column, CsvTable};
 use crate::imports::users::{self as user_rows, RejectedRow, UserColumns};
 use crate::ops::uploads as kept;
 use crate::ops::users::{self as user_ops, ImportOutcome};
@@ -80,10 +81,10 @@ fn column_selects(headers: &[String], columns: UserColumns) -> Vec<ColumnSelect>
             }))
             .collect()
     };
-    let select = |field, label, chosen, optional| ColumnSelect {
+    let select = |field, label, chosen: Option<Column>, optional| ColumnSelect {
         field,
         label,
-        options: options(chosen, optional),
+        options: options(chosen.map(Column::index), optional),
     };
     vec![
         select("email", "Email column", Some(columns.email), false),
@@ -104,9 +105,10 @@ struct MappingForm {
 impl MappingForm {
     /// The chosen mapping, or the likely one for fields not chosen; "" means "none". A column
     /// that is not one of the file's falls back to the guess.
-    fn columns(&self, guess: UserColumns, width: usize) -> UserColumns {
-        let column = |raw: &str| raw.parse::<usize>().ok().filter(|&c| c < width);
-        let pick = |chosen: &Option<String>, guessed: Option<usize>| match chosen.as_deref() {
+    fn columns(&self, table: &CsvTable) -> UserColumns {
+        let guess = UserColumns::guess(table);
+        let column = |raw: &str| raw.parse::<usize>().ok().and_then(|c| table.column(c).ok());
+        let pick = |chosen: &Option<String>, guessed: Option<Column>| match chosen.as_deref() {
             None => guessed,
             Some("") => None,
             Some(raw) => column(raw),
@@ -133,7 +135,7 @@ async fn mapping(
     apply: bool,
 ) -> PageResult {
     let file = kept::table(&state.ops, &area.company, id, Purpose::Users).await?;
-    let columns = form.columns(UserColumns::guess(&file.table), file.table.headers.len());
+    let columns = form.columns(&file.table);
     let (good, mut bad) = user_rows::read(&file.table, columns);
     let outcome = if apply {
         let mut outcome = user_ops::import(&state.ops, &area.caller, &area.company, &good).await?;
@@ -147,7 +149,7 @@ async fn mapping(
         layout: area.layout("Import Users", "/company/users"),
         id,
         file_name: file.file_name,
-        selects: column_selects(&file.table.headers, columns),
+        selects: column_selects(file.table.headers(), columns),
         good: good.len(),
         bad,
         outcome,
