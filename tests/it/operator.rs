@@ -341,6 +341,11 @@ async fn the_operator_creates_a_distributor_whose_admin_is_invited_and_listed_wi
     assert!(bluefin.contains("<td>5</td>"), "{bluefin}");
     assert!(bluefin.contains("<td>6 / 8</td>"), "{bluefin}");
     assert!(bluefin.contains("<td>0 / 10</td>"), "{bluefin}");
+    // Its page lists the companies beneath it, its sub-partner's too.
+    let detail = operator.get("/operator/partners/2").await.body;
+    assert!(row_of(&detail, "Echo Premium").contains("<td>3 / 4</td>"));
+    assert!(row_of(&detail, "Fjord Fisheries").contains("<td>Bluefin North</td>"));
+    assert!(row_of(&detail, "Bea Bluefin").contains("<td>Active</td>"));
 
     let form = operator.get("/operator/distributors/new").await;
     assert!(

@@ -11,8 +11,12 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::db::Scope;
+use crate::db::companies::{self, CompanyCursor, CompanyFilter, CompanyRow};
 use crate::db::partners::{self, Partner, PartnerPerson, PartnerRow};
-use crate::domain::{Email, InvalidValue, OrgName, PartnerId, PersonName, TrialDays, UserId};
+use crate::domain::{
+    CompanyId, Email, InvalidValue, OrgName, PartnerId, PersonName, TrialDays, UserId,
+};
 use crate::ops::operator as operator_ops;
 use crate::ops::partners::NewPartner;
 use crate::ops::{Error, Fields};
@@ -82,27 +86,53 @@ struct PartnerPage {
     layout: Layout,
     partner: Partner,
     people: Vec<PartnerPerson>,
+    companies: Vec<CompanyRow>,
     resent: Option<String>,
+    next: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct PartnerQuery {
     resent: Option<String>,
+    after_name: Option<String>,
+    after_id: Option<i64>,
 }
 
-/// One partner and its users, with Resend invitation for admins who have not set a password.
+/// One partner: its users, with Resend invitation for admins who have not set a password, and
+/// the customer companies beneath it with their seats, a page at a time.
 async fn partner(
     State(state): State<Arc<AppState>>,
     area: OperatorArea,
     Path(id): Path<i64>,
     Query(query): Query<PartnerQuery>,
 ) -> PageResult {
-    let (partner, people) = partners::with_people(&state.ops.db, PartnerId(id)).await?;
+    let db = &state.ops.db;
+    let (partner, people) = partners::with_people(db, PartnerId(id)).await?;
+    let after = query
+        .after_name
+        .zip(query.after_id)
+        .map(|(name, id)| CompanyCursor {
+            name,
+            id: CompanyId(id),
+        });
+    let scope = Scope::Partner(partner.id);
+    let filter = CompanyFilter::default();
+    let now = state.ops.now();
+    let page = companies::list(db, &scope, &filter, after.as_ref(), PAGE, now).await?;
+    let next = page.next.map(|c| {
+        let pairs = [("after_name", c.name), ("after_id", c.id.to_string())];
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        format!("/operator/partners/{id}?{query}")
+    });
     render(PartnerPage {
         layout: area.layout(&partner.name, "/operator"),
         partner,
         people,
+        companies: page.items,
         resent: query.resent,
+        next,
     })
 }
 
