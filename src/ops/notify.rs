@@ -7,11 +7,13 @@ use sqlx::{Any, Transaction};
 use super::Links;
 use crate::db::outbox::{self, NewEmail};
 use crate::db::passwords::{self, LinkPurpose};
+use crate::db::webhooks;
 use crate::db::{DbResult, orders::OpenOrder};
 use crate::domain::access::{RESET_LINK_LIFETIME, WELCOME_LINK_LIFETIME};
-use crate::domain::{CompanyId, Email, OrderId, UserId};
+use crate::domain::{CompanyId, Email, EndpointId, OrderId, UserId};
 use crate::email::EmailContent;
 use crate::email::messages::{self, OrderRequest};
+use crate::format::date;
 
 /// Queues one copy of `content` to each active manager of `company`, keyed by `event` and the
 /// recipient.
@@ -192,6 +194,42 @@ pub(crate) async fn order_cancelled(
             idempotency_key: format!("order_cancelled:order:{}:user:{user}", order.id),
             kind: "order_cancelled",
             company: Some(order.company),
+            recipient: &address,
+            email: email.clone(),
+        };
+        outbox::queue(tx, &new, now).await?;
+    }
+    Ok(())
+}
+
+/// An endpoint seatledger disabled after it failed for days.
+pub(crate) struct DisabledEndpoint<'a> {
+    pub endpoint: EndpointId,
+    pub failing_since: Timestamp,
+    pub last_error: &'a str,
+}
+
+/// Tells the endpoint's owner (its partner's active admins, or the operator) it was disabled.
+pub(crate) async fn webhook_endpoint_disabled(
+    tx: &mut Transaction<'static, Any>,
+    links: &Links,
+    disabled: &DisabledEndpoint<'_>,
+    now: Timestamp,
+) -> DbResult<()> {
+    let (owner, url, recipients) = webhooks::owner_addresses(tx, disabled.endpoint).await?;
+    let since = format!("{} (UTC)", date(disabled.failing_since, "UTC"));
+    let link = links.webhook_endpoint(owner, disabled.endpoint);
+    let email =
+        messages::webhook_endpoint_disabled(&url, &since, disabled.last_error, &link).render();
+    for (user, address) in recipients {
+        let new = NewEmail {
+            idempotency_key: format!(
+                "webhook_disabled:endpoint:{}:{}:user:{user}",
+                disabled.endpoint,
+                disabled.failing_since.as_second()
+            ),
+            kind: "webhook_disabled",
+            company: None,
             recipient: &address,
             email: email.clone(),
         };
