@@ -152,6 +152,8 @@ pub async fn delete(ops: &Ops, caller: &Caller, id: EndpointId) -> OpResult<()> 
 pub async fn rotate_secret(ops: &Ops, caller: &Caller, id: EndpointId) -> OpResult<String> {
     let now = ops.now();
     let owner = owner(caller, now)?;
+    // Another owner's endpoint is not found, whatever else is missing.
+    store::get(&ops.db, owner, id).await?;
     let key = secret_key(ops)?;
     let secret = Secret::generate();
     let until = now.saturating_add(ROTATION_OVERLAP).unwrap_or(now);

@@ -55,7 +55,11 @@ impl Layout {
         let (area_name, sections): (&str, &[(&str, &str)]) = match area {
             Area::Operator => (
                 "Operator Console",
-                &[("/operator", "Partners"), ("/operator/mailbox", "Mailbox")],
+                &[
+                    ("/operator", "Partners"),
+                    ("/operator/mailbox", "Mailbox"),
+                    ("/operator/webhooks", "Webhooks"),
+                ],
             ),
             Area::Partner => (
                 "Admin Dashboard",
@@ -64,6 +68,7 @@ impl Layout {
                     ("/partner/partners", "Sub-partners"),
                     ("/partner/licences", "Licences"),
                     ("/partner/activity", "Activity"),
+                    ("/partner/webhooks", "Webhooks"),
                 ],
             ),
             Area::Company => (

@@ -10,6 +10,7 @@ mod layout;
 mod operator;
 mod partner;
 mod session;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,7 @@ fn routes() -> Routes {
     let routes = account::routes(routes);
     let routes = operator::routes(routes);
     let routes = partner::routes(routes);
+    let routes = webhooks::routes(routes);
     company::routes(routes)
 }
 
