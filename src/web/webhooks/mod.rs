@@ -3,6 +3,8 @@
 //! listed, added (the signing secret shown once), opened with their delivery log, disabled,
 //! enabled, rotated and deleted; each delivery can be opened and sent again.
 
+mod log;
+
 use std::sync::Arc;
 
 use askama::Template;
@@ -18,14 +20,11 @@ use super::areas::{OperatorArea, PartnerArea, SignedIn};
 use super::error::form_errors;
 use super::layout::{Layout, PageResult, render, render_with};
 use super::{AppState, BOTH, GET, POST, PageError, Routes};
-use crate::db::webhooks::{DeliveryRow, Endpoint};
-use crate::domain::webhooks::{DeliveryStatus, EventType, EventTypes, WebhookUrl};
-use crate::domain::{DeliveryId, EndpointId};
+use crate::db::webhooks::Endpoint;
+use crate::domain::EndpointId;
+use crate::domain::webhooks::{EventType, EventTypes, WebhookUrl};
 use crate::ops::Fields;
 use crate::ops::webhooks::{self as webhook_ops, NewWebhookEndpoint};
-
-/// Deliveries per page of an endpoint's log.
-const LOG_PAGE: u32 = 50;
 
 /// An area whose owner manages webhook endpoints, and where its webhook pages live.
 pub(super) trait OwnerArea:
@@ -47,7 +46,7 @@ macro_rules! webhook_routes {
         $routes
             .add($base, BOTH, get(list::<$area>).post(create::<$area>))
             .add(concat!($base, "/new"), GET, get(new_form::<$area>))
-            .add(concat!($base, "/{id}"), GET, get(endpoint::<$area>))
+            .add(concat!($base, "/{id}"), GET, get(log::endpoint::<$area>))
             .add(concat!($base, "/{id}/enable"), POST, post(enable::<$area>))
             .add(
                 concat!($base, "/{id}/disable"),
@@ -59,12 +58,12 @@ macro_rules! webhook_routes {
             .add(
                 concat!($base, "/deliveries/{id}"),
                 GET,
-                get(delivery::<$area>),
+                get(log::delivery::<$area>),
             )
             .add(
                 concat!($base, "/deliveries/{id}/redeliver"),
                 POST,
-                post(redeliver::<$area>),
+                post(log::redeliver::<$area>),
             )
     };
 }
@@ -92,7 +91,7 @@ fn meaning(event: EventType) -> &'static str {
     }
 }
 
-fn when(at: Timestamp) -> String {
+pub(super) fn when(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -112,7 +111,7 @@ fn state_of(e: &Endpoint) -> String {
     }
 }
 
-struct EndpointLine {
+pub(super) struct EndpointLine {
     id: EndpointId,
     url: String,
     events: String,
@@ -272,105 +271,6 @@ async fn create<A: OwnerArea>(
     render_with(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
-struct DeliveryLine {
-    id: DeliveryId,
-    event: &'static str,
-    webhook_id: String,
-    created: String,
-    status: &'static str,
-    failed: bool,
-    attempts: i64,
-    last: String,
-    next: String,
-}
-
-impl From<&DeliveryRow> for DeliveryLine {
-    fn from(d: &DeliveryRow) -> Self {
-        let last = match d.last_attempt_at {
-            None => String::new(),
-            Some(at) => {
-                let code = d
-                    .last_response_code
-                    .map(|c| format!(" · {c}"))
-                    .unwrap_or_default();
-                let error = d
-                    .last_error
-                    .as_deref()
-                    .map(|e| format!(" · {e}"))
-                    .unwrap_or_default();
-                format!("{}{code}{error}", when(at))
-            }
-        };
-        Self {
-            id: d.id,
-            event: d.event.as_str(),
-            webhook_id: d.webhook_id.clone(),
-            created: when(d.created_at),
-            status: d.status.label(),
-            failed: d.status == DeliveryStatus::Failed,
-            attempts: d.attempts,
-            last,
-            next: match d.status {
-                DeliveryStatus::Pending => when(d.next_attempt_at),
-                _ => String::new(),
-            },
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "webhook_endpoint.html")]
-struct EndpointPage {
-    layout: Layout,
-    base: &'static str,
-    endpoint: EndpointLine,
-    enabled: bool,
-    created: String,
-    notice: Option<&'static str>,
-    deliveries: Vec<DeliveryLine>,
-    next: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct EndpointQuery {
-    before: Option<i64>,
-    done: Option<String>,
-}
-
-/// The sentence a finished action leaves on the endpoint's page.
-fn notice(done: Option<&str>) -> Option<&'static str> {
-    match done? {
-        "enabled" => Some("The endpoint is enabled: pending deliveries go out again."),
-        "disabled" => Some("The endpoint is disabled: nothing is sent to it until you enable it."),
-        "redelivered" => {
-            Some("The delivery will be sent again in a moment, with the same webhook-id.")
-        }
-        _ => None,
-    }
-}
-
-async fn endpoint<A: OwnerArea>(
-    State(state): State<Arc<AppState>>,
-    area: A,
-    Path(id): Path<i64>,
-    Query(query): Query<EndpointQuery>,
-) -> PageResult {
-    let id = EndpointId(id);
-    let endpoint = webhook_ops::get(&state.ops, &area.caller, id).await?;
-    let before = query.before.map(DeliveryId);
-    let page = webhook_ops::deliveries(&state.ops, &area.caller, id, before, LOG_PAGE).await?;
-    render(EndpointPage {
-        layout: area.layout("Webhook endpoint", A::BASE),
-        base: A::BASE,
-        endpoint: EndpointLine::from(&endpoint),
-        enabled: endpoint.enabled,
-        created: when(endpoint.created_at),
-        notice: notice(query.done.as_deref()),
-        deliveries: page.items.iter().map(DeliveryLine::from).collect(),
-        next: page.next.map(|d| format!("{}/{id}?before={d}", A::BASE)),
-    })
-}
-
 async fn set_enabled<A: OwnerArea>(
     state: &AppState,
     area: &A,
@@ -420,53 +320,4 @@ async fn delete<A: OwnerArea>(
 ) -> PageResult {
     webhook_ops::delete(&state.ops, &area.caller, EndpointId(id)).await?;
     Ok(Redirect::to(&format!("{}?deleted=true", A::BASE)).into_response())
-}
-
-#[derive(Template)]
-#[template(path = "webhook_delivery.html")]
-struct DeliveryPage {
-    layout: Layout,
-    base: &'static str,
-    delivery: DeliveryLine,
-    endpoint: EndpointId,
-    body: String,
-    /// (when, delivered, response code, error)
-    attempts: Vec<(String, bool, String, String)>,
-}
-
-async fn delivery<A: OwnerArea>(
-    State(state): State<Arc<AppState>>,
-    area: A,
-    Path(id): Path<i64>,
-) -> PageResult {
-    let detail = webhook_ops::delivery(&state.ops, &area.caller, DeliveryId(id)).await?;
-    let body = serde_json::from_str::<serde_json::Value>(&detail.body)
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or(detail.body);
-    render(DeliveryPage {
-        layout: area.layout("Webhook delivery", A::BASE),
-        base: A::BASE,
-        delivery: DeliveryLine::from(&detail.delivery),
-        endpoint: detail.delivery.endpoint,
-        body,
-        attempts: detail
-            .attempts
-            .iter()
-            .map(|a| {
-                let code = a.response_code.map(|c| c.to_string()).unwrap_or_default();
-                let error = a.error.clone().unwrap_or_default();
-                (when(a.at), a.delivered, code, error)
-            })
-            .collect(),
-    })
-}
-
-async fn redeliver<A: OwnerArea>(
-    State(state): State<Arc<AppState>>,
-    area: A,
-    Path(id): Path<i64>,
-) -> PageResult {
-    let endpoint = webhook_ops::redeliver(&state.ops, &area.caller, DeliveryId(id)).await?;
-    let to = format!("{}/{endpoint}?done=redelivered", A::BASE);
-    Ok(Redirect::to(&to).into_response())
 }
