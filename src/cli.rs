@@ -65,8 +65,15 @@ pub struct Cli {
     pub secret_key: Option<String>,
 
     /// Let webhook endpoints point at loopback, private and link-local addresses, which are
-    /// refused by default (at registration and at every delivery).
-    #[arg(long, env = "SEATLEDGER_WEBHOOK_ALLOW_PRIVATE", global = true)]
+    /// refused by default (at registration and at every delivery). The variable takes 1, true,
+    /// yes or on (and 0, false, no or off).
+    #[arg(
+        long,
+        env = "SEATLEDGER_WEBHOOK_ALLOW_PRIVATE",
+        global = true,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub webhook_allow_private: bool,
 
     #[command(subcommand)]

@@ -412,6 +412,8 @@ async fn an_endpoint_failing_for_three_days_is_disabled_and_its_owner_emailed(db
     let ops = hook_ops(&db, &clock);
     let (url, _) = Receiver::unused_url();
     let endpoint = register(&ops, &tree.admin(tree.a), &url, &["user.created"]).await;
+    let (dead, _) = Receiver::unused_url();
+    let operators = register(&ops, &tree.operator(), &dead, &["user.created"]).await;
     let healthy = Receiver::start().await;
     let other = register(&ops, &tree.admin(tree.a), &healthy.url(), &["user.created"]).await;
     add_learners(&ops, &tree, tree.company_a, 1).await;
@@ -444,17 +446,29 @@ async fn an_endpoint_failing_for_three_days_is_disabled_and_its_owner_emailed(db
         );
         now = log[0].next_attempt_at;
     }
-    assert_eq!(attempts, 10, "every retry of the event was made");
+    assert_eq!(
+        attempts, 20,
+        "every retry of the event, at both dead endpoints"
+    );
+    let operators = store::get(&db, Owner::Operator, operators.endpoint)
+        .await
+        .unwrap();
+    assert!(!operators.enabled);
+    let disabled = |to: &str| ("webhook_disabled".to_owned(), to.to_owned());
     assert_eq!(
         emails(&db).await,
-        [("webhook_disabled".to_owned(), "admin@a.example".to_owned())],
-        "the partner's admins, and nobody else"
+        [
+            disabled("admin@a.example"),
+            disabled("operator@example.com")
+        ],
+        "each owner: the partner's admins, and the operator"
     );
-    let body: String =
-        sqlx::query_scalar("SELECT body_text FROM outbox WHERE kind = 'webhook_disabled'")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+    let body: String = sqlx::query_scalar(
+        "SELECT body_text FROM outbox WHERE kind = 'webhook_disabled' ORDER BY id",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
     assert!(
         body.contains(&url) && body.contains(&format!("/partner/webhooks/{}", endpoint.endpoint))
     );
@@ -482,7 +496,7 @@ async fn an_endpoint_failing_for_three_days_is_disabled_and_its_owner_emailed(db
             .unwrap()
             .enabled
     );
-    assert_eq!(emails(&db).await.len(), 1, "emailed once");
+    assert_eq!(emails(&db).await.len(), 2, "each owner emailed once");
 }
 
 async fn redeliver_sends_the_same_webhook_id_again(db: TestDb) {

@@ -276,6 +276,7 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
         .await;
     order(&mut acme).await;
     let acme_id = id_of(&db, "SELECT id FROM companies WHERE name = 'Acme Trial Co'").await;
+    bluefin_webhook(&db, acme_id).await;
 
     let mut outsider = Client::new(&app);
     outsider
@@ -289,10 +290,16 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
         "/partner/licences?tab=mine".to_owned(),
         format!("/partner/activity?company={acme_id}"),
         "/partner/partners".to_owned(),
+        "/partner/webhooks".to_owned(),
     ] {
         let reply = outsider.get(&path).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
-        for other in ["Acme Trial Co", "Echo Premium", "Bluefin IT"] {
+        for other in [
+            "Acme Trial Co",
+            "Echo Premium",
+            "Bluefin IT",
+            "hooks.bluefin.example",
+        ] {
             assert!(!reply.body.contains(other), "{path} shows {other}");
         }
     }
