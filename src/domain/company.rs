@@ -64,11 +64,6 @@ impl CompanyFacts {
         matches!(self.status(now), CompanyStatus::FreeTrial { .. })
     }
 
-    /// A manager may use the dashboard while the company has an active trial or an active batch.
-    pub fn manager_has_dashboard(&self, now: Timestamp) -> bool {
-        !matches!(self.status(now), CompanyStatus::Expired { .. })
-    }
-
     /// Whether the partner runs the company (an active Managed batch): its managers keep learner
     /// access and a read-only view.
     pub fn managed(&self, now: Timestamp) -> bool {
@@ -132,7 +127,6 @@ mod tests {
                 ends_at: at("2026-02-01T00:00:00Z")
             }
         );
-        assert!(c.manager_has_dashboard(at("2026-01-31T23:59:59Z")));
         assert!(c.on_trial(at("2026-01-31T23:59:59Z")));
         assert!(!c.on_trial(at("2026-02-01T00:00:00Z")));
     }
@@ -146,7 +140,6 @@ mod tests {
                 since: at("2026-02-01T00:00:00Z")
             }
         );
-        assert!(!c.manager_has_dashboard(at("2026-02-01T00:00:00Z")));
     }
 
     #[test]
@@ -156,7 +149,6 @@ mod tests {
         let c = trial("2026-02-01T00:00:00Z").after_assignment(now, expires, OrderKind::Premium);
         assert_eq!(c.trial_ends_at, now);
         assert_eq!(c.status(now), CompanyStatus::Premium { until: expires });
-        assert!(c.manager_has_dashboard(now));
     }
 
     #[test]

@@ -67,8 +67,6 @@ pub enum Conflict {
     SeatHeld(UserId),
     /// The order was already assigned, rejected or cancelled.
     OrderDecided(OrderState),
-    /// The user is deactivated.
-    Deactivated(UserId),
     /// The owner already has as many webhook endpoints as allowed.
     EndpointLimit(u32),
 }

@@ -57,7 +57,6 @@ pub fn conflict(conflict: Conflict) -> String {
         Conflict::EmailInUse => "this email address is already in use".into(),
         Conflict::SeatHeld(_) => "a learner already has an active licence".into(),
         Conflict::OrderDecided(state) => format!("this order is already {}", state.as_str()),
-        Conflict::Deactivated(_) => "this user is deactivated".into(),
         Conflict::EndpointLimit(max) => {
             format!("you already have {max} webhook endpoints; delete one first")
         }
