@@ -35,7 +35,8 @@ pub async fn deliver_due(ops: &Ops, sender: &Sender, now: Timestamp) -> OpResult
             match outcome {
                 Outcome::Delivered { .. } => report.delivered += 1,
                 Outcome::Failed { error, .. } => {
-                    tracing::warn!(delivery = %delivery.id, endpoint = %delivery.endpoint, %error, "webhook attempt failed");
+                    let (id, endpoint) = (delivery.id, delivery.endpoint);
+                    tracing::warn!(delivery = %id, %endpoint, %error, "webhook attempt failed");
                     report.failed_attempts += 1;
                 }
             }

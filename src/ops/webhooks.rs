@@ -240,7 +240,8 @@ pub async fn record_attempt(
     };
     if let Some(since) = failing_since.filter(|since| disable_after_failure(*since, now)) {
         if store::disable_failing(&mut tx, leased.endpoint, now).await? {
-            tracing::warn!(endpoint = %leased.endpoint, %since, "webhook endpoint disabled after failing");
+            let endpoint = leased.endpoint;
+            tracing::warn!(%endpoint, %since, "webhook endpoint disabled after failing");
             let disabled = notify::DisabledEndpoint {
                 endpoint: leased.endpoint,
                 failing_since: since,

@@ -26,7 +26,7 @@ use crate::domain::webhooks::{WebhookUrl, private_address};
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one attempt may take, from connecting to the end of the answer read.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// How much of an answer is read; the rest is dropped (only the status counts).
 const RESPONSE_LIMIT: usize = 64 * 1024;
 /// How long an error kept in the delivery log may be.

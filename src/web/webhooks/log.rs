@@ -88,9 +88,10 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     match done? {
         "enabled" => Some("The endpoint is enabled: pending deliveries go out again."),
         "disabled" => Some("The endpoint is disabled: nothing is sent to it until you enable it."),
-        "redelivered" => {
-            Some("The delivery will be sent again in a moment, with the same webhook-id.")
-        }
+        "redelivered" => Some(
+            "The delivery is queued again with the same webhook-id: it goes out with the next \
+             delivery round while the endpoint is enabled.",
+        ),
         _ => None,
     }
 }
