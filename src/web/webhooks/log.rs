@@ -34,18 +34,12 @@ impl From<&DeliveryRow> for DeliveryLine {
     fn from(d: &DeliveryRow) -> Self {
         let last = match d.last_attempt_at {
             None => String::new(),
-            Some(at) => {
-                let code = d
-                    .last_response_code
-                    .map(|c| format!(" · {c}"))
-                    .unwrap_or_default();
-                let error = d
-                    .last_error
-                    .as_deref()
-                    .map(|e| format!(" · {e}"))
-                    .unwrap_or_default();
-                format!("{}{code}{error}", when(at))
-            }
+            // An error says the status it got, if any; a success is its status.
+            Some(at) => match (&d.last_error, d.last_response_code) {
+                (Some(error), _) => format!("{} · {error}", when(at)),
+                (None, Some(code)) => format!("{} · {code}", when(at)),
+                (None, None) => when(at),
+            },
         };
         Self {
             id: d.id,
@@ -136,15 +130,12 @@ pub(super) async fn delivery<A: OwnerArea>(
     Path(id): Path<i64>,
 ) -> PageResult {
     let detail = webhook_ops::delivery(&state.ops, &area.caller, DeliveryId(id)).await?;
-    let body = serde_json::from_str::<serde_json::Value>(&detail.body)
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or(detail.body);
     render(DeliveryPage {
         layout: area.layout("Webhook delivery", A::BASE),
         base: A::BASE,
         delivery: DeliveryLine::from(&detail.delivery),
         endpoint: detail.delivery.endpoint,
-        body,
+        body: detail.body,
         attempts: detail
             .attempts
             .iter()
