@@ -1,5 +1,5 @@
-//! The whole application — the console, the expiry scheduler and the email delivery worker —
-//! built from its configuration. `seatledger serve` and the tests start it the same way.
+//! The whole application — the console, the expiry scheduler and the email and webhook delivery
+//! workers — built from its configuration. `seatledger serve` and the tests start it the same way.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,6 +32,14 @@ impl App {
         }
     }
 
+    /// The same application with webhooks configured.
+    pub fn with_webhooks(self, webhooks: crate::webhooks::Settings) -> Self {
+        Self {
+            ops: self.ops.with_webhooks(webhooks),
+            ..self
+        }
+    }
+
     pub fn router(&self) -> Router {
         web::router(self.ops.clone(), self.web.clone())
     }
@@ -43,6 +51,9 @@ pub struct Config {
     /// Where people reach the console; `http://` + the bound address when `None`.
     pub public_url: Option<String>,
     pub transport: Transport,
+    /// The secret key that seals webhook signing secrets, and whether private targets are
+    /// allowed.
+    pub webhooks: crate::webhooks::Settings,
     /// How often the scheduler and the delivery worker run; `None` runs neither (a test that
     /// drives them itself).
     pub background: Option<Intervals>,
@@ -71,7 +82,7 @@ pub async fn start(
         .unwrap_or_else(|| format!("http://{address}"))
         .trim_end_matches('/')
         .to_owned();
-    let app = App::new(db, clock, &public_url);
+    let app = App::new(db, clock, &public_url).with_webhooks(config.webhooks);
     if let Some(every) = config.background {
         jobs::spawn(app.ops.clone(), config.transport, every);
     }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 
@@ -15,7 +16,7 @@ use crate::domain::{Email, PersonName};
 use crate::email::transport::Transport;
 use crate::jobs::{self, Intervals};
 use crate::ops::{self, Ops};
-use crate::{app, password};
+use crate::{app, password, webhooks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,13 +54,36 @@ pub struct Cli {
     )]
     pub smtp_from: String,
 
+    /// The instance's secret key, 32 bytes in base64 (e.g. from `openssl rand -base64 32`): it
+    /// seals webhook signing secrets in the database. Keep it outside the database and its
+    /// backups; every instance sharing a database needs the same key. Without it webhooks are off.
+    #[arg(
+        long,
+        env = "SEATLEDGER_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key: Option<String>,
+
+    /// Let webhook endpoints point at loopback, private and link-local addresses, which are
+    /// refused by default (at registration and at every delivery). The variable takes 1, true,
+    /// yes or on (and 0, false, no or off).
+    #[arg(
+        long,
+        env = "SEATLEDGER_WEBHOOK_ALLOW_PRIVATE",
+        global = true,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub webhook_allow_private: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the web console (and the scheduler and the email delivery worker).
+    /// Run the web console (and the scheduler and the email and webhook delivery workers).
     Serve(ServeArgs),
     /// Bring the database schema up to date and exit.
     Migrate(MigrateArgs),
@@ -67,7 +91,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Replay the seat ledger and verify every invariant; exits non-zero naming what is broken.
     Check,
-    /// Run one pass of the scheduled work (and one email delivery round) at an instant and exit.
+    /// Run one pass of the scheduled work (and one email and one webhook delivery round) at an
+    /// instant and exit.
     Tick(TickArgs),
     /// Snapshot the SQLite database into a new file while `serve` runs, verified before it is
     /// kept (PostgreSQL: use pg_dump).
@@ -117,7 +142,7 @@ pub struct ServeArgs {
     /// Seconds between expiry passes.
     #[arg(long, env = "SEATLEDGER_PASS_INTERVAL", default_value_t = 30)]
     pub pass_interval: u64,
-    /// Seconds between email delivery rounds.
+    /// Seconds between email (and webhook) delivery rounds.
     #[arg(long, env = "SEATLEDGER_DELIVERY_INTERVAL", default_value_t = 5)]
     pub delivery_interval: u64,
     /// Run on a simulated clock that starts at this instant (RFC 3339, e.g. 2026-11-26T09:00:00Z)
@@ -165,6 +190,15 @@ pub fn main(cli: Cli) -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let transport = Transport::new(cli.smtp_url.as_deref(), &cli.smtp_from)?;
+    let webhooks = webhooks::Settings {
+        key: match cli.secret_key.as_deref() {
+            Some(key) => Some(Arc::new(
+                webhooks::SecretKey::parse(key).context("SEATLEDGER_SECRET_KEY")?,
+            )),
+            None => None,
+        },
+        allow_private: cli.webhook_allow_private,
+    };
     let db = Db::connect(&cli.database).await?;
     // Neither changes the database, so neither migrates it.
     match &cli.command {
@@ -176,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Migrate(_) => println!("database is up to date"),
         Command::Backup(_) => unreachable!("backups return before migrating"),
-        Command::Serve(args) => serve(db, cli.public_url, transport, args).await?,
+        Command::Serve(args) => serve(db, cli.public_url, transport, webhooks, args).await?,
         Command::Demo(args) => demo(&db, args).await?,
         Command::Check => return check(&db).await,
         Command::Operator(OperatorCommand::Create(args)) => {
@@ -186,18 +220,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tick(args) => {
             let at = args.at.unwrap_or_else(Timestamp::now);
             let public_url = cli.public_url.unwrap_or_else(default_public_url);
+            let sender = webhooks::client::Sender::new(webhooks.allow_private);
             let ops = Ops::new(
                 db.clone(),
                 Arc::new(SimulatedClock::starting_at(at)),
                 &public_url,
-            );
+            )
+            .with_webhooks(webhooks);
             let started = Instant::now();
             let pass = ops::expiry::run_pass(&ops, at).await?;
             let took = started.elapsed();
             let delivery = jobs::delivery::deliver_due(&db, &transport, at).await?;
+            let hooks = jobs::webhooks::deliver_due(&ops, &sender, at).await?;
             println!(
                 "pass at {at} in {:.1} ms: {} trials ending, {} trials expired, {} batches expiring, \
-                 {} batches expired; emails: {} sent, {} kept in the mailbox, {} failed attempts",
+                 {} batches expired; emails: {} sent, {} kept in the mailbox, {} failed attempts; \
+                 webhooks: {} delivered, {} failed attempts",
                 took.as_secs_f64() * 1000.0,
                 pass.trials_ending,
                 pass.trials_expired,
@@ -205,7 +243,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 pass.batches_expired,
                 delivery.sent,
                 delivery.kept,
-                delivery.failed_attempts
+                delivery.failed_attempts,
+                hooks.delivered,
+                hooks.failed_attempts
             );
         }
     }
@@ -216,6 +256,7 @@ async fn serve(
     db: Db,
     public_url: Option<String>,
     transport: Transport,
+    webhooks: webhooks::Settings,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
     let clock: SharedClock = match args.now {
@@ -230,6 +271,7 @@ async fn serve(
         listen: args.listen,
         public_url,
         transport,
+        webhooks,
         background: Some(Intervals {
             pass: Duration::from_secs(args.pass_interval.max(1)),
             delivery: Duration::from_secs(args.delivery_interval.max(1)),

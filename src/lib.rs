@@ -13,6 +13,7 @@
 //! - [`email`]: what each email says and how it leaves; [`jobs`]: the scheduler and the delivery
 //!   worker; [`app`]: the whole application started from its configuration; [`cli`]: the
 //!   `seatledger` command.
+//! - [`webhooks`]: what each webhook carries, how it is signed and how it leaves.
 
 pub mod app;
 pub mod cli;
@@ -26,3 +27,4 @@ pub mod jobs;
 pub mod ops;
 pub mod password;
 pub mod web;
+pub mod webhooks;

@@ -25,6 +25,7 @@ pub mod seed;
 pub mod sessions;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 use std::str::FromStr;
 

@@ -299,14 +299,14 @@ async fn free_batches(
 }
 
 /// Returns a user's seat to its batch, with the batch's remaining validity, inside the caller's
-/// transaction. Returns `false` when the user held no seat.
+/// transaction. Returns the batch, or `None` when the user held no seat.
 pub async fn release_in(
     tx: &mut Transaction<'static, Any>,
     company: CompanyId,
     user: UserId,
     actor: Actor,
     now: Timestamp,
-) -> DbResult<bool> {
+) -> DbResult<Option<BatchId>> {
     let seat: Option<i64> = sqlx::query_scalar(
         "UPDATE seats SET ended_at = $1, end_reason = 'released' \
          WHERE user_id = $2 AND company_id = $3 AND ended_at IS NULL RETURNING batch_id",
@@ -317,7 +317,7 @@ pub async fn release_in(
     .fetch_optional(&mut **tx)
     .await?;
     let Some(batch) = seat else {
-        return Ok(false);
+        return Ok(None);
     };
     sqlx::query("UPDATE licence_batches SET allocated = allocated - 1 WHERE id = $1")
         .bind(batch)
@@ -325,7 +325,7 @@ pub async fn release_in(
         .await?;
     let event = SeatEventKind::SeatReleased { user };
     record(tx, company, BatchId(batch), event, actor, now).await?;
-    Ok(true)
+    Ok(Some(BatchId(batch)))
 }
 
 /// Appends one event to the seat ledger.

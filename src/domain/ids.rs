@@ -32,4 +32,8 @@ typed_id!(
     SeatId,
     /// An uploaded CSV file kept between its preview and its application.
     UploadId,
+    /// A webhook endpoint of a partner or of the operator.
+    EndpointId,
+    /// One event on its way to one webhook endpoint.
+    DeliveryId,
 );

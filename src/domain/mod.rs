@@ -13,11 +13,14 @@ pub mod order;
 pub mod rights;
 pub mod schedule;
 pub mod values;
+pub mod webhooks;
 
 pub use access::{Landing, LicenceStatus, Role, SignInDecision, SignInRefusal, UserFacts};
 pub use allocation::{AllocationPlan, FreeBatch, NotEnoughSeats};
 pub use company::{CompanyFacts, CompanyStatus};
-pub use ids::{BatchId, CompanyId, OrderId, PartnerId, SeatId, UploadId, UserId};
+pub use ids::{
+    BatchId, CompanyId, DeliveryId, EndpointId, OrderId, PartnerId, SeatId, UploadId, UserId,
+};
 pub use ledger::{BatchReplay, LedgerError, SeatEvent, SeatEventKind, UserReplay};
 pub use order::{Buyer, Decider, OrderKind, OrderState};
 pub use rights::{Action, permits};

@@ -29,6 +29,18 @@ pub enum InvalidValue {
     UnknownChoice,
     #[error("the two entries differ")]
     Mismatch,
+    #[error(
+        "\"{0}\" is not an http:// or https:// address with a host (and no user name or password)"
+    )]
+    NotAWebhookUrl(String),
+    #[error("{host} is a {kind} address ({address}), which webhooks may not call")]
+    PrivateAddress {
+        host: String,
+        address: String,
+        kind: &'static str,
+    },
+    #[error("the host {0} could not be found")]
+    UnknownHost(String),
 }
 
 impl InvalidValue {
@@ -46,6 +58,9 @@ impl InvalidValue {
             InvalidValue::NotOneOf { .. } => "not-one-of",
             InvalidValue::UnknownChoice => "unknown-choice",
             InvalidValue::Mismatch => "mismatch",
+            InvalidValue::NotAWebhookUrl(_) => "not-a-webhook-url",
+            InvalidValue::PrivateAddress { .. } => "private-address",
+            InvalidValue::UnknownHost(_) => "unknown-host",
         }
     }
 }

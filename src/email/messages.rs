@@ -201,6 +201,30 @@ pub fn password_reset(reset_url: &str) -> EmailContent {
     }
 }
 
+/// To a webhook endpoint's owner: it failed for days and was disabled.
+pub fn webhook_endpoint_disabled(
+    url: &str,
+    failing_since: &str,
+    last_error: &str,
+    endpoint_url: &str,
+) -> EmailContent {
+    EmailContent {
+        subject: format!("Webhook endpoint disabled: {url}"),
+        paragraphs: vec![
+            format!(
+                "Every delivery to {url} has failed since {failing_since}, so seatledger has \
+                 disabled the endpoint. The last attempt failed with: {last_error}"
+            ),
+            "Events that happen while it is disabled are not sent to it. Once the receiver works \
+             again, enable the endpoint: deliveries still pending are then retried, and failed ones \
+             can be sent again with Redeliver."
+                .into(),
+        ],
+        items: Vec::new(),
+        action: Some(("Open the endpoint".into(), endpoint_url.into())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

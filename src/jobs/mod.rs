@@ -1,13 +1,16 @@
-//! Scheduled work. `seatledger serve` runs the expiry pass (`ops::expiry`) and the delivery
-//! worker periodically; `seatledger tick --at INSTANT` runs one of each at a chosen instant.
+//! Scheduled work. `seatledger serve` runs the expiry pass (`ops::expiry`) and the email and
+//! webhook delivery workers periodically; `seatledger tick --at INSTANT` runs one of each at a
+//! chosen instant.
 
 pub mod delivery;
+pub mod webhooks;
 
 use std::time::Duration;
 
 use crate::email::transport::Transport;
 use crate::ops::Ops;
 use crate::ops::expiry::{PassReport, run_pass};
+use crate::webhooks::client::Sender;
 
 /// How often the background work runs in `serve`.
 #[derive(Clone, Copy, Debug)]
@@ -16,7 +19,7 @@ pub struct Intervals {
     pub delivery: Duration,
 }
 
-/// Starts the expiry pass and the delivery worker in the background, on the clock's time.
+/// Starts the expiry pass and the delivery workers in the background, on the clock's time.
 pub fn spawn(ops: Ops, transport: Transport, every: Intervals) {
     let pass_ops = ops.clone();
     tokio::spawn(async move {
@@ -32,12 +35,24 @@ pub fn spawn(ops: Ops, transport: Transport, every: Intervals) {
             }
         }
     });
+    let email_ops = ops.clone();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every.delivery);
         loop {
             ticks.tick().await;
-            if let Err(e) = delivery::deliver_due(&ops.db, &transport, ops.now()).await {
+            let now = email_ops.now();
+            if let Err(e) = delivery::deliver_due(&email_ops.db, &transport, now).await {
                 tracing::error!(error = %e, "email delivery failed");
+            }
+        }
+    });
+    let sender = Sender::new(ops.webhooks.allow_private);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every.delivery);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = webhooks::deliver_due(&ops, &sender, ops.now()).await {
+                tracing::error!(error = %e, "webhook delivery failed");
             }
         }
     });

@@ -31,6 +31,9 @@ pub enum Error {
     /// Too much is happening at once; the same request may succeed in a moment.
     #[error("busy")]
     Busy,
+    /// The instance lacks a setting this needs; only the operator can give it.
+    #[error("not configured: {0:?}")]
+    NotConfigured(Setting),
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -46,6 +49,13 @@ pub enum Refusal {
     Yourself,
     /// The company would be left without an active manager.
     LastManager,
+}
+
+/// A setting of the instance an operation needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// `SEATLEDGER_SECRET_KEY`, which seals webhook signing secrets.
+    SecretKey,
 }
 
 /// Why a change cannot be made in the current state of things.
@@ -65,6 +75,8 @@ pub enum Conflict {
     OperatorExists,
     /// The user set a password already: there is no invitation to send again.
     InvitationAccepted,
+    /// The owner already has as many webhook endpoints as allowed.
+    EndpointLimit(u32),
 }
 
 /// One field that did not parse, named as the edge's input names it.

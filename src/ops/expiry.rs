@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use super::{OpResult, Ops, notify};
+use super::{OpResult, Ops, events, notify};
 use crate::db::expiry;
 use crate::domain::schedule::{Notice, expiry_step};
 use crate::domain::{BatchId, CompanyId};
@@ -85,6 +85,10 @@ async fn process_trial(ops: &Ops, company: CompanyId, now: Timestamp) -> OpResul
         };
         let event = format!("{kind}:company:{company}:{}", trial.ends_at.as_second());
         notify::to_managers(&mut tx, company, kind, &event, content, now).await?;
+        match notice {
+            Notice::EndsSoon => events::trial_ending(&mut tx, company, now).await?,
+            Notice::Ended => events::trial_expired(&mut tx, company, now).await?,
+        }
     }
     expiry::set_trial_due(&mut tx, company, step.next_due).await?;
     tx.commit().await?;
@@ -109,6 +113,7 @@ async fn process_batch(ops: &Ops, batch: BatchId, now: Timestamp) -> OpResult<Op
             let event = format!("batch_expiring:batch:{batch}:{expires}");
             let kind = "batch_expiring";
             notify::to_managers(&mut tx, due.company, kind, &event, content, now).await?;
+            events::batch_expiring(&mut tx, batch, due.company, now).await?;
         }
         Some(Notice::Ended) => {
             expiry::expire_batch(&mut tx, batch, &due).await?;
@@ -125,6 +130,7 @@ async fn process_batch(ops: &Ops, batch: BatchId, now: Timestamp) -> OpResult<Op
             let event = format!("batch_expired:batch:{batch}:{expires}");
             let kind = "batch_expired";
             notify::to_managers(&mut tx, due.company, kind, &event, content, now).await?;
+            events::batch_expired(&mut tx, batch, due.company, all, now).await?;
         }
         None => {}
     }

@@ -16,37 +16,48 @@ pub mod renewal;
 pub mod seats;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 mod audit;
 mod error;
+mod events;
 
 use jiff::Timestamp;
 
 use crate::clock::SharedClock;
 use crate::db::scope::{self, AuthorisedCompany};
 use crate::db::users::UserAccess;
+use crate::db::webhooks::Owner;
 use crate::db::{Actor, Db, Scope};
-use crate::domain::{Action, CompanyId, OrderId, PartnerId, Role, UserId, permits};
+use crate::domain::{Action, CompanyId, EndpointId, OrderId, PartnerId, Role, UserId, permits};
 
-pub use error::{Conflict, Error, FieldError, Fields, Refusal};
+pub use error::{Conflict, Error, FieldError, Fields, Refusal, Setting};
 
 pub type OpResult<T> = Result<T, Error>;
 
-/// What every operation works with: the database, the clock, and where links point.
+/// What every operation works with: the database, the clock, where links point, and how
+/// webhooks are configured.
 #[derive(Clone)]
 pub struct Ops {
     pub db: Db,
     pub clock: SharedClock,
     pub links: Links,
+    pub webhooks: crate::webhooks::Settings,
 }
 
 impl Ops {
+    /// The operations without webhooks configured (`with_webhooks` configures them).
     pub fn new(db: Db, clock: SharedClock, public_url: &str) -> Self {
         Self {
             db,
             clock,
             links: Links::new(public_url),
+            webhooks: crate::webhooks::Settings::default(),
         }
+    }
+
+    pub fn with_webhooks(self, webhooks: crate::webhooks::Settings) -> Self {
+        Self { webhooks, ..self }
     }
 
     pub fn now(&self) -> Timestamp {
@@ -99,6 +110,15 @@ impl Links {
     /// The first-run link that creates the operator.
     pub fn setup(&self, token: &str) -> String {
         format!("{}/setup?token={token}", self.base)
+    }
+
+    /// A webhook endpoint's page in its owner's console.
+    pub fn webhook_endpoint(&self, owner: Owner, endpoint: EndpointId) -> String {
+        let area = match owner {
+            Owner::Operator => "operator",
+            Owner::Partner(_) => "partner",
+        };
+        format!("{}/{area}/webhooks/{endpoint}", self.base)
     }
 }
 

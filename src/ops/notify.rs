@@ -10,10 +10,12 @@ use crate::db::orders::OpenOrder;
 use crate::db::outbox::Recipient;
 use crate::db::outbox::{self, NewEmail};
 use crate::db::passwords::{self, LinkPurpose};
+use crate::db::webhooks;
 use crate::domain::access::{RESET_LINK_LIFETIME, WELCOME_LINK_LIFETIME};
-use crate::domain::{CompanyId, Email, OrderId, UserId};
+use crate::domain::{CompanyId, Email, EndpointId, OrderId, UserId};
 use crate::email::EmailContent;
 use crate::email::messages::{self, OrderRequest};
+use crate::format::date;
 
 /// Queues one copy of `content` to each active manager of `company`, keyed by `event` and the
 /// recipient.
@@ -267,4 +269,40 @@ pub(crate) async fn order_cancelled(
     };
     let kind = ("order_cancelled", event.as_str());
     to_sellers(tx, links, kind, order.id, order.company, content, now).await
+}
+
+/// An endpoint seatledger disabled after it failed for days.
+pub(crate) struct DisabledEndpoint<'a> {
+    pub endpoint: EndpointId,
+    pub failing_since: Timestamp,
+    pub last_error: &'a str,
+}
+
+/// Tells the endpoint's owner (its partner's active admins, or the operator) it was disabled.
+pub(crate) async fn webhook_endpoint_disabled(
+    tx: &mut Transaction<'static, Any>,
+    links: &Links,
+    disabled: &DisabledEndpoint<'_>,
+    now: Timestamp,
+) -> DbResult<()> {
+    let (owner, url, recipients) = webhooks::owner_addresses(tx, disabled.endpoint).await?;
+    let since = format!("{} (UTC)", date(disabled.failing_since, "UTC"));
+    let link = links.webhook_endpoint(owner, disabled.endpoint);
+    let email =
+        messages::webhook_endpoint_disabled(&url, &since, disabled.last_error, &link).render();
+    for (user, address) in recipients {
+        let new = NewEmail {
+            idempotency_key: format!(
+                "webhook_disabled:endpoint:{}:{}:user:{user}",
+                disabled.endpoint,
+                disabled.failing_since.as_second()
+            ),
+            kind: "webhook_disabled",
+            company: None,
+            recipient: &address,
+            email: email.clone(),
+        };
+        outbox::queue(tx, &new, now).await?;
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::audit::{self, Entry};
-use super::{Caller, Conflict, Error, FieldError, OpResult, Ops, authorise, notify};
+use super::{Caller, Conflict, Error, FieldError, OpResult, Ops, authorise, events, notify};
 use crate::db::orders::{self, Decision, NewOrder, OpenOrder, Seller};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::{DbError, DbResult, Scope, seats, users};
@@ -91,6 +91,7 @@ pub async fn request(
         order_url: "",
     };
     notify::order_requested(&mut tx, &ops.links, &alert, order, company.id(), now).await?;
+    events::order_requested(&mut tx, order, company.id(), now).await?;
     let entry = Entry::OrderRequested {
         order,
         kind: request.kind,
@@ -202,6 +203,7 @@ pub async fn assign(ops: &Ops, caller: &Caller, id: OrderId) -> OpResult<BatchId
     )
     .await?;
     notify::order_assigned(&mut tx, &ops.links, &order, now).await?;
+    events::order_assigned(&mut tx, id, order.company, batch, now).await?;
     let entry = Entry::OrderAssigned {
         order: id,
         kind: order.kind,
@@ -230,6 +232,7 @@ pub async fn reject(
     };
     let order = decide(ops, &mut tx, seller, id, decision, now).await?;
     notify::order_rejected(&mut tx, &ops.links, &order, reason.as_str(), now).await?;
+    events::order_rejected(&mut tx, id, order.company, now).await?;
     let entry = Entry::OrderRejected {
         order: id,
         reason: reason.as_str(),
@@ -256,6 +259,7 @@ pub async fn cancel(ops: &Ops, caller: &Caller, id: OrderId) -> OpResult<()> {
     orders::decide(&mut tx, &order, &decision, now).await?;
     let cancelled_by = who(&mut tx, caller).await?;
     notify::order_cancelled(&mut tx, &ops.links, &order, &cancelled_by, now).await?;
+    events::order_cancelled(&mut tx, id, order.company, now).await?;
     audit::record(
         &mut tx,
         order.company,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use super::audit::{self, Entry};
+use super::events;
 use super::uploads::UploadedTable;
 use super::{Caller, Error, OpResult, Ops};
 use crate::db::licences::{self, NamedLearner};
@@ -194,6 +195,7 @@ pub async fn apply(
                 learners: renew.len(),
             };
             audit::record(&mut tx, id, entry, caller.actor, now).await?;
+            events::seats_allocated(&mut tx, id, &renew, now).await?;
         }
         uploads::mark_applied(&mut tx, upload, now).await?;
         Ok(Some(review))

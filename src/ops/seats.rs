@@ -2,6 +2,7 @@
 //! for more seats than are free allocates nothing and says both numbers.
 
 use super::audit::{self, Entry};
+use super::events::{self, Release};
 use super::{Caller, Error, FieldError, OpResult, Ops};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::{licences, people, seats, write_retrying};
@@ -49,6 +50,7 @@ pub async fn allocate(
             learners: distinct(&users),
         };
         audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+        events::seats_allocated(&mut tx, company.id(), &users, now).await?;
         Ok(Some(()))
     })
     .await?;
@@ -76,12 +78,13 @@ pub async fn release(
     let mut tx = ops.db.begin_write().await?;
     let member = people::member(&mut tx, ops.db.for_update(), company.id(), user).await?;
     let released = seats::release_in(&mut tx, company.id(), user, caller.actor, now).await?;
-    if released {
+    if let Some(batch) = released {
         let entry = Entry::LicenceReleased {
             email: &member.email,
         };
         audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
+        events::seat_released(&mut tx, company.id(), user, batch, Release::Released, now).await?;
     }
     tx.commit().await?;
-    Ok(released)
+    Ok(released.is_some())
 }

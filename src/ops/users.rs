@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::audit::{self, Entry};
+use super::events::{self, Release};
 use super::notify::{self, Welcome};
 use super::{Caller, Error, OpResult, Ops, Refusal};
 use crate::db::people::{self, Member};
@@ -97,6 +98,7 @@ async fn seat_new_learners(
     }
     let entry = Entry::LicencesAllocated { learners: take };
     audit::record(tx, company.id(), entry, actor, now).await?;
+    events::seats_allocated(tx, company.id(), seated, now).await?;
     Ok(Some(take))
 }
 
@@ -114,6 +116,7 @@ pub async fn add(
     let backend = ops.db.backend();
     let added = write_retrying!(ops.db, |tx| {
         let user = create(&mut tx, ops, company, person, now).await?;
+        events::users_created(&mut tx, company.id(), &[user], now).await?;
         let entry = Entry::UserAdded {
             email: person.email.as_str(),
         };
@@ -204,6 +207,7 @@ async fn import_chunk(
 ) -> DbResult<()> {
     let emails: Vec<&Email> = rows.iter().map(|r| &r.email).collect();
     let taken = people::taken_emails(tx, &emails).await?;
+    let first = created.len();
     for row in rows {
         if taken.contains(row.email.as_str()) {
             outcome.rejected.push(RejectedRow {
@@ -223,7 +227,7 @@ async fn import_chunk(
         };
         created.push(create(tx, ops, company, &person, now).await?);
     }
-    Ok(())
+    events::users_created(tx, company.id(), &created[first..], now).await
 }
 
 /// Reads the user to deactivate or delete, refusing the caller themselves and the company's last
@@ -271,11 +275,19 @@ pub async fn remove(
     caller.require(Action::RunCompany, Some(company), now)?;
     let mut tx = ops.db.begin_write().await?;
     let member = removable(&mut tx, ops, caller, company, user).await?;
-    seats::release_in(&mut tx, company.id(), user, caller.actor, now).await?;
+    let id = company.id();
+    if let Some(batch) = seats::release_in(&mut tx, id, user, caller.actor, now).await? {
+        let why = match removal {
+            Removal::Deactivate => Release::UserDeactivated,
+            Removal::Delete => Release::UserDeleted,
+        };
+        events::seat_released(&mut tx, id, user, batch, why, now).await?;
+    }
     let email = member.email.as_str();
     let entry = match removal {
         Removal::Deactivate => {
             people::deactivate(&mut tx, user, now).await?;
+            events::user_deactivated(&mut tx, id, user, now).await?;
             Entry::UserDeactivated { email }
         }
         Removal::Delete => {

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use crate::db::DbError;
 use crate::db::passwords::LinkError;
 use crate::domain::Action;
-use crate::ops::{Conflict, Error, FieldError, Refusal};
+use crate::ops::{Conflict, Error, FieldError, Refusal, Setting};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
@@ -64,6 +64,9 @@ pub fn conflict(conflict: Conflict) -> String {
         Conflict::OperatorExists => "this instance already has its operator".into(),
         Conflict::InvitationAccepted => {
             "this user has already set a password; they can reset it from the sign-in page".into()
+        }
+        Conflict::EndpointLimit(max) => {
+            format!("you already have {max} webhook endpoints; delete one first")
         }
     }
 }
@@ -174,6 +177,13 @@ impl IntoResponse for PageError {
             PageError::Op(Error::SignIn(_)) => {
                 return PageError::Redirect("/sign-in".into()).into_response();
             }
+            PageError::Op(Error::NotConfigured(Setting::SecretKey)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available",
+                "Webhooks are not available yet: the operator must give this instance a secret key \
+                 (SEATLEDGER_SECRET_KEY) to keep signing secrets with."
+                    .into(),
+            ),
             PageError::Op(Error::Busy) => {
                 let mut response = page(
                     StatusCode::SERVICE_UNAVAILABLE,

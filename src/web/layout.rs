@@ -71,6 +71,7 @@ impl Layout {
                     ("/operator/orders", "Requested Orders"),
                     ("/operator/settings", "Settings"),
                     ("/operator/mailbox", "Mailbox"),
+                    ("/operator/webhooks", "Webhooks"),
                 ],
             ),
             Area::Partner => (
@@ -80,6 +81,7 @@ impl Layout {
                     ("/partner/partners", "Sub-partners"),
                     ("/partner/licences", "Licences"),
                     ("/partner/activity", "Activity"),
+                    ("/partner/webhooks", "Webhooks"),
                 ],
             ),
             Area::Company => (

@@ -11,6 +11,7 @@ mod operator;
 mod partner;
 mod requests;
 mod session;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +91,7 @@ fn routes() -> Routes {
     let routes = account::routes(routes);
     let routes = operator::routes(routes);
     let routes = partner::routes(routes);
+    let routes = webhooks::routes(routes);
     company::routes(routes)
 }
 

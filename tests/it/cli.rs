@@ -180,3 +180,70 @@ fn a_tick_after_the_demo_puts_the_due_emails_in_the_mailbox_once() {
     );
     assert!(second.contains("0 kept in the mailbox"), "{second}");
 }
+
+#[test]
+fn a_malformed_secret_key_is_refused_by_name() {
+    let run = seatledger(
+        "sqlite:///nonexistent/never.db",
+        &["--secret-key", "c2hvcnQ=", "tick"],
+    );
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("SEATLEDGER_SECRET_KEY") && stderr.contains("32 bytes"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_delivers_the_due_webhooks_signed_under_the_configured_key() {
+    use base64::Engine;
+    use seatledger::db::webhooks::{self, NewEndpoint, Owner};
+    use seatledger::domain::webhooks::EventTypes;
+    use seatledger::webhooks::{Secret, SecretKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    assert!(
+        seatledger(&url, &["demo", "--now", "2026-11-26T09:00:00Z"])
+            .status
+            .success()
+    );
+    let key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let secret = Secret::generate();
+    let receiver = crate::receiver::Receiver::start().await;
+    let db = seatledger::db::Db::connect(&url).await.unwrap();
+    let types = EventTypes::parse(["company.trial_ending", "company.trial_expired"]).unwrap();
+    let endpoint = NewEndpoint {
+        owner: Owner::Operator,
+        url: &receiver.url(),
+        event_types: &types,
+        sealed_secret: &SecretKey::parse(&key).unwrap().seal(&secret),
+        created_by: None,
+    };
+    let at: jiff::Timestamp = "2026-11-26T09:00:00Z".parse().unwrap();
+    webhooks::create(&db, &endpoint, at).await.unwrap();
+    db.close().await;
+
+    let tick = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_seatledger"))
+            .args(["--database", &url, "tick", "--at", "2026-11-26T09:00:30Z"])
+            .env("SEATLEDGER_SECRET_KEY", &key)
+            .env("SEATLEDGER_WEBHOOK_ALLOW_PRIVATE", "1")
+            .env("SEATLEDGER_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(tick.status.success(), "{tick:?}");
+    assert!(
+        stdout(&tick).contains("webhooks: 2 delivered, 0 failed attempts"),
+        "{}",
+        stdout(&tick)
+    );
+    let received = receiver.verified(&secret.reveal());
+    let mut types: Vec<String> = received.iter().map(|r| r.event_type()).collect();
+    types.sort();
+    assert_eq!(types, ["company.trial_ending", "company.trial_expired"]);
+}

@@ -5,6 +5,9 @@
 use axum::http::StatusCode;
 use seatledger::db::seed;
 use seatledger::db::uploads::{NewUpload, Purpose};
+use seatledger::db::webhooks::{self, NewEndpoint, NewEvent, Owner};
+use seatledger::domain::webhooks::{EventType, EventTypes};
+use seatledger::domain::{CompanyId, PartnerId};
 use seatledger::web::route_table;
 
 use crate::support::TestDb;
@@ -20,6 +23,8 @@ async fn snapshot(db: &TestDb) -> Vec<String> {
         "SELECT COALESCE(managing_company_id, 0) || '' FROM sessions ORDER BY token_hash",
         "SELECT COUNT(*) || ' emails' FROM outbox",
         "SELECT COUNT(*) || ' activity' FROM activity",
+        "SELECT id || ':' || url || ':' || enabled || ':' || secret || ':' || COALESCE(disabled_at, 0) FROM webhook_endpoints ORDER BY id",
+        "SELECT id || ':' || status || ':' || attempts || ':' || next_attempt_at FROM webhook_deliveries ORDER BY id",
     ] {
         let values: Vec<String> = sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap();
         rows.extend(values);
@@ -45,6 +50,34 @@ async fn order(client: &mut Client) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
+}
+
+/// A webhook endpoint of Bluefin IT and one delivery to it, about company `acme`.
+async fn bluefin_webhook(db: &TestDb, acme: i64) -> (i64, i64) {
+    let bluefin = id_of(db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
+    let types = EventTypes::parse(["user.created"]).unwrap();
+    let new = NewEndpoint {
+        owner: Owner::Partner(PartnerId(bluefin)),
+        url: "https://hooks.bluefin.example/seatledger",
+        event_types: &types,
+        sealed_secret: "v1:sealed",
+        created_by: None,
+    };
+    let now = crate::support::at(crate::web::NOW);
+    let endpoint = webhooks::create(db, &new, now).await.unwrap();
+    let mut tx = db.begin_write().await.unwrap();
+    let event = NewEvent {
+        key: "user.created:isolation",
+        event: EventType::UserCreated,
+        company: CompanyId(acme),
+        body: "{}",
+    };
+    webhooks::queue(&mut tx, &event, &[(endpoint, "msg_isolation".into())], now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let delivery = id_of(db, "SELECT id FROM webhook_deliveries").await;
+    (endpoint.0, delivery)
 }
 
 /// Plausible form fields for any POST route, so a refusal is about the id, not the form.
@@ -73,6 +106,7 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
     )
     .await;
     let fjord_order = id_of(&db, "SELECT o.id FROM orders o JOIN companies c ON c.id = o.company_id WHERE c.name = 'Fjord Fisheries'").await;
+    let (endpoint, delivery) = bluefin_webhook(&db, acme).await;
 
     // The sub-partner asks for its parent's objects; the distributor's sibling-less world has no
     // stranger, so Bluefin North also stands in for "another partner" of Acme.
@@ -92,6 +126,10 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             acme
         } else if route.path.starts_with("/partner/orders/") {
             acme_order
+        } else if route.path.starts_with("/partner/webhooks/deliveries/") {
+            delivery
+        } else if route.path.starts_with("/partner/webhooks/") {
+            endpoint
         } else if route.path.starts_with("/company/") {
             company_routes.push(route);
             continue;
@@ -106,7 +144,8 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
                 assert_eq!(
                     reply.location.as_deref(),
                     Some("/partner"),
-                    "{method} {path}"
+                    "{method} {}",
+                    route.path
                 );
             }
             continue;
@@ -208,7 +247,7 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             checked += 1;
         }
     }
-    assert!(checked >= 11, "only {checked} requests were checked");
+    assert!(checked >= 16, "only {checked} requests were checked");
     assert_eq!(
         snapshot(&db).await,
         before,
@@ -239,6 +278,7 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
         .await;
     order(&mut acme).await;
     let acme_id = id_of(&db, "SELECT id FROM companies WHERE name = 'Acme Trial Co'").await;
+    bluefin_webhook(&db, acme_id).await;
 
     let mut outsider = Client::new(&app);
     outsider
@@ -252,10 +292,16 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
         "/partner/licences?tab=mine".to_owned(),
         format!("/partner/activity?company={acme_id}"),
         "/partner/partners".to_owned(),
+        "/partner/webhooks".to_owned(),
     ] {
         let reply = outsider.get(&path).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
-        for other in ["Acme Trial Co", "Echo Premium", "Bluefin IT"] {
+        for other in [
+            "Acme Trial Co",
+            "Echo Premium",
+            "Bluefin IT",
+            "hooks.bluefin.example",
+        ] {
             assert!(!reply.body.contains(other), "{path} shows {other}");
         }
     }

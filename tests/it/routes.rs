@@ -84,6 +84,7 @@ async fn the_application_starts_on_port_zero_and_stops_when_told() {
         listen: "127.0.0.1:0".parse().unwrap(),
         public_url: None,
         transport: Transport::new(None, "seatledger <s@localhost>").unwrap(),
+        webhooks: Default::default(),
         background: None,
     };
     let clock = Arc::new(ManualClock::at(at(NOW)));
