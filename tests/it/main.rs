@@ -15,6 +15,7 @@ mod hooks;
 mod isolation;
 mod licences;
 mod nfr;
+mod observe;
 mod operator;
 mod partner;
 mod people;
