@@ -24,6 +24,7 @@ mod requests;
 mod routes;
 mod rules;
 mod schedule;
+mod shutdown;
 mod smtp;
 mod storage;
 mod support;
