@@ -243,13 +243,16 @@ async fn the_metrics_listener_shows_passes_and_deliveries_of_the_running_server(
         "HTTP/1.1 404 Not Found",
         "the main listener has no /metrics without a token"
     );
-    // The server works in the background: watch the metrics until the queue is empty.
+    // The server works in the background: watch the metrics until a pass has queued its emails
+    // and they have all gone.
     let mut page = String::new();
     for _ in 0..400 {
         let (status, body) = http_get(metrics, "/metrics").await;
         assert_eq!(status, "HTTP/1.1 200 OK");
         page = body;
-        if sample(&page, r#"seatledger_outbox_waiting{kind="email"}"#) == Some(0.0) {
+        let passed = sample(&page, "seatledger_expiry_pass_duration_seconds_count");
+        let waiting = sample(&page, r#"seatledger_outbox_waiting{kind="email"}"#);
+        if passed.unwrap_or(0.0) >= 1.0 && waiting == Some(0.0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
