@@ -2,8 +2,7 @@
 //! records the outcome. A failure is retried with backoff; after the last attempt the email is
 //! marked failed and shown to the operator, never dropped.
 
-use jiff::Timestamp;
-
+use crate::clock::Clock;
 use crate::db::{Db, DbResult, outbox};
 use crate::email::transport::{Delivery, Outgoing, Transport};
 
@@ -18,15 +17,17 @@ pub struct DeliveryReport {
     pub failed_attempts: u64,
 }
 
-/// Delivers every email due at `now`.
+/// Delivers every email due now. The clock is read for every lease and every outcome: a round
+/// on a slow SMTP server takes minutes, and a lease taken at the round's first instant would
+/// have run out for every other worker while this one still sends.
 pub async fn deliver_due(
     db: &Db,
     transport: &Transport,
-    now: Timestamp,
+    clock: impl Clock,
 ) -> DbResult<DeliveryReport> {
     let mut report = DeliveryReport::default();
     loop {
-        let emails = outbox::lease_due(db, now, ROUND).await?;
+        let emails = outbox::lease_due(db, clock.now(), ROUND).await?;
         for email in &emails {
             let outgoing = Outgoing {
                 message_id: &email.message_id,
@@ -37,16 +38,16 @@ pub async fn deliver_due(
             };
             match transport.deliver(&outgoing).await {
                 Ok(Delivery::Sent) => {
-                    outbox::delivered(db, email, "sent", now).await?;
+                    outbox::delivered(db, email, "sent", clock.now()).await?;
                     report.sent += 1;
                 }
                 Ok(Delivery::Kept) => {
-                    outbox::delivered(db, email, "kept", now).await?;
+                    outbox::delivered(db, email, "kept", clock.now()).await?;
                     report.kept += 1;
                 }
                 Err(error) => {
                     tracing::warn!(email = email.id, %error, "email delivery attempt failed");
-                    outbox::attempt_failed(db, email, &error, now).await?;
+                    outbox::attempt_failed(db, email, &error, clock.now()).await?;
                     report.failed_attempts += 1;
                 }
             }

@@ -40,8 +40,8 @@ pub fn spawn(ops: Ops, transport: Transport, every: Intervals) {
         let mut ticks = tokio::time::interval(every.delivery);
         loop {
             ticks.tick().await;
-            let now = email_ops.now();
-            if let Err(e) = delivery::deliver_due(&email_ops.db, &transport, now).await {
+            let clock = email_ops.clock.clone();
+            if let Err(e) = delivery::deliver_due(&email_ops.db, &transport, clock).await {
                 tracing::error!(error = %e, "email delivery failed");
             }
         }
@@ -51,7 +51,7 @@ pub fn spawn(ops: Ops, transport: Transport, every: Intervals) {
         let mut ticks = tokio::time::interval(every.delivery);
         loop {
             ticks.tick().await;
-            if let Err(e) = webhooks::deliver_due(&ops, &sender, ops.now()).await {
+            if let Err(e) = webhooks::deliver_due(&ops, &sender, ops.clock.clone()).await {
                 tracing::error!(error = %e, "webhook delivery failed");
             }
         }

@@ -6,6 +6,7 @@
 use futures_util::future::join_all;
 use jiff::Timestamp;
 
+use crate::clock::Clock;
 use crate::db::webhooks::{self as store, Leased};
 use crate::ops::{OpResult, Ops, webhooks};
 use crate::webhooks::client::{Outcome, Outgoing, Sender};
@@ -21,16 +22,17 @@ pub struct WebhookReport {
     pub failed_attempts: u64,
 }
 
-/// Delivers every webhook due at `now`. Without the instance's secret key nothing can be signed,
-/// so nothing is sent (deliveries wait).
-pub async fn deliver_due(ops: &Ops, sender: &Sender, now: Timestamp) -> OpResult<WebhookReport> {
+/// Delivers every webhook due now. Without the instance's secret key nothing can be signed, so
+/// nothing is sent (deliveries wait). The clock is read for every lease, every signature and
+/// every outcome, so a slow round never leases with an instant that has passed.
+pub async fn deliver_due(ops: &Ops, sender: &Sender, clock: impl Clock) -> OpResult<WebhookReport> {
     let mut report = WebhookReport::default();
     let Some(key) = ops.webhooks.key.as_deref() else {
         return Ok(report);
     };
     loop {
-        let leased = store::lease_due(&ops.db, now, ROUND).await?;
-        let outcomes = join_all(leased.iter().map(|d| attempt(key, sender, d, now))).await;
+        let leased = store::lease_due(&ops.db, clock.now(), ROUND).await?;
+        let outcomes = join_all(leased.iter().map(|d| attempt(key, sender, d, clock.now()))).await;
         for (delivery, outcome) in leased.iter().zip(&outcomes) {
             match outcome {
                 Outcome::Delivered { .. } => report.delivered += 1,
@@ -40,7 +42,7 @@ pub async fn deliver_due(ops: &Ops, sender: &Sender, now: Timestamp) -> OpResult
                     report.failed_attempts += 1;
                 }
             }
-            webhooks::record_attempt(ops, delivery, outcome, now).await?;
+            webhooks::record_attempt(ops, delivery, outcome, clock.now()).await?;
         }
         if leased.len() < ROUND as usize {
             return Ok(report);

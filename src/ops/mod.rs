@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod companies;
 pub mod expiry;
+pub mod limits;
 pub mod notify;
 pub mod operator;
 pub mod orders;
@@ -43,6 +44,8 @@ pub struct Ops {
     pub clock: SharedClock,
     pub links: Links,
     pub webhooks: crate::webhooks::Settings,
+    /// Permits for reading and reviewing uploaded files.
+    pub heavy: limits::WorkLimit,
 }
 
 impl Ops {
@@ -53,7 +56,13 @@ impl Ops {
             clock,
             links: Links::new(public_url),
             webhooks: crate::webhooks::Settings::default(),
+            heavy: limits::WorkLimit::for_this_machine(),
         }
+    }
+
+    /// The same operations with other limits on heavy work.
+    pub fn with_work_limit(self, heavy: limits::WorkLimit) -> Self {
+        Self { heavy, ..self }
     }
 
     pub fn with_webhooks(self, webhooks: crate::webhooks::Settings) -> Self {
