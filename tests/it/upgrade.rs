@@ -166,19 +166,27 @@ async fn old_world(db: &Db) {
     .await;
 }
 
+/// The migrations of the release before NFR seats (0010): the world below is written for it,
+/// and upgrading it runs every migration since, table rebuilds (0013) included.
+fn before_nfr() -> &'static [Migration] {
+    let at = MIGRATIONS.iter().position(|m| m.version >= 10).unwrap();
+    &MIGRATIONS[..at]
+}
+
 async fn a_database_of_the_previous_version_is_upgraded_in_place_and_keeps_its_data(db: TestDb) {
-    migrations::apply(&db, previous()).await.unwrap();
+    migrations::apply(&db, before_nfr()).await.unwrap();
     old_world(&db).await;
-    let before = previous().last().unwrap().version;
+    let before = before_nfr().last().unwrap().version;
 
     let dry = seatledger(&db.url, &["migrate", "--dry-run"]);
     assert!(dry.status.success(), "{dry:?}");
+    let pending: String = MIGRATIONS[before_nfr().len()..]
+        .iter()
+        .map(|m| format!("  {}\n", m.name))
+        .collect();
     assert_eq!(
         stdout(&dry),
-        format!(
-            "database is at migration {before}; `seatledger migrate` would apply:\n  {}\n",
-            latest().name
-        )
+        format!("database is at migration {before}; `seatledger migrate` would apply:\n{pending}")
     );
     assert_eq!(
         versions(&db).await.last(),
