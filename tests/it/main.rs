@@ -12,6 +12,7 @@ mod delivery;
 mod hook_console;
 mod hook_events;
 mod hooks;
+mod instances;
 mod isolation;
 mod licences;
 mod nfr;
