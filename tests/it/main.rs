@@ -20,6 +20,7 @@ mod observe;
 mod operator;
 mod partner;
 mod people;
+mod plans;
 mod receiver;
 mod requests;
 mod routes;
