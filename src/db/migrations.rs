@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_webhooks.sql"),
     migration!(10, "0010_operator_and_nfr.sql"),
     migration!(13, "0013_ids_never_reused_and_parsed_uploads.sql"),
+    migration!(14, "0014_company_reads.sql"),
 ];
 
 /// The newest migration this seatledger knows.
