@@ -40,6 +40,20 @@ impl App {
         }
     }
 
+    /// The same application with another limit on password hashing.
+    pub fn with_hashing(self, hashing: crate::password::Hashing) -> Self {
+        Self {
+            ops: self.ops.with_hashing(hashing),
+            ..self
+        }
+    }
+
+    /// The same application behind a reverse proxy whose `X-Forwarded-For` is trusted.
+    pub fn trusting_forwarded_for(mut self, trust: bool) -> Self {
+        self.web.trust_forwarded_for = trust;
+        self
+    }
+
     pub fn router(&self) -> Router {
         web::router(self.ops.clone(), self.web.clone())
     }
@@ -54,6 +68,8 @@ pub struct Config {
     /// The secret key that seals webhook signing secrets, and whether private targets are
     /// allowed.
     pub webhooks: crate::webhooks::Settings,
+    /// Take client addresses from `X-Forwarded-For` (behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
     /// How often the scheduler and the delivery worker run; `None` runs neither (a test that
     /// drives them itself).
     pub background: Option<Intervals>,
@@ -82,21 +98,26 @@ pub async fn start(
         .unwrap_or_else(|| format!("http://{address}"))
         .trim_end_matches('/')
         .to_owned();
-    let app = App::new(db, clock, &public_url).with_webhooks(config.webhooks);
+    let app = App::new(db, clock, &public_url)
+        .with_webhooks(config.webhooks)
+        .trusting_forwarded_for(config.trust_forwarded_for);
     if let Some(every) = config.background {
         jobs::spawn(app.ops.clone(), config.transport, every);
     }
     let (stop, mut stopped) = watch::channel(false);
     let router = app.router();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = shutdown => {}
-                    _ = stopped.wait_for(|s| *s) => {}
-                }
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {}
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+        })
+        .await
     });
     Ok(Running {
         address,

@@ -31,6 +31,12 @@ pub enum Error {
     /// Too much is happening at once; the same request may succeed in a moment.
     #[error("busy")]
     Busy,
+    /// Every password-hashing slot stayed taken: the server is overloaded for a moment.
+    #[error(transparent)]
+    HashingBusy(#[from] crate::password::HashingBusy),
+    /// Too many requests of this kind from this client or for this account.
+    #[error("rate limited for {retry_after}")]
+    RateLimited { retry_after: jiff::SignedDuration },
     /// The instance lacks a setting this needs; only the operator can give it.
     #[error("not configured: {0:?}")]
     NotConfigured(Setting),

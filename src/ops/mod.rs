@@ -43,6 +43,8 @@ pub struct Ops {
     pub clock: SharedClock,
     pub links: Links,
     pub webhooks: crate::webhooks::Settings,
+    /// The limit on password hashes at once, shared by every request of this server.
+    pub hashing: crate::password::Hashing,
 }
 
 impl Ops {
@@ -53,7 +55,12 @@ impl Ops {
             clock,
             links: Links::new(public_url),
             webhooks: crate::webhooks::Settings::default(),
+            hashing: crate::password::Hashing::for_this_machine(),
         }
+    }
+
+    pub fn with_hashing(self, hashing: crate::password::Hashing) -> Self {
+        Self { hashing, ..self }
     }
 
     pub fn with_webhooks(self, webhooks: crate::webhooks::Settings) -> Self {
@@ -84,6 +91,10 @@ impl Links {
 
     pub fn set_password(&self, token: &str) -> String {
         format!("{}/set-password?token={token}", self.base)
+    }
+
+    pub fn forgot_password(&self) -> String {
+        format!("{}/forgot-password", self.base)
     }
 
     pub fn company_licences(&self) -> String {

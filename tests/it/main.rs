@@ -23,6 +23,7 @@ mod requests;
 mod routes;
 mod rules;
 mod schedule;
+mod sign_in;
 mod smtp;
 mod storage;
 mod support;
