@@ -45,6 +45,8 @@ pub struct Ops {
     pub webhooks: crate::webhooks::Settings,
     /// The limit on password hashes at once, shared by every request of this server.
     pub hashing: crate::password::Hashing,
+    /// What this instance counts for `/metrics`; the operations count the seats they change.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Ops {
@@ -56,6 +58,7 @@ impl Ops {
             links: Links::new(public_url),
             webhooks: crate::webhooks::Settings::default(),
             hashing: crate::password::Hashing::for_this_machine(),
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
         }
     }
 

@@ -17,6 +17,7 @@ use crate::domain::access::ADDRESS_IN_USE_PER_CALLER;
 use crate::domain::allocation::{SeatOccasion, allocates_automatically};
 use crate::domain::{Action, Department, Email, PersonName, Role, UserId};
 use crate::imports::users::{RejectedRow, UserRow};
+use crate::metrics::SeatsEnded;
 
 /// A person to add to a company.
 #[derive(Clone, Debug)]
@@ -139,8 +140,12 @@ pub async fn add(
     })
     .await
     .map_err(Error::from);
-    if let Err(Error::Conflict(Conflict::EmailInUse)) = &added {
-        addresses_in_use(ops, caller, company, &[&person.email], now).await?;
+    match &added {
+        Ok(added) => ops.metrics.seats_allocated(u64::from(added.seated)),
+        Err(Error::Conflict(Conflict::EmailInUse)) => {
+            addresses_in_use(ops, caller, company, &[&person.email], now).await?;
+        }
+        Err(_) => {}
     }
     added
 }
@@ -226,6 +231,7 @@ pub async fn import(
         seat_new_learners(&mut tx, backend, company, &created, caller.actor, now).await
     })
     .await?;
+    ops.metrics.seats_allocated(outcome.seated as u64);
     Ok(outcome)
 }
 
@@ -310,7 +316,8 @@ pub async fn remove(
     let mut tx = ops.db.begin_write().await?;
     let member = removable(&mut tx, ops, caller, company, user).await?;
     let id = company.id();
-    if let Some(batch) = seats::release_in(&mut tx, id, user, caller.actor, now).await? {
+    let released = seats::release_in(&mut tx, id, user, caller.actor, now).await?;
+    if let Some(batch) = released {
         let why = match removal {
             Removal::Deactivate => Release::UserDeactivated,
             Removal::Delete => Release::UserDeleted,
@@ -331,5 +338,12 @@ pub async fn remove(
     };
     audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
     tx.commit().await?;
+    if released.is_some() {
+        let why = match removal {
+            Removal::Deactivate => SeatsEnded::UserDeactivated,
+            Removal::Delete => SeatsEnded::UserDeleted,
+        };
+        ops.metrics.seats_ended(why, 1);
+    }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod company;
 mod error;
 mod headers;
 mod layout;
+mod observe;
 mod operator;
 mod partner;
 mod requests;
@@ -32,6 +33,7 @@ use crate::ops::Ops;
 
 pub use client::ClientAddress;
 pub use error::PageError;
+pub use observe::metrics_router;
 pub use session::{CookieNames, SESSION_COOKIE, VISITOR_COOKIE};
 
 /// Settings of the web edge.
@@ -43,6 +45,8 @@ pub struct WebConfig {
     /// Take the client's address from `X-Forwarded-For` (set by a trusted reverse proxy)
     /// instead of the socket's peer.
     pub trust_forwarded_for: bool,
+    /// The bearer token `/metrics` answers on this listener; without one it is not served here.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl WebConfig {
@@ -52,6 +56,7 @@ impl WebConfig {
             secure_cookies: secure,
             cookies: CookieNames::new(secure),
             trust_forwarded_for: false,
+            metrics_token: None,
         }
     }
 }
@@ -118,6 +123,7 @@ fn routes() -> Routes {
     let routes = operator::routes(routes);
     let routes = partner::routes(routes);
     let routes = webhooks::routes(routes);
+    let routes = observe::routes(routes);
     company::routes(routes)
 }
 
@@ -172,6 +178,10 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::record,
         ))
         .with_state(state)
         .layer(
