@@ -31,7 +31,14 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("memory.db").display());
         let mut child = Command::new(env!("CARGO_BIN_EXE_seatledger"))
-            .args(["--database", &url, "serve", "--demo", "--listen", "127.0.0.1:0"])
+            .args([
+                "--database",
+                &url,
+                "serve",
+                "--demo",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -110,7 +117,11 @@ impl Client {
 
     fn send(&mut self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Answer {
         let mut stream = TcpStream::connect(self.addr).unwrap();
-        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nCookie: {}\r\n\
              Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
@@ -129,7 +140,14 @@ impl Client {
             .expect("an HTTP answer");
         let head = String::from_utf8_lossy(&raw[..split]).into_owned();
         let mut lines = head.split("\r\n");
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))

@@ -2,6 +2,7 @@
 //! records the outcome. A failure is retried with backoff; after the last attempt the email is
 //! marked failed and shown to the operator, never dropped.
 
+use super::Stop;
 use crate::clock::Clock;
 use crate::db::{Db, DbResult, outbox};
 use crate::email::transport::{Delivery, Outgoing, Transport};
@@ -17,18 +18,37 @@ pub struct DeliveryReport {
     pub failed_attempts: u64,
 }
 
-/// Delivers every email due now. The clock is read for every lease and every outcome: a round
-/// on a slow SMTP server takes minutes, and a lease taken at the round's first instant would
-/// have run out for every other worker while this one still sends.
+/// Delivers every email due now.
 pub async fn deliver_due(
     db: &Db,
     transport: &Transport,
     clock: impl Clock,
 ) -> DbResult<DeliveryReport> {
+    deliver_until(db, transport, clock, &Stop::never()).await
+}
+
+/// Delivers every email due now until `stop` is requested: then the email being sent is
+/// finished and recorded, and the rest of the lease handed back for the next worker. The clock
+/// is read for every lease and every outcome: a round on a slow SMTP server takes minutes, and
+/// a lease taken at the round's first instant would have run out for every other worker while
+/// this one still sends.
+pub async fn deliver_until(
+    db: &Db,
+    transport: &Transport,
+    clock: impl Clock,
+    stop: &Stop,
+) -> DbResult<DeliveryReport> {
     let mut report = DeliveryReport::default();
     loop {
+        if stop.requested() {
+            return Ok(report);
+        }
         let emails = outbox::lease_due(db, clock.now(), ROUND).await?;
-        for email in &emails {
+        for (i, email) in emails.iter().enumerate() {
+            if stop.requested() {
+                outbox::hand_back(db, &emails[i..]).await?;
+                return Ok(report);
+            }
             let outgoing = Outgoing {
                 message_id: &email.message_id,
                 recipient: &email.recipient,

@@ -6,6 +6,7 @@
 use futures_util::future::join_all;
 use jiff::Timestamp;
 
+use super::Stop;
 use crate::clock::Clock;
 use crate::db::webhooks::{self as store, Leased};
 use crate::ops::{OpResult, Ops, webhooks};
@@ -23,14 +24,28 @@ pub struct WebhookReport {
 }
 
 /// Delivers every webhook due now. Without the instance's secret key nothing can be signed, so
-/// nothing is sent (deliveries wait). The clock is read for every lease, every signature and
-/// every outcome, so a slow round never leases with an instant that has passed.
+/// nothing is sent (deliveries wait).
 pub async fn deliver_due(ops: &Ops, sender: &Sender, clock: impl Clock) -> OpResult<WebhookReport> {
+    deliver_until(ops, sender, clock, &Stop::never()).await
+}
+
+/// Delivers every webhook due now until `stop` is requested: the round of attempts in flight is
+/// finished and recorded, and no new round is leased. The clock is read for every lease, every
+/// signature and every outcome, so a slow round never leases with an instant that has passed.
+pub async fn deliver_until(
+    ops: &Ops,
+    sender: &Sender,
+    clock: impl Clock,
+    stop: &Stop,
+) -> OpResult<WebhookReport> {
     let mut report = WebhookReport::default();
     let Some(key) = ops.webhooks.key.as_deref() else {
         return Ok(report);
     };
     loop {
+        if stop.requested() {
+            return Ok(report);
+        }
         let leased = store::lease_due(&ops.db, clock.now(), ROUND).await?;
         let outcomes = join_all(leased.iter().map(|d| attempt(key, sender, d, clock.now()))).await;
         for (delivery, outcome) in leased.iter().zip(&outcomes) {

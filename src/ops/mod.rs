@@ -46,6 +46,8 @@ pub struct Ops {
     pub webhooks: crate::webhooks::Settings,
     /// Permits for reading and reviewing uploaded files.
     pub heavy: limits::WorkLimit,
+    /// What this instance counts for `/metrics`; the operations count the seats they change.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Ops {
@@ -57,6 +59,7 @@ impl Ops {
             links: Links::new(public_url),
             webhooks: crate::webhooks::Settings::default(),
             heavy: limits::WorkLimit::for_this_machine(),
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
         }
     }
 

@@ -22,13 +22,25 @@ async fn signed_in(app: &seatledger::app::App, email: &str) -> Client {
 }
 
 async fn seats_of(db: &TestDb, user: i64) -> i64 {
-    id_of(db, &format!("SELECT COUNT(*) FROM seats WHERE user_id = {user}")).await
+    id_of(
+        db,
+        &format!("SELECT COUNT(*) FROM seats WHERE user_id = {user}"),
+    )
+    .await
 }
 
 async fn allocate_spends_no_seat_on_a_user_who_is_not_a_learner(db: TestDb) {
     let (db, app, _) = demo_app_on(db).await;
-    let manager = id_of(&db, "SELECT id FROM users WHERE email = 'manager@echo.example'").await;
-    let learner = id_of(&db, "SELECT id FROM users WHERE email = 'learner4@echo.example'").await;
+    let manager = id_of(
+        &db,
+        "SELECT id FROM users WHERE email = 'manager@echo.example'",
+    )
+    .await;
+    let learner = id_of(
+        &db,
+        "SELECT id FROM users WHERE email = 'learner4@echo.example'",
+    )
+    .await;
     let mut client = signed_in(&app, "manager@echo.example").await;
     client.get("/company/licenses?tab=expired").await;
     for user in [manager, learner] {
@@ -41,7 +53,10 @@ async fn allocate_spends_no_seat_on_a_user_who_is_not_a_learner(db: TestDb) {
             .await;
         if user == manager {
             assert_eq!(refused.status, StatusCode::NOT_FOUND);
-            assert_eq!((seats_of(&db, manager).await, seats_of(&db, learner).await), (0, 0));
+            assert_eq!(
+                (seats_of(&db, manager).await, seats_of(&db, learner).await),
+                (0, 0)
+            );
         } else {
             assert_eq!(refused.status, StatusCode::SEE_OTHER);
             assert_eq!(seats_of(&db, learner).await, 1);
@@ -52,7 +67,11 @@ async fn allocate_spends_no_seat_on_a_user_who_is_not_a_learner(db: TestDb) {
 async fn nobody_removes_themselves_or_the_last_active_manager_by_either_verb(db: TestDb) {
     let (db, app, _) = demo_app_on(db).await;
     let echo = id_of(&db, "SELECT id FROM companies WHERE name = 'Echo Premium'").await;
-    let manager = id_of(&db, "SELECT id FROM users WHERE email = 'manager@echo.example'").await;
+    let manager = id_of(
+        &db,
+        "SELECT id FROM users WHERE email = 'manager@echo.example'",
+    )
+    .await;
     let mut client = signed_in(&app, "manager@echo.example").await;
     client.get("/company/users").await;
     for verb in ["deactivate", "delete"] {
@@ -60,7 +79,11 @@ async fn nobody_removes_themselves_or_the_last_active_manager_by_either_verb(db:
             .post(&format!("/company/users/{manager}/{verb}"), &[])
             .await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{verb}");
-        assert!(refused.body.contains("You cannot deactivate or delete your own account."));
+        assert!(
+            refused
+                .body
+                .contains("You cannot deactivate or delete your own account.")
+        );
     }
 
     // The partner, in manage mode, may not leave Echo without an active manager either.
@@ -74,10 +97,22 @@ async fn nobody_removes_themselves_or_the_last_active_manager_by_either_verb(db:
             .post(&format!("/company/users/{manager}/{verb}"), &[])
             .await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{verb}");
-        assert!(refused.body.contains("This is the company&#39;s last active manager")
-            || refused.body.contains("This is the company's last active manager"), "{}", refused.body);
+        assert!(
+            refused
+                .body
+                .contains("This is the company&#39;s last active manager")
+                || refused
+                    .body
+                    .contains("This is the company's last active manager"),
+            "{}",
+            refused.body
+        );
     }
-    let active: i64 = id_of(&db, &format!("SELECT COUNT(*) FROM users WHERE id = {manager} AND deactivated_at IS NULL")).await;
+    let active: i64 = id_of(
+        &db,
+        &format!("SELECT COUNT(*) FROM users WHERE id = {manager} AND deactivated_at IS NULL"),
+    )
+    .await;
     assert_eq!(active, 1);
 
     // With a second manager, the first may go.

@@ -110,9 +110,7 @@ async fn every_route_answers_each_role_as_the_roles_table_says() {
                 };
                 seen.push(format!(
                     "{role:?} {method} {} -> {} {:?}",
-                    route.path,
-                    reply.status,
-                    reply.location
+                    route.path, reply.status, reply.location
                 ));
                 let _ = allowed(route.path);
             }
@@ -159,13 +157,28 @@ impl Ids {
         let (endpoint, delivery) = bluefin_webhook(db, company).await;
         manager.get("/company/licenses/renewal").await;
         let upload = manager
-            .upload("/company/licenses/renewal", "f.csv", b"email\nlearner4@echo.example\n")
+            .upload(
+                "/company/licenses/renewal",
+                "f.csv",
+                b"email\nlearner4@echo.example\n",
+            )
             .await;
-        let upload: i64 = upload.location.unwrap().rsplit('/').next().unwrap().parse().unwrap();
+        let upload: i64 = upload
+            .location
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         Self {
             company,
             order: id_of(db, "SELECT MAX(id) FROM orders").await,
-            user: id_of(db, "SELECT id FROM users WHERE email = 'learner5@echo.example'").await,
+            user: id_of(
+                db,
+                "SELECT id FROM users WHERE email = 'learner5@echo.example'",
+            )
+            .await,
             upload,
             endpoint,
             delivery,
@@ -179,7 +192,9 @@ impl Ids {
             self.company
         } else if path.contains("/orders/") {
             self.order
-        } else if path.starts_with("/company/users/import/") || path.starts_with("/company/licenses/renewal/") {
+        } else if path.starts_with("/company/users/import/")
+            || path.starts_with("/company/licenses/renewal/")
+        {
             self.upload
         } else if path.starts_with("/company/users/") || path.starts_with("/operator/users/") {
             self.user

@@ -592,12 +592,17 @@ async fn an_invalid_number_of_licences_is_refused_by_field_and_nothing_is_stored
     let huge = client
         .post(
             "/company/orders",
-            &[("request_key", &huge_key), ("quantity", "5"), ("kind", "premium")],
+            &[
+                ("request_key", &huge_key),
+                ("quantity", "5"),
+                ("kind", "premium"),
+            ],
         )
         .await;
     assert_eq!(huge.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        huge.body.contains("Form: at most 200 characters, not 5000."),
+        huge.body
+            .contains("Form: at most 200 characters, not 5000."),
         "{}",
         huge.body
     );
