@@ -308,3 +308,120 @@ impl Ids {
         path.replace("{id}", &id.to_string())
     }
 }
+
+crate::on_both_databases!(a_managed_companys_managers_only_look_on_every_company_route);
+
+/// A Managed order has effect (DESIGN §10): its batch and the company record the kind, and the
+/// company's managers may look at every company page but change nothing, by any route.
+async fn a_managed_companys_managers_only_look_on_every_company_route(db: TestDb) {
+    use seatledger::db::uploads::{NewUpload, Purpose, store};
+    use seatledger::domain::CompanyId;
+    use seatledger::imports::csv_table::read;
+
+    let (db, app, _) = crate::web::demo_app_on(db).await;
+    let acme = id_of(&db, "SELECT id FROM companies WHERE name = 'Acme Trial Co'").await;
+    let mut partner = Client::new(&app);
+    partner
+        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
+        .await;
+    partner.get("/partner").await;
+    partner
+        .post(&format!("/partner/companies/{acme}/manage"), &[])
+        .await;
+    let key = crate::web::request_key(&partner.get("/company/orders/new").await.body);
+    let requested = partner
+        .post(
+            "/company/orders",
+            &[
+                ("request_key", &key),
+                ("quantity", "6"),
+                ("kind", "managed"),
+            ],
+        )
+        .await;
+    assert_eq!(requested.status, StatusCode::SEE_OTHER);
+    partner.post("/manage/exit", &[]).await;
+    let order = id_of(&db, "SELECT MAX(id) FROM orders").await;
+    partner
+        .post(&format!("/partner/orders/{order}/assign"), &[])
+        .await;
+    let (kind, expires, managed_until): (String, i64, Option<i64>) = sqlx::query_as(
+        "SELECT b.kind, b.expires_at, c.managed_until FROM licence_batches b \
+         JOIN companies c ON c.id = b.company_id WHERE b.order_id = $1",
+    )
+    .bind(order)
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!((kind.as_str(), managed_until), ("managed", Some(expires)));
+
+    let parsed = read(b"email\nlearner1@acme.example\n").unwrap().to_bytes();
+    let upload = NewUpload {
+        company: CompanyId(acme),
+        purpose: Purpose::Renewal,
+        file_name: "acme.csv",
+        parsed: &parsed,
+        by: None,
+    };
+    let now = crate::support::at(crate::web::NOW);
+    let renewal = store(&db, &upload, now).await.unwrap().0;
+    let users = NewUpload {
+        purpose: Purpose::Users,
+        ..upload
+    };
+    let users = store(&db, &users, now).await.unwrap().0;
+    let learner = id_of(
+        &db,
+        "SELECT id FROM users WHERE email = 'learner1@acme.example'",
+    )
+    .await;
+    let mut manager = Client::new(&app);
+    manager
+        .sign_in("manager@acme.example", seed::DEMO_PASSWORD)
+        .await;
+    manager.get("/company").await;
+    let mut refused = 0;
+    for route in route_table()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/company"))
+    {
+        let id = if route.path.contains("/orders/") {
+            order
+        } else if route.path.contains("/users/import/") {
+            users
+        } else if route.path.contains("/renewal/") {
+            renewal
+        } else {
+            learner
+        };
+        let path = route.path.replace("{id}", &id.to_string());
+        for method in route.methods.iter().filter(|m| **m == "POST") {
+            let before = snapshot(&db).await;
+            let reply = if matches!(
+                route.path,
+                "/company/users/import" | "/company/licenses/renewal"
+            ) {
+                manager
+                    .upload(&path, "f.csv", b"email\nnew@acme.example\n")
+                    .await
+            } else {
+                manager.post(&path, FIELDS).await
+            };
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}");
+            assert!(
+                reply.body.contains("Your partner manages this company"),
+                "{path}"
+            );
+            assert_eq!(
+                snapshot(&db).await,
+                before,
+                "{method} {path} changed something"
+            );
+            refused += 1;
+        }
+    }
+    assert!(refused >= 10, "only {refused} changes were tried");
+    for page in ["/company", "/company/users", "/company/licenses"] {
+        assert_eq!(manager.get(page).await.status, StatusCode::OK, "{page}");
+    }
+}

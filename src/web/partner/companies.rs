@@ -350,8 +350,9 @@ async fn manage(
 
 /// Exit Manage Mode: back to the Admin Dashboard (anyone else, to their own area).
 async fn exit_manage(State(state): State<Arc<AppState>>, who: SignedIn) -> PageResult {
-    if who.managing() {
-        company_ops::exit_manage_mode(&state.ops, &who.token).await?;
+    if !who.managing() {
+        return Ok(Redirect::to(Area::of(who.landing).home()).into_response());
     }
-    Ok(Redirect::to(Area::of(who.landing).home()).into_response())
+    company_ops::exit_manage_mode(&state.ops, &who.token).await?;
+    Ok(Redirect::to(Area::Partner.home()).into_response())
 }
