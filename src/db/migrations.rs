@@ -12,15 +12,23 @@ pub struct Migration {
     pub name: &'static str,
     pub sqlite: &'static str,
     pub postgres: &'static str,
+    /// SQLite tables rebuilt with `INTEGER PRIMARY KEY AUTOINCREMENT` before `sqlite` runs, so
+    /// their ids are never reused. The rebuild copies each table's current definition, columns
+    /// and indexes as they stand, whatever migrations ran before.
+    pub sqlite_autoincrement: &'static [&'static str],
 }
 
 macro_rules! migration {
     ($version:literal, $file:literal) => {
+        migration!($version, $file, [])
+    };
+    ($version:literal, $file:literal, [$($table:literal),*]) => {
         Migration {
             version: $version,
             name: $file,
             sqlite: include_str!(concat!("../../migrations/sqlite/", $file)),
             postgres: include_str!(concat!("../../migrations/postgres/", $file)),
+            sqlite_autoincrement: &[$($table),*],
         }
     };
 }
@@ -35,7 +43,21 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_webhooks.sql"),
     migration!(10, "0010_operator_and_nfr.sql"),
     migration!(12, "0012_sign_in_hardening.sql"),
-    migration!(13, "0013_ids_never_reused_and_parsed_uploads.sql"),
+    // The tables whose ids the seat ledger, Activity or links name.
+    migration!(
+        13,
+        "0013_ids_never_reused_and_parsed_uploads.sql",
+        [
+            "partners",
+            "companies",
+            "users",
+            "orders",
+            "licence_batches",
+            "seats",
+            "seat_events",
+            "activity"
+        ]
+    ),
     migration!(14, "0014_company_reads.sql"),
 ];
 
@@ -153,6 +175,51 @@ pub async fn apply(db: &Db, migrations: &[Migration]) -> DbResult<Vec<i64>> {
     Ok(ran)
 }
 
+/// Rebuilds `table` as SQLite's "ALTER TABLE" page describes (a new table, the rows copied, the
+/// old one dropped, the new one renamed, the indexes made again), its integer primary key now
+/// `AUTOINCREMENT`. Its definition and indexes are read from the schema as they stand, so the
+/// columns other migrations added or dropped are kept as they are.
+async fn rebuild_with_autoincrement(tx: &mut Transaction<'_, Any>, table: &str) -> DbResult<()> {
+    let definition: String =
+        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1")
+            .bind(table)
+            .fetch_one(&mut **tx)
+            .await?;
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL",
+    )
+    .bind(table)
+    .fetch_all(&mut **tx)
+    .await?;
+    let corrupt = |what: &str| DbError::Corrupt(format!("table {table}: {what}"));
+    let columns = definition
+        .find('(')
+        .ok_or_else(|| corrupt("no column list"))?;
+    let body = &definition[columns..];
+    if body.contains("AUTOINCREMENT") {
+        return Ok(());
+    }
+    let key = body
+        .find("INTEGER PRIMARY KEY")
+        .ok_or_else(|| corrupt("no INTEGER PRIMARY KEY"))?
+        + "INTEGER PRIMARY KEY".len();
+    let new = format!(
+        "CREATE TABLE {table}_rebuilt {}INTEGER PRIMARY KEY AUTOINCREMENT{}",
+        &body[..key - "INTEGER PRIMARY KEY".len()],
+        &body[key..]
+    );
+    sqlx::raw_sql(&new).execute(&mut **tx).await?;
+    let copy = format!(
+        "INSERT INTO {table}_rebuilt SELECT * FROM {table}; DROP TABLE {table}; \
+         ALTER TABLE {table}_rebuilt RENAME TO {table};"
+    );
+    sqlx::raw_sql(&copy).execute(&mut **tx).await?;
+    for index in indexes {
+        sqlx::raw_sql(&index).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Applies `m` in `tx` unless another server already has; returns whether it ran.
 async fn apply_in(tx: &mut Transaction<'_, Any>, m: &Migration, sql: &str) -> DbResult<bool> {
     if applied(tx).await?.iter().any(|(v, _)| *v == m.version) {
@@ -180,9 +247,13 @@ async fn apply_sqlite(db: &Db, m: &Migration) -> DbResult<bool> {
     conn.close_on_drop();
     conn.execute("PRAGMA foreign_keys = OFF").await?;
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    if !apply_in(&mut tx, m, m.sqlite).await? {
+    if applied(&mut tx).await?.iter().any(|(v, _)| *v == m.version) {
         return Ok(false);
     }
+    for table in m.sqlite_autoincrement {
+        rebuild_with_autoincrement(&mut tx, table).await?;
+    }
+    apply_in(&mut tx, m, m.sqlite).await?;
     let broken: Vec<(String, Option<i64>, String)> =
         sqlx::query_as("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")
             .fetch_all(&mut *tx)

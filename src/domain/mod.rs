@@ -26,5 +26,5 @@ pub use order::{Buyer, Decider, OrderKind, OrderState};
 pub use rights::{Action, permits};
 pub use values::{
     Country, Department, Email, InvalidValue, OrgName, Password, PersonName, RejectReason,
-    SeatCount, TimeZoneName, TrialDays,
+    RequestKey, SeatCount, TimeZoneName, TrialDays,
 };

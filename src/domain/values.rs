@@ -124,6 +124,9 @@ bounded_text! {
     Country: max 100, required false;
     /// Why an order was rejected: 1 to 1,000 characters.
     RejectReason: max 1000, required true;
+    /// A request form's one-time key (stored with the order so a double submit makes one):
+    /// the console's are 43 characters; an API client's idempotency key may be longer.
+    RequestKey: max 200, required true;
 }
 
 impl PersonName {

@@ -12,7 +12,8 @@ use crate::db::orders::{self, Decision, NewOrder, OpenOrder, Seller};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::{DbError, DbResult, Scope, seats, users};
 use crate::domain::{
-    Action, BatchId, InvalidValue, OrderId, OrderKind, OrderState, RejectReason, Role, SeatCount,
+    Action, BatchId, InvalidValue, OrderId, OrderKind, OrderState, RejectReason, RequestKey, Role,
+    SeatCount,
 };
 use crate::email::messages::OrderRequest;
 
@@ -45,6 +46,12 @@ pub async fn request(
 ) -> OpResult<Requested> {
     let now = ops.now();
     caller.require(Action::RunCompany, Some(company), now)?;
+    if let Err(problem) = RequestKey::parse(request.request_key) {
+        return Err(Error::Invalid(vec![FieldError {
+            field: "request_key",
+            problem,
+        }]));
+    }
     if company.internal && request.kind != OrderKind::Premium {
         return Err(Error::Invalid(vec![FieldError {
             field: "kind",

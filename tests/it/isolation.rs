@@ -15,7 +15,7 @@ use crate::support::TestDb;
 use crate::web::{Client, demo_app, request_key};
 
 /// Everything a foreign request could change, read back for comparison.
-async fn snapshot(db: &TestDb) -> Vec<String> {
+pub(crate) async fn snapshot(db: &TestDb) -> Vec<String> {
     let mut rows = Vec::new();
     for sql in [
         "SELECT id || ':' || state || ':' || COALESCE(reject_reason, '') FROM orders ORDER BY id",
@@ -33,12 +33,12 @@ async fn snapshot(db: &TestDb) -> Vec<String> {
     rows
 }
 
-async fn id_of(db: &TestDb, sql: &str) -> i64 {
+pub(crate) async fn id_of(db: &TestDb, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap()
 }
 
 /// Requests an order for `company_manager`'s company through the form; returns nothing.
-async fn order(client: &mut Client) {
+pub(crate) async fn order(client: &mut Client) {
     let key = request_key(&client.get("/company/orders/new").await.body);
     let reply = client
         .post(
@@ -54,7 +54,7 @@ async fn order(client: &mut Client) {
 }
 
 /// A webhook endpoint of Bluefin IT and one delivery to it, about company `acme`.
-async fn bluefin_webhook(db: &TestDb, acme: i64) -> (i64, i64) {
+pub(crate) async fn bluefin_webhook(db: &TestDb, acme: i64) -> (i64, i64) {
     let bluefin = id_of(db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
     let types = EventTypes::parse(["user.created"]).unwrap();
     let new = NewEndpoint {

@@ -322,6 +322,7 @@ async fn a_failing_migration_keeps_the_ones_before_it_and_leaves_nothing_of_itse
         name: "broken.sql",
         sqlite: "CREATE TABLE half_done (id BIGINT); INSERT INTO no_such_table VALUES (1);",
         postgres: "CREATE TABLE half_done (id BIGINT); INSERT INTO no_such_table VALUES (1);",
+        sqlite_autoincrement: &[],
     });
     let failed = migrations::apply(&db, &set).await;
     assert!(matches!(failed, Err(DbError::Sqlx(_))), "{failed:?}");

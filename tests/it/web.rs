@@ -627,6 +627,25 @@ async fn an_invalid_number_of_licences_is_refused_by_field_and_nothing_is_stored
         )
         .await;
     assert_eq!(bad_kind.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The one-time key is stored with the order, so it is bounded like every stored text.
+    let huge_key = "k".repeat(5_000);
+    let huge = client
+        .post(
+            "/company/orders",
+            &[
+                ("request_key", &huge_key),
+                ("quantity", "5"),
+                ("kind", "premium"),
+            ],
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        huge.body
+            .contains("Form: at most 200 characters, not 5000."),
+        "{}",
+        huge.body
+    );
     assert!(orders_of(&db, "Cobalt Expired Trial").await.is_empty());
     assert!(order_emails(&db).await.is_empty());
 }

@@ -191,6 +191,10 @@ async fn request_licences(
     area: OrderingArea,
     Form(form): Form<OrderForm>,
 ) -> PageResult {
+    // Rights before the form: a manager of a Managed company hears why, not what to fix.
+    let now = state.ops.now();
+    area.caller
+        .require(Action::RunCompany, Some(&area.company), now)?;
     let outcome = async {
         let mut fields = Fields::default();
         let quantity = fields.take("quantity", SeatCount::parse(&form.quantity));
@@ -235,6 +239,8 @@ async fn change_quantity(
     Form(form): Form<QuantityForm>,
 ) -> PageResult {
     let (company, id) = (&area.company, OrderId(id));
+    area.caller
+        .require(Action::RunCompany, Some(company), state.ops.now())?;
     let outcome = async {
         let mut fields = Fields::default();
         let quantity = fields.take("quantity", SeatCount::parse(&form.quantity));

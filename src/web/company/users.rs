@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::db::people::{self, UserLine};
-use crate::domain::{Department, Email, InvalidValue, PersonName, UserId};
+use crate::domain::{Action, Department, Email, InvalidValue, PersonName, UserId};
 use crate::format;
 use crate::ops::users::{self as user_ops, NewPerson, Removal};
 use crate::ops::{Error, Fields};
@@ -154,6 +154,9 @@ async fn add(
     area: CompanyArea,
     Form(form): Form<UserForm>,
 ) -> PageResult {
+    // Rights before the form: a manager of a Managed company hears why, not what to fix.
+    let (caller, company) = (&area.caller, &area.company);
+    caller.require(Action::RunCompany, Some(company), state.ops.now())?;
     let outcome = async {
         let person = form.parse()?;
         user_ops::add(&state.ops, &area.caller, &area.company, &person).await?;

@@ -18,8 +18,8 @@ use crate::db::companies::{
 };
 use crate::db::partners;
 use crate::domain::{
-    CompanyId, CompanyStatus, Country, OrderKind, OrgName, PartnerId, SeatCount, TimeZoneName,
-    UserId,
+    Action, CompanyId, CompanyStatus, Country, OrderKind, OrgName, PartnerId, SeatCount,
+    TimeZoneName, UserId,
 };
 use crate::format::date;
 use crate::ops::companies::{self as company_ops, CompanyDraft, Start};
@@ -241,6 +241,9 @@ async fn form_page(
 }
 
 async fn new_form(State(state): State<Arc<AppState>>, area: PartnerArea) -> PageResult {
+    // The form is the action: whoever may not take it does not get the form either.
+    area.caller
+        .partner_for(Action::AdministerCompanies, state.ops.now())?;
     let form = CompanyForm {
         time_zone: "Europe/London".into(),
         start: "trial".into(),
@@ -282,6 +285,8 @@ async fn edit_form(
     Path(id): Path<i64>,
 ) -> PageResult {
     let company = authorise(&state.ops, &area.caller, CompanyId(id)).await?;
+    area.caller
+        .require(Action::AdministerCompanies, Some(&company), state.ops.now())?;
     let form = CompanyForm {
         name: company.name.clone(),
         country: company.country.clone(),
@@ -343,10 +348,11 @@ async fn manage(
     Ok(Redirect::to(Area::Company.home()).into_response())
 }
 
-/// Exit Manage Mode: back to the Admin Dashboard.
+/// Exit Manage Mode: back to the Admin Dashboard (anyone else, to their own area).
 async fn exit_manage(State(state): State<Arc<AppState>>, who: SignedIn) -> PageResult {
-    if who.managing() {
-        company_ops::exit_manage_mode(&state.ops, &who.token).await?;
+    if !who.managing() {
+        return Ok(Redirect::to(Area::of(who.landing).home()).into_response());
     }
+    company_ops::exit_manage_mode(&state.ops, &who.token).await?;
     Ok(Redirect::to(Area::Partner.home()).into_response())
 }

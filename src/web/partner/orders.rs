@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{PAGE, query_string};
 use crate::db::orders::{self, OrderCursor, OrderFilter, OrderRow, OrdersTab, Seller};
-use crate::domain::{OrderId, RejectReason};
+use crate::domain::{Action, OrderId, RejectReason};
 use crate::format::date;
 use crate::ops::Fields;
 use crate::ops::orders as order_ops;
@@ -263,6 +263,9 @@ async fn reject_form(
     area: PartnerArea,
     Path(id): Path<i64>,
 ) -> PageResult {
+    // The form is the action: whoever may not take it does not get the form either.
+    area.caller
+        .partner_for(Action::AdministerCompanies, state.ops.now())?;
     let seller = Seller::Partner(area.partner);
     reject_page(&state, &area, seller, OrderId(id), None).await
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{PAGE, query_string};
 use crate::db::partners::{self, SubPartnerRow};
-use crate::domain::{Email, InvalidValue, OrgName, PartnerId, PersonName, TrialDays};
+use crate::domain::{Action, Email, InvalidValue, OrgName, PartnerId, PersonName, TrialDays};
 use crate::ops::partners::{self as partner_ops, NewPartner};
 use crate::ops::{Error, Fields};
 use crate::web::areas::PartnerArea;
@@ -121,7 +121,10 @@ impl SubPartnerForm {
     }
 }
 
-async fn new_form(area: PartnerArea) -> PageResult {
+async fn new_form(State(state): State<Arc<AppState>>, area: PartnerArea) -> PageResult {
+    // The form is the action: whoever may not take it does not get the form either.
+    area.caller
+        .partner_for(Action::AdministerPartner, state.ops.now())?;
     render(SubPartnerFormPage {
         layout: area.layout("Create Sub-partner", "/partner/partners"),
         form: SubPartnerForm {
@@ -137,6 +140,9 @@ async fn create(
     area: PartnerArea,
     Form(form): Form<SubPartnerForm>,
 ) -> PageResult {
+    // Rights before the form: a caller who may not create hears so, not what to fix.
+    area.caller
+        .partner_for(Action::AdministerPartner, state.ops.now())?;
     let outcome = async {
         let new = form.parse()?;
         partner_ops::create_sub_partner(&state.ops, &area.caller, &new).await

@@ -238,6 +238,8 @@ async fn create<A: OwnerArea>(
     area: A,
     body: Bytes,
 ) -> PageResult {
+    // Rights before the form: a caller who may not create hears so, not what to fix.
+    webhook_ops::owner(&area.caller, state.ops.now())?;
     let (url, events) = parse_form(&body);
     let outcome = async {
         let mut fields = Fields::default();
