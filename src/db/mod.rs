@@ -16,6 +16,7 @@ pub mod licences;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;
+pub mod overview;
 pub mod partners;
 pub mod passwords;
 pub mod people;

@@ -237,6 +237,19 @@ impl Seller {
     }
 }
 
+/// How many requests wait for `seller` to assign or reject: what Requested Orders lists.
+pub async fn waiting_count(db: &Db, seller: Seller) -> DbResult<i64> {
+    let (condition, value) = seller.condition(1);
+    let n = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM orders o JOIN companies c ON c.id = o.company_id \
+         WHERE {condition} AND o.state = 'requested'"
+    ))
+    .bind(value)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n)
+}
+
 /// The three lists of the partner's Orders tab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrdersTab {

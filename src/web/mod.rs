@@ -4,6 +4,7 @@
 
 mod account;
 mod areas;
+mod charts;
 mod company;
 mod error;
 mod layout;
@@ -50,6 +51,8 @@ impl WebConfig {
 pub struct AppState {
     pub ops: Ops,
     pub config: WebConfig,
+    /// Permits for the downloads that read a whole partner (the licence overview's CSV).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 /// One route of the console: its path pattern and methods, so tests can enumerate them.
@@ -122,7 +125,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The console's router over the operations `ops`.
 pub fn router(ops: Ops, config: WebConfig) -> Router {
-    let state = Arc::new(AppState { ops, config });
+    let state = Arc::new(AppState {
+        ops,
+        config,
+        exports: Arc::new(tokio::sync::Semaphore::new(partner::EXPORTS_AT_ONCE)),
+    });
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
         let id = request
             .headers()

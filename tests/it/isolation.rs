@@ -293,6 +293,10 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
         format!("/partner/activity?company={acme_id}"),
         "/partner/partners".to_owned(),
         "/partner/webhooks".to_owned(),
+        "/partner/licences/overview".to_owned(),
+        "/partner/licences/overview?status=trial&sort=total&dir=desc".to_owned(),
+        format!("/partner/licences/overview?manager={acme_id}"),
+        "/partner/licences/overview.csv".to_owned(),
     ] {
         let reply = outsider.get(&path).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");

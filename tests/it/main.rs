@@ -16,6 +16,7 @@ mod isolation;
 mod licences;
 mod nfr;
 mod operator;
+mod overview;
 mod partner;
 mod people;
 mod receiver;

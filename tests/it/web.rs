@@ -24,6 +24,7 @@ pub(crate) struct Client {
 
 pub(crate) struct Reply {
     pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
     pub location: Option<String>,
     pub body: String,
 }
@@ -58,6 +59,7 @@ impl Client {
             self.set_cookie_headers.push(value);
         }
         let status = response.status();
+        let headers = response.headers().clone();
         let location = response
             .headers()
             .get(header::LOCATION)
@@ -65,6 +67,7 @@ impl Client {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         Reply {
             status,
+            headers,
             location,
             body: String::from_utf8_lossy(&body).into_owned(),
         }
