@@ -8,6 +8,7 @@ mod charts;
 mod company;
 mod error;
 mod layout;
+mod observe;
 mod operator;
 mod partner;
 mod requests;
@@ -30,6 +31,7 @@ use tower_http::trace::TraceLayer;
 use crate::ops::Ops;
 
 pub use error::PageError;
+pub use observe::metrics_router;
 pub use session::{CSRF_COOKIE, SESSION_COOKIE};
 
 /// Settings of the web edge.
@@ -37,12 +39,15 @@ pub use session::{CSRF_COOKIE, SESSION_COOKIE};
 pub struct WebConfig {
     /// Cookies get `Secure` when the console is served over https.
     pub secure_cookies: bool,
+    /// The bearer token `/metrics` answers on this listener; without one it is not served here.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl WebConfig {
     pub fn new(public_url: &str) -> Self {
         Self {
             secure_cookies: public_url.starts_with("https://"),
+            metrics_token: None,
         }
     }
 }
@@ -95,6 +100,7 @@ fn routes() -> Routes {
     let routes = operator::routes(routes);
     let routes = partner::routes(routes);
     let routes = webhooks::routes(routes);
+    let routes = observe::routes(routes);
     company::routes(routes)
 }
 
@@ -148,6 +154,10 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::record,
         ))
         .with_state(state)
         .layer(
