@@ -78,8 +78,8 @@ fn month_title(label: &str, month: &MonthOfExpiries) -> String {
     }
     if month.other_companies > 0 {
         title.push_str(&format!(
-            " and {} more",
-            plural(month.other_companies, "company", "companies")
+            " and {}",
+            plural(month.other_companies, "more company", "more companies")
         ));
     }
     title

@@ -334,7 +334,7 @@ async fn upgrade_to_premium_works_after_the_trial_expired_for_the_company_and_in
     assert!(
         upgrade
             .body
-            .contains("The free trial of Cobalt Expired Trial ended on")
+            .contains("The free trial or licences of Cobalt Expired Trial ended on")
     );
     assert!(!upgrade.body.contains("the free trial ends at once"));
     let form = cobalt.get("/company/orders/new?upgrade=true").await;

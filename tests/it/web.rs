@@ -243,7 +243,8 @@ async fn a_partner_admin_signs_in_to_the_admin_dashboard_and_sees_its_companies(
     assert!(page.body.contains("3 / 4"), "Echo's seats used / total");
     let acme = row_of(&page.body, "Acme Trial Co");
     assert!(
-        acme.contains(r#"<span class="status">Free Trial</span>"#),
+        acme.contains(r#"<span class="badge trial" title="Trial ends 21 Dec 2026"#)
+            && acme.contains(">Free Trial</span>"),
         "{acme}"
     );
     // Bluefin North is Bluefin IT's sub-partner: its company is listed under its name.
