@@ -91,7 +91,8 @@ async fn bench(label: &str, db: Db) {
     }
 
     let started = Instant::now();
-    let text = csv_table::decode(file.as_bytes()).unwrap();
+    let decoded = csv_table::decode(file.as_bytes()).unwrap();
+    let text = &*decoded.text;
     let table = csv_table::parse(text).unwrap();
     assert_eq!(table.row_count() as u64, ROWS);
     let new = NewUpload {
@@ -99,6 +100,7 @@ async fn bench(label: &str, db: Db) {
         purpose: Purpose::Renewal,
         file_name: "bench.csv",
         content: text,
+        encoding: "utf-8",
         by: None,
     };
     let upload = uploads::store(&db, &new, now).await.unwrap();

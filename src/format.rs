@@ -16,6 +16,16 @@ pub fn date(at: Timestamp, time_zone: &str) -> String {
     at.to_zoned_datetime(tz).strftime("%-d %b %Y").to_string()
 }
 
+/// "26 Nov 2026 09:00 (Europe/London)": an instant to the minute in `time_zone`, the zone named.
+pub fn date_time(at: Timestamp, time_zone: &str) -> String {
+    let tz = TimeZone::get(time_zone).unwrap_or(TimeZone::UTC);
+    let shown = at
+        .to_zoned_datetime(tz)
+        .strftime("%-d %b %Y %H:%M")
+        .to_string();
+    format!("{shown} ({time_zone})")
+}
+
 /// `n` with thousands separated by commas, as "1,234".
 pub fn count(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
@@ -69,6 +79,15 @@ mod tests {
         assert_eq!(super::date(at, "Europe/Berlin"), "1 Dec 2026");
         assert_eq!(super::date(at, "Nowhere/Special"), "30 Nov 2026");
         assert_eq!(super::date(super::NEVER, "Pacific/Kiritimati"), "never");
+    }
+
+    #[test]
+    fn an_instant_names_its_zone() {
+        let at: jiff::Timestamp = "2026-11-30T23:30:00Z".parse().unwrap();
+        assert_eq!(
+            super::date_time(at, "Europe/Berlin"),
+            "1 Dec 2026 00:30 (Europe/Berlin)"
+        );
     }
 
     #[test]

@@ -25,6 +25,8 @@ impl Purpose {
 pub struct Upload {
     pub file_name: String,
     pub content: String,
+    /// How the file's bytes were read: `utf-8` or `windows-1252`.
+    pub encoding: String,
     pub applied_at: Option<Timestamp>,
 }
 
@@ -34,14 +36,16 @@ pub struct NewUpload<'a> {
     pub purpose: Purpose,
     pub file_name: &'a str,
     pub content: &'a str,
+    /// How the file's bytes were read: `utf-8` or `windows-1252`.
+    pub encoding: &'a str,
     pub by: Option<UserId>,
 }
 
 /// Keeps a decoded file; returns its id.
 pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<UploadId> {
     let id = sqlx::query_scalar(
-        "INSERT INTO csv_uploads (company_id, purpose, file_name, content, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO csv_uploads (company_id, purpose, file_name, content, created_by, created_at, \
+         encoding) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(upload.company.0)
     .bind(upload.purpose.as_str())
@@ -49,6 +53,7 @@ pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<
     .bind(upload.content)
     .bind(upload.by.map(|u| u.0))
     .bind(secs(now))
+    .bind(upload.encoding)
     .fetch_one(db.pool())
     .await?;
     Ok(UploadId(id))
@@ -56,8 +61,8 @@ pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<
 
 /// Upload `id` of `company` for `purpose`; another company's upload is not found.
 pub async fn get(db: &Db, company: CompanyId, id: UploadId, purpose: Purpose) -> DbResult<Upload> {
-    let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT file_name, content, applied_at FROM csv_uploads \
+    let row: Option<(String, String, Option<i64>, String)> = sqlx::query_as(
+        "SELECT file_name, content, applied_at, encoding FROM csv_uploads \
          WHERE id = $1 AND company_id = $2 AND purpose = $3",
     )
     .bind(id.0)
@@ -65,10 +70,11 @@ pub async fn get(db: &Db, company: CompanyId, id: UploadId, purpose: Purpose) ->
     .bind(purpose.as_str())
     .fetch_optional(db.pool())
     .await?;
-    let (file_name, content, applied_at) = row.ok_or(DbError::NotFound)?;
+    let (file_name, content, applied_at, encoding) = row.ok_or(DbError::NotFound)?;
     Ok(Upload {
         file_name,
         content,
+        encoding,
         applied_at: applied_at.map(instant),
     })
 }

@@ -23,6 +23,8 @@ use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
 #[derive(Clone, Debug)]
 pub struct RenewalReview {
     pub file_name: String,
+    /// How the file's bytes were read.
+    pub encoding: crate::imports::csv_table::Encoding,
     pub headers: Vec<String>,
     /// The column read as the email (0-based).
     pub column: usize,
@@ -48,6 +50,7 @@ struct RenewalFile {
     file_name: String,
     table: CsvTable,
     column: Column,
+    encoding: crate::imports::csv_table::Encoding,
 }
 
 async fn file(
@@ -56,8 +59,11 @@ async fn file(
     upload: UploadId,
     column: Option<usize>,
 ) -> OpResult<RenewalFile> {
-    let UploadedTable { file_name, table } =
-        super::uploads::table(ops, company, upload, Purpose::Renewal).await?;
+    let UploadedTable {
+        file_name,
+        encoding,
+        table,
+    } = super::uploads::table(ops, company, upload, Purpose::Renewal).await?;
     let column = match column {
         None => table.likely_email_column(),
         Some(index) => table.column(index).map_err(|e| {
@@ -74,6 +80,7 @@ async fn file(
     };
     Ok(RenewalFile {
         file_name,
+        encoding,
         table,
         column,
     })
@@ -110,6 +117,7 @@ fn review(
         .collect();
     RenewalReview {
         file_name: file.file_name.clone(),
+        encoding: file.encoding,
         headers: file.table.headers().to_vec(),
         column: file.column.index(),
         rows: renewal::review(&values, &parsed, &known),

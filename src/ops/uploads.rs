@@ -4,7 +4,7 @@ use super::{Caller, Error, OpResult, Ops};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::uploads::{self, NewUpload, Purpose};
 use crate::domain::{Action, UploadId};
-use crate::imports::csv_table::{self, CsvTable};
+use crate::imports::csv_table::{self, CsvTable, Encoding};
 
 /// Checks that `bytes` is a CSV file the imports can read and keeps it; a file that is not is
 /// refused with what is wrong and where (`Error::File`).
@@ -19,14 +19,15 @@ pub async fn keep(
 ) -> OpResult<UploadId> {
     let now = ops.now();
     caller.require(Action::RunCompany, Some(company), now)?;
-    let text = csv_table::decode(bytes).map_err(Error::File)?;
-    csv_table::parse(text).map_err(Error::File)?;
+    let decoded = csv_table::decode(bytes).map_err(Error::File)?;
+    csv_table::parse(&decoded.text).map_err(Error::File)?;
     let name: String = file_name.chars().take(200).collect();
     let upload = NewUpload {
         company: company.id(),
         purpose,
         file_name: &name,
-        content: text,
+        content: &decoded.text,
+        encoding: decoded.encoding.as_str(),
         by: caller.user_id(),
     };
     Ok(uploads::store(&ops.db, &upload, now).await?)
@@ -35,6 +36,8 @@ pub async fn keep(
 /// A kept upload, read back as a table.
 pub struct UploadedTable {
     pub file_name: String,
+    /// How its bytes were read, which the preview says.
+    pub encoding: Encoding,
     pub table: CsvTable,
 }
 
@@ -48,8 +51,10 @@ pub async fn table(
     let upload = uploads::get(&ops.db, company.id(), id, purpose).await?;
     // The file parsed when it was uploaded; one that no longer does was changed behind our back.
     let table = csv_table::parse(&upload.content).map_err(|e| Error::Internal(Box::new(e)))?;
+    let encoding: Encoding = crate::db::parse_stored("csv_uploads.encoding", &upload.encoding)?;
     Ok(UploadedTable {
         file_name: upload.file_name,
+        encoding,
         table,
     })
 }

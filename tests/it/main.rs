@@ -8,6 +8,7 @@
 mod backup;
 mod browser;
 mod cli;
+mod console;
 mod delivery;
 mod hook_console;
 mod hook_events;

@@ -364,7 +364,7 @@ async fn a_session_stops_working_at_the_first_request_after_access_ends() {
     assert_eq!(client.get("/learner").await.status, StatusCode::OK);
     clock.advance(SignedDuration::from_hours(1));
     let reply = client.get("/learner").await;
-    assert_eq!(reply.location.as_deref(), Some("/sign-in"));
+    assert_eq!(reply.location.as_deref(), Some("/sign-in?next=%2Flearner"));
     assert_eq!(sessions(&db).await, 0);
 }
 
@@ -400,7 +400,7 @@ async fn signing_out_revokes_the_session_for_good() {
     client.cookies.insert(SESSION_COOKIE.to_owned(), stolen);
     assert_eq!(
         client.get("/partner").await.location.as_deref(),
-        Some("/sign-in")
+        Some("/sign-in?next=%2Fpartner")
     );
 }
 
@@ -431,7 +431,7 @@ async fn an_anonymous_visitor_is_sent_to_sign_in_and_unknown_pages_are_not_found
     let mut client = Client::new(&app);
     assert_eq!(
         client.get("/partner").await.location.as_deref(),
-        Some("/sign-in")
+        Some("/sign-in?next=%2Fpartner")
     );
     assert_eq!(client.get("/").await.location.as_deref(), Some("/sign-in"));
     let missing = client.get("/no/such/page").await;

@@ -54,6 +54,8 @@ struct MappingPage {
     layout: Layout,
     id: UploadId,
     file_name: String,
+    /// The file was not UTF-8 and was read as Windows-1252.
+    windows_1252: bool,
     selects: Vec<ColumnSelect>,
     good: usize,
     bad: Vec<RejectedRow>,
@@ -148,6 +150,7 @@ async fn mapping(
     render(MappingPage {
         layout: area.layout("Import Users", "/company/users"),
         id,
+        windows_1252: file.encoding == crate::imports::csv_table::Encoding::Windows1252,
         file_name: file.file_name,
         selects: column_selects(file.table.headers(), columns),
         good: good.len(),

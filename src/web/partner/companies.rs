@@ -55,6 +55,7 @@ struct CompaniesPage {
     status: String,
     search: String,
     next: Option<String>,
+    time_zone: String,
 }
 
 /// A company row as shown, with dates in the company's time zone.
@@ -65,8 +66,8 @@ struct CompanyLine {
 }
 
 impl CompanyLine {
-    fn new(row: CompanyRow, now: jiff::Timestamp) -> Self {
-        let tz = row.time_zone.as_str();
+    /// Dates in `tz`, the partner's time zone (this is a partner page).
+    fn new(row: CompanyRow, now: jiff::Timestamp, tz: &str) -> Self {
         let ends = match row.status {
             CompanyStatus::FreeTrial { ends_at } => format!("Trial ends {}", date(ends_at, tz)),
             CompanyStatus::Premium { until } => format!("Licensed until {}", date(until, tz)),
@@ -127,6 +128,7 @@ async fn list(
     };
     let (scope, now) = (area.caller.scope(), state.ops.now());
     let page = companies::list(&state.ops.db, &scope, &filter, after.as_ref(), PAGE, now).await?;
+    let time_zone = partners::time_zone(&state.ops.db, area.partner).await?;
     let next = page.next.map(|c| query.next(&c));
     render(CompaniesPage {
         layout: area.layout("Company", "/partner"),
@@ -134,12 +136,13 @@ async fn list(
         companies: page
             .items
             .into_iter()
-            .map(|row| CompanyLine::new(row, now))
+            .map(|row| CompanyLine::new(row, now, &time_zone))
             .collect(),
         counts: super::overview::dashboard_links(&state, &scope, area.partner, now).await?,
         status: query.status,
         search: query.q,
         next,
+        time_zone,
     })
 }
 
