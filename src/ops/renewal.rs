@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::audit::{self, Entry};
 use super::events;
@@ -51,6 +52,7 @@ struct RenewalFile {
     table: CsvTable,
     column: Column,
     encoding: crate::imports::csv_table::Encoding,
+    _permit: OwnedSemaphorePermit,
 }
 
 async fn file(
@@ -63,6 +65,7 @@ async fn file(
         file_name,
         encoding,
         table,
+        permit,
     } = super::uploads::table(ops, company, upload, Purpose::Renewal).await?;
     let column = match column {
         None => table.likely_email_column(),
@@ -83,6 +86,7 @@ async fn file(
         encoding,
         table,
         column,
+        _permit: permit,
     })
 }
 
@@ -172,7 +176,7 @@ pub async fn preview(
 }
 
 /// Renew Licences: every renewable learner of the file in one transaction, or none (refused
-/// with both numbers when seats are short).
+/// with both numbers when seats are short). The applied file is deleted with it.
 #[tracing::instrument(skip_all, fields(company = %company.id(), upload = %upload))]
 pub async fn apply(
     ops: &Ops,
@@ -205,7 +209,7 @@ pub async fn apply(
             audit::record(&mut tx, id, entry, caller.actor, now).await?;
             events::seats_allocated(&mut tx, id, &renew, now).await?;
         }
-        uploads::mark_applied(&mut tx, upload, now).await?;
+        uploads::delete(&mut tx, upload).await?;
         Ok(Some(review))
     })
     .await?;

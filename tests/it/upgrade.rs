@@ -27,11 +27,11 @@ fn previous() -> &'static [Migration] {
     &MIGRATIONS[..MIGRATIONS.len() - 1]
 }
 
-/// The migrations of the release whose data `old_world` writes: every one before 0010, which
-/// gave each partner its internal company and NFR seats.
-fn old_release() -> &'static [Migration] {
-    let n = MIGRATIONS.iter().position(|m| m.version >= 10).unwrap();
-    &MIGRATIONS[..n]
+/// The schema before partners had NFR seats (migration 10): the old world below is written in
+/// it, and upgrading it must give the partner its seats, whatever migrations came since.
+fn before_nfr() -> &'static [Migration] {
+    let nfr = MIGRATIONS.iter().position(|m| m.version >= 10).unwrap();
+    &MIGRATIONS[..nfr]
 }
 
 async fn versions(db: &Db) -> Vec<i64> {
@@ -174,13 +174,13 @@ async fn old_world(db: &Db) {
 }
 
 async fn a_database_of_the_previous_version_is_upgraded_in_place_and_keeps_its_data(db: TestDb) {
-    migrations::apply(&db, old_release()).await.unwrap();
+    migrations::apply(&db, before_nfr()).await.unwrap();
     old_world(&db).await;
-    let before = old_release().last().unwrap().version;
+    let before = before_nfr().last().unwrap().version;
 
     let dry = seatledger(&db.url, &["migrate", "--dry-run"]);
     assert!(dry.status.success(), "{dry:?}");
-    let pending: String = MIGRATIONS[old_release().len()..]
+    let pending: String = MIGRATIONS[before_nfr().len()..]
         .iter()
         .map(|m| format!("  {}\n", m.name))
         .collect();

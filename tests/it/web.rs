@@ -24,8 +24,8 @@ pub(crate) struct Client {
 
 pub(crate) struct Reply {
     pub status: StatusCode,
-    pub headers: axum::http::HeaderMap,
     pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
@@ -59,16 +59,16 @@ impl Client {
             self.set_cookie_headers.push(value);
         }
         let status = response.status();
-        let headers = response.headers().clone();
         let location = response
             .headers()
             .get(header::LOCATION)
             .map(|l| l.to_str().unwrap().to_owned());
+        let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         Reply {
             status,
-            headers,
             location,
+            headers,
             body: String::from_utf8_lossy(&body).into_owned(),
         }
     }
