@@ -1,5 +1,5 @@
 //! Progress of long CLI work (`check`, `demo --companies`, `migrate`): a bar redrawn in place on a
-//! terminal, plain lines now and then otherwise (logs, CI). Written to stderr, so stdout keeps
+//! terminal, plain log lines now and then otherwise (logs, CI). Both go to stderr, so stdout keeps
 //! only the command's result. Storage reports steps through `Progress` and never prints itself.
 
 use std::io::{IsTerminal, Write};
@@ -66,8 +66,8 @@ impl Progress for Stderr {
             return;
         }
         self.last = Some(Instant::now());
-        let mut err = std::io::stderr().lock();
         if self.terminal {
+            let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2K{}", bar(what, done, total, 30));
             self.drawn = true;
             if finished {
@@ -75,7 +75,9 @@ impl Progress for Stderr {
                 self.drawn = false;
             }
         } else {
-            let _ = writeln!(err, "{}", line(what, done, total));
+            // Off a terminal stderr is the log: the line goes through it, so it reads as a log
+            // line in text or JSON (`--log-format json`) alike.
+            tracing::info!("{}", line(what, done, total));
         }
     }
 }

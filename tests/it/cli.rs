@@ -30,6 +30,16 @@ on_both_databases!(
 
 async fn long_work_writes_plain_progress_lines_when_stderr_is_not_a_terminal(db: TestDb) {
     let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    // Off a terminal the progress is logged, at the default level.
+    let seatledger = |database: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_seatledger"))
+            .arg("--database")
+            .arg(database)
+            .args(args)
+            .env("SEATLEDGER_LOG", "info,sqlx=warn")
+            .output()
+            .expect("run seatledger")
+    };
     let migrate = seatledger(&db.url, &["migrate"]);
     assert!(migrate.status.success(), "{migrate:?}");
     assert!(
