@@ -85,6 +85,11 @@ async fn bench(label: &str, db: Db) {
             ),
             ("Premium only", "/partner?status=premium"),
             ("search '10000'", "/partner?q=10000"),
+            ("overview by name", "/partner/licences/overview"),
+            (
+                "overview by expired learners",
+                "/partner/licences/overview?sort=expired&dir=desc",
+            ),
         ] {
             let took = median(&app, &token, path).await;
             line.push_str(&format!(" {name} {:.2} ms |", took.as_secs_f64() * 1000.0));

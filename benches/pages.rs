@@ -113,6 +113,7 @@ async fn seed_world(db: Db, companies: u64, learners: u64) -> World {
             purpose: Purpose::Renewal,
             file_name: "renewal.csv",
             parsed: &parsed,
+            encoding: "utf-8",
             by: None,
         },
         now,

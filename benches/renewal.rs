@@ -99,6 +99,7 @@ async fn bench(label: &str, db: Db) {
         purpose: Purpose::Renewal,
         file_name: "bench.csv",
         parsed: &parsed,
+        encoding: "utf-8",
         by: None,
     };
     let upload = uploads::store(&db, &new, now).await.unwrap();

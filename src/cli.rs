@@ -257,7 +257,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => return backup(&db, &args.to).await,
         _ => {}
     }
-    db::migrations::run(&db).await?;
+    // `migrate` shows how far it is; other commands migrate quietly (the log says what ran).
+    if matches!(cli.command, Command::Migrate(_)) {
+        db::migrations::run_with(&db, &mut crate::progress::Stderr::new()).await?;
+    } else {
+        db::migrations::run(&db).await?;
+    }
     match cli.command {
         Command::Migrate(_) => println!("database is up to date"),
         Command::Backup(_) => unreachable!("backups return before migrating"),
@@ -397,7 +402,11 @@ async fn demo(db: &Db, args: DemoArgs) -> anyhow::Result<()> {
     match args.companies {
         Some(companies) => {
             let started = Instant::now();
-            let seeded = db::seed::bulk(db, &hash, companies, args.learners, now).await?;
+            let mut progress = crate::progress::Stderr::new();
+            let seeded =
+                db::seed::bulk_with(db, &hash, companies, args.learners, now, &mut progress)
+                    .await?;
+            progress.finish();
             println!(
                 "seeded {} companies with {} learners under partner {} in {:.1} s (password {})",
                 seeded.companies,
@@ -512,7 +521,9 @@ async fn backup(db: &Db, to: &std::path::Path) -> anyhow::Result<ExitCode> {
 }
 
 async fn check(db: &Db) -> anyhow::Result<ExitCode> {
-    let report = db::check::run(db).await?;
+    let mut progress = crate::progress::Stderr::new();
+    let report = db::check::run_with(db, &mut progress).await?;
+    progress.finish();
     println!(
         "checked {} batches, {} users, {} seat events, the NFR seats of {} partners",
         report.batches, report.users, report.events, report.partners

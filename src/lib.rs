@@ -28,5 +28,6 @@ pub mod jobs;
 pub mod metrics;
 pub mod ops;
 pub mod password;
+pub mod progress;
 pub mod web;
 pub mod webhooks;

@@ -117,3 +117,36 @@ pub async fn beneath(
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Page::from_rows(items, limit, |a| a.id))
 }
+
+/// The latest `limit` entries about one company, newest first.
+pub async fn latest_for(
+    db: &Db,
+    company: &super::scope::AuthorisedCompany,
+    limit: u32,
+) -> DbResult<Vec<ActivityRow>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.at, a.action, a.detail, NULL AS company, \
+           COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) \
+             FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
+           NULL AS on_behalf_of \
+         FROM activity a WHERE a.company_id = $1 ORDER BY a.id DESC LIMIT $2",
+    )
+    .bind(company.id().0)
+    .bind(i64::from(limit))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ActivityRow {
+                id: r.try_get("id")?,
+                at: instant(r.try_get("at")?),
+                company: None,
+                actor: r.try_get("actor")?,
+                on_behalf_of: None,
+                action: r.try_get("action")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(Into::into)
+}

@@ -7,6 +7,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, DbResult, instant, secs};
+use crate::progress::{Progress, Silent};
+
+/// What `check` reports progress in.
+const REPLAYED: &str = "check: seat events replayed";
 use crate::domain::company::NEVER;
 use crate::domain::{BatchId, BatchReplay, SeatEvent, SeatEventKind, UserId, UserReplay};
 
@@ -39,9 +43,21 @@ impl CheckReport {
 }
 
 pub async fn run(db: &Db) -> DbResult<CheckReport> {
+    run_with(db, &mut Silent).await
+}
+
+/// As `run`, telling `progress` how many seat events have been replayed.
+pub async fn run_with(db: &Db, progress: &mut dyn Progress) -> DbResult<CheckReport> {
     let mut report = CheckReport::default();
-    check_batches(db, &mut report).await?;
-    check_users(db, &mut report).await?;
+    // Every event is replayed by its batch, and those of a learner by the learner too.
+    let events: i64 =
+        sqlx::query_scalar("SELECT CAST(COUNT(*) + COUNT(user_id) AS BIGINT) FROM seat_events")
+            .fetch_one(db.pool())
+            .await?;
+    let total = u64::try_from(events).unwrap_or(0);
+    check_batches(db, &mut report, progress, total).await?;
+    check_users(db, &mut report, progress, total).await?;
+    progress.step(REPLAYED, total, total);
     check_nfr(db, &mut report).await?;
     Ok(report)
 }
@@ -99,7 +115,12 @@ struct StoredBatch {
     held_seats: i64,
 }
 
-async fn check_batches(db: &Db, report: &mut CheckReport) -> DbResult<()> {
+async fn check_batches(
+    db: &Db,
+    report: &mut CheckReport,
+    progress: &mut dyn Progress,
+    total: u64,
+) -> DbResult<()> {
     let mut rows = sqlx::query(
         "SELECT b.id, b.quantity, b.allocated, COALESCE(h.held, 0) AS held, \
            e.at, e.kind, e.user_id, e.quantity AS event_quantity, e.expires_at AS event_expires_at \
@@ -132,6 +153,7 @@ async fn check_batches(db: &Db, report: &mut CheckReport) -> DbResult<()> {
             continue;
         };
         report.events += 1;
+        progress.step(REPLAYED, report.events, total);
         if *consistent && let Err(e) = replay.apply(&event) {
             report.problem(e.to_string());
             *consistent = false;
@@ -189,7 +211,13 @@ fn finish_batch(
     }
 }
 
-async fn check_users(db: &Db, report: &mut CheckReport) -> DbResult<()> {
+async fn check_users(
+    db: &Db,
+    report: &mut CheckReport,
+    progress: &mut dyn Progress,
+    total: u64,
+) -> DbResult<()> {
+    let mut replayed = report.events;
     let mut rows = sqlx::query(
         "SELECT e.user_id, e.batch_id AS id, e.at, e.kind, e.quantity AS event_quantity, \
            e.expires_at AS event_expires_at, b.expires_at AS batch_expires_at \
@@ -211,6 +239,8 @@ async fn check_users(db: &Db, report: &mut CheckReport) -> DbResult<()> {
         let Some(event) = event_from_row(&row, batch)? else {
             continue;
         };
+        replayed += 1;
+        progress.step(REPLAYED, replayed, total);
         let expires_at = instant(row.try_get("batch_expires_at")?);
         if *consistent && let Err(e) = replay.apply(&event, expires_at) {
             report.problem(e.to_string());

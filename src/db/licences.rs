@@ -24,12 +24,17 @@ pub struct LicenceCounts {
     pub expired: i64,
 }
 
-/// Learners of company `$1` without an active licence at `$2`: the SQL mirror of
-/// `licence_status` being anything but Active outside a trial (a property test on both databases
-/// holds the two to the same answer). During a running trial nobody is listed.
-const WITHOUT_LICENCE: &str = "u.company_id = $1 AND u.is_learner = 1 AND u.deactivated_at IS NULL \
-    AND NOT EXISTS (SELECT 1 FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
-      WHERE s.user_id = u.id AND s.ended_at IS NULL AND b.expires_at > $2)";
+/// Learners of company `company` (an SQL expression) without an active licence at `$now`: the
+/// SQL mirror of `licence_status` being anything but Active outside a trial (a property test on
+/// both databases holds the two to the same answer). During a running trial nobody is listed, so
+/// callers ask only of companies not on trial.
+pub(crate) fn without_licence(company: &str, now: usize) -> String {
+    format!(
+        "u.company_id = {company} AND u.is_learner = 1 AND u.deactivated_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
+           WHERE s.user_id = u.id AND s.ended_at IS NULL AND b.expires_at > ${now})"
+    )
+}
 
 /// The SQL of every Licenses tab, by name, with how many parameters each takes (`$1` the
 /// company, `$2` now, then the tab's own): what a test asks the database to plan.
@@ -53,7 +58,10 @@ fn expiring_sql() -> String {
 }
 
 fn expired_count_sql() -> String {
-    format!("SELECT COUNT(*) FROM users u WHERE {WITHOUT_LICENCE}")
+    format!(
+        "SELECT COUNT(*) FROM users u WHERE {}",
+        without_licence("$1", 2)
+    )
 }
 
 fn available_sql() -> String {
@@ -82,8 +90,9 @@ fn allocated_sql() -> String {
 fn expired_sql() -> String {
     format!(
         "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, u.department, \
-           {FACTS_COLUMNS} FROM users u WHERE {WITHOUT_LICENCE} AND u.id > $3 \
-         ORDER BY u.id LIMIT $4"
+           {FACTS_COLUMNS} FROM users u WHERE {} AND u.id > $3 \
+         ORDER BY u.id LIMIT $4",
+        without_licence("$1", 2)
     )
 }
 
@@ -284,7 +293,8 @@ pub async fn expired_ids(
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT u.id FROM users u WHERE {WITHOUT_LICENCE} ORDER BY u.id"
+        "SELECT u.id FROM users u WHERE {} ORDER BY u.id",
+        without_licence("$1", 2)
     ))
     .bind(company.id().0)
     .bind(secs(now))
@@ -331,4 +341,158 @@ fn named_learner(row: &AnyRow) -> DbResult<NamedLearner> {
         user: UserId(row.try_get("id")?),
         facts: users::company_user_facts(row)?,
     })
+}
+
+/// When the company's soonest-ending valid licences end (NFR seats never do).
+pub async fn next_expiry(
+    db: &Db,
+    company: &AuthorisedCompany,
+    now: Timestamp,
+) -> DbResult<Option<Timestamp>> {
+    let at: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT MIN(b.expires_at) FROM licence_batches b \
+         WHERE b.company_id = $1 AND {} AND b.nfr = 0",
+        valid_batch("b", 2)
+    ))
+    .bind(company.id().0)
+    .bind(secs(now))
+    .fetch_one(db.pool())
+    .await?;
+    Ok(at.map(instant))
+}
+
+/// Seats a company held and used at one instant, as its seat ledger tells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeatsAt {
+    pub held: i64,
+    pub used: i64,
+}
+
+/// The most (batch, sample) rows `seat_history` reads: a company holds few batches.
+const HISTORY_ROWS: u32 = 20_000;
+
+/// The company's seats held and used at each instant of `at` (in order), replayed from its seat
+/// events: a batch is held from its assignment until it expires, and its seats are in use
+/// between their allocation and their release (or the batch's expiry). One pass over the
+/// company's events, summed by batch and by the sample each falls before.
+pub async fn seat_history(
+    db: &Db,
+    company: &AuthorisedCompany,
+    at: &[Timestamp],
+) -> DbResult<Vec<SeatsAt>> {
+    let Some(&last) = at.last() else {
+        return Ok(Vec::new());
+    };
+    let buckets: String = (0..at.len())
+        .map(|i| format!("WHEN e.at <= ${} THEN {i} ", i + 3))
+        .collect();
+    let sql = format!(
+        "SELECT e.batch_id, CAST(CASE {buckets}END AS BIGINT) AS bucket, \
+           CAST(SUM(CASE e.kind WHEN 'seat_allocated' THEN 1 WHEN 'seat_released' THEN -1 ELSE 0 END) AS BIGINT) AS delta, \
+           CAST(MAX(CASE WHEN e.kind = 'batch_assigned' THEN e.quantity END) AS BIGINT) AS quantity, \
+           MAX(CASE WHEN e.kind = 'batch_assigned' THEN e.expires_at END) AS expires_at \
+         FROM seat_events e WHERE e.company_id = $1 AND e.at <= $2 \
+         GROUP BY e.batch_id, CASE {buckets}END ORDER BY e.batch_id LIMIT {HISTORY_ROWS}"
+    );
+    let mut query = sqlx::query_as(&sql).bind(company.id().0).bind(secs(last));
+    for &t in at {
+        query = query.bind(secs(t));
+    }
+    let records: Vec<HistoryRecord> = query.fetch_all(db.pool()).await?;
+    let rows = records
+        .into_iter()
+        .map(|r| HistoryRow {
+            batch: r.batch_id,
+            bucket: usize::try_from(r.bucket).unwrap_or(0),
+            delta: r.delta,
+            assigned: r.quantity.zip(r.expires_at.map(instant)),
+        })
+        .collect::<Vec<_>>();
+    Ok(replay_history(&rows, at))
+}
+
+#[derive(FromRow)]
+struct HistoryRecord {
+    batch_id: i64,
+    bucket: i64,
+    delta: i64,
+    quantity: Option<i64>,
+    expires_at: Option<i64>,
+}
+
+/// A batch's seat events summed within one sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HistoryRow {
+    batch: i64,
+    bucket: usize,
+    delta: i64,
+    /// Its quantity and expiry, on the row holding its assignment.
+    assigned: Option<(i64, Timestamp)>,
+}
+
+/// Seats held and used at each `at[i]` from rows whose bucket is the first sample at or after
+/// their events.
+fn replay_history(rows: &[HistoryRow], at: &[Timestamp]) -> Vec<SeatsAt> {
+    let mut batches: HashMap<i64, (usize, i64, Timestamp)> = HashMap::new();
+    for row in rows {
+        if let Some((quantity, expires)) = row.assigned {
+            batches.insert(row.batch, (row.bucket, quantity, expires));
+        }
+    }
+    at.iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let mut seats = SeatsAt::default();
+            for (batch, &(assigned, quantity, expires)) in &batches {
+                if assigned > i || expires <= t {
+                    continue;
+                }
+                seats.held += quantity;
+                seats.used += rows
+                    .iter()
+                    .filter(|r| r.batch == *batch && r.bucket <= i)
+                    .map(|r| r.delta)
+                    .sum::<i64>();
+            }
+            seats
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_held_from_its_assignment_and_its_seats_used_until_it_expires() {
+        let t = |s: &str| -> Timestamp { s.parse().unwrap() };
+        let at = [
+            t("2026-01-01T00:00:00Z"),
+            t("2026-02-01T00:00:00Z"),
+            t("2026-03-01T00:00:00Z"),
+            t("2026-04-01T00:00:00Z"),
+        ];
+        let expires = t("2026-03-15T00:00:00Z");
+        let rows = [
+            // Assigned in January with 10 seats, 4 allocated at once.
+            HistoryRow {
+                batch: 1,
+                bucket: 1,
+                delta: 4,
+                assigned: Some((10, expires)),
+            },
+            // One released in February.
+            HistoryRow {
+                batch: 1,
+                bucket: 2,
+                delta: -1,
+                assigned: None,
+            },
+        ];
+        let seats = replay_history(&rows, &at);
+        assert_eq!(seats[0], SeatsAt { held: 0, used: 0 });
+        assert_eq!(seats[1], SeatsAt { held: 10, used: 4 });
+        assert_eq!(seats[2], SeatsAt { held: 10, used: 3 });
+        assert_eq!(seats[3], SeatsAt { held: 0, used: 0 }, "expired in March");
+    }
 }

@@ -5,6 +5,7 @@
 use sqlx::{Any, Executor, Transaction};
 
 use super::{Backend, Db, DbError, DbResult, secs};
+use crate::progress::{Progress, Silent};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Migration {
@@ -59,6 +60,7 @@ pub const MIGRATIONS: &[Migration] = &[
         ]
     ),
     migration!(14, "0014_company_reads.sql"),
+    migration!(15, "0015_console.sql"),
 ];
 
 /// The newest migration this seatledger knows.
@@ -148,6 +150,20 @@ pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
 /// `run` passes every migration; tests pass a prefix to build a database of an older version.
 /// A database from a newer version is refused before anything is applied.
 pub async fn apply(db: &Db, migrations: &[Migration]) -> DbResult<Vec<i64>> {
+    apply_with(db, migrations, &mut Silent).await
+}
+
+/// `run`, telling `progress` as each migration is done (a big database's take long).
+pub async fn run_with(db: &Db, progress: &mut dyn Progress) -> DbResult<Vec<i64>> {
+    apply_with(db, MIGRATIONS, progress).await
+}
+
+/// `apply`, telling `progress` as each migration is done.
+pub async fn apply_with(
+    db: &Db,
+    migrations: &[Migration],
+    progress: &mut dyn Progress,
+) -> DbResult<Vec<i64>> {
     let mut tx = lock(db).await?;
     tx.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (\
@@ -171,6 +187,11 @@ pub async fn apply(db: &Db, migrations: &[Migration]) -> DbResult<Vec<i64>> {
             tracing::info!(version = m.version, name = m.name, "applied migration");
             ran.push(m.version);
         }
+        let done = migrations
+            .iter()
+            .take_while(|n| n.version <= m.version)
+            .count();
+        progress.step("migrate: migrations", done as u64, migrations.len() as u64);
     }
     Ok(ran)
 }

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;
+pub mod overview;
 pub mod partners;
 pub mod passwords;
 pub mod people;

@@ -237,6 +237,19 @@ impl Seller {
     }
 }
 
+/// How many requests wait for `seller` to assign or reject: what Requested Orders lists.
+pub async fn waiting_count(db: &Db, seller: Seller) -> DbResult<i64> {
+    let (condition, value) = seller.condition(1);
+    let n = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM orders o JOIN companies c ON c.id = o.company_id \
+         WHERE {condition} AND o.state = 'requested'"
+    ))
+    .bind(value)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n)
+}
+
 /// The three lists of the partner's Orders tab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrdersTab {
@@ -251,6 +264,8 @@ pub enum OrdersTab {
 /// Add Filter: company name, type, requested between two instants.
 #[derive(Clone, Debug, Default)]
 pub struct OrderFilter {
+    /// One order, in whatever state (the link of an order email).
+    pub order: Option<OrderId>,
     pub company: Option<String>,
     pub kind: Option<OrderKind>,
     pub from: Option<Timestamp>,
@@ -274,6 +289,7 @@ pub async fn for_seller(
         _ => seller.condition(1),
     };
     let state = match tab {
+        _ if filter.order.is_some() => "1 = 1",
         OrdersTab::Requested => "o.state = 'requested'",
         OrdersTab::Assigned => "o.state = 'assigned'",
         OrdersTab::Mine => "1 = 1",
@@ -288,6 +304,7 @@ pub async fn for_seller(
            AND ($2 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\') AND ($3 = '' OR o.kind = $3) \
            AND o.requested_at >= $4 AND o.requested_at < $5 \
            AND (o.requested_at < $6 OR (o.requested_at = $6 AND o.id < $7)) \
+           AND ($9 = 0 OR o.id = $9) \
          ORDER BY o.requested_at DESC, o.id DESC LIMIT $8"
     ))
     .bind(value)
@@ -298,6 +315,7 @@ pub async fn for_seller(
     .bind(before.map_or(i64::MAX, |c| c.requested_at))
     .bind(before.map_or(i64::MAX, |c| c.id.0))
     .bind(i64::from(limit) + 1)
+    .bind(filter.order.map_or(0, |o| o.0))
     .fetch_all(db.pool())
     .await?;
     order_page(records, limit)

@@ -127,6 +127,15 @@ pub async fn users(db: &Db, partner: PartnerId) -> DbResult<Vec<(UserId, String)
         .collect())
 }
 
+/// The time zone `partner`'s pages show dates in.
+pub async fn time_zone(db: &Db, partner: PartnerId) -> DbResult<String> {
+    let zone = sqlx::query_scalar("SELECT time_zone FROM partners WHERE id = $1")
+        .bind(partner.0)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(zone)
+}
+
 /// A partner as the operator's console lists it: where it sits, its own customer companies and
 /// their seats, its NFR seats, and its admins still to accept their invitation.
 #[derive(Clone, Debug, FromRow)]

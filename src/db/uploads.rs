@@ -30,6 +30,8 @@ pub struct Upload {
     pub file_name: String,
     pub parsed: Option<Vec<u8>>,
     pub report: Option<Vec<u8>>,
+    /// How the file's bytes were read: `utf-8` or `windows-1252`.
+    pub encoding: String,
 }
 
 /// A parsed file to keep for `company`.
@@ -39,6 +41,8 @@ pub struct NewUpload<'a> {
     pub file_name: &'a str,
     /// The table's stored form (`CsvTable::to_bytes`).
     pub parsed: &'a [u8],
+    /// How the file's bytes were read: `utf-8` or `windows-1252`.
+    pub encoding: &'a str,
     pub by: Option<UserId>,
 }
 
@@ -56,7 +60,7 @@ pub async fn held_bytes(db: &Db, company: CompanyId) -> DbResult<i64> {
 pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<UploadId> {
     let id = sqlx::query_scalar(
         "INSERT INTO csv_uploads (company_id, purpose, file_name, parsed, size, created_by, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+         created_at, encoding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(upload.company.0)
     .bind(upload.purpose.as_str())
@@ -65,6 +69,7 @@ pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<
     .bind(upload.parsed.len() as i64)
     .bind(upload.by.map(|u| u.0))
     .bind(secs(now))
+    .bind(upload.encoding)
     .fetch_one(db.pool())
     .await?;
     Ok(UploadId(id))
@@ -73,7 +78,7 @@ pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<
 /// Upload `id` of `company` for `purpose`; another company's upload is not found.
 pub async fn get(db: &Db, company: CompanyId, id: UploadId, purpose: Purpose) -> DbResult<Upload> {
     let upload: Option<Upload> = sqlx::query_as(
-        "SELECT file_name, parsed, report FROM csv_uploads \
+        "SELECT file_name, parsed, report, encoding FROM csv_uploads \
          WHERE id = $1 AND company_id = $2 AND purpose = $3",
     )
     .bind(id.0)

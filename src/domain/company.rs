@@ -30,6 +30,18 @@ pub fn is_expiring(expires_at: Timestamp, now: Timestamp) -> bool {
     expires_at > now && expires_at <= window_ends && expires_at != NEVER
 }
 
+/// A trial ending within this window is "ending soon" on the Admin Dashboard.
+pub const TRIAL_ENDING_WITHIN: SignedDuration = SignedDuration::from_hours(24 * 7);
+
+/// A status badge reads "ending soon" when the trial or licences end within this window, the
+/// same 72 hours as the reminder email.
+pub const ENDING_SOON_WITHIN: SignedDuration = SignedDuration::from_hours(72);
+
+/// Whether a trial ending at `ends_at` is running at `now` and ends within `window`.
+pub fn ends_within(ends_at: Timestamp, now: Timestamp, window: SignedDuration) -> bool {
+    ends_at > now && ends_at <= now.saturating_add(window).unwrap_or(Timestamp::MAX)
+}
+
 /// What the lifecycle rules need to know about a company.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompanyFacts {
@@ -143,6 +155,16 @@ mod tests {
         );
         assert!(c.on_trial(at("2026-01-31T23:59:59Z")));
         assert!(!c.on_trial(at("2026-02-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_trial_ends_within_a_window_up_to_its_last_instant() {
+        let now = at("2026-01-01T00:00:00Z");
+        let week = TRIAL_ENDING_WITHIN;
+        assert!(ends_within(at("2026-01-08T00:00:00Z"), now, week));
+        assert!(!ends_within(at("2026-01-08T00:00:01Z"), now, week));
+        assert!(!ends_within(now, now, week));
+        assert!(ends_within(at("2026-01-01T00:00:01Z"), now, week));
     }
 
     #[test]

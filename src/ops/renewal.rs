@@ -24,6 +24,8 @@ use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
 #[derive(Clone, Debug)]
 pub struct RenewalReview {
     pub file_name: String,
+    /// How the file's bytes were read.
+    pub encoding: crate::imports::csv_table::Encoding,
     pub headers: Vec<String>,
     /// The column read as the email (0-based).
     pub column: usize,
@@ -49,6 +51,7 @@ struct RenewalFile {
     file_name: String,
     table: CsvTable,
     column: Column,
+    encoding: crate::imports::csv_table::Encoding,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -60,6 +63,7 @@ async fn file(
 ) -> OpResult<RenewalFile> {
     let UploadedTable {
         file_name,
+        encoding,
         table,
         permit,
     } = super::uploads::table(ops, company, upload, Purpose::Renewal).await?;
@@ -79,6 +83,7 @@ async fn file(
     };
     Ok(RenewalFile {
         file_name,
+        encoding,
         table,
         column,
         _permit: permit,
@@ -116,6 +121,7 @@ fn review(
         .collect();
     RenewalReview {
         file_name: file.file_name.clone(),
+        encoding: file.encoding,
         headers: file.table.headers().to_vec(),
         column: file.column.index(),
         rows: renewal::review(&values, &parsed, &known),

@@ -10,7 +10,7 @@ use super::{Caller, Conflict, Error, OpResult, Ops};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::uploads::{self, NewUpload, Purpose};
 use crate::domain::{Action, UploadId};
-use crate::imports::csv_table::{self, CsvTable};
+use crate::imports::csv_table::{self, CsvTable, Encoding};
 
 /// How long an upload is kept: a day to preview and apply it.
 pub const KEPT_FOR: SignedDuration = SignedDuration::from_hours(24);
@@ -45,7 +45,10 @@ pub async fn keep(
         bytes,
         permit: _permit,
     } = upload;
-    let parsed = csv_table::read(bytes).map_err(Error::File)?.to_bytes();
+    let decoded = csv_table::decode(bytes).map_err(Error::File)?;
+    let parsed = csv_table::parse(&decoded.text)
+        .map_err(Error::File)?
+        .to_bytes();
     let held = uploads::held_bytes(&ops.db, company.id()).await?;
     if u64::try_from(held).unwrap_or(0) + parsed.len() as u64 > QUOTA_BYTES {
         return Err(Error::Conflict(Conflict::UploadQuota {
@@ -58,6 +61,7 @@ pub async fn keep(
         purpose,
         file_name: &name,
         parsed: &parsed,
+        encoding: decoded.encoding.as_str(),
         by: caller.user_id(),
     };
     Ok(uploads::store(&ops.db, &upload, now).await?)
@@ -66,6 +70,8 @@ pub async fn keep(
 /// A kept upload, read back as a table, with the permit for the heavy work done with it.
 pub struct UploadedTable {
     pub file_name: String,
+    /// How its bytes were read, which the preview says.
+    pub encoding: Encoding,
     pub table: CsvTable,
     pub permit: OwnedSemaphorePermit,
 }
@@ -83,8 +89,10 @@ pub async fn table(
     let parsed = upload.parsed.ok_or(Error::NotFound)?;
     // Only `keep` writes it; one that does not read back was changed behind our back.
     let table = CsvTable::from_bytes(&parsed).map_err(|e| Error::Internal(Box::new(e)))?;
+    let encoding: Encoding = crate::db::parse_stored("csv_uploads.encoding", &upload.encoding)?;
     Ok(UploadedTable {
         file_name: upload.file_name,
+        encoding,
         table,
         permit,
     })

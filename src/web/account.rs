@@ -27,6 +27,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .add("/", GET, get(home))
         .add("/health", GET, get(health))
         .add("/static/app.css", GET, get(stylesheet))
+        .add("/static/select-all.js", GET, get(select_all_script))
         .add("/sign-in", BOTH, get(sign_in_page).post(sign_in))
         .add("/sign-out", POST, post(sign_out))
         .add(
@@ -75,6 +76,16 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
+async fn select_all_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/select-all.js"),
+    )
+}
+
 pub(super) async fn not_found() -> PageError {
     PageError::Op(Error::NotFound)
 }
@@ -86,11 +97,36 @@ struct SignInPage {
     notice: Option<&'static str>,
     email: String,
     error: Option<String>,
+    /// Where to go after signing in (a same-site path), or empty.
+    next: String,
 }
 
 #[derive(Deserialize)]
 struct SignInQuery {
     password: Option<String>,
+    next: Option<String>,
+}
+
+/// The longest `next` path kept: the longest link an email or page of ours makes is far shorter.
+const NEXT_MAX: usize = 1024;
+
+/// `raw` if it is a path on this site, to go to after signing in: it starts with one `/` (not
+/// `//` or `/\`, which browsers read as another host), holds no backslash, space or control
+/// character, and is not absurdly long. Anything else is dropped, never followed.
+pub(super) fn same_site_path(raw: &str) -> Option<&str> {
+    let bytes = raw.as_bytes();
+    let path = bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && raw.len() <= NEXT_MAX
+        && !raw
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control());
+    path.then_some(raw)
+}
+
+/// Where a signed-in person goes: `next` if it is a same-site path, else their area's home.
+fn after_sign_in(next: Option<&str>, home: &'static str) -> String {
+    next.and_then(same_site_path).unwrap_or(home).to_owned()
 }
 
 async fn sign_in_page(
@@ -98,8 +134,9 @@ async fn sign_in_page(
     csrf: CsrfToken,
     Query(query): Query<SignInQuery>,
 ) -> PageResult {
+    let next = query.next.as_deref();
     if let Some(who) = who {
-        return Ok(Redirect::to(who.area().home()).into_response());
+        return Ok(Redirect::to(&after_sign_in(next, who.area().home())).into_response());
     }
     render(SignInPage {
         layout: Layout::anonymous("Sign in", &csrf),
@@ -109,6 +146,7 @@ async fn sign_in_page(
             .then_some("Your password is set. Sign in with it now."),
         email: String::new(),
         error: None,
+        next: next.and_then(same_site_path).unwrap_or("").to_owned(),
     })
 }
 
@@ -116,6 +154,8 @@ async fn sign_in_page(
 struct SignInForm {
     email: String,
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
 /// Why a sign-in failed, as the sign-in page says it.
@@ -151,8 +191,9 @@ async fn sign_in(
 ) -> PageResult {
     match accounts::sign_in(&state.ops, &form.email, &form.password, &address).await {
         Ok(session) => {
-            let mut response =
-                Redirect::to(super::areas::Area::of(session.landing).home()).into_response();
+            let home = super::areas::Area::of(session.landing).home();
+            let to = after_sign_in(Some(&form.next), home);
+            let mut response = Redirect::to(&to).into_response();
             let cookie = set_cookie(
                 state.config.cookies.session,
                 &session.token,
@@ -169,6 +210,7 @@ async fn sign_in(
                 notice: None,
                 email: form.email.trim().chars().take(254).collect(),
                 error: Some(sign_in_failure(failure)),
+                next: same_site_path(&form.next).unwrap_or("").to_owned(),
             };
             render_with(StatusCode::UNAUTHORIZED, page)
         }
@@ -290,4 +332,35 @@ async fn forgot_password(
         layout: Layout::anonymous("Reset your password", &csrf),
         sent: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_site_path;
+
+    #[test]
+    fn only_a_path_on_this_site_is_followed_after_sign_in() {
+        for good in [
+            "/partner/licences?order=12",
+            "/company",
+            "/partner/licences/overview?status=expired&sort=next_expiry",
+        ] {
+            assert_eq!(same_site_path(good), Some(good), "{good}");
+        }
+        for bad in [
+            "",
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/partner",
+            "javascript:alert(1)",
+            "partner",
+            "/partner\\..\\x",
+            "/ok\r\nLocation: //evil",
+            "/ space",
+            "\t/partner",
+        ] {
+            assert_eq!(same_site_path(bad), None, "{bad:?}");
+        }
+        assert_eq!(same_site_path(&format!("/{}", "a".repeat(2000))), None);
+    }
 }

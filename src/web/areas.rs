@@ -125,7 +125,28 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let to_sign_in = || PageError::Redirect("/sign-in".into());
+        // A page asked for before signing in (a link from an email) is where sign-in leads.
+        let wanted = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let get = parts.method == axum::http::Method::GET;
+        let to_sign_in = || {
+            let back = get
+                .then(|| super::account::same_site_path(&wanted))
+                .flatten()
+                .filter(|p| *p != "/" && !p.starts_with("/sign-in"));
+            PageError::Redirect(match back {
+                Some(path) => format!(
+                    "/sign-in?{}",
+                    form_urlencoded::Serializer::new(String::new())
+                        .append_pair("next", path)
+                        .finish()
+                ),
+                None => "/sign-in".into(),
+            })
+        };
         let csrf = CsrfToken::from_request_parts(parts, state).await?;
         let token = cookie(&parts.headers, state.config.cookies.session).ok_or_else(to_sign_in)?;
         let db = &state.ops.db;

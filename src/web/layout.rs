@@ -129,3 +129,52 @@ impl Layout {
         }
     }
 }
+
+/// A company's status as a badge: its own text and colour for each state, "ending soon" when
+/// the trial or licences end within 72 hours, and the date on hover.
+pub struct Badge {
+    pub class: &'static str,
+    pub text: &'static str,
+    pub title: String,
+}
+
+impl Badge {
+    pub fn of(status: crate::domain::CompanyStatus, now: jiff::Timestamp, time_zone: &str) -> Self {
+        use crate::domain::CompanyStatus;
+        use crate::domain::company::{ENDING_SOON_WITHIN, ends_within};
+        use crate::format::date;
+        match status {
+            CompanyStatus::FreeTrial { ends_at }
+                if ends_within(ends_at, now, ENDING_SOON_WITHIN) =>
+            {
+                Self {
+                    class: "ending",
+                    text: "Free Trial, ending within 72 hours",
+                    title: format!("Trial ends {} ({time_zone})", date(ends_at, time_zone)),
+                }
+            }
+            CompanyStatus::FreeTrial { ends_at } => Self {
+                class: "trial",
+                text: "Free Trial",
+                title: format!("Trial ends {} ({time_zone})", date(ends_at, time_zone)),
+            },
+            CompanyStatus::Premium { until } if ends_within(until, now, ENDING_SOON_WITHIN) => {
+                Self {
+                    class: "ending",
+                    text: "Premium, ending within 72 hours",
+                    title: format!("Licences end {} ({time_zone})", date(until, time_zone)),
+                }
+            }
+            CompanyStatus::Premium { until } => Self {
+                class: "premium",
+                text: "Premium",
+                title: format!("Licensed until {} ({time_zone})", date(until, time_zone)),
+            },
+            CompanyStatus::Expired { since } => Self {
+                class: "expired",
+                text: "Expired",
+                title: format!("Ended {} ({time_zone})", date(since, time_zone)),
+            },
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 mod account;
 mod areas;
+mod charts;
 mod client;
 mod company;
 mod error;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub ops: Ops,
     pub config: WebConfig,
     form_key: tokio::sync::OnceCell<ring::hmac::Key>,
+    /// Permits for the downloads that read a whole partner (the licence overview's CSV).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -159,6 +162,7 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
         ops,
         config,
         form_key: tokio::sync::OnceCell::new(),
+        exports: Arc::new(tokio::sync::Semaphore::new(partner::EXPORTS_AT_ONCE)),
     });
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
         let id = request

@@ -24,8 +24,49 @@ pub(crate) fn stdout(output: &Output) -> String {
 
 on_both_databases!(
     demo_passes_check_and_a_tampered_batch_fails_it,
-    bulk_seed_creates_what_was_asked_and_passes_check
+    bulk_seed_creates_what_was_asked_and_passes_check,
+    long_work_writes_plain_progress_lines_when_stderr_is_not_a_terminal,
 );
+
+async fn long_work_writes_plain_progress_lines_when_stderr_is_not_a_terminal(db: TestDb) {
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    // Off a terminal the progress is logged, at the default level.
+    let seatledger = |database: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_seatledger"))
+            .arg("--database")
+            .arg(database)
+            .args(args)
+            .env("SEATLEDGER_LOG", "info,sqlx=warn")
+            .output()
+            .expect("run seatledger")
+    };
+    let migrate = seatledger(&db.url, &["migrate"]);
+    assert!(migrate.status.success(), "{migrate:?}");
+    assert!(
+        stderr(&migrate).contains("migrate: migrations: 100%"),
+        "{}",
+        stderr(&migrate)
+    );
+    let demo = seatledger(&db.url, &["demo", "--companies", "3", "--learners", "2"]);
+    assert!(demo.status.success(), "{demo:?}");
+    let progress = stderr(&demo);
+    assert!(progress.contains("demo: tables filled: 100%"), "{progress}");
+    assert!(
+        !progress.contains('\r'),
+        "no bar redrawn in place off a terminal"
+    );
+    let check = seatledger(&db.url, &["check"]);
+    assert!(check.status.success(), "{check:?}");
+    let lines = stderr(&check);
+    assert!(
+        lines.contains("check: seat events replayed: 100%"),
+        "{lines}"
+    );
+    assert!(
+        !stdout(&check).contains("replayed"),
+        "stdout keeps only the result"
+    );
+}
 
 async fn demo_passes_check_and_a_tampered_batch_fails_it(db: TestDb) {
     let demo = seatledger(&db.url, &["demo", "--now", "2026-11-26T09:00:00Z"]);

@@ -184,6 +184,7 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             purpose: Purpose::Renewal,
             file_name: "acme.csv",
             parsed: &read(b"email\nlearner1@acme.example\n").unwrap().to_bytes(),
+            encoding: "utf-8",
             by: None,
         },
         crate::support::at(crate::web::NOW),
@@ -202,6 +203,7 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             purpose: Purpose::Users,
             file_name: "acme.csv",
             parsed: &read(b"email\nnew@acme.example\n").unwrap().to_bytes(),
+            encoding: "utf-8",
             by: None,
         },
         crate::support::at(crate::web::NOW),
@@ -294,6 +296,10 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
         format!("/partner/activity?company={acme_id}"),
         "/partner/partners".to_owned(),
         "/partner/webhooks".to_owned(),
+        "/partner/licences/overview".to_owned(),
+        "/partner/licences/overview?status=trial&sort=total&dir=desc".to_owned(),
+        format!("/partner/licences/overview?manager={acme_id}"),
+        "/partner/licences/overview.csv".to_owned(),
     ] {
         let reply = outsider.get(&path).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");

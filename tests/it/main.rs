@@ -8,6 +8,7 @@
 mod backup;
 mod browser;
 mod cli;
+mod console;
 mod delivery;
 mod guards;
 mod hook_console;
@@ -20,6 +21,7 @@ mod licences;
 mod nfr;
 mod observe;
 mod operator;
+mod overview;
 mod partner;
 mod people;
 mod plans;

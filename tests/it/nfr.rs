@@ -201,7 +201,7 @@ async fn the_partner_sees_its_own_company_apart_and_its_nfr_seats_never_expire()
     assert_eq!(manage.location.as_deref(), Some("/company"));
     let home = partner.get("/company").await.body;
     assert!(home.contains(r#"<span class="badge internal">Internal</span>"#));
-    assert!(home.contains("Your NFR seats never expire."));
+    assert!(home.contains("It holds 10 NFR seats, which never expire."));
     let added = partner
         .post(
             "/company/users",

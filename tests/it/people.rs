@@ -140,7 +140,7 @@ async fn deactivating_returns_the_seat_with_its_batch_validity_and_ends_access()
     assert_eq!(reply.location.as_deref(), Some("/company/users"));
     assert_eq!(
         learner.get("/learner").await.location.as_deref(),
-        Some("/sign-in")
+        Some("/sign-in?next=%2Flearner")
     );
     let refused = Client::new(&app)
         .sign_in("learner1@echo.example", seed::DEMO_PASSWORD)
@@ -348,7 +348,7 @@ async fn a_reset_link_goes_out_at_most_every_thirty_minutes_and_works_once() {
             .await
             .location
             .as_deref(),
-        Some("/sign-in")
+        Some("/sign-in?next=%2Fcompany")
     );
     let older = first_link
         .split_whitespace()

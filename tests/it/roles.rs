@@ -361,6 +361,7 @@ async fn a_managed_companys_managers_only_look_on_every_company_route(db: TestDb
         purpose: Purpose::Renewal,
         file_name: "acme.csv",
         parsed: &parsed,
+        encoding: "utf-8",
         by: None,
     };
     let now = crate::support::at(crate::web::NOW);

@@ -283,7 +283,8 @@ async fn a_partner_admin_signs_in_to_the_admin_dashboard_and_sees_its_companies(
     assert!(page.body.contains("3 / 4"), "Echo's seats used / total");
     let acme = row_of(&page.body, "Acme Trial Co");
     assert!(
-        acme.contains(r#"<span class="status">Free Trial</span>"#),
+        acme.contains(r#"<span class="badge trial" title="Trial ends 21 Dec 2026"#)
+            && acme.contains(">Free Trial</span>"),
         "{acme}"
     );
     // Bluefin North is Bluefin IT's sub-partner: its company is listed under its name.
@@ -403,7 +404,7 @@ async fn a_session_stops_working_at_the_first_request_after_access_ends() {
     assert_eq!(client.get("/learner").await.status, StatusCode::OK);
     clock.advance(SignedDuration::from_hours(1));
     let reply = client.get("/learner").await;
-    assert_eq!(reply.location.as_deref(), Some("/sign-in"));
+    assert_eq!(reply.location.as_deref(), Some("/sign-in?next=%2Flearner"));
     assert_eq!(sessions(&db).await, 0);
 }
 
@@ -439,7 +440,7 @@ async fn signing_out_revokes_the_session_for_good() {
     client.cookies.insert(SESSION_COOKIE.to_owned(), stolen);
     assert_eq!(
         client.get("/partner").await.location.as_deref(),
-        Some("/sign-in")
+        Some("/sign-in?next=%2Fpartner")
     );
 }
 
@@ -470,7 +471,7 @@ async fn an_anonymous_visitor_is_sent_to_sign_in_and_unknown_pages_are_not_found
     let mut client = Client::new(&app);
     assert_eq!(
         client.get("/partner").await.location.as_deref(),
-        Some("/sign-in")
+        Some("/sign-in?next=%2Fpartner")
     );
     assert_eq!(client.get("/").await.location.as_deref(), Some("/sign-in"));
     let missing = client.get("/no/such/page").await;

@@ -6,6 +6,7 @@ use sqlx::Executor;
 use super::valid;
 use crate::db::{Backend, Db, DbResult, partners, secs};
 use crate::domain::{OrgName, PartnerId, TrialDays};
+use crate::progress::{Progress, Silent};
 
 /// What a bulk seed created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +25,18 @@ pub async fn bulk(
     companies: u64,
     learners: u64,
     now: Timestamp,
+) -> DbResult<BulkSeed> {
+    bulk_with(db, password_hash, companies, learners, now, &mut Silent).await
+}
+
+/// `bulk`, telling `progress` as each of its set-based inserts is done.
+pub async fn bulk_with(
+    db: &Db,
+    password_hash: &str,
+    companies: u64,
+    learners: u64,
+    now: Timestamp,
+    progress: &mut dyn Progress,
 ) -> DbResult<BulkSeed> {
     let mut tx = db.begin_write().await?;
     let partner = partners::create(
@@ -161,7 +174,8 @@ pub async fn bulk(
             ints(&[seat0]),
         ),
     ];
-    for (sql, binds) in statements {
+    let steps = statements.len() as u64;
+    for (done, (sql, binds)) in statements.into_iter().enumerate() {
         let mut query = sqlx::query(&sql);
         for arg in binds {
             query = match arg {
@@ -170,6 +184,7 @@ pub async fn bulk(
             };
         }
         query.execute(&mut *tx).await?;
+        progress.step("demo: tables filled", done as u64 + 1, steps);
     }
     if db.backend() == Backend::Postgres {
         // Rows were inserted with explicit ids; move each identity past them.

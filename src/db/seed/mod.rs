@@ -3,7 +3,7 @@
 
 mod bulk;
 
-pub use bulk::{BulkSeed, bulk};
+pub use bulk::{BulkSeed, bulk, bulk_with};
 
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use sqlx::{Any, Transaction};

@@ -25,10 +25,6 @@ pub enum CsvError {
     Empty,
     #[error("the file is not a text file (it contains binary data on line {line})")]
     NotText { line: u64 },
-    #[error(
-        "the file is not UTF-8 text: line {line} has bytes that are not UTF-8 (save it as CSV UTF-8)"
-    )]
-    NotUtf8 { line: u64 },
     #[error("the file has a header but no rows")]
     NoRows,
     #[error(
@@ -61,7 +57,6 @@ impl CsvError {
     pub fn line(&self) -> Option<u64> {
         match self {
             CsvError::NotText { line }
-            | CsvError::NotUtf8 { line }
             | CsvError::TooManyColumns { line }
             | CsvError::FieldTooLong { line, .. }
             | CsvError::TooManyRows { line }
@@ -139,8 +134,64 @@ impl<'a> CsvRow<'a> {
     }
 }
 
-/// Checks the size and decodes UTF-8 (with or without a byte order mark).
-pub fn decode(bytes: &[u8]) -> Result<&str, CsvError> {
+/// How an uploaded file's bytes were read as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    /// Excel's plain "CSV" is saved in the Windows code page: a file that is not UTF-8 is read
+    /// as Windows-1252, which gives every byte a character, and the preview says so.
+    Windows1252,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "utf-8",
+            Encoding::Windows1252 => "windows-1252",
+        }
+    }
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = ();
+
+    fn from_str(raw: &str) -> Result<Self, ()> {
+        [Encoding::Utf8, Encoding::Windows1252]
+            .into_iter()
+            .find(|e| e.as_str() == raw)
+            .ok_or(())
+    }
+}
+
+/// A file's text and how it was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    pub text: std::borrow::Cow<'a, str>,
+    pub encoding: Encoding,
+}
+
+/// Windows-1252 at 0x80..=0x9F, where it differs from Latin-1 (WHATWG's table: the five bytes
+/// it leaves undefined read as the C1 controls of the same number).
+const WINDOWS_1252_HIGH: [char; 32] = [
+    '\u{20AC}', '\u{81}', '\u{201A}', '\u{192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}',
+    '\u{2C6}', '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', '\u{8D}', '\u{17D}', '\u{8F}',
+    '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}',
+    '\u{2DC}', '\u{2122}', '\u{161}', '\u{203A}', '\u{153}', '\u{9D}', '\u{17E}', '\u{178}',
+];
+
+fn windows_1252(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0x9F => WINDOWS_1252_HIGH[usize::from(b - 0x80)],
+            _ => char::from(b),
+        })
+        .collect()
+}
+
+/// Checks the size and decodes the text: UTF-8 (with or without a byte order mark), or else
+/// Windows-1252.
+pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, CsvError> {
     if bytes.len() > MAX_BYTES {
         return Err(CsvError::TooLarge { size: bytes.len() });
     }
@@ -152,14 +203,21 @@ pub fn decode(bytes: &[u8]) -> Result<&str, CsvError> {
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
         return Err(CsvError::NotText { line: line_of(at) });
     }
-    std::str::from_utf8(bytes).map_err(|e| CsvError::NotUtf8 {
-        line: line_of(e.valid_up_to()),
+    Ok(match std::str::from_utf8(bytes) {
+        Ok(text) => Decoded {
+            text: std::borrow::Cow::Borrowed(text),
+            encoding: Encoding::Utf8,
+        },
+        Err(_) => Decoded {
+            text: std::borrow::Cow::Owned(windows_1252(bytes)),
+            encoding: Encoding::Windows1252,
+        },
     })
 }
 
 /// Decodes and parses an uploaded file.
 pub fn read(bytes: &[u8]) -> Result<CsvTable, CsvError> {
-    parse(decode(bytes)?)
+    parse(&decode(bytes)?.text)
 }
 
 /// The separator of the header line: whichever of `,` `;` and tab appears most outside quotes.

@@ -83,7 +83,11 @@ fn a_byte_order_mark_inside_the_file_is_blank() {
 #[test]
 fn bad_files_are_refused_with_where() {
     assert_eq!(decode(b""), Err(CsvError::Empty));
-    assert_eq!(decode(b"a,b\nc,\xFF\n"), Err(CsvError::NotUtf8 { line: 2 }));
+    let excel = decode(b"name,email\nRen\xE9e M\xFCller \x80,r@x.com\n").unwrap();
+    assert_eq!(excel.encoding, Encoding::Windows1252);
+    assert_eq!(excel.text, "name,email\nRenée Müller €,r@x.com\n");
+    let utf8 = decode("name\nRenée\n".as_bytes()).unwrap();
+    assert_eq!(utf8.encoding, Encoding::Utf8);
     assert_eq!(decode(b"a\n\x00\x01"), Err(CsvError::NotText { line: 2 }));
     assert_eq!(decode(b"a\r\r\n\x00"), Err(CsvError::NotText { line: 3 }));
     assert_eq!(

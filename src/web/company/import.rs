@@ -63,6 +63,8 @@ struct MappingPage {
     layout: Layout,
     id: UploadId,
     file_name: String,
+    /// The file was not UTF-8 and was read as Windows-1252.
+    windows_1252: bool,
     selects: Vec<ColumnSelect>,
     good: usize,
     bad: Bounded<RejectedRow>,
@@ -174,6 +176,7 @@ async fn mapping(
         layout: area.layout("Import Users", "/company/users"),
         id,
         selects: column_selects(file.table.headers(), columns),
+        windows_1252: file.encoding == crate::imports::csv_table::Encoding::Windows1252,
         file_name: file.file_name,
         good: good.len(),
         bad: Bounded::first(bad, SHOWN_ROWS),

@@ -67,6 +67,8 @@ struct RequestedQuery {
 struct LandingPage {
     layout: Layout,
     company: String,
+    /// "free trial" or "licences": what ended.
+    what_ended: &'static str,
     ended_on: String,
     pending: Vec<OrderLine>,
     requested: Option<OrderId>,
@@ -101,7 +103,16 @@ async fn landing(
     render(LandingPage {
         layout: area.layout("Your access has ended", "/landing"),
         company: company.name.clone(),
-        ended_on: date(ended_on, &company.time_zone),
+        what_ended: if company.facts.licensed_until.is_some() {
+            "licences"
+        } else {
+            "free trial"
+        },
+        ended_on: format!(
+            "{} ({})",
+            date(ended_on, &company.time_zone),
+            company.time_zone
+        ),
         pending: order_lines(pending.items, &company.time_zone),
         requested: query.requested.map(OrderId),
         notice: request_notice(query.changed, query.cancelled),

@@ -66,13 +66,24 @@ struct PreviewPage {
     renewable: usize,
     not_renewed: Vec<(u64, String, String)>,
     not_renewed_count: usize,
+    /// This page of the learners who will be renewed: (line, email).
+    renewed: Vec<(u64, String)>,
+    renewed_position: String,
+    renewed_previous: Option<String>,
+    renewed_next: Option<String>,
+    windows_1252: bool,
     error: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct ColumnQuery {
     column: Option<String>,
+    /// The first row of the page of learners who will be renewed (0-based).
+    from: Option<usize>,
 }
+
+/// Learners listed per page of the preview's "will be renewed".
+const RENEWED_PAGE: usize = 50;
 
 /// The column the preview reads: `None` for the likely one; a value that is not a column
 /// number is refused like a column the file does not have.
@@ -92,8 +103,27 @@ fn preview_page(
     area: &CompanyArea,
     id: UploadId,
     review: RenewalReview,
+    from: usize,
     error: Option<String>,
 ) -> PageResult {
+    // The file's rows are already in memory (bounded by the upload limits); a page of them shows.
+    let renewing: Vec<(u64, String)> = review
+        .rows
+        .iter()
+        .filter(|r| matches!(r.outcome, crate::imports::renewal::RowOutcome::Renew(_)))
+        .map(|r| (r.line, r.value.clone()))
+        .collect();
+    let total = renewing.len();
+    let from = if from < total { from } else { 0 };
+    let link = |at: usize| {
+        format!(
+            "/company/licenses/renewal/{id}?column={}&from={at}#renewed",
+            review.column
+        )
+    };
+    let renewed_previous = (from > 0).then(|| link(from.saturating_sub(RENEWED_PAGE)));
+    let renewed_next = (from + RENEWED_PAGE < total).then(|| link(from + RENEWED_PAGE));
+    let renewed: Vec<(u64, String)> = renewing.into_iter().skip(from).take(RENEWED_PAGE).collect();
     let not_renewed: Vec<(u64, String, String)> = review
         .rows
         .iter()
@@ -109,6 +139,11 @@ fn preview_page(
         renewable: review.renewed().len(),
         not_renewed_count: not_renewed.len(),
         not_renewed: not_renewed.into_iter().take(PREVIEW_ROWS).collect(),
+        renewed_position: crate::format::position(from as u64 + 1, renewed.len(), total as i64),
+        renewed,
+        renewed_previous,
+        renewed_next,
+        windows_1252: review.encoding == crate::imports::csv_table::Encoding::Windows1252,
         review,
         error,
     };
@@ -130,7 +165,7 @@ async fn preview(
     let id = UploadId(id);
     let column = column(query.column.as_deref())?;
     let review = renewal::preview(&state.ops, &area.caller, &area.company, id, column).await?;
-    preview_page(&area, id, review, None)
+    preview_page(&area, id, review, query.from.unwrap_or(0), None)
 }
 
 /// The whole report as CSV: every row's line, value and outcome.
@@ -193,5 +228,5 @@ async fn apply(
         Err(e) => return Err(e.into()),
     };
     let review = renewal::preview(ops, caller, company, id, Some(column)).await?;
-    preview_page(&area, id, review, Some(error))
+    preview_page(&area, id, review, 0, Some(error))
 }

@@ -49,6 +49,8 @@ struct OrdersQuery {
     tab: String,
     before_at: Option<i64>,
     before_id: Option<i64>,
+    /// One order, opened from its email.
+    order: Option<i64>,
     assigned: Option<i64>,
     rejected: Option<i64>,
 }
@@ -70,7 +72,10 @@ async fn list(
             requested_at: at,
             id: OrderId(id),
         });
-    let filter = OrderFilter::default();
+    let filter = OrderFilter {
+        order: query.order.map(OrderId),
+        ..OrderFilter::default()
+    };
     let page = orders::for_seller(
         &state.ops.db,
         Seller::Operator,
@@ -87,6 +92,9 @@ async fn list(
         )
     });
     let notice = match (query.assigned, query.rejected) {
+        _ if query.order.is_some() => query
+            .order
+            .map(|id| format!("Order {id}, as the email said.")),
         (Some(id), _) => Some(format!(
             "Order {id} assigned: the licences are on the distributor's own company."
         )),

@@ -59,13 +59,15 @@ async fn list(
         actor: query.actor.map(UserId),
     };
     let page = activity::beneath(&state.ops.db, area.partner, filter, query.before, PAGE).await?;
+    // Partner pages show instants in the partner's own time zone.
+    let time_zone = crate::db::partners::time_zone(&state.ops.db, area.partner).await?;
     render(ActivityPage {
         layout: area.layout("Activity", "/partner/activity"),
         entries: page
             .items
             .into_iter()
             .map(|a| {
-                let at = a.at.strftime("%Y-%m-%d %H:%M UTC").to_string();
+                let at = crate::format::date_time(a.at, &time_zone);
                 (a, at)
             })
             .collect(),

@@ -26,7 +26,7 @@ use crate::ops::companies::{self as company_ops, CompanyDraft, Start};
 use crate::ops::{Fields, authorise};
 use crate::web::areas::{Area, PartnerArea, SignedIn};
 use crate::web::error::form_errors;
-use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::layout::{Badge, Layout, PageResult, render, render_with};
 use crate::web::{AppState, BOTH, GET, POST, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -50,26 +50,31 @@ struct CompaniesPage {
     /// The partner's own internal company (its staff and NFR seats), shown apart.
     internal: InternalCompany,
     companies: Vec<CompanyLine>,
+    /// The Admin Dashboard's counts, each linking to its list.
+    counts: Vec<super::overview::DashboardLink>,
     status: String,
     search: String,
     next: Option<String>,
+    time_zone: String,
 }
 
 /// A company row as shown, with dates in the company's time zone.
 struct CompanyLine {
     row: CompanyRow,
+    badge: Badge,
     ends: String,
 }
 
 impl CompanyLine {
-    fn new(row: CompanyRow) -> Self {
-        let tz = row.time_zone.as_str();
+    /// Dates in `tz`, the partner's time zone (this is a partner page).
+    fn new(row: CompanyRow, now: jiff::Timestamp, tz: &str) -> Self {
         let ends = match row.status {
             CompanyStatus::FreeTrial { ends_at } => format!("Trial ends {}", date(ends_at, tz)),
             CompanyStatus::Premium { until } => format!("Licensed until {}", date(until, tz)),
             CompanyStatus::Expired { since } => format!("Ended {}", date(since, tz)),
         };
-        Self { row, ends }
+        let badge = Badge::of(row.status, now, tz);
+        Self { row, badge, ends }
     }
 }
 
@@ -123,14 +128,21 @@ async fn list(
     };
     let (scope, now) = (area.caller.scope(), state.ops.now());
     let page = companies::list(&state.ops.db, &scope, &filter, after.as_ref(), PAGE, now).await?;
+    let time_zone = partners::time_zone(&state.ops.db, area.partner).await?;
     let next = page.next.map(|c| query.next(&c));
     render(CompaniesPage {
         layout: area.layout("Company", "/partner"),
         internal: companies::internal(&state.ops.db, area.partner, now).await?,
-        companies: page.items.into_iter().map(CompanyLine::new).collect(),
+        companies: page
+            .items
+            .into_iter()
+            .map(|row| CompanyLine::new(row, now, &time_zone))
+            .collect(),
+        counts: super::overview::dashboard_links(&state, &scope, area.partner, now).await?,
         status: query.status,
         search: query.q,
         next,
+        time_zone,
     })
 }
 

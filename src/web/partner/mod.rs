@@ -4,10 +4,13 @@
 mod activity;
 mod companies;
 pub(super) mod orders;
+mod overview;
 mod own_orders;
 mod sub_partners;
 
 use super::Routes;
+
+pub(super) use overview::EXPORTS_AT_ONCE;
 
 /// Rows per page on every partner list.
 const PAGE: u32 = 50;
@@ -15,6 +18,7 @@ const PAGE: u32 = 50;
 pub(super) fn routes(routes: Routes) -> Routes {
     let routes = companies::routes(routes);
     let routes = orders::routes(routes);
+    let routes = overview::routes(routes);
     let routes = own_orders::routes(routes);
     let routes = sub_partners::routes(routes);
     activity::routes(routes)

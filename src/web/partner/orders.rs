@@ -45,6 +45,7 @@ struct OrdersPage {
     filtered: bool,
     notice: Option<String>,
     next: Option<String>,
+    time_zone: String,
 }
 
 struct OrderLine {
@@ -67,6 +68,8 @@ struct OrdersQuery {
     to: String,
     before_at: Option<i64>,
     before_id: Option<i64>,
+    /// One order, opened from its email.
+    order: Option<i64>,
     assigned: Option<i64>,
     rejected: Option<i64>,
     cancelled: Option<i64>,
@@ -94,6 +97,7 @@ impl OrdersQuery {
 
     fn filter(&self) -> OrderFilter {
         OrderFilter {
+            order: self.order.map(OrderId),
             company: Some(self.company.clone()).filter(|c| !c.trim().is_empty()),
             kind: self.kind.parse().ok(),
             from: day_start(&self.from, false),
@@ -117,7 +121,11 @@ impl OrdersQuery {
     }
 
     fn notice(&self) -> Option<String> {
-        if let Some(id) = self.assigned {
+        if let Some(id) = self.order {
+            Some(format!(
+                "Order {id}, as the email said. Clear to see every order."
+            ))
+        } else if let Some(id) = self.assigned {
             Some(format!(
                 "Order {id} assigned: the licences are ready and the company's managers have been emailed."
             ))
@@ -157,12 +165,16 @@ async fn list(
         });
     let seller = Seller::Partner(area.partner);
     let page = orders::for_seller(&state.ops.db, seller, which, &filter, before, PAGE).await?;
+    let time_zone = crate::db::partners::time_zone(&state.ops.db, area.partner).await?;
     let orders = page
         .items
         .into_iter()
         .map(|order| OrderLine {
-            requested_on: date(order.requested_at, "UTC"),
-            decided_on: order.decided_at.map(|d| date(d, "UTC")).unwrap_or_default(),
+            requested_on: date(order.requested_at, &time_zone),
+            decided_on: order
+                .decided_at
+                .map(|d| date(d, &time_zone))
+                .unwrap_or_default(),
             order,
         })
         .collect();
@@ -170,13 +182,15 @@ async fn list(
         layout: area.layout("Licences", "/partner/licences"),
         tab,
         orders,
-        filtered: filter.company.is_some()
+        filtered: filter.order.is_some()
+            || filter.company.is_some()
             || filter.kind.is_some()
             || filter.from.is_some()
             || filter.until.is_some(),
         notice: query.notice(),
         next: page.next.map(|c| query.next(tab, c)),
         filter: query,
+        time_zone,
     })
 }
 

@@ -56,7 +56,10 @@ async fn expired_trial_manager_requests_licences_and_the_account_manager_is_emai
     assert_eq!(row[0], order, "{row:?}");
     assert_eq!(row[1], "25", "{row:?}");
     assert_eq!(row[2], "Premium", "{row:?}");
-    assert_eq!(row[4], "Pending", "{row:?}");
+    assert_eq!(
+        row[4], "Pending: waiting for your account manager",
+        "{row:?}"
+    );
 
     // The operator's Mailbox holds the alert to Cobalt's account manager.
     journey.sign_out().await;

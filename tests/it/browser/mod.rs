@@ -13,6 +13,7 @@
 
 mod harness;
 mod manager_journeys;
+mod overview_journeys;
 mod pages;
 mod partner_journeys;
 mod production_journeys;

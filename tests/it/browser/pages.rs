@@ -161,7 +161,11 @@ impl Journey {
         let mut texts = Vec::with_capacity(rows.len());
         for row in rows {
             let mut cells = Vec::new();
-            for cell in row.find_all(Locator::Css("td")).await.expect("table cells") {
+            for cell in row
+                .find_all(Locator::Css("th, td"))
+                .await
+                .expect("table cells")
+            {
                 cells.push(cell.text().await.expect("cell text"));
             }
             texts.push(cells);
@@ -351,6 +355,19 @@ impl Journey {
             "{notice}"
         );
         order
+    }
+
+    /// Saves what the browser shows as `docs/screenshots/NAME.png`, for the README: taken from
+    /// the demo by the journeys, so the pictures stay current.
+    pub(crate) async fn screenshot(&self, name: &str) {
+        self.client()
+            .set_window_size(1280, 900)
+            .await
+            .expect("size the window");
+        let png = self.client().screenshot().await.expect("a screenshot");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&dir).expect("the screenshots folder");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("save the screenshot");
     }
 
     /// Ends the browser session; the server and ChromeDriver stop on drop.

@@ -216,6 +216,18 @@ async fn partner_allocates_expired_learners_with_select_all_in_manage_mode() {
         select_all.is_selected().await.expect("checkbox state"),
         "Select All is ticked"
     );
+    // It sits in the table's header, ticks the rows shown and says it covers them all.
+    assert!(journey.has("#expired thead #select-all").await);
+    assert!(journey.text("#select-all-covers").await.contains("all 2"));
+    for email in ["learner4@echo.example", "learner5@echo.example"] {
+        let row = journey
+            .find(&format!(r#"input[aria-label="Select {email}"]"#))
+            .await;
+        assert!(
+            row.is_selected().await.expect("row state"),
+            "{email} ticked"
+        );
+    }
     let allocate = journey.button("Allocate Licenses").await;
     journey.click_and_wait(&allocate).await;
 

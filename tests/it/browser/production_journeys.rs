@@ -164,7 +164,7 @@ async fn a_partner_gives_its_own_staff_member_an_nfr_seat_that_never_expires() {
         journey
             .text("main")
             .await
-            .contains("Your NFR seats never expire.")
+            .contains("It holds 10 NFR seats, which never expire.")
     );
 
     // Add User: a new learner gets a free seat at once — here an NFR seat.

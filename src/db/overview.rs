@@ -1,0 +1,600 @@
+//! Licences → Overview: one row per customer company beneath a partner with its seats, what
+//! expires soon and what has expired; the totals over every row the filter keeps; the Admin
+//! Dashboard's counts; and the seats expiring in each of the next months.
+//!
+//! The rows are read a page at a time by keyset (the sort value, then the id): sorted by name
+//! the database walks the name index and computes the seat columns for one page only; sorted by
+//! a seat column it computes them for the partner's companies inside the database and hands back
+//! one page, so no list of companies is ever held in memory.
+
+use jiff::Timestamp;
+use sqlx::FromRow;
+
+use super::companies::StatusFilter;
+use super::licences::without_licence;
+use super::orders::Seller;
+use super::seats::valid_batch;
+use super::{Db, DbResult, Scope, instant, secs};
+use crate::domain::company::{EXPIRING_WITHIN, NEVER, TRIAL_ENDING_WITHIN};
+use crate::domain::{CompanyFacts, CompanyId, CompanyStatus, UserId};
+
+/// The columns the overview sorts by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OverviewSort {
+    #[default]
+    Name,
+    Status,
+    Total,
+    Allocated,
+    Available,
+    Expiring,
+    ExpiredLearners,
+    NextExpiry,
+    AccountManager,
+}
+
+impl OverviewSort {
+    pub const ALL: [OverviewSort; 9] = [
+        OverviewSort::Name,
+        OverviewSort::Status,
+        OverviewSort::Total,
+        OverviewSort::Allocated,
+        OverviewSort::Available,
+        OverviewSort::Expiring,
+        OverviewSort::ExpiredLearners,
+        OverviewSort::NextExpiry,
+        OverviewSort::AccountManager,
+    ];
+
+    /// The name in links (`?sort=`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverviewSort::Name => "name",
+            OverviewSort::Status => "status",
+            OverviewSort::Total => "total",
+            OverviewSort::Allocated => "allocated",
+            OverviewSort::Available => "available",
+            OverviewSort::Expiring => "expiring",
+            OverviewSort::ExpiredLearners => "expired",
+            OverviewSort::NextExpiry => "next_expiry",
+            OverviewSort::AccountManager => "account_manager",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// The column of the inner query this sort reads, and whether it holds text.
+    fn column(self) -> (&'static str, bool) {
+        match self {
+            OverviewSort::Name => ("name", true),
+            OverviewSort::Status => ("status_rank", false),
+            OverviewSort::Total => ("seats_total", false),
+            OverviewSort::Allocated => ("seats_allocated", false),
+            OverviewSort::Available => ("seats_available", false),
+            OverviewSort::Expiring => ("expiring", false),
+            OverviewSort::ExpiredLearners => ("expired_learners", false),
+            OverviewSort::NextExpiry => ("next_expiry", false),
+            OverviewSort::AccountManager => ("account_manager", true),
+        }
+    }
+}
+
+/// Which companies the overview (and the Admin Dashboard's counts) keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverviewStatus {
+    FreeTrial,
+    /// On a trial that ends within 7 days.
+    TrialEnding,
+    Premium,
+    /// Holding licences of which some expire within 30 days.
+    Expiring,
+    Managed,
+    Expired,
+}
+
+impl OverviewStatus {
+    pub const ALL: [OverviewStatus; 6] = [
+        OverviewStatus::FreeTrial,
+        OverviewStatus::TrialEnding,
+        OverviewStatus::Premium,
+        OverviewStatus::Expiring,
+        OverviewStatus::Managed,
+        OverviewStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverviewStatus::FreeTrial => "trial",
+            OverviewStatus::TrialEnding => "trial_ending",
+            OverviewStatus::Premium => "premium",
+            OverviewStatus::Expiring => "expiring",
+            OverviewStatus::Managed => "managed",
+            OverviewStatus::Expired => "expired",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OverviewStatus::FreeTrial => "Free Trial",
+            OverviewStatus::TrialEnding => "Trial ending within 7 days",
+            OverviewStatus::Premium => "Premium",
+            OverviewStatus::Expiring => "Licences expiring within 30 days",
+            OverviewStatus::Managed => "Managed",
+            OverviewStatus::Expired => "Expired",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// Bind values of a query built piece by piece: each `$n` is handed out as it is used, so the
+/// text never names a parameter it does not bind (PostgreSQL refuses both ways).
+#[derive(Default)]
+struct Binds {
+    values: Vec<Value>,
+}
+
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+impl Binds {
+    fn int(&mut self, v: i64) -> String {
+        self.values.push(Value::Int(v));
+        format!("${}", self.values.len())
+    }
+
+    fn text(&mut self, v: String) -> String {
+        self.values.push(Value::Text(v));
+        format!("${}", self.values.len())
+    }
+
+    fn apply<'q, O>(
+        self,
+        mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+        for value in self.values {
+            query = match value {
+                Value::Int(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+            };
+        }
+        query
+    }
+}
+
+/// The filter of the overview: a status and an account manager, both optional.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OverviewFilter {
+    pub status: Option<OverviewStatus>,
+    pub account_manager: Option<UserId>,
+}
+
+/// The rows of companies (alias `t` outside) in `scope` kept by `filter`, with their computed
+/// columns: the one definition of every overview column.
+fn rows_sql(scope: &Scope, filter: &OverviewFilter, now: Timestamp, binds: &mut Binds) -> String {
+    let (scope_condition, scope_value) = scope.companies_condition(1);
+    binds.int(scope_value);
+    let now_param = binds.values.len() + 1;
+    binds.int(secs(now));
+    let soon = binds.int(secs(now.saturating_add(EXPIRING_WITHIN).unwrap_or(now)));
+    let valid = valid_batch("b", now_param);
+    let on_trial = StatusFilter::FreeTrial.condition(now_param);
+    let status = match filter.status {
+        None => "1 = 1".to_owned(),
+        Some(OverviewStatus::FreeTrial) => on_trial.clone(),
+        Some(OverviewStatus::Premium) => StatusFilter::Premium.condition(now_param),
+        Some(OverviewStatus::Expired) => StatusFilter::Expired.condition(now_param),
+        Some(OverviewStatus::TrialEnding) => {
+            let week = binds.int(secs(now.saturating_add(TRIAL_ENDING_WITHIN).unwrap_or(now)));
+            format!("{on_trial} AND c.trial_ends_at <= {week}")
+        }
+        Some(OverviewStatus::Expiring) => format!(
+            "EXISTS (SELECT 1 FROM licence_batches b WHERE b.company_id = c.id AND {valid} \
+             AND b.expires_at <= {soon} AND b.nfr = 0)"
+        ),
+        Some(OverviewStatus::Managed) => format!("c.managed_until > ${now_param}"),
+    };
+    let manager = match filter.account_manager {
+        Some(user) => format!("c.account_manager_id = {}", binds.int(user.0)),
+        None => "1 = 1".to_owned(),
+    };
+    let sum = |what: &str, extra: &str| {
+        format!(
+            "(SELECT COALESCE(SUM(b.{what}), 0) FROM licence_batches b \
+              WHERE b.company_id = c.id AND {valid}{extra})"
+        )
+    };
+    let total = sum("quantity", "");
+    let allocated = sum("allocated", "");
+    let expiring = sum("allocated", &format!(" AND b.expires_at <= {soon}"));
+    let expired = format!(
+        "CASE WHEN {on_trial} THEN 0 ELSE \
+           (SELECT COUNT(*) FROM users u WHERE {}) END",
+        without_licence("c.id", now_param)
+    );
+    let premium = StatusFilter::Premium.condition(now_param);
+    format!(
+        "SELECT c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, \
+           c.licensed_until, c.managed_until, \
+           CAST(CASE WHEN {on_trial} THEN 0 WHEN {premium} THEN 1 ELSE 2 END AS BIGINT) AS status_rank, \
+           {total} AS seats_total, {allocated} AS seats_allocated, \
+           {total} - {allocated} AS seats_available, {expiring} AS expiring, \
+           {expired} AS expired_learners, \
+           COALESCE((SELECT MIN(b.expires_at) FROM licence_batches b \
+             WHERE b.company_id = c.id AND {valid} AND b.nfr = 0), \
+             CASE WHEN {on_trial} THEN c.trial_ends_at END, {NEVER_SECS}) AS next_expiry, \
+           COALESCE((SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
+             WHERE m.id = c.account_manager_id), '') AS account_manager \
+         FROM companies c JOIN partners p ON p.id = c.partner_id \
+         WHERE {scope_condition} AND c.internal = 0 AND {status} AND {manager}"
+    )
+}
+
+/// "No next expiry" sorts last: `NEVER`, the instant NFR seats carry, which no customer batch
+/// does (a test holds the two equal).
+const NEVER_SECS: i64 = 253_402_207_200;
+
+#[derive(FromRow)]
+struct OverviewRecord {
+    id: i64,
+    name: String,
+    partner_name: String,
+    time_zone: String,
+    trial_ends_at: i64,
+    licensed_until: Option<i64>,
+    managed_until: Option<i64>,
+    seats_total: i64,
+    seats_allocated: i64,
+    expiring: i64,
+    expired_learners: i64,
+    next_expiry: i64,
+    account_manager: String,
+    status_rank: i64,
+}
+
+/// One company of the overview.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverviewRow {
+    pub id: CompanyId,
+    pub name: String,
+    pub partner_name: String,
+    pub time_zone: String,
+    pub facts: CompanyFacts,
+    pub status: CompanyStatus,
+    pub managed: bool,
+    pub seats: SeatColumns,
+    /// The soonest end of its valid licences, else of its running trial.
+    pub next_expiry: Option<Timestamp>,
+    pub account_manager: Option<String>,
+}
+
+/// The seat columns of a row, and of the totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeatColumns {
+    pub total: i64,
+    pub allocated: i64,
+    /// Allocated seats whose batch expires within 30 days (the Licenses section's Expiring).
+    pub expiring: i64,
+    /// Learners without an active licence.
+    pub expired_learners: i64,
+}
+
+impl SeatColumns {
+    pub fn available(&self) -> i64 {
+        self.total - self.allocated
+    }
+}
+
+impl OverviewRecord {
+    fn row(self, now: Timestamp) -> OverviewRow {
+        let facts = CompanyFacts {
+            trial_ends_at: instant(self.trial_ends_at),
+            licensed_until: self.licensed_until.map(instant),
+            managed_until: self.managed_until.map(instant),
+        };
+        OverviewRow {
+            id: CompanyId(self.id),
+            name: self.name,
+            partner_name: self.partner_name,
+            time_zone: self.time_zone,
+            facts,
+            status: facts.status(now),
+            managed: facts.managed(now),
+            seats: SeatColumns {
+                total: self.seats_total,
+                allocated: self.seats_allocated,
+                expiring: self.expiring,
+                expired_learners: self.expired_learners,
+            },
+            next_expiry: Some(instant(self.next_expiry)).filter(|&at| at != NEVER),
+            account_manager: Some(self.account_manager).filter(|m| !m.is_empty()),
+        }
+    }
+
+    fn key(&self, sort: OverviewSort) -> SortKey {
+        let number = |n: i64| SortKey::Number(n);
+        match sort {
+            OverviewSort::Name => SortKey::Text(self.name.clone()),
+            OverviewSort::AccountManager => SortKey::Text(self.account_manager.clone()),
+            OverviewSort::Status => number(self.status_rank),
+            OverviewSort::Total => number(self.seats_total),
+            OverviewSort::Allocated => number(self.seats_allocated),
+            OverviewSort::Available => number(self.seats_total - self.seats_allocated),
+            OverviewSort::Expiring => number(self.expiring),
+            OverviewSort::ExpiredLearners => number(self.expired_learners),
+            OverviewSort::NextExpiry => number(self.next_expiry),
+        }
+    }
+}
+
+/// The value a page ends on in the sorted column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Text(String),
+    Number(i64),
+}
+
+/// Where a page of the overview starts or ends: a row's sort value and id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverviewCursor {
+    pub key: SortKey,
+    pub id: CompanyId,
+}
+
+/// Which page to read: the first, the one after a row, or the one before a row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seek {
+    First,
+    After(OverviewCursor),
+    Before(OverviewCursor),
+}
+
+/// How the overview is read: filter, sort column and direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OverviewQuery {
+    pub filter: OverviewFilter,
+    pub sort: OverviewSort,
+    pub descending: bool,
+}
+
+/// One page of the overview, with the cursors of the pages around it.
+#[derive(Clone, Debug)]
+pub struct OverviewPage {
+    pub rows: Vec<OverviewRow>,
+    /// The page before starts before this row (none on the first page).
+    pub previous: Option<OverviewCursor>,
+    /// The page after starts after this row (none on the last page).
+    pub next: Option<OverviewCursor>,
+}
+
+/// The most rows one read of the overview returns.
+pub const MAX_PAGE: u32 = 500;
+
+/// One page of at most `limit` rows of the overview of `scope`.
+pub async fn page(
+    db: &Db,
+    scope: &Scope,
+    query: &OverviewQuery,
+    seek: &Seek,
+    limit: u32,
+    now: Timestamp,
+) -> DbResult<OverviewPage> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut binds = Binds::default();
+    let rows = rows_sql(scope, &query.filter, now, &mut binds);
+    let (column, _) = query.sort.column();
+    // Reading backwards (the page before) walks the other way and turns the rows round.
+    let backwards = matches!(seek, Seek::Before(_));
+    let descending = query.descending != backwards;
+    let (cmp, dir) = if descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    let keyset = match seek {
+        Seek::First => "1 = 1".to_owned(),
+        Seek::After(cursor) | Seek::Before(cursor) => {
+            let key = match &cursor.key {
+                SortKey::Text(t) => binds.text(t.clone()),
+                SortKey::Number(n) => binds.int(*n),
+            };
+            let id = binds.int(cursor.id.0);
+            format!("(t.{column} {cmp} {key} OR (t.{column} = {key} AND t.id {cmp} {id}))")
+        }
+    };
+    let fetch = binds.int(i64::from(limit) + 1);
+    let sql = format!(
+        "SELECT t.* FROM ({rows}) t WHERE {keyset} ORDER BY t.{column} {dir}, t.id {dir} LIMIT {fetch}"
+    );
+    let mut records: Vec<OverviewRecord> = binds
+        .apply(sqlx::query_as(&sql))
+        .fetch_all(db.pool())
+        .await?;
+    let more = records.len() > limit as usize;
+    records.truncate(limit as usize);
+    if backwards {
+        records.reverse();
+    }
+    let cursor = |r: &OverviewRecord| OverviewCursor {
+        key: r.key(query.sort),
+        id: CompanyId(r.id),
+    };
+    // Going forwards there is a page before unless this is the first; going backwards there is
+    // one after (the page we came from), and one before only if more rows were found.
+    let (has_previous, has_next) = match seek {
+        Seek::First => (false, more),
+        Seek::After(_) => (true, more),
+        Seek::Before(_) => (more, true),
+    };
+    let previous = records.first().filter(|_| has_previous).map(cursor);
+    let next = records.last().filter(|_| has_next).map(cursor);
+    Ok(OverviewPage {
+        rows: records.into_iter().map(|r| r.row(now)).collect(),
+        previous,
+        next,
+    })
+}
+
+/// The totals row: every company the filter keeps, not only the page shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OverviewTotals {
+    pub companies: i64,
+    pub seats: SeatColumns,
+    pub next_expiry: Option<Timestamp>,
+}
+
+pub async fn totals(
+    db: &Db,
+    scope: &Scope,
+    filter: &OverviewFilter,
+    now: Timestamp,
+) -> DbResult<OverviewTotals> {
+    let mut binds = Binds::default();
+    let rows = rows_sql(scope, filter, now, &mut binds);
+    let sql = format!(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(t.seats_total), 0) AS BIGINT), \
+           CAST(COALESCE(SUM(t.seats_allocated), 0) AS BIGINT), \
+           CAST(COALESCE(SUM(t.expiring), 0) AS BIGINT), \
+           CAST(COALESCE(SUM(t.expired_learners), 0) AS BIGINT), \
+           COALESCE(MIN(t.next_expiry), {NEVER_SECS}) FROM ({rows}) t"
+    );
+    let (companies, total, allocated, expiring, expired_learners, next): (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    ) = binds
+        .apply(sqlx::query_as(&sql))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(OverviewTotals {
+        companies,
+        seats: SeatColumns {
+            total,
+            allocated,
+            expiring,
+            expired_learners,
+        },
+        next_expiry: Some(instant(next)).filter(|&at| at != NEVER),
+    })
+}
+
+/// The Admin Dashboard's counts, each of which links to the list it counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DashboardCounts {
+    pub trials_ending: i64,
+    pub licences_expiring: i64,
+    pub requests_waiting: i64,
+    pub companies_expired: i64,
+}
+
+/// How many companies in `scope` are in each state the dashboard counts, and how many requests
+/// wait for `partner` to decide.
+pub async fn dashboard(
+    db: &Db,
+    scope: &Scope,
+    partner: crate::domain::PartnerId,
+    now: Timestamp,
+) -> DbResult<DashboardCounts> {
+    let count = |status| async move {
+        let mut binds = Binds::default();
+        let filter = OverviewFilter {
+            status: Some(status),
+            account_manager: None,
+        };
+        let rows = rows_sql(scope, &filter, now, &mut binds);
+        // Only the filter matters: the counted rows' columns are never computed.
+        let sql = format!("SELECT COUNT(*) FROM ({rows}) t");
+        let (n,): (i64,) = binds
+            .apply(sqlx::query_as(&sql))
+            .fetch_one(db.pool())
+            .await?;
+        DbResult::Ok(n)
+    };
+    let requests_waiting = super::orders::waiting_count(db, Seller::Partner(partner)).await?;
+    Ok(DashboardCounts {
+        trials_ending: count(OverviewStatus::TrialEnding).await?,
+        licences_expiring: count(OverviewStatus::Expiring).await?,
+        requests_waiting,
+        companies_expired: count(OverviewStatus::Expired).await?,
+    })
+}
+
+/// Seats expiring in one month of the chart, and the companies they belong to, most first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonthOfExpiries {
+    pub starts: Timestamp,
+    pub seats: i64,
+    pub companies: Vec<(String, i64)>,
+    /// Companies with expiring seats not named in `companies`.
+    pub other_companies: i64,
+}
+
+/// How many companies a month of the chart names; the rest are counted.
+pub const COMPANIES_PER_MONTH: u32 = 5;
+
+/// The seats of valid customer batches in `scope` expiring in each month `[starts[i],
+/// starts[i + 1])`; `starts` are the month boundaries, in order.
+pub async fn expiring_by_month(
+    db: &Db,
+    scope: &Scope,
+    starts: &[Timestamp],
+) -> DbResult<Vec<MonthOfExpiries>> {
+    let (condition, value) = scope.companies_condition(1);
+    let mut months = Vec::new();
+    for window in starts.windows(2) {
+        let top: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "SELECT c.name, SUM(b.quantity) AS seats FROM licence_batches b \
+             JOIN companies c ON c.id = b.company_id \
+             WHERE {condition} AND c.internal = 0 AND b.nfr = 0 \
+               AND b.expires_at >= $2 AND b.expires_at < $3 \
+             GROUP BY c.id, c.name ORDER BY seats DESC, c.name LIMIT {COMPANIES_PER_MONTH}"
+        ))
+        .bind(value)
+        .bind(secs(window[0]))
+        .bind(secs(window[1]))
+        .fetch_all(db.pool())
+        .await?;
+        let (seats, companies): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT COALESCE(SUM(b.quantity), 0), COUNT(DISTINCT b.company_id) \
+             FROM licence_batches b JOIN companies c ON c.id = b.company_id \
+             WHERE {condition} AND c.internal = 0 AND b.nfr = 0 \
+               AND b.expires_at >= $2 AND b.expires_at < $3"
+        ))
+        .bind(value)
+        .bind(secs(window[0]))
+        .bind(secs(window[1]))
+        .fetch_one(db.pool())
+        .await?;
+        months.push(MonthOfExpiries {
+            starts: window[0],
+            seats,
+            other_companies: companies - top.len() as i64,
+            companies: top,
+        });
+    }
+    Ok(months)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_sort_and_status_reads_back_from_its_name() {
+        for sort in super::OverviewSort::ALL {
+            assert_eq!(super::OverviewSort::parse(sort.as_str()), Some(sort));
+        }
+        for status in super::OverviewStatus::ALL {
+            assert_eq!(super::OverviewStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(super::OverviewSort::parse("id; DROP TABLE"), None);
+        assert_eq!(super::NEVER_SECS, super::NEVER.as_second());
+    }
+}
