@@ -6,7 +6,6 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -49,8 +48,6 @@ struct OrdersQuery {
     tab: String,
     before_at: Option<i64>,
     before_id: Option<i64>,
-    assigned: Option<i64>,
-    rejected: Option<i64>,
 }
 
 /// Requested Orders (and Assigned Orders): distributors' own licences, newest first.
@@ -86,15 +83,7 @@ async fn list(
             c.requested_at, c.id
         )
     });
-    let notice = match (query.assigned, query.rejected) {
-        (Some(id), _) => Some(format!(
-            "Order {id} assigned: the licences are on the distributor's own company."
-        )),
-        (_, Some(id)) => Some(format!(
-            "Order {id} rejected: the requester has been emailed the reason."
-        )),
-        _ => None,
-    };
+    let notice = area.flash.clone();
     let orders = page.items.into_iter().map(|o| {
         let on = date(o.requested_at, "UTC");
         (o, on)
@@ -115,7 +104,9 @@ async fn assign(
     Path(id): Path<i64>,
 ) -> PageResult {
     order_ops::assign(&state.ops, &area.caller, OrderId(id)).await?;
-    Ok(Redirect::to(&format!("/operator/orders?assigned={id}")).into_response())
+    let notice = format!("Order {id} assigned: the licences are on the distributor's own company.");
+    area.redirect_with_notice(&state, "/operator/orders", &notice)
+        .await
 }
 
 async fn reject_form(
@@ -133,7 +124,10 @@ async fn reject(
     Form(form): Form<RejectForm>,
 ) -> PageResult {
     let Some(error) = reject_order(&state, &area, OrderId(id), &form).await? else {
-        return Ok(Redirect::to(&format!("/operator/orders?rejected={id}")).into_response());
+        let notice = format!("Order {id} rejected: the requester has been emailed the reason.");
+        return area
+            .redirect_with_notice(&state, "/operator/orders", &notice)
+            .await;
     };
     reject_page(
         &state,
