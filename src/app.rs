@@ -61,6 +61,14 @@ impl App {
         }
     }
 
+    /// The same application with other limits on heavy work (reading and reviewing files).
+    pub fn with_work_limit(self, heavy: crate::ops::limits::WorkLimit) -> Self {
+        Self {
+            ops: self.ops.with_work_limit(heavy),
+            ..self
+        }
+    }
+
     /// The same application behind a reverse proxy whose `X-Forwarded-For` is trusted.
     pub fn trusting_forwarded_for(mut self, trust: bool) -> Self {
         self.web.trust_forwarded_for = trust;

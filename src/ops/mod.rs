@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod companies;
 pub mod expiry;
+pub mod limits;
 pub mod notify;
 pub mod operator;
 pub mod orders;
@@ -47,6 +48,8 @@ pub struct Ops {
     pub hashing: crate::password::Hashing,
     /// What this instance counts for `/metrics`; the operations count the seats they change.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Permits for reading and reviewing uploaded files.
+    pub heavy: limits::WorkLimit,
 }
 
 impl Ops {
@@ -59,11 +62,17 @@ impl Ops {
             webhooks: crate::webhooks::Settings::default(),
             hashing: crate::password::Hashing::for_this_machine(),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
+            heavy: limits::WorkLimit::for_this_machine(),
         }
     }
 
     pub fn with_hashing(self, hashing: crate::password::Hashing) -> Self {
         Self { hashing, ..self }
+    }
+
+    /// The same operations with other limits on heavy work.
+    pub fn with_work_limit(self, heavy: limits::WorkLimit) -> Self {
+        Self { heavy, ..self }
     }
 
     pub fn with_webhooks(self, webhooks: crate::webhooks::Settings) -> Self {

@@ -32,6 +32,7 @@ pub(crate) struct Client {
 pub(crate) struct Reply {
     pub status: StatusCode,
     pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
@@ -80,6 +81,7 @@ impl Client {
             .headers()
             .get(header::LOCATION)
             .map(|l| l.to_str().unwrap().to_owned());
+        let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let body = String::from_utf8_lossy(&body).into_owned();
         if let Some(token) = form_token(&body) {
@@ -88,6 +90,7 @@ impl Client {
         Reply {
             status,
             location,
+            headers,
             body,
         }
     }
