@@ -53,18 +53,18 @@ impl App {
         }
     }
 
-    /// The same application with another limit on password hashing.
-    pub fn with_hashing(self, hashing: crate::password::Hashing) -> Self {
-        Self {
-            ops: self.ops.with_hashing(hashing),
-            ..self
-        }
-    }
-
     /// The same application with other limits on heavy work (reading and reviewing files).
     pub fn with_work_limit(self, heavy: crate::ops::limits::WorkLimit) -> Self {
         Self {
             ops: self.ops.with_work_limit(heavy),
+            ..self
+        }
+    }
+
+    /// The same application with another limit on password hashing.
+    pub fn with_hashing(self, hashing: crate::password::Hashing) -> Self {
+        Self {
+            ops: self.ops.with_hashing(hashing),
             ..self
         }
     }

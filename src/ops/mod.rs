@@ -66,13 +66,13 @@ impl Ops {
         }
     }
 
-    pub fn with_hashing(self, hashing: crate::password::Hashing) -> Self {
-        Self { hashing, ..self }
-    }
-
     /// The same operations with other limits on heavy work.
     pub fn with_work_limit(self, heavy: limits::WorkLimit) -> Self {
         Self { heavy, ..self }
+    }
+
+    pub fn with_hashing(self, hashing: crate::password::Hashing) -> Self {
+        Self { hashing, ..self }
     }
 
     pub fn with_webhooks(self, webhooks: crate::webhooks::Settings) -> Self {

@@ -199,6 +199,21 @@ impl IntoResponse for PageError {
                 response.headers_mut().insert(header::RETRY_AFTER, retry);
                 return response;
             }
+            PageError::Op(Error::Overloaded { retry_after }) => {
+                let mut response = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    &format!(
+                        "The server is busy reading other large files. Try again in {} seconds.",
+                        retry_after.as_secs()
+                    ),
+                );
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs()),
+                );
+                return response;
+            }
             PageError::Op(Error::HashingBusy(_)) => {
                 let mut response = page(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -222,21 +237,6 @@ impl IntoResponse for PageError {
                 );
                 let seconds = HeaderValue::from(retry_after.as_secs().max(1));
                 response.headers_mut().insert(header::RETRY_AFTER, seconds);
-                return response;
-            }
-            PageError::Op(Error::Overloaded { retry_after }) => {
-                let mut response = page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Busy",
-                    &format!(
-                        "The server is busy reading other large files. Try again in {} seconds.",
-                        retry_after.as_secs()
-                    ),
-                );
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(retry_after.as_secs()),
-                );
                 return response;
             }
             internal => {

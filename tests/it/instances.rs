@@ -30,12 +30,12 @@ async fn start(db: &TestDb, clock: &ManualClock, sink: &SmtpSink) -> Running {
         public_url: Some("http://127.0.0.1:8080".into()),
         transport: Transport::new(Some(&sink.url()), "seatledger <s@localhost>").unwrap(),
         webhooks: settings(true),
-        trust_forwarded_for: false,
         background: Some(Intervals {
             pass: Duration::from_millis(40),
             delivery: Duration::from_millis(40),
         }),
         metrics: Default::default(),
+        trust_forwarded_for: false,
     };
     app::start(
         db.db.clone(),
