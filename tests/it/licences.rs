@@ -368,8 +368,10 @@ async fn renewal_is_all_or_nothing_and_a_second_run_renews_nobody_twice() {
     let again = manager.post(&path, &[("column", "2")]).await;
     assert_eq!(
         again.location.as_deref(),
-        Some("/company/licenses?tab=allocated&renewed=0")
+        Some("/company/licenses?tab=allocated")
     );
+    let licences = manager.get("/company/licenses?tab=allocated").await.body;
+    assert!(licences.contains("Renewed the licences of 0 learners."));
     assert_eq!(active_seats(&db, company).await, 5);
 
     let (reply, _) = upload(&mut manager, "third.csv", &fixture("third_column.csv")).await;
