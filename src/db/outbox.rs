@@ -172,8 +172,13 @@ pub async fn attempt_failed(
         Some(next) => ("pending", next),
         None => ("failed", now),
     };
+    // Given up on: its link can no longer reach its recipient, so nobody else may use it.
+    let failed = status == "failed";
+    let text = failed.then(|| without_link_tokens(&email.text));
+    let html = failed.then(|| without_link_tokens(&email.html));
     sqlx::query(
-        "UPDATE outbox SET status = $1, next_attempt_at = $2, leased_until = NULL, last_error = $3 \
+        "UPDATE outbox SET status = $1, next_attempt_at = $2, leased_until = NULL, last_error = $3, \
+         body_text = COALESCE($6, body_text), body_html = COALESCE($7, body_html) \
          WHERE id = $4 AND status = 'pending' AND leased_until = $5",
     )
     .bind(status)
@@ -181,6 +186,8 @@ pub async fn attempt_failed(
     .bind(error)
     .bind(email.id)
     .bind(email.leased_until.map(secs))
+    .bind(text)
+    .bind(html)
     .execute(db.pool())
     .await?;
     Ok(())

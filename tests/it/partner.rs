@@ -99,7 +99,7 @@ async fn the_partner_upgrades_a_trial_in_manage_mode_and_assigns_it() {
         .await;
     assert_eq!(
         assigned.location.as_deref(),
-        Some(format!("/partner/licences?tab=requested&assigned={order}").as_str())
+        Some("/partner/licences?tab=requested")
     );
     let list = client.get("/partner?q=acme").await;
     assert!(list.body.contains("Premium"));
@@ -180,7 +180,7 @@ async fn a_rejected_order_emails_the_requester_the_reason() {
         .await;
     assert_eq!(
         rejected.location.as_deref(),
-        Some(format!("/partner/licences?tab=requested&rejected={order}").as_str())
+        Some("/partner/licences?tab=requested")
     );
     assert_eq!(
         text(&db, &format!("SELECT state FROM orders WHERE id = {order}")).await,

@@ -248,7 +248,7 @@ async fn asking_again_shows_the_waiting_request_to_change_or_cancel_and_the_part
             .contains("Number of licences: must be between 1 and 100000, not 0.")
     );
     let changed = cobalt.post(&path, &[("quantity", "30")]).await;
-    assert_eq!(changed.location, Some(format!("/landing?changed={order}")));
+    assert_eq!(changed.location.as_deref(), Some("/landing"));
     assert_eq!(
         scalar(
             &db,
@@ -257,7 +257,7 @@ async fn asking_again_shows_the_waiting_request_to_change_or_cancel_and_the_part
         .await,
         30
     );
-    let landing = cobalt.get(&format!("/landing?changed={order}")).await.body;
+    let landing = cobalt.get("/landing").await.body;
     assert!(landing.contains(&format!(
         "Order {order} changed: your account manager has been told."
     )));
@@ -273,10 +273,7 @@ async fn asking_again_shows_the_waiting_request_to_change_or_cancel_and_the_part
     let cancelled = cobalt
         .post(&format!("/company/orders/{order}/cancel"), &[])
         .await;
-    assert_eq!(
-        cancelled.location,
-        Some(format!("/landing?cancelled={order}"))
-    );
+    assert_eq!(cancelled.location.as_deref(), Some("/landing"));
     assert_eq!(
         text(&db, &format!("SELECT state FROM orders WHERE id = {order}")).await,
         "cancelled"
@@ -305,10 +302,8 @@ async fn asking_again_shows_the_waiting_request_to_change_or_cancel_and_the_part
         )
         .await;
     assert_eq!(
-        by_partner.location,
-        Some(format!(
-            "/partner/licences?tab=requested&cancelled={second}"
-        ))
+        by_partner.location.as_deref(),
+        Some("/partner/licences?tab=requested")
     );
     assert_eq!(
         text(
@@ -476,8 +471,8 @@ async fn partners_ask_the_partner_above_for_their_own_licences_and_distributors_
         .await;
     let order = scalar(&db, "SELECT MAX(id) FROM orders").await;
     assert_eq!(
-        saved.location,
-        Some(format!("/partner/licences?tab=mine&requested={order}"))
+        saved.location.as_deref(),
+        Some("/partner/licences?tab=mine")
     );
     let mine = bluefin.get("/partner/licences?tab=mine").await.body;
     assert!(mine.contains(r#"<td>Bluefin IT <span class="badge">Own licences</span></td>"#));
@@ -506,8 +501,8 @@ async fn partners_ask_the_partner_above_for_their_own_licences_and_distributors_
         )
         .await;
     assert_eq!(
-        changed.location,
-        Some(format!("/partner/licences?tab=mine&changed={order}"))
+        changed.location.as_deref(),
+        Some("/partner/licences?tab=mine")
     );
 
     // Northwind assigns it; the seats land on Bluefin IT's own company beside its NFR seats.
@@ -572,10 +567,7 @@ async fn partners_ask_the_partner_above_for_their_own_licences_and_distributors_
     let assigned = operator
         .post(&format!("/operator/orders/{distributors}/assign"), &[])
         .await;
-    assert_eq!(
-        assigned.location,
-        Some(format!("/operator/orders?assigned={distributors}"))
-    );
+    assert_eq!(assigned.location.as_deref(), Some("/operator/orders"));
     let own = companies::internal(&db, PartnerId(1), t0()).await.unwrap();
     assert_eq!(own.bought.total, 4);
     // The operator sells nothing to customers.

@@ -407,6 +407,7 @@ fn normalised(page: &str, email: &str, token: &str) -> String {
 on_both_databases!(
     three_wrong_passwords_lock_the_account_for_that_address_only_and_tell_its_owner,
     a_delivered_email_keeps_no_working_link,
+    an_email_given_up_on_keeps_no_working_link,
 );
 
 async fn three_wrong_passwords_lock_the_account_for_that_address_only_and_tell_its_owner(
@@ -566,6 +567,54 @@ async fn a_delivered_email_keeps_no_working_link(db: TestDb) {
     let page = Client::new(&app).get(&link).await;
     assert!(page.body.contains("Set your password"), "{}", page.body);
     assert!(!page.body.contains("This link is not valid"));
+}
+
+async fn an_email_given_up_on_keeps_no_working_link(db: TestDb) {
+    let (db, app, _) = demo_app_on(db).await;
+    let mut manager = Client::new(&app);
+    manager
+        .sign_in("manager@echo.example", seed::DEMO_PASSWORD)
+        .await;
+    manager
+        .post(
+            "/company/users",
+            &[("email", "new@echo.example"), ("role", "learner")],
+        )
+        .await;
+    let token_in = |body: &str| {
+        body.split("token=")
+            .nth(1)
+            .is_some_and(|rest| rest.bytes().take_while(u8::is_ascii_hexdigit).count() == 64)
+    };
+    let body = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT body_text FROM outbox WHERE recipient = 'new@echo.example'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+    };
+    assert!(token_in(&body().await));
+    // Nothing listens where the SMTP server should be: every attempt fails.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let smtp = Transport::new(Some(&format!("smtp://{down}")), "s <s@localhost>").unwrap();
+    let mut now = at(NOW);
+    for _ in 0..seatledger::domain::schedule::MAX_DELIVERY_ATTEMPTS {
+        deliver_due(&db, &smtp, now).await.unwrap();
+        now += SignedDuration::from_hours(2);
+    }
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM outbox WHERE recipient = 'new@echo.example'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    let kept = body().await;
+    assert!(!token_in(&kept), "{kept}");
+    assert!(kept.contains(REMOVED_TOKEN));
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -59,10 +59,6 @@ struct LicencesQuery {
     #[serde(default)]
     tab: String,
     requested: Option<i64>,
-    allocated: Option<usize>,
-    renewed: Option<usize>,
-    changed: Option<i64>,
-    cancelled: Option<i64>,
     after: Option<i64>,
 }
 
@@ -74,16 +70,6 @@ impl LicencesQuery {
             "expiring" => "expiring",
             "expired" => "expired",
             _ => "orders",
-        }
-    }
-
-    fn notice(&self) -> Option<String> {
-        match (self.allocated, self.renewed) {
-            (Some(n), _) => Some(format!(
-                "Licences allocated to {n} learners. They can sign in now."
-            )),
-            (_, Some(n)) => Some(format!("Renewed the licences of {n} learners.")),
-            _ => super::orders::request_notice(self.changed, self.cancelled),
         }
     }
 }
@@ -167,7 +153,7 @@ async fn licences_page(
         upgradable: !matches!(company.facts.status(now), CompanyStatus::Premium { .. }),
         nfr,
         requested: query.requested.map(OrderId),
-        notice: query.notice(),
+        notice: area.flash.clone(),
         error,
         available: Vec::new(),
         seats: Vec::new(),
@@ -218,8 +204,10 @@ async fn allocate(
     };
     let error = match outcome {
         Ok(n) => {
-            let to = format!("/company/licenses?tab=expired&allocated={n}");
-            return Ok(Redirect::to(&to).into_response());
+            let notice = format!("Licences allocated to {n} learners. They can sign in now.");
+            return area
+                .redirect_with_notice(&state, "/company/licenses?tab=expired", &notice)
+                .await;
         }
         Err(Error::Invalid(errors)) if is_nobody(&errors) => {
             "Tick the learners to allocate licences to, or Select All.".to_owned()

@@ -58,8 +58,6 @@ pub(super) fn order_lines(orders: Vec<OrderRow>, time_zone: &str) -> Vec<OrderLi
 #[derive(Deserialize)]
 struct RequestedQuery {
     requested: Option<i64>,
-    changed: Option<i64>,
-    cancelled: Option<i64>,
 }
 
 #[derive(Template)]
@@ -76,16 +74,13 @@ struct LandingPage {
 }
 
 /// What the landing page or the Licenses section says after a waiting request changed.
-pub(super) fn request_notice(changed: Option<i64>, cancelled: Option<i64>) -> Option<String> {
-    match (changed, cancelled) {
-        (Some(id), _) => Some(format!(
-            "Order {id} changed: your account manager has been told."
-        )),
-        (_, Some(id)) => Some(format!(
-            "Order {id} cancelled: your account manager has been told."
-        )),
-        _ => None,
-    }
+pub(super) fn changed_notice(id: OrderId) -> String {
+    format!("Order {id} changed: your account manager has been told.")
+}
+
+/// What the landing page or the Licenses section says after a waiting request was cancelled.
+pub(super) fn cancelled_notice(id: OrderId) -> String {
+    format!("Order {id} cancelled: your account manager has been told.")
 }
 
 /// Where a manager of a company without an active trial or batch lands.
@@ -115,7 +110,7 @@ async fn landing(
         ),
         pending: order_lines(pending.items, &company.time_zone),
         requested: query.requested.map(OrderId),
-        notice: request_notice(query.changed, query.cancelled),
+        notice: area.flash.clone(),
     })
 }
 
@@ -260,8 +255,10 @@ async fn change_quantity(
     };
     let error = match outcome.await {
         Ok(()) => {
-            let to = format!("{}?changed={id}", place(&area).back);
-            return Ok(Redirect::to(&to).into_response());
+            let back = place(&area).back;
+            return area
+                .redirect_with_notice(&state, back, &changed_notice(id))
+                .await;
         }
         Err(e) => form_errors(e, ORDER_LABELS)?.join(" "),
     };
@@ -277,9 +274,11 @@ async fn cancel(
     area: OrderingArea,
     Path(id): Path<i64>,
 ) -> PageResult {
-    order_ops::cancel(&state.ops, &area.caller, OrderId(id)).await?;
-    let to = format!("{}?cancelled={id}", place(&area).back);
-    Ok(Redirect::to(&to).into_response())
+    let id = OrderId(id);
+    order_ops::cancel(&state.ops, &area.caller, id).await?;
+    let back = place(&area).back;
+    area.redirect_with_notice(&state, back, &cancelled_notice(id))
+        .await
 }
 
 #[derive(Template)]

@@ -7,7 +7,6 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use serde::Deserialize;
 
@@ -215,11 +214,13 @@ async fn apply(
     let (ops, caller, company) = (&state.ops, &area.caller, &area.company);
     let error = match renewal::apply(ops, caller, company, id, column).await {
         Ok(review) => {
-            let to = format!(
-                "/company/licenses?tab=allocated&renewed={}",
+            let notice = format!(
+                "Renewed the licences of {} learners.",
                 review.renewed().len()
             );
-            return Ok(Redirect::to(&to).into_response());
+            return area
+                .redirect_with_notice(&state, "/company/licenses?tab=allocated", &notice)
+                .await;
         }
         Err(Error::NoFreeSeats(e)) => format!("Nothing was renewed: {e}."),
         Err(Error::Busy) => {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -51,8 +50,6 @@ struct OrdersQuery {
     before_id: Option<i64>,
     /// One order, opened from its email.
     order: Option<i64>,
-    assigned: Option<i64>,
-    rejected: Option<i64>,
 }
 
 /// Requested Orders (and Assigned Orders): distributors' own licences, newest first.
@@ -91,18 +88,10 @@ async fn list(
             c.requested_at, c.id
         )
     });
-    let notice = match (query.assigned, query.rejected) {
-        _ if query.order.is_some() => query
-            .order
-            .map(|id| format!("Order {id}, as the email said.")),
-        (Some(id), _) => Some(format!(
-            "Order {id} assigned: the licences are on the distributor's own company."
-        )),
-        (_, Some(id)) => Some(format!(
-            "Order {id} rejected: the requester has been emailed the reason."
-        )),
-        _ => None,
-    };
+    let notice = query
+        .order
+        .map(|id| format!("Order {id}, as the email said."))
+        .or_else(|| area.flash.clone());
     let orders = page.items.into_iter().map(|o| {
         let on = date(o.requested_at, "UTC");
         (o, on)
@@ -123,7 +112,9 @@ async fn assign(
     Path(id): Path<i64>,
 ) -> PageResult {
     order_ops::assign(&state.ops, &area.caller, OrderId(id)).await?;
-    Ok(Redirect::to(&format!("/operator/orders?assigned={id}")).into_response())
+    let notice = format!("Order {id} assigned: the licences are on the distributor's own company.");
+    area.redirect_with_notice(&state, "/operator/orders", &notice)
+        .await
 }
 
 async fn reject_form(
@@ -141,7 +132,10 @@ async fn reject(
     Form(form): Form<RejectForm>,
 ) -> PageResult {
     let Some(error) = reject_order(&state, &area, OrderId(id), &form).await? else {
-        return Ok(Redirect::to(&format!("/operator/orders?rejected={id}")).into_response());
+        let notice = format!("Order {id} rejected: the requester has been emailed the reason.");
+        return area
+            .redirect_with_notice(&state, "/operator/orders", &notice)
+            .await;
     };
     reject_page(
         &state,

@@ -7,7 +7,6 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -70,11 +69,6 @@ struct OrdersQuery {
     before_id: Option<i64>,
     /// One order, opened from its email.
     order: Option<i64>,
-    assigned: Option<i64>,
-    rejected: Option<i64>,
-    cancelled: Option<i64>,
-    requested: Option<i64>,
-    changed: Option<i64>,
 }
 
 /// A YYYY-MM-DD date as the instant its day starts (UTC); `next_day` gives the end of the day.
@@ -120,31 +114,10 @@ impl OrdersQuery {
         format!("/partner/licences?{}", query_string(&pairs))
     }
 
+    /// Opened from an order's email, the page says which order it shows.
     fn notice(&self) -> Option<String> {
-        if let Some(id) = self.order {
-            Some(format!(
-                "Order {id}, as the email said. Clear to see every order."
-            ))
-        } else if let Some(id) = self.assigned {
-            Some(format!(
-                "Order {id} assigned: the licences are ready and the company's managers have been emailed."
-            ))
-        } else if let Some(id) = self.rejected {
-            Some(format!(
-                "Order {id} rejected: the requester has been emailed the reason."
-            ))
-        } else if let Some(id) = self.cancelled {
-            Some(format!(
-                "Order {id} cancelled: whoever was told of the request has been emailed."
-            ))
-        } else if let Some(id) = self.requested {
-            Some(format!(
-                "Your request (order {id}) was sent to the partner above you."
-            ))
-        } else {
-            self.changed
-                .map(|id| format!("Order {id} changed: the partner above you has been emailed."))
-        }
+        self.order
+            .map(|id| format!("Order {id}, as the email said. Clear to see every order."))
     }
 }
 
@@ -187,7 +160,7 @@ async fn list(
             || filter.kind.is_some()
             || filter.from.is_some()
             || filter.until.is_some(),
-        notice: query.notice(),
+        notice: query.notice().or_else(|| area.flash.clone()),
         next: page.next.map(|c| query.next(tab, c)),
         filter: query,
         time_zone,
@@ -201,7 +174,11 @@ async fn assign(
     Path(id): Path<i64>,
 ) -> PageResult {
     order_ops::assign(&state.ops, &area.caller, OrderId(id)).await?;
-    Ok(Redirect::to(&format!("/partner/licences?tab=requested&assigned={id}")).into_response())
+    let notice = format!(
+        "Order {id} assigned: the licences are ready and the company's managers have been emailed."
+    );
+    area.redirect_with_notice(&state, "/partner/licences?tab=requested", &notice)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -224,7 +201,9 @@ async fn cancel(
     } else {
         "requested"
     };
-    Ok(Redirect::to(&format!("/partner/licences?tab={tab}&cancelled={id}")).into_response())
+    let notice = format!("Order {id} cancelled: whoever was told of the request has been emailed.");
+    area.redirect_with_notice(&state, &format!("/partner/licences?tab={tab}"), &notice)
+        .await
 }
 
 #[derive(Template)]
@@ -317,8 +296,10 @@ async fn reject(
     Form(form): Form<RejectForm>,
 ) -> PageResult {
     let Some(error) = reject_order(&state, &area, OrderId(id), &form).await? else {
-        let to = format!("/partner/licences?tab=requested&rejected={id}");
-        return Ok(Redirect::to(&to).into_response());
+        let notice = format!("Order {id} rejected: the requester has been emailed the reason.");
+        return area
+            .redirect_with_notice(&state, "/partner/licences?tab=requested", &notice)
+            .await;
     };
     let seller = Seller::Partner(area.partner);
     reject_page(&state, &area, seller, OrderId(id), Some((&form, error))).await

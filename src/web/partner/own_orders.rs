@@ -86,8 +86,13 @@ async fn request(
     };
     let errors = match outcome.await {
         Ok(requested) => {
-            let to = format!("/partner/licences?tab=mine&requested={}", requested.order);
-            return Ok(Redirect::to(&to).into_response());
+            let notice = format!(
+                "Your request (order {}) was sent to the partner above you.",
+                requested.order
+            );
+            return area
+                .redirect_with_notice(&state, "/partner/licences?tab=mine", &notice)
+                .await;
         }
         Err(Error::Conflict(Conflict::RequestWaiting(_))) => {
             return Ok(Redirect::to("/partner/orders/new").into_response());
@@ -124,8 +129,10 @@ async fn change_quantity(
     };
     let error = match outcome.await {
         Ok(()) => {
-            let to = format!("/partner/licences?tab=mine&changed={id}");
-            return Ok(Redirect::to(&to).into_response());
+            let notice = format!("Order {id} changed: the partner above you has been emailed.");
+            return area
+                .redirect_with_notice(&state, "/partner/licences?tab=mine", &notice)
+                .await;
         }
         Err(e) => form_errors(e, LABELS)?.join(" "),
     };
