@@ -57,6 +57,7 @@ pub const MIGRATIONS: &[Migration] = &[
             "activity"
         ]
     ),
+    migration!(14, "0014_company_reads.sql"),
 ];
 
 /// The newest migration this seatledger knows.

@@ -20,7 +20,7 @@ pub(crate) async fn echo(db: &TestDb) -> CompanyId {
     )
 }
 
-async fn active_seats(db: &TestDb, company: CompanyId) -> i64 {
+pub(crate) async fn active_seats(db: &TestDb, company: CompanyId) -> i64 {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
          WHERE s.company_id = $1 AND s.ended_at IS NULL AND b.expires_at > $2",
@@ -41,7 +41,7 @@ pub(crate) async fn echo_manager(app: &seatledger::app::App) -> Client {
 }
 
 /// Echo Premium with 250 expired learners (its 2 plus 248 more) and `free` free seats.
-async fn echo_with_250_expired(db: &TestDb, free: i64) -> CompanyId {
+pub(crate) async fn echo_with_250_expired(db: &TestDb, free: i64) -> CompanyId {
     let company = echo(db).await;
     let world = World { db };
     world

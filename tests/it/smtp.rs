@@ -35,10 +35,6 @@ impl Received {
 pub type OnMessage =
     Arc<dyn Fn(usize) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-fn nothing() -> OnMessage {
-    Arc::new(|_| Box::pin(async {}))
-}
-
 pub struct SmtpSink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
@@ -53,31 +49,20 @@ impl SmtpSink {
     /// Listens on `addr`; the first `drop_acks` messages are received in full but the
     /// connection is closed before the server says it accepted them (a lost acknowledgement).
     pub async fn start_on(addr: SocketAddr, drop_acks: usize) -> Self {
-        Self::start_with(addr, drop_acks, Duration::ZERO, nothing()).await
-    }
-
-    /// Listens on a free port and runs `on_message` for each message before acknowledging it.
-    pub async fn start_calling(on_message: OnMessage) -> Self {
-        Self::start_with(
-            "127.0.0.1:0".parse().unwrap(),
-            0,
-            Duration::ZERO,
-            on_message,
-        )
-        .await
+        Self::start_with(addr, drop_acks, Arc::new(|_| Box::pin(async {}))).await
     }
 
     /// Takes `pace` to accept each message, like a slow relay.
     pub async fn start_paced(pace: Duration) -> Self {
-        Self::start_with("127.0.0.1:0".parse().unwrap(), 0, pace, nothing()).await
+        Self::start_calling(Arc::new(move |_| Box::pin(tokio::time::sleep(pace)))).await
     }
 
-    async fn start_with(
-        addr: SocketAddr,
-        drop_acks: usize,
-        pace: Duration,
-        on_message: OnMessage,
-    ) -> Self {
+    /// Listens on a free port and runs `on_message` for each message before acknowledging it.
+    pub async fn start_calling(on_message: OnMessage) -> Self {
+        Self::start_with("127.0.0.1:0".parse().unwrap(), 0, on_message).await
+    }
+
+    async fn start_with(addr: SocketAddr, drop_acks: usize, on_message: OnMessage) -> Self {
         let listener = TcpListener::bind(addr).await.expect("bind the SMTP sink");
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -92,7 +77,7 @@ impl SmtpSink {
                 let drops = drops.clone();
                 let on_message = on_message.clone();
                 tokio::spawn(async move {
-                    let _ = session(stream, store, drops, pace, on_message).await;
+                    let _ = session(stream, store, drops, on_message).await;
                 });
             }
         });
@@ -122,7 +107,6 @@ async fn session(
     stream: tokio::net::TcpStream,
     store: Arc<Mutex<Vec<Received>>>,
     drops: Arc<AtomicUsize>,
-    pace: Duration,
     on_message: OnMessage,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
@@ -169,7 +153,6 @@ async fn session(
                 }
                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
             }
-            tokio::time::sleep(pace).await;
             let arrived = {
                 let mut store = store.lock().unwrap();
                 store.push(Received {

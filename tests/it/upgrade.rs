@@ -27,6 +27,13 @@ fn previous() -> &'static [Migration] {
     &MIGRATIONS[..MIGRATIONS.len() - 1]
 }
 
+/// The schema before partners had NFR seats (migration 10): the old world below is written in
+/// it, and upgrading it must give the partner its seats, whatever migrations came since.
+fn before_nfr() -> &'static [Migration] {
+    let nfr = MIGRATIONS.iter().position(|m| m.version >= 10).unwrap();
+    &MIGRATIONS[..nfr]
+}
+
 async fn versions(db: &Db) -> Vec<i64> {
     sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
         .fetch_all(db.pool())
@@ -164,13 +171,6 @@ async fn old_world(db: &Db) {
         ],
     )
     .await;
-}
-
-/// The migrations of the release before NFR seats (0010): the world below is written for it,
-/// and upgrading it runs every migration since, table rebuilds (0013) included.
-fn before_nfr() -> &'static [Migration] {
-    let at = MIGRATIONS.iter().position(|m| m.version >= 10).unwrap();
-    &MIGRATIONS[..at]
 }
 
 async fn a_database_of_the_previous_version_is_upgraded_in_place_and_keeps_its_data(db: TestDb) {
