@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_managed_companies.sql"),
     migration!(7, "0007_webhooks.sql"),
     migration!(10, "0010_operator_and_nfr.sql"),
+    migration!(12, "0012_sign_in_hardening.sql"),
     // The tables whose ids the seat ledger, Activity or links name.
     migration!(
         13,
