@@ -18,9 +18,7 @@ pub struct DeliveryReport {
     pub failed_attempts: u64,
 }
 
-/// Delivers every email due now. The clock is read for every lease and every outcome: a round
-/// on a slow SMTP server takes minutes, and a lease taken at the round's first instant would
-/// have run out for every other worker while this one still sends.
+/// Delivers every email due now.
 pub async fn deliver_due(
     db: &Db,
     transport: &Transport,
@@ -29,8 +27,11 @@ pub async fn deliver_due(
     deliver_until(db, transport, clock, &Stop::never()).await
 }
 
-/// Delivers every email due until `stop` is requested: then the email being sent is finished
-/// and recorded, and the rest of the lease handed back for the next worker.
+/// Delivers every email due now until `stop` is requested: then the email being sent is
+/// finished and recorded, and the rest of the lease handed back for the next worker. The clock
+/// is read for every lease and every outcome: a round on a slow SMTP server takes minutes, and
+/// a lease taken at the round's first instant would have run out for every other worker while
+/// this one still sends.
 pub async fn deliver_until(
     db: &Db,
     transport: &Transport,

@@ -122,7 +122,7 @@ async fn the_rebuilt_sqlite_tables_keep_their_indexes_foreign_keys_and_autoincre
             .await
             .unwrap();
         assert!(sql.contains("AUTOINCREMENT"), "{table}");
-        let mut have: Vec<String> = sqlx::query_scalar(
+        let have: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 \
              AND name NOT LIKE 'sqlite_autoindex%'",
         )
@@ -130,10 +130,10 @@ async fn the_rebuilt_sqlite_tables_keep_their_indexes_foreign_keys_and_autoincre
         .fetch_all(db.pool())
         .await
         .unwrap();
-        have.sort();
-        let mut want: Vec<String> = indexes.iter().map(|s| s.to_string()).collect();
-        want.sort();
-        assert_eq!(have, want, "{table}");
+        // Later migrations may add indexes; none made before the rebuild may be missing.
+        for index in indexes {
+            assert!(have.iter().any(|h| h == index), "{table} lost {index}");
+        }
     }
     // Foreign keys still hold and are still enforced.
     let broken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
