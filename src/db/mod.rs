@@ -7,6 +7,7 @@
 //! `crate::domain`, and write the outcome.
 
 pub mod activity;
+pub mod api_keys;
 pub mod backup;
 pub mod check;
 pub mod companies;

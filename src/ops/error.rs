@@ -77,6 +77,8 @@ pub enum Conflict {
     InvitationAccepted,
     /// The owner already has as many webhook endpoints as allowed.
     EndpointLimit(u32),
+    /// The owner already holds as many unrevoked API keys as allowed.
+    KeyLimit(u32),
 }
 
 /// One field that did not parse, named as the edge's input names it.

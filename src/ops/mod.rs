@@ -6,6 +6,7 @@
 //! outcome or a typed `Error`. It writes no sentence a person reads: the edges do.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod companies;
 pub mod expiry;
 pub mod notify;

@@ -68,6 +68,9 @@ pub fn conflict(conflict: Conflict) -> String {
         Conflict::EndpointLimit(max) => {
             format!("you already have {max} webhook endpoints; delete one first")
         }
+        Conflict::KeyLimit(max) => {
+            format!("you already have {max} API keys; revoke one first")
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! and render its outcome. Errors become pages in one place, `error`.
 
 mod account;
+mod api_keys;
 mod areas;
 mod company;
 mod error;
@@ -92,6 +93,7 @@ fn routes() -> Routes {
     let routes = operator::routes(routes);
     let routes = partner::routes(routes);
     let routes = webhooks::routes(routes);
+    let routes = api_keys::routes(routes);
     company::routes(routes)
 }
 
