@@ -40,6 +40,12 @@ impl App {
         }
     }
 
+    /// The same application with each API key held to `rate`.
+    pub fn with_api_rate(mut self, rate: web::api::RateLimit) -> Self {
+        self.web.api_rate = rate;
+        self
+    }
+
     pub fn router(&self) -> Router {
         web::router(self.ops.clone(), self.web.clone())
     }
@@ -57,6 +63,8 @@ pub struct Config {
     /// How often the scheduler and the delivery worker run; `None` runs neither (a test that
     /// drives them itself).
     pub background: Option<Intervals>,
+    /// How many API requests each key may make.
+    pub api_rate: web::api::RateLimit,
 }
 
 /// A started application.
@@ -82,7 +90,9 @@ pub async fn start(
         .unwrap_or_else(|| format!("http://{address}"))
         .trim_end_matches('/')
         .to_owned();
-    let app = App::new(db, clock, &public_url).with_webhooks(config.webhooks);
+    let app = App::new(db, clock, &public_url)
+        .with_webhooks(config.webhooks)
+        .with_api_rate(config.api_rate);
     if let Some(every) = config.background {
         jobs::spawn(app.ops.clone(), config.transport, every);
     }

@@ -191,6 +191,9 @@ pub struct ServeArgs {
     /// Seed the demo data first if the database is empty, and print the demo logins.
     #[arg(long)]
     pub demo: bool,
+    /// API requests each key may make per second (bursts of twice that), in each instance.
+    #[arg(long, env = "SEATLEDGER_API_RATE", default_value_t = 50)]
+    pub api_rate: u32,
 }
 
 #[derive(Debug, Args)]
@@ -363,6 +366,7 @@ async fn serve(
             pass: Duration::from_secs(args.pass_interval.max(1)),
             delivery: Duration::from_secs(args.delivery_interval.max(1)),
         }),
+        api_rate: crate::web::api::RateLimit::per_second(args.api_rate),
     };
     let running = app::start(db, clock, config, shutdown_signal()).await?;
     // A new instance: nobody can sign in until the operator exists.

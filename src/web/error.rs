@@ -128,7 +128,7 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
 }
 
 /// Logs a failure with its cause chain, inside the request's span.
-fn log_internal(error: &dyn std::error::Error) {
+pub(super) fn log_internal(error: &dyn std::error::Error) {
     let mut causes = String::new();
     let mut source = error.source();
     while let Some(cause) = source {

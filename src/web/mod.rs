@@ -3,6 +3,7 @@
 //! and render its outcome. Errors become pages in one place, `error`.
 
 mod account;
+pub mod api;
 mod api_keys;
 mod areas;
 mod company;
@@ -37,12 +38,15 @@ pub use session::{CSRF_COOKIE, SESSION_COOKIE};
 pub struct WebConfig {
     /// Cookies get `Secure` when the console is served over https.
     pub secure_cookies: bool,
+    /// How many API requests each key may make.
+    pub api_rate: api::RateLimit,
 }
 
 impl WebConfig {
     pub fn new(public_url: &str) -> Self {
         Self {
             secure_cookies: public_url.starts_with("https://"),
+            api_rate: api::RateLimit::default(),
         }
     }
 }
@@ -51,6 +55,8 @@ impl WebConfig {
 pub struct AppState {
     pub ops: Ops,
     pub config: WebConfig,
+    /// Each API key's rate, in this instance.
+    pub api_limiter: api::auth::RateLimiter,
 }
 
 /// One route of the console: its path pattern and methods, so tests can enumerate them.
@@ -124,7 +130,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The console's router over the operations `ops`.
 pub fn router(ops: Ops, config: WebConfig) -> Router {
-    let state = Arc::new(AppState { ops, config });
+    let state = Arc::new(AppState {
+        ops,
+        config,
+        api_limiter: Default::default(),
+    });
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
         let id = request
             .headers()
@@ -133,13 +143,28 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
             .unwrap_or("");
         tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
     });
-    routes()
-        .router
-        .fallback(account::not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            session::csrf_protection,
-        ))
+    let (api, document) = api::routes();
+    let document = Arc::new(document);
+    let console =
+        routes()
+            .router
+            .fallback(account::not_found)
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                session::csrf_protection,
+            ));
+    // The API has no cookies and no forms: it stays outside the console's CSRF layer.
+    let api = api
+        .route(
+            api::OPENAPI_PATH,
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { api::serve_document(&document) }
+            }),
+        )
+        .route("/api/{*rest}", axum::routing::any(api::no_route));
+    console
+        .merge(api)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

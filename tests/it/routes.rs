@@ -86,6 +86,7 @@ async fn the_application_starts_on_port_zero_and_stops_when_told() {
         transport: Transport::new(None, "seatledger <s@localhost>").unwrap(),
         webhooks: Default::default(),
         background: None,
+        api_rate: Default::default(),
     };
     let clock = Arc::new(ManualClock::at(at(NOW)));
     let running = app::start(db.db.clone(), clock, config, std::future::pending())
