@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -32,6 +33,18 @@ impl App {
         }
     }
 
+    /// The same application serving `/metrics` on its own listener to `token` (as a bearer
+    /// token); without one, `/metrics` is not there.
+    pub fn with_metrics_token(self, token: Option<String>) -> Self {
+        Self {
+            web: WebConfig {
+                metrics_token: token.map(Arc::from),
+                ..self.web
+            },
+            ..self
+        }
+    }
+
     /// The same application with webhooks configured.
     pub fn with_webhooks(self, webhooks: crate::webhooks::Settings) -> Self {
         Self {
@@ -51,6 +64,14 @@ impl App {
     }
 }
 
+/// Who may read `/metrics`: on the main listener only a caller bearing `token`, and anyone who
+/// reaches the separate `listen` address (bind it where only the scraper can).
+#[derive(Clone, Debug, Default)]
+pub struct MetricsAccess {
+    pub token: Option<String>,
+    pub listen: Option<SocketAddr>,
+}
+
 /// How to run the application.
 pub struct Config {
     pub listen: SocketAddr,
@@ -65,18 +86,24 @@ pub struct Config {
     pub background: Option<Intervals>,
     /// How many API requests each key may make.
     pub api_rate: web::api::RateLimit,
+    pub metrics: MetricsAccess,
 }
 
 /// A started application.
 pub struct Running {
     pub address: SocketAddr,
+    /// Where `/metrics` is served without a token, when `MetricsAccess::listen` asked for it.
+    pub metrics_address: Option<SocketAddr>,
     pub public_url: String,
     pub app: App,
-    stop: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
+    stop: Arc<watch::Sender<bool>>,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 /// Binds the listener, starts the background work and serves until `stop` (or `shutdown`).
+/// Once either comes, the listeners stop accepting and the background work stops after the
+/// round in hand (`jobs`); `wait` returns when all of it has.
 pub async fn start(
     db: Db,
     clock: SharedClock,
@@ -85,6 +112,14 @@ pub async fn start(
 ) -> std::io::Result<Running> {
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
+    let metrics_listener = match config.metrics.listen {
+        Some(at) => Some(TcpListener::bind(at).await?),
+        None => None,
+    };
+    let metrics_address = match &metrics_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let public_url = config
         .public_url
         .unwrap_or_else(|| format!("http://{address}"))
@@ -92,40 +127,79 @@ pub async fn start(
         .to_owned();
     let app = App::new(db, clock, &public_url)
         .with_webhooks(config.webhooks)
-        .with_api_rate(config.api_rate);
-    if let Some(every) = config.background {
-        jobs::spawn(app.ops.clone(), config.transport, every);
-    }
-    let (stop, mut stopped) = watch::channel(false);
-    let router = app.router();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = shutdown => {}
-                    _ = stopped.wait_for(|s| *s) => {}
-                }
-            })
-            .await
+        .with_api_rate(config.api_rate)
+        .with_metrics_token(config.metrics.token);
+    let (stop, stopped) = watch::channel(false);
+    let stop = Arc::new(stop);
+    let signal = stop.clone();
+    let mut watching = stopped.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = watching.wait_for(|s| *s) => {}
+        }
+        signal.send_replace(true);
     });
+    let workers = match config.background {
+        Some(every) => jobs::spawn(
+            app.ops.clone(),
+            config.transport,
+            every,
+            jobs::Stop::new(stopped.clone()),
+        ),
+        None => Vec::new(),
+    };
+    let mut servers = vec![serve(listener, app.router(), stopped.clone())];
+    if let Some(listener) = metrics_listener {
+        servers.push(serve(
+            listener,
+            web::metrics_router(app.ops.clone()),
+            stopped,
+        ));
+    }
     Ok(Running {
         address,
+        metrics_address,
         public_url,
         app,
         stop,
-        server,
+        servers,
+        workers,
+    })
+}
+
+fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
     })
 }
 
 impl Running {
     /// Stops accepting, finishes the requests in flight, and returns when the server has ended.
     pub async fn stop(self) -> std::io::Result<()> {
-        let _ = self.stop.send(true);
+        self.stop.send_replace(true);
         self.wait().await
     }
 
-    /// Returns when the server has ended (on its shutdown signal).
+    /// Returns when the server has ended (on its shutdown signal): no request is in flight and
+    /// the background work has finished its round or handed its leases back.
     pub async fn wait(self) -> std::io::Result<()> {
-        self.server.await.map_err(std::io::Error::other)?
+        let mut result = Ok(());
+        for server in self.servers {
+            let ended = server.await.map_err(std::io::Error::other).and_then(|r| r);
+            result = result.and(ended);
+        }
+        for worker in self.workers {
+            worker.await.map_err(std::io::Error::other)?;
+        }
+        result
     }
 }

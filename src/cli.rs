@@ -77,8 +77,40 @@ pub struct Cli {
     )]
     pub webhook_allow_private: bool,
 
+    /// How log lines are written to stderr: `text` for people, `json` (one object a line) for a
+    /// log collector.
+    #[arg(
+        long,
+        env = "SEATLEDGER_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Cli {
+    /// Installs the log for this run: stderr, filtered by `SEATLEDGER_LOG`, in `--log-format`.
+    pub fn install_log(&self) {
+        let filter = tracing_subscriber::EnvFilter::try_from_env("SEATLEDGER_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        let log = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        match self.log_format {
+            LogFormat::Text => log.init(),
+            LogFormat::Json => log.json().with_current_span(true).init(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,6 +226,15 @@ pub struct ServeArgs {
     /// API requests each key may make per second (bursts of twice that), in each instance.
     #[arg(long, env = "SEATLEDGER_API_RATE", default_value_t = 50)]
     pub api_rate: u32,
+    /// Serve `/metrics` on the main listener to requests bearing this token
+    /// (`Authorization: Bearer TOKEN`); without it (and without --metrics-listen) there is no
+    /// `/metrics`.
+    #[arg(long, env = "SEATLEDGER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Also serve `/metrics`, without a token, on this address (bind it where only the scraper
+    /// reaches, e.g. a private interface).
+    #[arg(long, env = "SEATLEDGER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -367,8 +408,18 @@ async fn serve(
             delivery: Duration::from_secs(args.delivery_interval.max(1)),
         }),
         api_rate: crate::web::api::RateLimit::per_second(args.api_rate),
+        metrics: app::MetricsAccess {
+            token: args.metrics_token.filter(|t| !t.is_empty()),
+            listen: args.metrics_listen,
+        },
     };
-    let running = app::start(db, clock, config, shutdown_signal()).await?;
+    let (told, signalled) = tokio::sync::oneshot::channel();
+    let signal = shutdown_signal()?;
+    let shutdown = async move {
+        signal.await;
+        let _ = told.send(());
+    };
+    let running = app::start(db, clock, config, shutdown).await?;
     // A new instance: nobody can sign in until the operator exists.
     if let Some(link) = ops::operator::setup_link(&running.app.ops).await? {
         tracing::warn!(%link, "no operator yet: open the set-up link within an hour to create it");
@@ -376,12 +427,48 @@ async fn serve(
     }
     tracing::info!(url = %running.public_url, "serving");
     println!("seatledger is serving on {}", running.public_url);
-    running.wait().await?;
-    Ok(())
+    if let Some(at) = running.metrics_address {
+        println!("metrics on http://{at}/metrics");
+    }
+    let wait = running.wait();
+    tokio::pin!(wait);
+    tokio::select! {
+        ended = &mut wait => return Ok(ended?),
+        Ok(()) = signalled => {}
+    }
+    tracing::info!("stopping: finishing the requests in flight and the delivery in hand");
+    match tokio::time::timeout(SHUTDOWN_BOUND, wait).await {
+        Ok(ended) => {
+            ended?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Err(_) => anyhow::bail!(
+            "did not stop within {} s; whatever was leased is retried once its lease runs out",
+            SHUTDOWN_BOUND.as_secs()
+        ),
+    }
 }
 
-async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+/// How long `serve` waits, once told to stop, for what is in hand: a request ends by its
+/// timeout (60 s), an email by the transport's (30 s), a webhook round by the client's (15 s).
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(75);
+
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed now, before serving starts, so a
+/// SIGTERM that comes early still stops gracefully.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 async fn demo(db: &Db, args: DemoArgs) -> anyhow::Result<()> {

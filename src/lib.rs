@@ -14,6 +14,7 @@
 //!   worker; [`app`]: the whole application started from its configuration; [`cli`]: the
 //!   `seatledger` command.
 //! - [`webhooks`]: what each webhook carries, how it is signed and how it leaves.
+//! - [`metrics`]: what `/metrics` counts (requests, outbox backlogs, deliveries, passes, seats).
 
 pub mod app;
 pub mod cli;
@@ -24,6 +25,7 @@ pub mod email;
 pub mod format;
 pub mod imports;
 pub mod jobs;
+pub mod metrics;
 pub mod ops;
 pub mod password;
 pub mod web;

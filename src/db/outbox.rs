@@ -133,6 +133,22 @@ pub async fn delivered(db: &Db, email: &OutboxEmail, status: &str, now: Timestam
     Ok(())
 }
 
+/// Gives back leased emails that were not attempted (the worker is stopping): due again at
+/// once for any worker, their attempt uncounted. Only the lease holder can.
+pub async fn hand_back(db: &Db, emails: &[OutboxEmail]) -> DbResult<()> {
+    for email in emails {
+        sqlx::query(
+            "UPDATE outbox SET leased_until = NULL, attempts = attempts - 1 \
+             WHERE id = $1 AND status = 'pending' AND leased_until = $2",
+        )
+        .bind(email.id)
+        .bind(email.leased_until.map(secs))
+        .execute(db.pool())
+        .await?;
+    }
+    Ok(())
+}
+
 /// Records a failed attempt: tried again later, or marked failed after the last attempt.
 pub async fn attempt_failed(
     db: &Db,
@@ -157,6 +173,31 @@ pub async fn attempt_failed(
     .execute(db.pool())
     .await?;
     Ok(())
+}
+
+/// What waits to be delivered: how many, and since when the oldest (for `/metrics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub waiting: i64,
+    pub oldest: Option<Timestamp>,
+}
+
+/// Emails not yet delivered nor given up on; read through the `outbox_pending` index.
+pub async fn backlog(db: &Db) -> DbResult<Backlog> {
+    backlog_of(db, "outbox").await
+}
+
+/// The backlog of an outbox table with `status` and `created_at` columns.
+pub(crate) async fn backlog_of(db: &Db, table: &str) -> DbResult<Backlog> {
+    let (waiting, oldest): (i64, Option<i64>) = sqlx::query_as(&format!(
+        "SELECT COUNT(*), MIN(created_at) FROM {table} WHERE status = 'pending'"
+    ))
+    .fetch_one(db.pool())
+    .await?;
+    Ok(Backlog {
+        waiting,
+        oldest: oldest.map(instant),
+    })
 }
 
 /// The Mailbox page: every email, newest first, one page after `before` (an outbox id).

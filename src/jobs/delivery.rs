@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 
+use super::Stop;
 use crate::db::{Db, DbResult, outbox};
 use crate::email::transport::{Delivery, Outgoing, Transport};
 
@@ -24,10 +25,28 @@ pub async fn deliver_due(
     transport: &Transport,
     now: Timestamp,
 ) -> DbResult<DeliveryReport> {
+    deliver_until(db, transport, now, &Stop::never()).await
+}
+
+/// Delivers every email due at `now` until `stop` is requested: then the email being sent is
+/// finished and recorded, and the rest of the lease handed back for the next worker.
+pub async fn deliver_until(
+    db: &Db,
+    transport: &Transport,
+    now: Timestamp,
+    stop: &Stop,
+) -> DbResult<DeliveryReport> {
     let mut report = DeliveryReport::default();
     loop {
+        if stop.requested() {
+            return Ok(report);
+        }
         let emails = outbox::lease_due(db, now, ROUND).await?;
-        for email in &emails {
+        for (i, email) in emails.iter().enumerate() {
+            if stop.requested() {
+                outbox::hand_back(db, &emails[i..]).await?;
+                return Ok(report);
+            }
             let outgoing = Outgoing {
                 message_id: &email.message_id,
                 recipient: &email.recipient,

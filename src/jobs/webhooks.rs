@@ -6,6 +6,7 @@
 use futures_util::future::join_all;
 use jiff::Timestamp;
 
+use super::Stop;
 use crate::db::webhooks::{self as store, Leased};
 use crate::ops::{OpResult, Ops, webhooks};
 use crate::webhooks::client::{Outcome, Outgoing, Sender};
@@ -24,11 +25,25 @@ pub struct WebhookReport {
 /// Delivers every webhook due at `now`. Without the instance's secret key nothing can be signed,
 /// so nothing is sent (deliveries wait).
 pub async fn deliver_due(ops: &Ops, sender: &Sender, now: Timestamp) -> OpResult<WebhookReport> {
+    deliver_until(ops, sender, now, &Stop::never()).await
+}
+
+/// Delivers every webhook due at `now` until `stop` is requested: the round of attempts in
+/// flight is finished and recorded, and no new round is leased.
+pub async fn deliver_until(
+    ops: &Ops,
+    sender: &Sender,
+    now: Timestamp,
+    stop: &Stop,
+) -> OpResult<WebhookReport> {
     let mut report = WebhookReport::default();
     let Some(key) = ops.webhooks.key.as_deref() else {
         return Ok(report);
     };
     loop {
+        if stop.requested() {
+            return Ok(report);
+        }
         let leased = store::lease_due(&ops.db, now, ROUND).await?;
         let outcomes = join_all(leased.iter().map(|d| attempt(key, sender, d, now))).await;
         for (delivery, outcome) in leased.iter().zip(&outcomes) {

@@ -10,6 +10,7 @@ use crate::domain::schedule::{Notice, expiry_step};
 use crate::domain::{BatchId, CompanyId};
 use crate::email::messages;
 use crate::format::date;
+use crate::metrics::SeatsEnded;
 
 /// How many due rows a pass takes at a time.
 const DUE_BATCH: u32 = 200;
@@ -103,6 +104,7 @@ async fn process_batch(ops: &Ops, batch: BatchId, now: Timestamp) -> OpResult<Op
         return Ok(None);
     };
     let step = expiry_step(due.expires_at, now);
+    let mut seats_ended = 0;
     let on = date(due.expires_at, &due.time_zone);
     let order_url = ops.links.company_licences();
     let expires = due.expires_at.as_second();
@@ -131,10 +133,13 @@ async fn process_batch(ops: &Ops, batch: BatchId, now: Timestamp) -> OpResult<Op
             let kind = "batch_expired";
             notify::to_managers(&mut tx, due.company, kind, &event, content, now).await?;
             events::batch_expired(&mut tx, batch, due.company, all, now).await?;
+            seats_ended = all;
         }
         None => {}
     }
     expiry::set_batch_due(&mut tx, batch, step.next_due).await?;
     tx.commit().await?;
+    ops.metrics
+        .seats_ended(SeatsEnded::BatchExpired, seats_ended);
     Ok(step.notice)
 }

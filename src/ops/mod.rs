@@ -45,6 +45,8 @@ pub struct Ops {
     pub clock: SharedClock,
     pub links: Links,
     pub webhooks: crate::webhooks::Settings,
+    /// What this instance counts for `/metrics`; the operations count the seats they change.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Ops {
@@ -55,6 +57,7 @@ impl Ops {
             clock,
             links: Links::new(public_url),
             webhooks: crate::webhooks::Settings::default(),
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
         }
     }
 

@@ -201,5 +201,6 @@ pub async fn apply(
         Ok(Some(review))
     })
     .await?;
+    ops.metrics.seats_allocated(review.renewed().len() as u64);
     Ok(review)
 }

@@ -7,6 +7,7 @@ use super::{Caller, Error, FieldError, OpResult, Ops};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::{licences, people, seats, write_retrying};
 use crate::domain::{Action, InvalidValue, UserId};
+use crate::metrics::SeatsEnded;
 
 /// Whom Allocate Licenses is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +55,9 @@ pub async fn allocate(
         Ok(Some(()))
     })
     .await?;
-    Ok(distinct(&users))
+    let allocated = distinct(&users);
+    ops.metrics.seats_allocated(allocated as u64);
+    Ok(allocated)
 }
 
 fn distinct(users: &[UserId]) -> usize {
@@ -86,5 +89,8 @@ pub async fn release(
         events::seat_released(&mut tx, company.id(), user, batch, Release::Released, now).await?;
     }
     tx.commit().await?;
+    if released.is_some() {
+        ops.metrics.seats_ended(SeatsEnded::Released, 1);
+    }
     Ok(released.is_some())
 }

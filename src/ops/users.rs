@@ -16,6 +16,7 @@ use crate::db::{Actor, Backend, DbResult, seats, write_retrying};
 use crate::domain::allocation::{SeatOccasion, allocates_automatically};
 use crate::domain::{Action, Department, Email, PersonName, Role, UserId};
 use crate::imports::users::{RejectedRow, UserRow};
+use crate::metrics::SeatsEnded;
 
 /// A person to add to a company.
 #[derive(Clone, Debug)]
@@ -137,6 +138,7 @@ pub async fn add(
         }))
     })
     .await?;
+    ops.metrics.seats_allocated(u64::from(added.seated));
     Ok(added)
 }
 
@@ -192,6 +194,7 @@ pub async fn import(
         seat_new_learners(&mut tx, backend, company, &created, caller.actor, now).await
     })
     .await?;
+    ops.metrics.seats_allocated(outcome.seated as u64);
     Ok(outcome)
 }
 
@@ -276,7 +279,8 @@ pub async fn remove(
     let mut tx = ops.db.begin_write().await?;
     let member = removable(&mut tx, ops, caller, company, user).await?;
     let id = company.id();
-    if let Some(batch) = seats::release_in(&mut tx, id, user, caller.actor, now).await? {
+    let released = seats::release_in(&mut tx, id, user, caller.actor, now).await?;
+    if let Some(batch) = released {
         let why = match removal {
             Removal::Deactivate => Release::UserDeactivated,
             Removal::Delete => Release::UserDeleted,
@@ -297,5 +301,12 @@ pub async fn remove(
     };
     audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
     tx.commit().await?;
+    if released.is_some() {
+        let why = match removal {
+            Removal::Deactivate => SeatsEnded::UserDeactivated,
+            Removal::Delete => SeatsEnded::UserDeleted,
+        };
+        ops.metrics.seats_ended(why, 1);
+    }
     Ok(())
 }

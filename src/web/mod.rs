@@ -9,6 +9,7 @@ mod areas;
 mod company;
 mod error;
 mod layout;
+mod observe;
 mod operator;
 mod partner;
 mod requests;
@@ -31,6 +32,7 @@ use tower_http::trace::TraceLayer;
 use crate::ops::Ops;
 
 pub use error::PageError;
+pub use observe::metrics_router;
 pub use session::{CSRF_COOKIE, SESSION_COOKIE};
 
 /// Settings of the web edge.
@@ -40,6 +42,8 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How many API requests each key may make.
     pub api_rate: api::RateLimit,
+    /// The bearer token `/metrics` answers on this listener; without one it is not served here.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl WebConfig {
@@ -47,6 +51,7 @@ impl WebConfig {
         Self {
             secure_cookies: public_url.starts_with("https://"),
             api_rate: api::RateLimit::default(),
+            metrics_token: None,
         }
     }
 }
@@ -100,6 +105,7 @@ fn routes() -> Routes {
     let routes = partner::routes(routes);
     let routes = webhooks::routes(routes);
     let routes = api_keys::routes(routes);
+    let routes = observe::routes(routes);
     company::routes(routes)
 }
 
@@ -168,6 +174,10 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::record,
         ))
         .with_state(state)
         .layer(

@@ -11,7 +11,7 @@ use crate::on_both_databases;
 use crate::support::{TestDb, World, at};
 use crate::web::{Client, NOW, demo_app, demo_app_on};
 
-async fn echo(db: &TestDb) -> CompanyId {
+pub(crate) async fn echo(db: &TestDb) -> CompanyId {
     CompanyId(
         sqlx::query_scalar("SELECT id FROM companies WHERE name = 'Echo Premium'")
             .fetch_one(db.pool())
@@ -32,7 +32,7 @@ async fn active_seats(db: &TestDb, company: CompanyId) -> i64 {
     .unwrap()
 }
 
-async fn echo_manager(app: &seatledger::app::App) -> Client {
+pub(crate) async fn echo_manager(app: &seatledger::app::App) -> Client {
     let mut client = Client::new(app);
     client
         .sign_in("manager@echo.example", seed::DEMO_PASSWORD)

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -43,6 +44,15 @@ impl SmtpSink {
     /// Listens on `addr`; the first `drop_acks` messages are received in full but the
     /// connection is closed before the server says it accepted them (a lost acknowledgement).
     pub async fn start_on(addr: SocketAddr, drop_acks: usize) -> Self {
+        Self::start_with(addr, drop_acks, Duration::ZERO).await
+    }
+
+    /// Takes `pace` to accept each message, like a slow relay.
+    pub async fn start_paced(pace: Duration) -> Self {
+        Self::start_with("127.0.0.1:0".parse().unwrap(), 0, pace).await
+    }
+
+    async fn start_with(addr: SocketAddr, drop_acks: usize, pace: Duration) -> Self {
         let listener = TcpListener::bind(addr).await.expect("bind the SMTP sink");
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -56,7 +66,7 @@ impl SmtpSink {
                 let store = store.clone();
                 let drops = drops.clone();
                 tokio::spawn(async move {
-                    let _ = session(stream, store, drops).await;
+                    let _ = session(stream, store, drops, pace).await;
                 });
             }
         });
@@ -86,6 +96,7 @@ async fn session(
     stream: tokio::net::TcpStream,
     store: Arc<Mutex<Vec<Received>>>,
     drops: Arc<AtomicUsize>,
+    pace: Duration,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -131,6 +142,7 @@ async fn session(
                 }
                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
             }
+            tokio::time::sleep(pace).await;
             store.lock().unwrap().push(Received {
                 recipients: std::mem::take(&mut recipients),
                 data,

@@ -13,6 +13,11 @@ use crate::domain::{CompanyId, DeliveryId, EndpointId, UserId};
 /// client's timeout (`jobs::webhooks`).
 pub const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
 
+/// Deliveries not yet delivered nor given up on (for `/metrics`).
+pub async fn backlog(db: &Db) -> DbResult<crate::db::outbox::Backlog> {
+    crate::db::outbox::backlog_of(db, "webhook_deliveries").await
+}
+
 /// The enabled endpoints subscribed to `event` that may hear about `company`: the operator's,
 /// and those of the company's partner and of every partner above it.
 pub async fn subscribers(
