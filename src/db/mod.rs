@@ -12,6 +12,7 @@ pub mod backup;
 pub mod check;
 pub mod companies;
 pub mod expiry;
+pub mod idempotency;
 pub mod instance;
 pub mod licences;
 pub mod migrations;

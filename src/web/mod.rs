@@ -161,6 +161,10 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
             ));
     // The API has no cookies and no forms: it stays outside the console's CSRF layer.
     let api = api
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            api::idempotency::idempotent,
+        ))
         .route(
             api::OPENAPI_PATH,
             axum::routing::get(move || {

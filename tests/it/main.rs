@@ -7,6 +7,8 @@
 
 mod api;
 mod api_keys;
+mod api_resources;
+mod api_schema;
 mod backup;
 mod browser;
 mod cli;

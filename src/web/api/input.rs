@@ -2,7 +2,7 @@
 //! field or a wrong type names its path).
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -86,5 +86,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = bounded_body(body).await?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+/// A query string parsed into `T`, each wrong parameter named.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let detail = e.into_inner().to_string();
+                let field = if field == "." {
+                    detail.split('`').nth(1).unwrap_or("query").to_owned()
+                } else {
+                    field
+                };
+                ApiError::Malformed(vec![FieldProblem {
+                    field,
+                    code: "invalid-parameter".into(),
+                    detail,
+                }])
+            })
     }
 }

@@ -5,7 +5,10 @@
 
 mod access;
 pub mod auth;
+mod companies;
+pub(crate) mod idempotency;
 mod input;
+mod pages;
 pub mod problem;
 
 use std::sync::Arc;
@@ -15,8 +18,10 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{self, ContentBuilder, Ref, ResponseBuilder};
+use utoipa::openapi::{self, ContentBuilder, Ref, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -94,7 +99,35 @@ fn document_errors(doc: &mut openapi::OpenApi) {
             )
             .build()
     };
+    let idempotency_key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Any unique text (1 to 255 visible ASCII characters). The same key and request \
+             within 24 hours get the stored response again; the same key with another request \
+             is refused (422); while the first is answered, another gets 409.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(idempotency::MAX_KEY_LEN)),
+        ))
+        .build();
     for item in doc.paths.paths.values_mut() {
+        if let Some(post) = item.post.as_mut() {
+            post.parameters
+                .get_or_insert_with(Vec::new)
+                .push(idempotency_key.clone());
+            post.responses
+                .responses
+                .entry("409".to_owned())
+                .or_insert_with(|| {
+                    problem("A conflict with the current state, or the same Idempotency-Key in progress")
+                        .into()
+                });
+        }
         let operations = [
             &mut item.get,
             &mut item.post,
@@ -118,6 +151,8 @@ fn document_errors(doc: &mut openapi::OpenApi) {
 pub(super) fn routes() -> (Router<Arc<AppState>>, openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(access::check))
+        .routes(routes!(companies::list, companies::create))
+        .routes(routes!(companies::get, companies::update))
         .split_for_parts();
     document_errors(&mut doc);
     let router = router.layer(middleware::from_fn(method_not_allowed));
