@@ -22,7 +22,10 @@ async fn document(router: &Router) -> Value {
 
 /// Calls the documented operation `method path` (with `{id}` filled in) and checks the answer
 /// against the document.
-#[expect(clippy::too_many_arguments, reason = "one request, spelled out at each call")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one request, spelled out at each call"
+)]
 async fn documented(
     router: &Router,
     doc: &Value,
@@ -37,10 +40,19 @@ async fn documented(
         Some(id) => path.replace("{id}", &id.to_string()),
         None => path.to_owned(),
     };
+    // A user named in the path is the one the test chose (`USER`).
+    if uri.contains("{user_id}") {
+        uri = uri.replace("{user_id}", &USER.with(|u| u.get()).to_string());
+    }
     uri.push_str(query);
     let answer = call(router, method.clone(), &uri, Some(key), body).await;
     assert_documented(doc, method.as_str(), path, &answer);
     answer
+}
+
+thread_local! {
+    /// The user `{user_id}` in a path stands for (tests run on one thread each).
+    static USER: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
 }
 
 async fn names_beneath(db: &TestDb, partner: i64) -> Vec<String> {
@@ -312,6 +324,15 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("post", "/api/v1/companies") | ("put", "/api/v1/companies/{id}") => {
             Some(json!({"name": "Taken Over Ltd", "time_zone": "UTC"}))
         }
+        ("post", "/api/v1/companies/{id}/users") => Some(json!({"email": "intruder@echo.example"})),
+        ("post", "/api/v1/companies/{id}/users/{user_id}/deactivate")
+        | ("delete", "/api/v1/companies/{id}/users/{user_id}")
+        | ("post", "/api/v1/orders/{id}/assign")
+        | ("post", "/api/v1/orders/{id}/cancel") => None,
+        ("post", "/api/v1/companies/{id}/orders") => {
+            Some(json!({"kind": "premium", "quantity": 5}))
+        }
+        ("post", "/api/v1/orders/{id}/reject") => Some(json!({"reason": "not yours"})),
         _ => panic!("{method} {path}: give it a body in the isolation matrix"),
     }
 }
@@ -337,7 +358,25 @@ async fn every_documented_operation_refuses_a_foreign_key_and_a_key_without_its_
     )
     .await;
     let echo = id_of(&db, "SELECT id FROM companies WHERE name = 'Echo Premium'").await;
+    let echo_learner = id_of(
+        &db,
+        "SELECT id FROM users WHERE email = 'learner1@echo.example'",
+    )
+    .await;
+    USER.with(|u| u.set(echo_learner));
     let every = "access:check,read,write";
+    // A request of Echo's waiting for Bluefin IT.
+    let echo_key = key(&app, KeyOwner::Company(CompanyId(echo)), "write").await;
+    let asked = call(
+        &router,
+        Method::POST,
+        &format!("/api/v1/companies/{echo}/orders"),
+        Some(&echo_key),
+        Some(json!({"kind": "premium", "quantity": 3})),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
+    let echo_order = asked.body["id"].as_i64().unwrap();
     // Bluefin North (a sub-partner) and Fjord's own key, asking for Echo (Bluefin IT's).
     let foreign = [
         key(&app, KeyOwner::Partner(PartnerId(north)), every).await,
@@ -349,7 +388,11 @@ async fn every_documented_operation_refuses_a_foreign_key_and_a_key_without_its_
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, _) in item.as_object().unwrap() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let id = path.contains("{id}").then_some(echo);
+            let id = match path.contains("{id}") {
+                false => None,
+                true if path.starts_with("/api/v1/orders/") => Some(echo_order),
+                true => Some(echo),
+            };
             operations += 1;
             if id.is_some() {
                 for key in &foreign {
@@ -494,4 +537,309 @@ async fn an_idempotency_key_gives_one_effect_even_to_concurrent_requests(db: Tes
     assert_eq!(count().await, before + 3);
     let bad = post_with_key(&router, &writer, "", &body).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_company_key_lists_adds_and_removes_its_users() {
+    let (db, app, _) = demo_app().await;
+    let router = app.router();
+    let doc = document(&router).await;
+    let echo = id_of(&db, "SELECT id FROM companies WHERE name = 'Echo Premium'").await;
+    let key = key(&app, KeyOwner::Company(CompanyId(echo)), "read,write").await;
+    let users = "/api/v1/companies/{id}/users";
+
+    let mut seen = Vec::new();
+    let mut query = "?limit=3".to_owned();
+    loop {
+        let page = documented(
+            &router,
+            &doc,
+            Method::GET,
+            users,
+            Some(echo),
+            &query,
+            &key,
+            None,
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for u in page.body["items"].as_array().unwrap() {
+            seen.push(u["email"].as_str().unwrap().to_owned());
+        }
+        match page.body["next"].as_str() {
+            Some(next) => query = format!("?limit=3&after={next}"),
+            None => break,
+        }
+    }
+    let stored = id_of(
+        &db,
+        &format!("SELECT COUNT(*) FROM users WHERE company_id = {echo}"),
+    )
+    .await;
+    assert_eq!(seen.len() as i64, stored);
+    assert!(seen.contains(&"learner1@echo.example".to_owned()));
+
+    let added = documented(
+        &router,
+        &doc,
+        Method::POST,
+        users,
+        Some(echo),
+        "",
+        &key,
+        Some(json!({"email": "New.Learner@Echo.example", "first_name": "New", "last_name": "Learner"})),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let new_id = added.body["id"].as_i64().unwrap();
+    let again = documented(
+        &router,
+        &doc,
+        Method::POST,
+        users,
+        Some(echo),
+        "",
+        &key,
+        Some(json!({"email": "new.learner@echo.example"})),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["type"], "urn:seatledger:problem:email-in-use");
+    let bad = documented(
+        &router,
+        &doc,
+        Method::POST,
+        users,
+        Some(echo),
+        "",
+        &key,
+        Some(json!({"email": "not an email", "manager": "yes"})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["errors"][0]["field"], "manager");
+
+    USER.with(|u| u.set(new_id));
+    let deactivate = "/api/v1/companies/{id}/users/{user_id}/deactivate";
+    let done = documented(
+        &router,
+        &doc,
+        Method::POST,
+        deactivate,
+        Some(echo),
+        "",
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    let deactivated = id_of(
+        &db,
+        &format!("SELECT COUNT(*) FROM users WHERE id = {new_id} AND deactivated_at IS NOT NULL"),
+    )
+    .await;
+    assert_eq!(deactivated, 1);
+    let delete = "/api/v1/companies/{id}/users/{user_id}";
+    let gone = documented(
+        &router,
+        &doc,
+        Method::DELETE,
+        delete,
+        Some(echo),
+        "",
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        id_of(
+            &db,
+            &format!("SELECT COUNT(*) FROM users WHERE id = {new_id}")
+        )
+        .await,
+        0
+    );
+    let twice = documented(
+        &router,
+        &doc,
+        Method::DELETE,
+        delete,
+        Some(echo),
+        "",
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn orders_are_requested_assigned_rejected_and_cancelled_as_in_the_console() {
+    let (db, app, _) = demo_app().await;
+    let router = app.router();
+    let doc = document(&router).await;
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
+    let partner = key(&app, KeyOwner::Partner(PartnerId(bluefin)), "read,write").await;
+    let company = |name: &'static str| {
+        let db = &db;
+        async move {
+            id_of(
+                db,
+                &format!("SELECT id FROM companies WHERE name = '{name}'"),
+            )
+            .await
+        }
+    };
+    let (acme, birch, delta) = (
+        company("Acme Trial Co").await,
+        company("Birch Ending Soon").await,
+        company("Delta Renewal Due").await,
+    );
+    let orders = "/api/v1/companies/{id}/orders";
+    let ask = json!({"kind": "premium", "quantity": 5});
+    let mut asked = Vec::new();
+    for id in [acme, birch, delta] {
+        let answer = documented(
+            &router,
+            &doc,
+            Method::POST,
+            orders,
+            Some(id),
+            "",
+            &partner,
+            Some(ask.clone()),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        asked.push(answer.body["id"].as_i64().unwrap());
+    }
+    let waiting = documented(
+        &router,
+        &doc,
+        Method::POST,
+        orders,
+        Some(acme),
+        "",
+        &partner,
+        Some(ask),
+    )
+    .await;
+    assert_eq!(waiting.status, StatusCode::CONFLICT);
+    assert_eq!(
+        waiting.body["type"],
+        "urn:seatledger:problem:request-waiting"
+    );
+    let zero = documented(
+        &router,
+        &doc,
+        Method::POST,
+        orders,
+        Some(acme),
+        "",
+        &partner,
+        Some(json!({"kind": "gold", "quantity": 0})),
+    )
+    .await;
+    assert_eq!(zero.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(zero.body["errors"][0]["field"], "kind");
+
+    let assigned = documented(
+        &router,
+        &doc,
+        Method::POST,
+        "/api/v1/orders/{id}/assign",
+        Some(asked[0]),
+        "",
+        &partner,
+        None,
+    )
+    .await;
+    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
+    assert!(assigned.body["batch_id"].is_i64());
+    let twice = documented(
+        &router,
+        &doc,
+        Method::POST,
+        "/api/v1/orders/{id}/assign",
+        Some(asked[0]),
+        "",
+        &partner,
+        None,
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert_eq!(twice.body["type"], "urn:seatledger:problem:order-decided");
+    let acme_now = documented(
+        &router,
+        &doc,
+        Method::GET,
+        "/api/v1/companies/{id}",
+        Some(acme),
+        "",
+        &partner,
+        None,
+    )
+    .await;
+    assert_eq!(acme_now.body["status"], "premium");
+
+    let no_reason = documented(
+        &router,
+        &doc,
+        Method::POST,
+        "/api/v1/orders/{id}/reject",
+        Some(asked[1]),
+        "",
+        &partner,
+        Some(json!({"reason": " "})),
+    )
+    .await;
+    assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(no_reason.body["errors"][0]["field"], "reason");
+    let rejected = documented(
+        &router,
+        &doc,
+        Method::POST,
+        "/api/v1/orders/{id}/reject",
+        Some(asked[1]),
+        "",
+        &partner,
+        Some(json!({"reason": "Budget not approved"})),
+    )
+    .await;
+    assert_eq!(rejected.status, StatusCode::NO_CONTENT);
+    let cancelled = documented(
+        &router,
+        &doc,
+        Method::POST,
+        "/api/v1/orders/{id}/cancel",
+        Some(asked[2]),
+        "",
+        &partner,
+        None,
+    )
+    .await;
+    assert_eq!(cancelled.status, StatusCode::NO_CONTENT);
+
+    let listed = documented(
+        &router,
+        &doc,
+        Method::GET,
+        orders,
+        Some(birch),
+        "?state=rejected",
+        &partner,
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(
+        listed.body["items"][0]["reject_reason"],
+        "Budget not approved"
+    );
+    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM orders ORDER BY id")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(states, ["assigned", "rejected", "cancelled"]);
 }

@@ -8,8 +8,10 @@ pub mod auth;
 mod companies;
 pub(crate) mod idempotency;
 mod input;
+mod orders;
 mod pages;
 pub mod problem;
+mod users;
 
 use std::sync::Arc;
 
@@ -153,6 +155,13 @@ pub(super) fn routes() -> (Router<Arc<AppState>>, openapi::OpenApi) {
         .routes(routes!(access::check))
         .routes(routes!(companies::list, companies::create))
         .routes(routes!(companies::get, companies::update))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::deactivate))
+        .routes(routes!(users::delete))
+        .routes(routes!(orders::list, orders::request))
+        .routes(routes!(orders::assign))
+        .routes(routes!(orders::reject))
+        .routes(routes!(orders::cancel))
         .split_for_parts();
     document_errors(&mut doc);
     let router = router.layer(middleware::from_fn(method_not_allowed));
