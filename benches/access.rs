@@ -103,6 +103,7 @@ async fn bench(label: &'static str, db: Db) {
         // The rate limit is measured, never reached.
         api_rate: RateLimit::per_second(u32::MAX / 4),
         metrics: Default::default(),
+        trust_forwarded_for: false,
     };
     let clock = Arc::new(ManualClock::at(now));
     let running = app::start(db.clone(), clock, config, std::future::pending())

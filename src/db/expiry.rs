@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
-use super::seats::{self, SeatsOf};
+use super::seats;
 use super::{Actor, Db, DbResult, instant, secs};
 use crate::domain::{BatchId, CompanyId, SeatEventKind};
 
@@ -118,7 +118,7 @@ pub async fn expire_batch(
     batch: BatchId,
     due: &DueBatch,
 ) -> DbResult<()> {
-    seats::end_expired(tx, SeatsOf::Batch(batch), due.expires_at).await?;
+    seats::end_expired_in_batch(tx, batch, due.expires_at).await?;
     let event = SeatEventKind::BatchExpired;
     seats::record(tx, due.company, batch, event, Actor::SYSTEM, due.expires_at).await
 }

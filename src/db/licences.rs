@@ -31,32 +31,82 @@ const WITHOUT_LICENCE: &str = "u.company_id = $1 AND u.is_learner = 1 AND u.deac
     AND NOT EXISTS (SELECT 1 FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
       WHERE s.user_id = u.id AND s.ended_at IS NULL AND b.expires_at > $2)";
 
+/// The SQL of every Licenses tab, by name, with how many parameters each takes (`$1` the
+/// company, `$2` now, then the tab's own): what a test asks the database to plan.
+pub fn tab_queries() -> Vec<(&'static str, String, usize)> {
+    vec![
+        ("seat totals", seats::totals_sql(), 2),
+        ("expiring count", expiring_sql(), 3),
+        ("expired count", expired_count_sql(), 2),
+        ("Available", available_sql(), 2),
+        ("Allocated and Expiring", allocated_sql(), 5),
+        ("Expired Licenses", expired_sql(), 4),
+    ]
+}
+
+fn expiring_sql() -> String {
+    format!(
+        "SELECT COALESCE(SUM(b.allocated), 0) FROM licence_batches b \
+         WHERE b.company_id = $1 AND {} AND b.expires_at <= $3",
+        valid_batch("b", 2)
+    )
+}
+
+fn expired_count_sql() -> String {
+    format!("SELECT COUNT(*) FROM users u WHERE {WITHOUT_LICENCE}")
+}
+
+fn available_sql() -> String {
+    format!(
+        "SELECT b.id, b.kind, b.nfr, b.quantity - b.allocated AS free, b.quantity, b.assigned_at, \
+           b.expires_at FROM licence_batches b \
+         WHERE b.company_id = $1 AND {} AND b.allocated < b.quantity \
+         ORDER BY b.expires_at, b.id LIMIT {AVAILABLE_LIMIT}",
+        valid_batch("b", 2)
+    )
+}
+
+/// Open seats of the company by seat id: read by `seats_company_open` (company, id), so a page
+/// reads its own company's seats only.
+fn allocated_sql() -> String {
+    format!(
+        "SELECT s.id, s.user_id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, \
+           s.allocated_at, b.expires_at \
+         FROM seats s JOIN licence_batches b ON b.id = s.batch_id JOIN users u ON u.id = s.user_id \
+         WHERE s.company_id = $1 AND s.ended_at IS NULL AND {} AND b.expires_at <= $3 \
+           AND s.id > $4 ORDER BY s.id LIMIT $5",
+        valid_batch("b", 2)
+    )
+}
+
+fn expired_sql() -> String {
+    format!(
+        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, u.department, \
+           {FACTS_COLUMNS} FROM users u WHERE {WITHOUT_LICENCE} AND u.id > $3 \
+         ORDER BY u.id LIMIT $4"
+    )
+}
+
 pub async fn counts(
     db: &Db,
     company: &AuthorisedCompany,
     now: Timestamp,
 ) -> DbResult<LicenceCounts> {
     let seats = seats::totals(db.pool(), company.id(), now).await?;
-    let expiring: i64 = sqlx::query_scalar(&format!(
-        "SELECT COALESCE(SUM(b.allocated), 0) FROM licence_batches b \
-         WHERE b.company_id = $1 AND {} AND b.expires_at <= $3",
-        valid_batch("b", 2)
-    ))
-    .bind(company.id().0)
-    .bind(secs(now))
-    .bind(secs(now + EXPIRING_WITHIN))
-    .fetch_one(db.pool())
-    .await?;
+    let expiring: i64 = sqlx::query_scalar(&expiring_sql())
+        .bind(company.id().0)
+        .bind(secs(now))
+        .bind(secs(now + EXPIRING_WITHIN))
+        .fetch_one(db.pool())
+        .await?;
     let expired = if company.facts.on_trial(now) {
         0
     } else {
-        sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM users u WHERE {WITHOUT_LICENCE}"
-        ))
-        .bind(company.id().0)
-        .bind(secs(now))
-        .fetch_one(db.pool())
-        .await?
+        sqlx::query_scalar(&expired_count_sql())
+            .bind(company.id().0)
+            .bind(secs(now))
+            .fetch_one(db.pool())
+            .await?
     };
     Ok(LicenceCounts {
         available: seats.free(),
@@ -99,17 +149,11 @@ pub async fn available(
     company: &AuthorisedCompany,
     now: Timestamp,
 ) -> DbResult<Vec<AvailableBatch>> {
-    let records: Vec<AvailableRecord> = sqlx::query_as(&format!(
-        "SELECT b.id, b.kind, b.nfr, b.quantity - b.allocated AS free, b.quantity, b.assigned_at, \
-           b.expires_at FROM licence_batches b \
-         WHERE b.company_id = $1 AND {} AND b.allocated < b.quantity \
-         ORDER BY b.expires_at, b.id LIMIT {AVAILABLE_LIMIT}",
-        valid_batch("b", 2)
-    ))
-    .bind(company.id().0)
-    .bind(secs(now))
-    .fetch_all(db.pool())
-    .await?;
+    let records: Vec<AvailableRecord> = sqlx::query_as(&available_sql())
+        .bind(company.id().0)
+        .bind(secs(now))
+        .fetch_all(db.pool())
+        .await?;
     records
         .into_iter()
         .map(|r| {
@@ -156,25 +200,18 @@ pub async fn allocated(
     limit: u32,
     now: Timestamp,
 ) -> DbResult<Page<AllocatedSeat, i64>> {
-    let records: Vec<AllocatedRecord> = sqlx::query_as(&format!(
-        "SELECT s.id, s.user_id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, \
-           s.allocated_at, b.expires_at \
-         FROM seats s JOIN licence_batches b ON b.id = s.batch_id JOIN users u ON u.id = s.user_id \
-         WHERE s.company_id = $1 AND s.ended_at IS NULL AND {} AND b.expires_at <= $3 \
-           AND s.id > $4 ORDER BY s.id LIMIT $5",
-        valid_batch("b", 2)
-    ))
-    .bind(company.id().0)
-    .bind(secs(now))
-    .bind(if expiring_only {
-        secs(now + EXPIRING_WITHIN)
-    } else {
-        i64::MAX
-    })
-    .bind(after.unwrap_or(0))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(db.pool())
-    .await?;
+    let records: Vec<AllocatedRecord> = sqlx::query_as(&allocated_sql())
+        .bind(company.id().0)
+        .bind(secs(now))
+        .bind(if expiring_only {
+            secs(now + EXPIRING_WITHIN)
+        } else {
+            i64::MAX
+        })
+        .bind(after.unwrap_or(0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(db.pool())
+        .await?;
     let items = records
         .into_iter()
         .map(|r| AllocatedSeat {
@@ -214,17 +251,13 @@ pub async fn expired(
             next: None,
         });
     }
-    let rows = sqlx::query(&format!(
-        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, u.department, \
-           {FACTS_COLUMNS} FROM users u WHERE {WITHOUT_LICENCE} AND u.id > $3 \
-         ORDER BY u.id LIMIT $4"
-    ))
-    .bind(company.id().0)
-    .bind(secs(now))
-    .bind(after.map_or(0, |u| u.0))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(db.pool())
-    .await?;
+    let rows = sqlx::query(&expired_sql())
+        .bind(company.id().0)
+        .bind(secs(now))
+        .bind(after.map_or(0, |u| u.0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(db.pool())
+        .await?;
     let items = rows
         .iter()
         .map(|r| {

@@ -15,6 +15,7 @@ pub mod expiry;
 pub mod idempotency;
 pub mod instance;
 pub mod licences;
+pub mod limits;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;
@@ -236,6 +237,33 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// `(SELECT ...)` of the ids bound as the one text parameter `$n` (made by `id_list`), for
+/// `IN`: a whole list in one statement, however long, where a placeholder per id would cost
+/// more with every id. SQLite reads a JSON array, PostgreSQL a bigint array.
+pub(crate) fn in_id_list(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("(SELECT value FROM json_each(${n}))"),
+        Backend::Postgres => format!("(SELECT unnest(CAST(${n} AS BIGINT[])))"),
+    }
+}
+
+/// The parameter `in_id_list` reads.
+pub(crate) fn id_list(backend: Backend, ids: impl IntoIterator<Item = i64>) -> String {
+    let joined = ids
+        .into_iter()
+        .map(|id| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    match backend {
+        Backend::Sqlite => format!("[{joined}]"),
+        Backend::Postgres => format!("{{{joined}}}"),
+    }
+}
+
+/// How many ids one `in_id_list` statement takes: big enough that a statement's round trip is
+/// small beside its work, small enough to keep each statement's memory modest.
+pub(crate) const ID_LIST_CHUNK: usize = 10_000;
 
 /// How many values one `IN (...)` list carries: well within both databases' bind limits, and
 /// small, since the cost of binding grows faster than the number of parameters.

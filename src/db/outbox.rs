@@ -8,7 +8,7 @@ use sqlx::{Any, Row, Transaction};
 use super::{Backend, Db, DbError, DbResult, Page, instant, secs};
 use crate::domain::schedule::retry_at;
 use crate::domain::{CompanyId, UserId};
-use crate::email::{RenderedEmail, message_id};
+use crate::email::{RenderedEmail, message_id, without_link_tokens};
 
 /// How long a worker owns the emails it leased; a worker that dies frees them after this. It
 /// outlasts a whole round of sends at the transport's timeout (`jobs::delivery`).
@@ -91,7 +91,9 @@ fn from_row(r: &AnyRow) -> Result<OutboxEmail, sqlx::Error> {
     })
 }
 
-/// Leases up to `limit` pending emails whose attempt is due, counting the attempt. Two workers
+/// Leases up to `limit` pending emails whose attempt is due, counting the attempt. The rows are
+/// chosen once, in a materialised CTE: as an `IN (subquery)` PostgreSQL may run the locking
+/// subquery again and lease far more than `limit`. Two workers
 /// never lease the same email: the lease is a conditional update.
 pub async fn lease_due(db: &Db, now: Timestamp, limit: u32) -> DbResult<Vec<OutboxEmail>> {
     let skip_locked = match db.backend() {
@@ -100,10 +102,11 @@ pub async fn lease_due(db: &Db, now: Timestamp, limit: u32) -> DbResult<Vec<Outb
     };
     let mut tx = db.begin_write().await?;
     let rows = sqlx::query(&format!(
-        "UPDATE outbox SET leased_until = $1, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
-           AND (leased_until IS NULL OR leased_until <= $2) ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
-         AND status = 'pending' AND (leased_until IS NULL OR leased_until <= $2) \
+        "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'pending' \
+           AND next_attempt_at <= $2 AND (leased_until IS NULL OR leased_until <= $2) \
+           ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
+         UPDATE outbox SET leased_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM due) AND status = 'pending' AND (leased_until IS NULL OR leased_until <= $2) \
          RETURNING {COLUMNS}"
     ))
     .bind(secs(now + LEASE))
@@ -118,16 +121,24 @@ pub async fn lease_due(db: &Db, now: Timestamp, limit: u32) -> DbResult<Vec<Outb
 }
 
 /// Records a delivery: `status` is `sent` (SMTP accepted it) or `kept` (local mailbox). Only
-/// the worker still holding the lease records it.
+/// the worker still holding the lease records it. A sent email keeps no working link: its
+/// recipient holds the only copy. A kept one is the delivery itself (the operator reads it),
+/// so it keeps its link.
 pub async fn delivered(db: &Db, email: &OutboxEmail, status: &str, now: Timestamp) -> DbResult<()> {
+    let sent = status == "sent";
+    let text = sent.then(|| without_link_tokens(&email.text));
+    let html = sent.then(|| without_link_tokens(&email.html));
     sqlx::query(
-        "UPDATE outbox SET status = $1, delivered_at = $2, leased_until = NULL, last_error = NULL \
+        "UPDATE outbox SET status = $1, delivered_at = $2, leased_until = NULL, last_error = NULL, \
+         body_text = COALESCE($5, body_text), body_html = COALESCE($6, body_html) \
          WHERE id = $3 AND status = 'pending' AND leased_until = $4",
     )
     .bind(status)
     .bind(secs(now))
     .bind(email.id)
     .bind(email.leased_until.map(secs))
+    .bind(text)
+    .bind(html)
     .execute(db.pool())
     .await?;
     Ok(())

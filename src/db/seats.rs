@@ -6,7 +6,8 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::{
-    Actor, Backend, CHUNK, DbError, DbResult, instant, is_unique_violation, placeholders, secs,
+    Actor, Backend, DbError, DbResult, ID_LIST_CHUNK, id_list, in_id_list, instant,
+    is_unique_violation, secs,
 };
 use crate::domain::allocation::{self, FreeBatch};
 use crate::domain::company::{NEVER, batch_expires_at};
@@ -123,38 +124,47 @@ async fn insert_batch(
     Ok(id)
 }
 
-/// Which open seats `end_expired` looks at.
-#[derive(Clone, Copy, Debug)]
-pub enum SeatsOf<'a> {
-    Batch(BatchId),
-    Users(&'a [UserId]),
-}
+/// The expiry of a seat's batch, in an `UPDATE seats`.
+const SEAT_EXPIRY: &str =
+    "(SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id)";
 
-/// Ends the open seats among `of` whose batch has expired by `now`, at the batch's expiry. The
-/// scheduler does this when a batch expires; an allocation does it first for its users, in case
-/// the pass has not run yet, so a lapsed seat never blocks a new one.
-pub(crate) async fn end_expired(
+/// Ends the open seats of `batch` at its expiry, once it has expired by `now` (the scheduler,
+/// when the batch expires).
+pub(crate) async fn end_expired_in_batch(
     tx: &mut Transaction<'static, Any>,
-    of: SeatsOf<'_>,
+    batch: BatchId,
     now: Timestamp,
 ) -> DbResult<()> {
-    let expiry = "(SELECT b.expires_at FROM licence_batches b WHERE b.id = seats.batch_id)";
-    let (which, ids): (String, Vec<i64>) = match of {
-        SeatsOf::Batch(batch) => ("batch_id = $2".into(), vec![batch.0]),
-        SeatsOf::Users(users) => (
-            format!("user_id IN ({})", placeholders(2, users.len())),
-            users.iter().map(|u| u.0).collect(),
-        ),
-    };
     let sql = format!(
-        "UPDATE seats SET end_reason = 'batch_expired', ended_at = {expiry} \
-         WHERE ended_at IS NULL AND {which} AND {expiry} <= $1"
+        "UPDATE seats SET end_reason = 'batch_expired', ended_at = {SEAT_EXPIRY} \
+         WHERE ended_at IS NULL AND batch_id = $2 AND {SEAT_EXPIRY} <= $1"
     );
-    let mut query = sqlx::query(&sql).bind(secs(now));
-    for id in ids {
-        query = query.bind(id);
-    }
-    query.execute(&mut **tx).await?;
+    sqlx::query(&sql)
+        .bind(secs(now))
+        .bind(batch.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The same for the open seats of the users in `ids` (an `id_list`): an allocation does it
+/// first, in case the pass has not run yet, so a lapsed seat never blocks a new one.
+async fn end_expired_of_users(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    ids: &str,
+    now: Timestamp,
+) -> DbResult<()> {
+    let sql = format!(
+        "UPDATE seats SET end_reason = 'batch_expired', ended_at = {SEAT_EXPIRY} \
+         WHERE ended_at IS NULL AND user_id IN {} AND {SEAT_EXPIRY} <= $1",
+        in_id_list(backend, 2)
+    );
+    sqlx::query(&sql)
+        .bind(secs(now))
+        .bind(ids)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -173,33 +183,35 @@ pub(crate) async fn allocate_in(
     let mut distinct = users.to_vec();
     distinct.sort();
     distinct.dedup();
-    for chunk in distinct.chunks(CHUNK) {
+    for chunk in distinct.chunks(ID_LIST_CHUNK) {
+        let ids = id_list(backend, chunk.iter().map(|u| u.0));
         // Locks the users on PostgreSQL, so a deactivation waits for this allocation and then
         // releases the seat it made. `+company_id`: probe the id list, not the company's whole
         // index (unary plus is a no-op on both databases).
         let eligible = format!(
-            "SELECT id FROM users WHERE +company_id = $1 AND is_learner = 1 \
-             AND deactivated_at IS NULL AND id IN ({}){}",
-            placeholders(2, chunk.len()),
+            "SELECT COUNT(*) FROM (SELECT id FROM users WHERE +company_id = $1 AND is_learner = 1 \
+             AND deactivated_at IS NULL AND id IN {}{}) eligible",
+            in_id_list(backend, 2),
             backend.for_update()
         );
-        let mut query = sqlx::query_scalar::<_, i64>(&eligible).bind(company.0);
-        for user in chunk {
-            query = query.bind(user.0);
-        }
-        if query.fetch_all(&mut **tx).await?.len() != chunk.len() {
+        let found: i64 = sqlx::query_scalar(&eligible)
+            .bind(company.0)
+            .bind(&ids)
+            .fetch_one(&mut **tx)
+            .await?;
+        if found != chunk.len() as i64 {
             return Err(DbError::NotFound);
         }
-        end_expired(tx, SeatsOf::Users(chunk), now).await?;
+        end_expired_of_users(tx, backend, &ids, now).await?;
         let held = format!(
-            "SELECT user_id FROM seats WHERE ended_at IS NULL AND user_id IN ({}) LIMIT 1",
-            placeholders(1, chunk.len())
+            "SELECT user_id FROM seats WHERE ended_at IS NULL AND user_id IN {} LIMIT 1",
+            in_id_list(backend, 1)
         );
-        let mut query = sqlx::query_scalar::<_, i64>(&held);
-        for user in chunk {
-            query = query.bind(user.0);
-        }
-        if let Some(user) = query.fetch_optional(&mut **tx).await? {
+        let held = sqlx::query_scalar::<_, i64>(&held)
+            .bind(&ids)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if let Some(user) = held {
             return Err(DbError::SeatHeld(UserId(user)));
         }
     }
@@ -222,8 +234,8 @@ pub(crate) async fn allocate_in(
         }
         let (these, rest) = remaining.split_at(take as usize);
         remaining = rest;
-        for chunk in these.chunks(CHUNK) {
-            insert_seats(tx, company, batch, chunk, actor, now).await?;
+        for chunk in these.chunks(ID_LIST_CHUNK) {
+            insert_seats(tx, backend, company, batch, chunk, actor, now).await?;
         }
     }
     Ok(Some(()))
@@ -232,6 +244,7 @@ pub(crate) async fn allocate_in(
 /// Inserts the seats of `users` in `batch` and their ledger events, set-based from the id list.
 async fn insert_seats(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     company: CompanyId,
     batch: BatchId,
     users: &[UserId],
@@ -240,16 +253,14 @@ async fn insert_seats(
 ) -> DbResult<()> {
     let seats_sql = format!(
         "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) \
-         SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN ({}) RETURNING id",
-        placeholders(4, users.len())
+         SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN {} ORDER BY u.id RETURNING id",
+        in_id_list(backend, 4)
     );
-    let mut query = sqlx::query_scalar::<_, i64>(&seats_sql)
+    let query = sqlx::query_scalar::<_, i64>(&seats_sql)
         .bind(batch.0)
         .bind(company.0)
-        .bind(secs(now));
-    for user in users {
-        query = query.bind(user.0);
-    }
+        .bind(secs(now))
+        .bind(id_list(backend, users.iter().map(|u| u.0)));
     let seat_ids = query.fetch_all(&mut **tx).await.map_err(|e| {
         if is_unique_violation(&e) {
             DbError::SeatHeld(users[0])
@@ -260,16 +271,15 @@ async fn insert_seats(
     let events_sql = format!(
         "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, actor_user_id, \
          on_behalf_of_company_id) SELECT s.allocated_at, 'seat_allocated', s.company_id, \
-         s.batch_id, s.user_id, $1, $2 FROM seats s WHERE s.id IN ({}) ORDER BY s.id",
-        placeholders(3, seat_ids.len())
+         s.batch_id, s.user_id, $1, $2 FROM seats s WHERE s.id IN {} ORDER BY s.id",
+        in_id_list(backend, 3)
     );
-    let mut query = sqlx::query(&events_sql)
+    sqlx::query(&events_sql)
         .bind(actor.user.map(|u| u.0))
-        .bind(actor.on_behalf_of.map(|c| c.0));
-    for seat in &seat_ids {
-        query = query.bind(*seat);
-    }
-    query.execute(&mut **tx).await?;
+        .bind(actor.on_behalf_of.map(|c| c.0))
+        .bind(id_list(backend, seat_ids))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -378,19 +388,23 @@ impl SeatCounts {
     }
 }
 
+pub(crate) fn totals_sql() -> String {
+    format!(
+        "SELECT COALESCE(SUM(b.quantity), 0), COALESCE(SUM(b.allocated), 0) \
+         FROM licence_batches b WHERE b.company_id = $1 AND {}",
+        valid_batch("b", 2)
+    )
+}
+
 /// The seats of the company's valid batches.
 pub async fn totals<'e, E>(executor: E, company: CompanyId, now: Timestamp) -> DbResult<SeatCounts>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    let (total, allocated): (i64, i64) = sqlx::query_as(&format!(
-        "SELECT COALESCE(SUM(b.quantity), 0), COALESCE(SUM(b.allocated), 0) \
-         FROM licence_batches b WHERE b.company_id = $1 AND {}",
-        valid_batch("b", 2)
-    ))
-    .bind(company.0)
-    .bind(secs(now))
-    .fetch_one(executor)
-    .await?;
+    let (total, allocated): (i64, i64) = sqlx::query_as(&totals_sql())
+        .bind(company.0)
+        .bind(secs(now))
+        .fetch_one(executor)
+        .await?;
     Ok(SeatCounts { total, allocated })
 }

@@ -31,6 +31,15 @@ pub enum Error {
     /// Too much is happening at once; the same request may succeed in a moment.
     #[error("busy")]
     Busy,
+    /// Every permit for heavy work (big files) is taken: try again after `retry_after`.
+    #[error("overloaded: retry after {retry_after:?}")]
+    Overloaded { retry_after: std::time::Duration },
+    /// Every password-hashing slot stayed taken: the server is overloaded for a moment.
+    #[error(transparent)]
+    HashingBusy(#[from] crate::password::HashingBusy),
+    /// Too many requests of this kind from this client or for this account.
+    #[error("rate limited for {retry_after}")]
+    RateLimited { retry_after: jiff::SignedDuration },
     /// The instance lacks a setting this needs; only the operator can give it.
     #[error("not configured: {0:?}")]
     NotConfigured(Setting),
@@ -79,6 +88,8 @@ pub enum Conflict {
     EndpointLimit(u32),
     /// The owner already holds as many unrevoked API keys as allowed.
     KeyLimit(u32),
+    /// The company already keeps this many bytes of uploads (its quota) for up to a day.
+    UploadQuota { limit: u64 },
 }
 
 /// One field that did not parse, named as the edge's input names it.

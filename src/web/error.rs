@@ -71,6 +71,11 @@ pub fn conflict(conflict: Conflict) -> String {
         Conflict::KeyLimit(max) => {
             format!("you already have {max} API keys; revoke one first")
         }
+        Conflict::UploadQuota { limit } => format!(
+            "your company already keeps {} MB of uploaded files, the most it may; each is \
+             deleted once applied or after 24 hours",
+            limit / (1024 * 1024)
+        ),
     }
 }
 
@@ -195,6 +200,46 @@ impl IntoResponse for PageError {
                 );
                 let retry = HeaderValue::from_static("2");
                 response.headers_mut().insert(header::RETRY_AFTER, retry);
+                return response;
+            }
+            PageError::Op(Error::Overloaded { retry_after }) => {
+                let mut response = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    &format!(
+                        "The server is busy reading other large files. Try again in {} seconds.",
+                        retry_after.as_secs()
+                    ),
+                );
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs()),
+                );
+                return response;
+            }
+            PageError::Op(Error::HashingBusy(_)) => {
+                let mut response = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "The server is checking too many passwords at once. Try again in a few seconds.",
+                );
+                let retry = HeaderValue::from_static("5");
+                response.headers_mut().insert(header::RETRY_AFTER, retry);
+                return response;
+            }
+            PageError::Op(Error::RateLimited { retry_after }) => {
+                let minutes = (retry_after.as_secs() + 59) / 60;
+                let mut response = page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    &format!(
+                        "There have been too many attempts. Try again in {} minute{}.",
+                        minutes.max(1),
+                        if minutes > 1 { "s" } else { "" }
+                    ),
+                );
+                let seconds = HeaderValue::from(retry_after.as_secs().max(1));
+                response.headers_mut().insert(header::RETRY_AFTER, seconds);
                 return response;
             }
             internal => {

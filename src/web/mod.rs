@@ -6,8 +6,10 @@ mod account;
 pub mod api;
 mod api_keys;
 mod areas;
+mod client;
 mod company;
 mod error;
+mod headers;
 mod layout;
 mod observe;
 mod operator;
@@ -31,26 +33,34 @@ use tower_http::trace::TraceLayer;
 
 use crate::ops::Ops;
 
+pub use client::ClientAddress;
 pub use error::PageError;
 pub use observe::metrics_router;
-pub use session::{CSRF_COOKIE, SESSION_COOKIE};
+pub use session::{CookieNames, SESSION_COOKIE, VISITOR_COOKIE};
 
 /// Settings of the web edge.
 #[derive(Clone, Debug)]
 pub struct WebConfig {
-    /// Cookies get `Secure` when the console is served over https.
+    /// Served over https: cookies get `Secure` and the `__Host-` prefix, responses HSTS.
     pub secure_cookies: bool,
     /// How many API requests each key may make.
     pub api_rate: api::RateLimit,
+    pub cookies: CookieNames,
+    /// Take the client's address from `X-Forwarded-For` (set by a trusted reverse proxy)
+    /// instead of the socket's peer.
+    pub trust_forwarded_for: bool,
     /// The bearer token `/metrics` answers on this listener; without one it is not served here.
     pub metrics_token: Option<Arc<str>>,
 }
 
 impl WebConfig {
     pub fn new(public_url: &str) -> Self {
+        let secure = public_url.starts_with("https://");
         Self {
-            secure_cookies: public_url.starts_with("https://"),
             api_rate: api::RateLimit::default(),
+            secure_cookies: secure,
+            cookies: CookieNames::new(secure),
+            trust_forwarded_for: false,
             metrics_token: None,
         }
     }
@@ -62,6 +72,22 @@ pub struct AppState {
     pub config: WebConfig,
     /// Each API key's rate, in this instance.
     pub api_limiter: api::auth::RateLimiter,
+    form_key: tokio::sync::OnceCell<ring::hmac::Key>,
+}
+
+impl AppState {
+    /// The key that signs form tokens, read from the database once.
+    async fn form_key(&self) -> Result<&ring::hmac::Key, crate::db::DbError> {
+        self.form_key
+            .get_or_try_init(|| async {
+                let secret = crate::db::instance::form_key(&self.ops.db).await?;
+                Ok(ring::hmac::Key::new(
+                    ring::hmac::HMAC_SHA256,
+                    secret.as_bytes(),
+                ))
+            })
+            .await
+    }
 }
 
 /// One route of the console: its path pattern and methods, so tests can enumerate them.
@@ -136,9 +162,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The console's router over the operations `ops`.
 pub fn router(ops: Ops, config: WebConfig) -> Router {
+    let https = headers::Https(config.secure_cookies);
     let state = Arc::new(AppState {
         ops,
         config,
+        form_key: tokio::sync::OnceCell::new(),
         api_limiter: Default::default(),
     });
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
@@ -190,4 +218,5 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
+        .layer(middleware::map_response_with_state(https, headers::add))
 }

@@ -11,6 +11,7 @@ use seatledger::domain::KeyName;
 use seatledger::domain::api_keys::Permissions;
 use seatledger::domain::webhooks::{EventType, EventTypes};
 use seatledger::domain::{CompanyId, PartnerId};
+use seatledger::imports::csv_table::read;
 use seatledger::web::route_table;
 
 use crate::support::TestDb;
@@ -204,7 +205,7 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             company: seatledger::domain::CompanyId(acme),
             purpose: Purpose::Renewal,
             file_name: "acme.csv",
-            content: "email\nlearner1@acme.example\n",
+            parsed: &read(b"email\nlearner1@acme.example\n").unwrap().to_bytes(),
             by: None,
         },
         crate::support::at(crate::web::NOW),
@@ -222,7 +223,7 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             company: seatledger::domain::CompanyId(acme),
             purpose: Purpose::Users,
             file_name: "acme.csv",
-            content: "email\nnew@acme.example\n",
+            parsed: &read(b"email\nnew@acme.example\n").unwrap().to_bytes(),
             by: None,
         },
         crate::support::at(crate::web::NOW),

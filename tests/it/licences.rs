@@ -20,7 +20,7 @@ pub(crate) async fn echo(db: &TestDb) -> CompanyId {
     )
 }
 
-async fn active_seats(db: &TestDb, company: CompanyId) -> i64 {
+pub(crate) async fn active_seats(db: &TestDb, company: CompanyId) -> i64 {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
          WHERE s.company_id = $1 AND s.ended_at IS NULL AND b.expires_at > $2",
@@ -41,7 +41,7 @@ pub(crate) async fn echo_manager(app: &seatledger::app::App) -> Client {
 }
 
 /// Echo Premium with 250 expired learners (its 2 plus 248 more) and `free` free seats.
-async fn echo_with_250_expired(db: &TestDb, free: i64) -> CompanyId {
+pub(crate) async fn echo_with_250_expired(db: &TestDb, free: i64) -> CompanyId {
     let company = echo(db).await;
     let world = World { db };
     world
@@ -350,19 +350,30 @@ async fn renewal_is_all_or_nothing_and_a_second_run_renews_nobody_twice() {
     );
     assert_eq!(active_seats(&db, company).await, 5);
 
+    // The applied file went with its renewal.
     let again = manager.post(&path, &[("column", "2")]).await;
-    assert_eq!(
-        again.location.as_deref(),
-        Some("/company/licenses?tab=allocated&renewed=0")
-    );
-    let (_, preview) = upload(&mut manager, "third.csv", &fixture("third_column.csv")).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let uploads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM csv_uploads")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(uploads, 0);
+    let (reply, preview) = upload(&mut manager, "third.csv", &fixture("third_column.csv")).await;
+    let path = reply.location.unwrap();
     assert!(
         preview.unwrap().contains(
             "<strong>0</strong> learners will be renewed; <strong>2</strong> rows will not"
         )
     );
+    let again = manager.post(&path, &[("column", "2")]).await;
+    assert_eq!(
+        again.location.as_deref(),
+        Some("/company/licenses?tab=allocated&renewed=0")
+    );
     assert_eq!(active_seats(&db, company).await, 5);
 
+    let (reply, _) = upload(&mut manager, "third.csv", &fixture("third_column.csv")).await;
+    let path = reply.location.unwrap();
     let report = manager.get(&format!("{path}/report.csv?column=2")).await;
     assert_eq!(
         report.body,

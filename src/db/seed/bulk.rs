@@ -51,10 +51,16 @@ pub async fn bulk(
     let expires = secs(crate::domain::company::batch_expires_at(
         now - SignedDuration::from_hours(24 * 30),
     ));
-    let seq = |limit: &str| {
-        format!(
+    // The numbers 0 .. limit - 1: PostgreSQL's generate_series streams them; SQLite has no
+    // such function built in, and its recursive CTE is as quick there.
+    let backend = db.backend();
+    let seq = |limit: &str| match backend {
+        Backend::Postgres => {
+            format!("WITH seq(n) AS (SELECT generate_series(0, CAST({limit} AS BIGINT) - 1)) ")
+        }
+        Backend::Sqlite => format!(
             "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n + 1 < {limit}) "
-        )
+        ),
     };
     use BulkArg::{I, T};
     let ints = |values: &[i64]| values.iter().copied().map(I).collect::<Vec<_>>();

@@ -103,6 +103,7 @@ fn conflict_cause(c: Conflict) -> &'static str {
         Conflict::InvitationAccepted => "invitation-accepted",
         Conflict::EndpointLimit(_) => "endpoint-limit",
         Conflict::KeyLimit(_) => "key-limit",
+        Conflict::UploadQuota { .. } => "upload-quota",
     }
 }
 
@@ -256,6 +257,27 @@ fn op_problem(e: Error) -> Problem {
             "Busy",
             "Too many changes to the same thing at once; try again in a moment.",
         ),
+        Error::HashingBusy(_) => Problem::new(
+            S::SERVICE_UNAVAILABLE,
+            "busy",
+            "Busy",
+            "The server is overloaded for a moment; try again shortly.",
+        ),
+        Error::RateLimited { retry_after } => Problem::new(
+            S::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!("Try again in {} s.", retry_after.as_secs().max(1)),
+        ),
+        Error::Overloaded { retry_after } => Problem::new(
+            S::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Busy",
+            format!(
+                "The server is busy with other large work; try again in {} s.",
+                retry_after.as_secs().max(1)
+            ),
+        ),
         Error::NotConfigured(Setting::SecretKey) => Problem::new(
             S::SERVICE_UNAVAILABLE,
             "not-configured",
@@ -282,6 +304,11 @@ impl IntoResponse for ApiError {
         let retry = match &self {
             ApiError::RateLimited { retry_after } => Some(*retry_after),
             ApiError::Op(Error::Busy) | ApiError::IdempotencyInProgress => Some(1),
+            ApiError::Op(Error::Overloaded { retry_after }) => Some(retry_after.as_secs().max(1)),
+            ApiError::Op(Error::HashingBusy(_)) => Some(1),
+            ApiError::Op(Error::RateLimited { retry_after }) => {
+                Some(retry_after.as_secs().max(1).unsigned_abs())
+            }
             ApiError::Unauthenticated => None,
             _ => None,
         };

@@ -1,0 +1,310 @@
+//! Every page of the company area and of the partner area, timed whole (session, queries,
+//! template) on a small database and on a large one, on SQLite and (when available) PostgreSQL;
+//! each figure is the median of 15 requests, and the ratio large/small should stay within 1.5x.
+//!
+//! - Company pages are those of one company of 100 learners (30 of them without a seat), the
+//!   same in both databases; around it the small database holds 1,000 more learners and the
+//!   large one COMPANIES x LEARNERS (default 10,000 x 100: a million).
+//! - Partner pages are those of the bulk partner: 100 companies in the small database,
+//!   COMPANIES in the large one.
+//!
+//! Run: `cargo bench --bench pages` or, smaller, `cargo bench --bench pages -- 1000 100`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use jiff::Timestamp;
+use seatledger::app::App;
+use seatledger::clock::ManualClock;
+use seatledger::db::uploads::{self, NewUpload, Purpose};
+use seatledger::db::users::{self, NewUser};
+use seatledger::db::{Actor, Db, seed, sessions};
+use seatledger::domain::{CompanyId, Email, PartnerId, PersonName, Role, UserId};
+use seatledger::imports::csv_table;
+use seatledger::ops::{self, Caller};
+use seatledger::web::SESSION_COOKIE;
+use tower::ServiceExt;
+
+const RUNS: usize = 15;
+
+fn now() -> Timestamp {
+    "2026-11-26T09:00:00Z".parse().unwrap()
+}
+
+/// One seeded database and the sessions to read its pages with.
+struct World {
+    db: Db,
+    app: App,
+    manager: String,
+    admin: String,
+    upload: i64,
+}
+
+async fn seed_world(db: Db, companies: u64, learners: u64) -> World {
+    let now = now();
+    let started = Instant::now();
+    let partner = seed::bulk(&db, "x", companies, learners, now)
+        .await
+        .unwrap()
+        .partner;
+    let seeded = started.elapsed();
+    // The measured company: the second of its own bulk partner (the first is on a trial).
+    let own = seed::bulk(&db, "x", 2, 100, now).await.unwrap().partner;
+    let company = CompanyId(
+        sqlx::query_scalar("SELECT MAX(id) FROM companies WHERE partner_id = $1")
+            .bind(own.0)
+            .fetch_one(db.pool())
+            .await
+            .unwrap(),
+    );
+    let manager: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE company_id = $1 AND is_manager = 1")
+            .bind(company.0)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    let app = App::new(
+        db.clone(),
+        Arc::new(ManualClock::at(now)),
+        "http://127.0.0.1:8080",
+    );
+    // 30 learners lose their seat, so every tab has rows.
+    let caller = Caller {
+        role: Role::Company {
+            company,
+            manager: true,
+            learner: false,
+        },
+        actor: Actor::user(UserId(manager)),
+    };
+    let authorised = ops::authorise(&app.ops, &caller, company).await.unwrap();
+    let seated: Vec<i64> = sqlx::query_scalar(
+        "SELECT user_id FROM seats WHERE company_id = $1 AND ended_at IS NULL ORDER BY id LIMIT 30",
+    )
+    .bind(company.0)
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    for user in seated {
+        ops::seats::release(&app.ops, &caller, &authorised, UserId(user))
+            .await
+            .unwrap();
+    }
+    // A 100-row renewal file naming the company's learners.
+    let emails: Vec<String> = sqlx::query_scalar(
+        "SELECT email FROM users WHERE company_id = $1 AND is_learner = 1 ORDER BY id",
+    )
+    .bind(company.0)
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let mut file = String::from("Email\r\n");
+    for email in &emails {
+        file.push_str(email);
+        file.push_str("\r\n");
+    }
+    let parsed = csv_table::read(file.as_bytes()).unwrap().to_bytes();
+    let upload = uploads::store(
+        &db,
+        &NewUpload {
+            company,
+            purpose: Purpose::Renewal,
+            file_name: "renewal.csv",
+            parsed: &parsed,
+            by: None,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    println!(
+        "  seeded {companies} x {learners} in {:.1} s",
+        seeded.as_secs_f64()
+    );
+    World {
+        manager: sessions::create(&db, UserId(manager), now).await.unwrap(),
+        admin: admin_session(&db, partner, now).await,
+        upload: upload.0,
+        db,
+        app,
+    }
+}
+
+async fn admin_session(db: &Db, partner: PartnerId, now: Timestamp) -> String {
+    let mut tx = db.begin_write().await.unwrap();
+    let email = Email::parse(&format!("bench-admin-{partner}@bench.example")).unwrap();
+    let user = users::create(
+        &mut tx,
+        &NewUser {
+            email: &email,
+            first_name: &PersonName::parse("Bench").unwrap(),
+            last_name: &PersonName::parse("Admin").unwrap(),
+            department: None,
+            password_hash: None,
+            role: Role::Partner {
+                partner,
+                admin: true,
+            },
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    sessions::create(db, user, now).await.unwrap()
+}
+
+async fn median(app: &App, token: &str, path: &str) -> Duration {
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let request = Request::get(path)
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={token}"))
+            .body(Body::empty())
+            .unwrap();
+        let started = Instant::now();
+        let response = app.router().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[RUNS / 2]
+}
+
+/// The pages timed: name, whose session, path.
+fn pages(upload: i64) -> Vec<(&'static str, bool, String)> {
+    let company = |name, path: &str| (name, true, path.to_owned());
+    let partner = |name, path: &str| (name, false, path.to_owned());
+    vec![
+        company("company Overview", "/company"),
+        company("Licenses: Available", "/company/licenses?tab=available"),
+        company("Licenses: Allocated", "/company/licenses?tab=allocated"),
+        company("Licenses: Expiring", "/company/licenses?tab=expiring"),
+        company("Licenses: Expired", "/company/licenses?tab=expired"),
+        company("Users", "/company/users"),
+        (
+            "Renewal preview (100 rows)",
+            true,
+            format!("/company/licenses/renewal/{upload}"),
+        ),
+        partner("partner Company", "/partner"),
+        partner("partner Company, search", "/partner?q=1000005"),
+        partner("Licences: Requested", "/partner/licences?tab=requested"),
+        partner("Licences: Assigned", "/partner/licences?tab=assigned"),
+        partner("Licences: My Orders", "/partner/licences?tab=mine"),
+        partner("Activity", "/partner/activity"),
+    ]
+}
+
+async fn time_pages(world: &World) -> Vec<Duration> {
+    let mut times = Vec::new();
+    for (_, as_manager, path) in pages(world.upload) {
+        let token = if as_manager {
+            &world.manager
+        } else {
+            &world.admin
+        };
+        times.push(median(&world.app, token, &path).await);
+    }
+    times
+}
+
+async fn compare(label: &str, small: Db, large: Db, companies: u64, learners: u64) {
+    println!("{label}:");
+    let small = seed_world(small, 100, 10).await;
+    let large = seed_world(large, companies, learners).await;
+    let (a, b) = (time_pages(&small).await, time_pages(&large).await);
+    let big = companies * learners;
+    println!(
+        "  {:<28} {:>10} {:>12} {:>7}",
+        "page",
+        "1k learners",
+        format!("{big} learners"),
+        "ratio"
+    );
+    let mut worst: f64 = 0.0;
+    for (((name, _, _), a), b) in pages(small.upload).iter().zip(&a).zip(&b) {
+        let ratio = b.as_secs_f64() / a.as_secs_f64();
+        worst = worst.max(ratio);
+        println!(
+            "  {name:<28} {:>8.2} ms {:>10.2} ms {:>6.2}x{}",
+            a.as_secs_f64() * 1000.0,
+            b.as_secs_f64() * 1000.0,
+            ratio,
+            if ratio > 1.5 { "  OVER 1.5x" } else { "" }
+        );
+    }
+    println!("  worst ratio {worst:.2}x");
+    small.db.close().await;
+    large.db.close().await;
+}
+
+async fn run(companies: u64, learners: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    compare(
+        "sqlite",
+        Db::connect_and_migrate(&sqlite("small.db")).await.unwrap(),
+        Db::connect_and_migrate(&sqlite("large.db")).await.unwrap(),
+        companies,
+        learners,
+    )
+    .await;
+
+    let admin_url = std::env::var("SEATLEDGER_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let admin = match Db::connect(&admin_url).await {
+        Ok(admin) => admin,
+        Err(e) => {
+            println!("postgres  skipped: {e}");
+            return;
+        }
+    };
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let mut dbs = Vec::new();
+    for name in [
+        "seatledger_bench_pages_small",
+        "seatledger_bench_pages_large",
+    ] {
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::query(&sql).execute(admin.pool()).await.unwrap();
+        }
+        dbs.push(
+            Db::connect_and_migrate(&format!("{base}/{name}"))
+                .await
+                .unwrap(),
+        );
+    }
+    let large = dbs.pop().unwrap();
+    let small = dbs.pop().unwrap();
+    compare("postgres", small, large, companies, learners).await;
+    for name in [
+        "seatledger_bench_pages_small",
+        "seatledger_bench_pages_large",
+    ] {
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(admin.pool())
+            .await
+            .unwrap();
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; the sizes are the numbers after `--`.
+    let sizes: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let companies = sizes.first().copied().unwrap_or(10_000);
+    let learners = sizes.get(1).copied().unwrap_or(100);
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(run(companies, learners));
+}
