@@ -53,6 +53,12 @@ impl App {
         }
     }
 
+    /// The same application with each API key held to `rate`.
+    pub fn with_api_rate(mut self, rate: web::api::RateLimit) -> Self {
+        self.web.api_rate = rate;
+        self
+    }
+
     /// The same application with other limits on heavy work (reading and reviewing files).
     pub fn with_work_limit(self, heavy: crate::ops::limits::WorkLimit) -> Self {
         Self {
@@ -102,6 +108,8 @@ pub struct Config {
     /// How often the scheduler and the delivery worker run; `None` runs neither (a test that
     /// drives them itself).
     pub background: Option<Intervals>,
+    /// How many API requests each key may make.
+    pub api_rate: web::api::RateLimit,
     pub metrics: MetricsAccess,
 }
 
@@ -143,6 +151,7 @@ pub async fn start(
         .to_owned();
     let app = App::new(db, clock, &public_url)
         .with_webhooks(config.webhooks)
+        .with_api_rate(config.api_rate)
         .with_metrics_token(config.metrics.token)
         .trusting_forwarded_for(config.trust_forwarded_for);
     let (stop, stopped) = watch::channel(false);

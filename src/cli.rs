@@ -132,6 +132,45 @@ pub enum Command {
     /// The instance's operator.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// API keys, for bootstrap and automation (the console does the same).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key and print it, alone on one line: it is not shown again.
+    Create(ApiKeyCreateArgs),
+    /// Revoke the key with this prefix (the part after `sl_`, as the console lists it).
+    Revoke(ApiKeyRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("owner").args(["operator", "partner", "company"])))]
+pub struct ApiKeyCreateArgs {
+    /// What the key is for.
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated: access:check, read, write.
+    #[arg(long)]
+    pub permissions: String,
+    /// An instance key (the default).
+    #[arg(long)]
+    pub operator: bool,
+    /// A key of partner ID, acting on every company beneath it.
+    #[arg(long, value_name = "ID")]
+    pub partner: Option<i64>,
+    /// A key of company ID.
+    #[arg(long, value_name = "ID")]
+    pub company: Option<i64>,
+    /// When the key stops working: an instant (2027-01-01T00:00:00Z) or a date (UTC).
+    #[arg(long, value_name = "INSTANT")]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyRevokeArgs {
+    pub prefix: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +223,9 @@ pub struct ServeArgs {
     /// Seed the demo data first if the database is empty, and print the demo logins.
     #[arg(long)]
     pub demo: bool,
+    /// API requests each key may make per second (bursts of twice that), in each instance.
+    #[arg(long, env = "SEATLEDGER_API_RATE", default_value_t = 50)]
+    pub api_rate: u32,
     /// Behind a reverse proxy: take each client's address (which sign-in locks and rate limits
     /// count by) from the last entry of `X-Forwarded-For` instead of the connection. Only set it
     /// when a proxy you run always sets that header; otherwise anyone can claim any address.
@@ -273,6 +315,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let public_url = cli.public_url.unwrap_or_else(default_public_url);
             create_operator(db, &public_url, &args).await?;
         }
+        Command::ApiKey(command) => {
+            let public_url = cli.public_url.unwrap_or_else(default_public_url);
+            let ops = Ops::new(db, Arc::new(SystemClock), &public_url);
+            api_key(&ops, command).await?;
+        }
         Command::Tick(args) => {
             let at = args.at.unwrap_or_else(Timestamp::now);
             let public_url = cli.public_url.unwrap_or_else(default_public_url);
@@ -308,6 +355,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn api_key(ops: &Ops, command: ApiKeyCommand) -> anyhow::Result<()> {
+    use crate::db::api_keys::KeyOwner;
+    use crate::domain::api_keys::{Permissions, parse_expiry};
+    use crate::domain::{CompanyId, KeyName, PartnerId};
+    match command {
+        ApiKeyCommand::Create(args) => {
+            let owner = match (args.partner, args.company) {
+                (Some(p), _) => KeyOwner::Partner(PartnerId(p)),
+                (None, Some(c)) => KeyOwner::Company(CompanyId(c)),
+                (None, None) => KeyOwner::Operator,
+            };
+            let new = ops::api_keys::NewApiKey {
+                name: KeyName::parse(&args.name).context("--name")?,
+                permissions: Permissions::parse(args.permissions.split(','))
+                    .context("--permissions")?,
+                expires_at: parse_expiry(args.expires.as_deref().unwrap_or(""))
+                    .context("--expires")?,
+            };
+            match ops::api_keys::create_for(ops, owner, &new, None).await {
+                Ok(created) => println!("{}", created.key),
+                Err(ops::Error::NotFound) => anyhow::bail!("no such partner or company: {owner:?}"),
+                Err(ops::Error::Invalid(errors)) => {
+                    anyhow::bail!("--{}: {}", errors[0].field, errors[0].problem)
+                }
+                Err(ops::Error::Conflict(ops::Conflict::KeyLimit(max))) => {
+                    anyhow::bail!("{owner:?} already holds {max} API keys: revoke one first")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ApiKeyCommand::Revoke(args) => {
+            match ops::api_keys::revoke_by_prefix(ops, &args.prefix).await {
+                Ok(key) => println!("revoked {} ({})", key.prefix, key.name),
+                Err(ops::Error::NotFound) => {
+                    anyhow::bail!("no API key has the prefix {:?}", args.prefix)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn serve(
     db: Db,
     public_url: Option<String>,
@@ -333,6 +423,7 @@ async fn serve(
             pass: Duration::from_secs(args.pass_interval.max(1)),
             delivery: Duration::from_secs(args.delivery_interval.max(1)),
         }),
+        api_rate: crate::web::api::RateLimit::per_second(args.api_rate),
         metrics: app::MetricsAccess {
             token: args.metrics_token.filter(|t| !t.is_empty()),
             listen: args.metrics_listen,

@@ -234,6 +234,56 @@ struct CompanyListRecord {
     account_manager: Option<String>,
 }
 
+/// The SELECT of a Company section row over companies `c`, reading `$now` as now.
+fn row_select(now: usize) -> String {
+    let valid = seats::valid_batch("b", now);
+    format!(
+        "SELECT c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, \
+           c.licensed_until, c.managed_until, \
+           (SELECT COALESCE(SUM(b.allocated), 0) FROM licence_batches b \
+             WHERE b.company_id = c.id AND {valid}) AS seats_used, \
+           (SELECT COALESCE(SUM(b.quantity), 0) FROM licence_batches b \
+             WHERE b.company_id = c.id AND {valid}) AS seats_total, \
+           (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
+             AND u.deactivated_at IS NULL) AS learners, \
+           (SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
+             WHERE m.id = c.account_manager_id) AS account_manager \
+         FROM companies c JOIN partners p ON p.id = c.partner_id"
+    )
+}
+
+impl CompanyListRecord {
+    fn row(self, now: Timestamp) -> CompanyRow {
+        let facts = CompanyFacts {
+            trial_ends_at: instant(self.trial_ends_at),
+            licensed_until: self.licensed_until.map(instant),
+            managed_until: self.managed_until.map(instant),
+        };
+        CompanyRow {
+            id: CompanyId(self.id),
+            name: self.name,
+            partner_name: self.partner_name,
+            time_zone: self.time_zone,
+            status: facts.status(now),
+            managed: facts.managed(now),
+            seats_used: self.seats_used,
+            seats_total: self.seats_total,
+            learners: self.learners,
+            account_manager: self.account_manager,
+        }
+    }
+}
+
+/// The Company section's row of one company the caller may see.
+pub async fn row(db: &Db, company: &AuthorisedCompany, now: Timestamp) -> DbResult<CompanyRow> {
+    let record: CompanyListRecord = sqlx::query_as(&format!("{} WHERE c.id = $1", row_select(2)))
+        .bind(company.id().0)
+        .bind(secs(now))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(record.row(now))
+}
+
 /// The customer companies in `scope` matching `filter`, in name order, one page after `after`.
 /// Partners' internal companies are not customers and are not listed.
 pub async fn list(
@@ -252,22 +302,12 @@ pub async fn list(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(|n| format!("%{}%", like_escape(&n.to_lowercase())));
-    let valid = seats::valid_batch("b", 2);
     let records: Vec<CompanyListRecord> = sqlx::query_as(&format!(
-        "SELECT c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, \
-           c.licensed_until, c.managed_until, \
-           (SELECT COALESCE(SUM(b.allocated), 0) FROM licence_batches b \
-             WHERE b.company_id = c.id AND {valid}) AS seats_used, \
-           (SELECT COALESCE(SUM(b.quantity), 0) FROM licence_batches b \
-             WHERE b.company_id = c.id AND {valid}) AS seats_total, \
-           (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
-             AND u.deactivated_at IS NULL) AS learners, \
-           (SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
-             WHERE m.id = c.account_manager_id) AS account_manager \
-         FROM companies c JOIN partners p ON p.id = c.partner_id \
-         WHERE {condition} AND c.internal = 0 AND {status} AND ($6 = '' OR LOWER(c.name) LIKE $6 ESCAPE '\\') \
+        "{} WHERE {condition} AND c.internal = 0 AND {status} \
+           AND ($6 = '' OR LOWER(c.name) LIKE $6 ESCAPE '\\') \
            AND (c.name > $3 OR (c.name = $3 AND c.id > $4)) \
-         ORDER BY c.name, c.id LIMIT $5"
+         ORDER BY c.name, c.id LIMIT $5",
+        row_select(2)
     ))
     .bind(value)
     .bind(secs(now))
@@ -277,28 +317,7 @@ pub async fn list(
     .bind(name.unwrap_or_default())
     .fetch_all(db.pool())
     .await?;
-    let items = records
-        .into_iter()
-        .map(|r| {
-            let facts = CompanyFacts {
-                trial_ends_at: instant(r.trial_ends_at),
-                licensed_until: r.licensed_until.map(instant),
-                managed_until: r.managed_until.map(instant),
-            };
-            CompanyRow {
-                id: CompanyId(r.id),
-                name: r.name,
-                partner_name: r.partner_name,
-                time_zone: r.time_zone,
-                status: facts.status(now),
-                managed: facts.managed(now),
-                seats_used: r.seats_used,
-                seats_total: r.seats_total,
-                learners: r.learners,
-                account_manager: r.account_manager,
-            }
-        })
-        .collect();
+    let items = records.into_iter().map(|r| r.row(now)).collect();
     Ok(Page::from_rows(items, limit, |c| CompanyCursor {
         name: c.name.clone(),
         id: c.id,

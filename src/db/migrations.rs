@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_managed_companies.sql"),
     migration!(7, "0007_webhooks.sql"),
     migration!(10, "0010_operator_and_nfr.sql"),
+    migration!(11, "0011_api_keys.sql"),
     migration!(12, "0012_sign_in_hardening.sql"),
     // The tables whose ids the seat ledger, Activity or links name.
     migration!(

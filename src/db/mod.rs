@@ -7,10 +7,12 @@
 //! `crate::domain`, and write the outcome.
 
 pub mod activity;
+pub mod api_keys;
 pub mod backup;
 pub mod check;
 pub mod companies;
 pub mod expiry;
+pub mod idempotency;
 pub mod instance;
 pub mod licences;
 pub mod limits;

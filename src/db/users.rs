@@ -4,9 +4,11 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::scope::{AuthorisedCompany, CompanyRecord};
+use super::scope::{AuthorisedCompany, CompanyRecord, Scope};
 use super::{Db, DbError, DbResult, instant, is_unique_violation, secs};
-use crate::domain::{CompanyId, Department, Email, PartnerId, PersonName, Role, UserFacts, UserId};
+use crate::domain::{
+    CompanyFacts, CompanyId, Department, Email, PartnerId, PersonName, Role, UserFacts, UserId,
+};
 
 #[derive(Clone, Debug)]
 pub struct NewUser<'a> {
@@ -194,4 +196,43 @@ pub async fn label(tx: &mut Transaction<'static, Any>, user: UserId) -> DbResult
     .fetch_optional(&mut **tx)
     .await?;
     label.ok_or(DbError::NotFound)
+}
+
+/// A company user as the access check sees them: their facts and their company's.
+#[derive(Clone, Debug)]
+pub struct ProductUser {
+    pub facts: UserFacts,
+    pub company: CompanyId,
+    pub company_name: String,
+    pub company_facts: CompanyFacts,
+}
+
+/// The company user with `email` in a company `scope` sees, if any: one read by the unique email
+/// index, for the hottest path of the system.
+pub async fn product_user(db: &Db, scope: &Scope, email: &Email) -> DbResult<Option<ProductUser>> {
+    let (condition, value) = scope.companies_condition(2);
+    let row = sqlx::query(&format!(
+        "SELECT {FACTS_COLUMNS}, c.name AS c_name, c.trial_ends_at AS c_trial_ends_at, \
+         c.licensed_until AS c_licensed_until, c.managed_until AS c_managed_until \
+         FROM users u JOIN companies c ON c.id = u.company_id \
+         WHERE u.email = $1 AND {condition}"
+    ))
+    .bind(email.as_str())
+    .bind(value)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let facts = company_user_facts(&r)?;
+    Ok(Some(ProductUser {
+        company: CompanyId(r.try_get("company_id")?),
+        company_name: r.try_get("c_name")?,
+        company_facts: CompanyFacts {
+            trial_ends_at: instant(r.try_get("c_trial_ends_at")?),
+            licensed_until: r
+                .try_get::<Option<i64>, _>("c_licensed_until")?
+                .map(instant),
+            managed_until: r.try_get::<Option<i64>, _>("c_managed_until")?.map(instant),
+        },
+        facts,
+    }))
 }

@@ -161,6 +161,95 @@ pub fn sign_in(user: &UserFacts, company: Option<&CompanyFacts>, now: Timestamp)
     }
 }
 
+/// The access check's answer: may this user use the product now, why, and until when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProductAccess {
+    pub allowed: bool,
+    pub code: AccessCode,
+    /// When the access ends, while it is allowed.
+    pub until: Option<Timestamp>,
+}
+
+/// Why a user may or may not use the product, as the access check names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessCode {
+    Active,
+    Trial,
+    Expired,
+    Deactivated,
+    AwaitingLicence,
+    /// No such user (or none the asker may see).
+    Unknown,
+}
+
+impl AccessCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessCode::Active => "active",
+            AccessCode::Trial => "trial",
+            AccessCode::Expired => "expired",
+            AccessCode::Deactivated => "deactivated",
+            AccessCode::AwaitingLicence => "awaiting_licence",
+            AccessCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl ProductAccess {
+    pub const UNKNOWN: ProductAccess = ProductAccess {
+        allowed: false,
+        code: AccessCode::Unknown,
+        until: None,
+    };
+}
+
+/// May company user `user` use the product now: exactly the rule of a learner's console
+/// sign-in (`sign_in`), whatever else the user is. A manager is answered as the learner they
+/// would be: the product is for learners, the console for running the company.
+pub fn product_access(user: &UserFacts, company: &CompanyFacts, now: Timestamp) -> ProductAccess {
+    let as_learner = UserFacts {
+        role: match user.role {
+            Role::Company { company, .. } => Role::Company {
+                company,
+                manager: false,
+                learner: true,
+            },
+            // Operators and partner users are not the product's users.
+            _ => return ProductAccess::UNKNOWN,
+        },
+        ..*user
+    };
+    let refused = |code| ProductAccess {
+        allowed: false,
+        code,
+        until: None,
+    };
+    match sign_in(&as_learner, Some(company), now) {
+        SignInDecision::Allowed { until, .. } => {
+            let trial = matches!(
+                licence_status(&as_learner, company, now),
+                LicenceStatus::Active { trial: true, .. }
+            );
+            ProductAccess {
+                allowed: true,
+                code: if trial {
+                    AccessCode::Trial
+                } else {
+                    AccessCode::Active
+                },
+                until,
+            }
+        }
+        SignInDecision::Refused(SignInRefusal::Deactivated) => refused(AccessCode::Deactivated),
+        SignInDecision::Refused(SignInRefusal::LicenceExpired { .. }) => {
+            refused(AccessCode::Expired)
+        }
+        SignInDecision::Refused(SignInRefusal::AwaitingLicence) => {
+            refused(AccessCode::AwaitingLicence)
+        }
+    }
+}
+
 /// How long a console session lasts after sign-in.
 pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
 /// How long the set-password link of a welcome email works.
@@ -296,6 +385,40 @@ mod tests {
                 landing: Landing::LearnerHome,
                 until: Some(at("2026-01-31T00:00:00Z"))
             }
+        );
+    }
+
+    #[test]
+    fn the_access_check_answers_a_manager_as_the_learner_they_would_be() {
+        let company = trial_ending("2026-01-31T00:00:00Z");
+        let during = at("2026-01-10T00:00:00Z");
+        let after = at("2026-02-10T00:00:00Z");
+        assert_eq!(
+            product_access(&user(MANAGER), &company, during),
+            ProductAccess {
+                allowed: true,
+                code: AccessCode::Trial,
+                until: Some(at("2026-01-31T00:00:00Z"))
+            }
+        );
+        // The manager still reaches the console's landing page; the product is closed.
+        assert!(matches!(
+            sign_in(&user(MANAGER), Some(&company), after),
+            SignInDecision::Allowed { .. }
+        ));
+        assert_eq!(
+            product_access(&user(MANAGER), &company, after).code,
+            AccessCode::Expired
+        );
+        let mut gone = user(LEARNER);
+        gone.deactivated = true;
+        assert_eq!(
+            product_access(&gone, &company, during).code,
+            AccessCode::Deactivated
+        );
+        assert_eq!(
+            product_access(&user(Role::Operator), &company, during),
+            ProductAccess::UNKNOWN
         );
     }
 

@@ -36,4 +36,6 @@ typed_id!(
     EndpointId,
     /// One event on its way to one webhook endpoint.
     DeliveryId,
+    /// An API key of the operator, a partner or a company.
+    ApiKeyId,
 );

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod allocation;
+pub mod api_keys;
 pub mod company;
 pub mod ids;
 pub mod ledger;
@@ -19,12 +20,13 @@ pub use access::{Landing, LicenceStatus, Role, SignInDecision, SignInRefusal, Us
 pub use allocation::{AllocationPlan, FreeBatch, NotEnoughSeats};
 pub use company::{CompanyFacts, CompanyStatus};
 pub use ids::{
-    BatchId, CompanyId, DeliveryId, EndpointId, OrderId, PartnerId, SeatId, UploadId, UserId,
+    ApiKeyId, BatchId, CompanyId, DeliveryId, EndpointId, OrderId, PartnerId, SeatId, UploadId,
+    UserId,
 };
 pub use ledger::{BatchReplay, LedgerError, SeatEvent, SeatEventKind, UserReplay};
 pub use order::{Buyer, Decider, OrderKind, OrderState};
 pub use rights::{Action, permits};
 pub use values::{
-    Country, Department, Email, InvalidValue, OrgName, Password, PersonName, RejectReason,
+    Country, Department, Email, InvalidValue, KeyName, OrgName, Password, PersonName, RejectReason,
     RequestKey, SeatCount, TimeZoneName, TrialDays,
 };

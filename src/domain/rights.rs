@@ -32,8 +32,9 @@ pub fn permits(role: Role, action: Action, managed: bool) -> bool {
             Action::CompanyKeys | Action::AdministerInstance => false,
         },
         Role::Company { manager, .. } => match action {
-            Action::View | Action::CompanyKeys => manager,
-            Action::RunCompany => manager && !managed,
+            Action::View => manager,
+            // Keys act without a person: on a Managed company only the partner acts.
+            Action::RunCompany | Action::CompanyKeys => manager && !managed,
             Action::AdministerCompanies
             | Action::AdministerPartner
             | Action::AdministerInstance => false,
@@ -99,6 +100,7 @@ mod tests {
     fn managers_of_a_managed_company_only_look_while_partners_run_it() {
         assert!(permits(MANAGER, View, true));
         assert!(!permits(MANAGER, RunCompany, true));
+        assert!(!permits(MANAGER, CompanyKeys, true));
         assert!(permits(ACCOUNT_MANAGER, RunCompany, true));
         assert!(permits(ADMIN, RunCompany, true));
     }

@@ -41,6 +41,10 @@ pub enum InvalidValue {
     },
     #[error("the host {0} could not be found")]
     UnknownHost(String),
+    #[error("must lie in the future")]
+    InThePast,
+    #[error("\"{0}\" is not an instant such as 2026-11-26T09:00:00Z")]
+    NotAnInstant(String),
 }
 
 impl InvalidValue {
@@ -61,6 +65,8 @@ impl InvalidValue {
             InvalidValue::NotAWebhookUrl(_) => "not-a-webhook-url",
             InvalidValue::PrivateAddress { .. } => "private-address",
             InvalidValue::UnknownHost(_) => "unknown-host",
+            InvalidValue::InThePast => "in-the-past",
+            InvalidValue::NotAnInstant(_) => "not-an-instant",
         }
     }
 }
@@ -127,6 +133,8 @@ bounded_text! {
     /// A request form's one-time key (stored with the order so a double submit makes one):
     /// the console's are 43 characters; an API client's idempotency key may be longer.
     RequestKey: max 200, required true;
+    /// What an API key is for, as its owner names it: 1 to 100 characters.
+    KeyName: max 100, required true;
 }
 
 impl PersonName {

@@ -3,7 +3,10 @@
 
 use super::audit::{self, Entry};
 use super::{Caller, Error, FieldError, OpResult, Ops, authorise};
-use crate::db::companies::{self, CompanyEdit, NewCompany};
+use crate::db::Page;
+use crate::db::companies::{
+    self, CompanyCursor, CompanyEdit, CompanyFilter, CompanyRow, NewCompany,
+};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::{partners, seats, sessions};
 use crate::domain::{
@@ -50,6 +53,25 @@ async fn check_account_manager(
             problem: InvalidValue::UnknownChoice,
         }]))
     }
+}
+
+/// The customer companies the caller may see, matching `filter`, one page in name order.
+pub async fn list(
+    ops: &Ops,
+    caller: &Caller,
+    filter: &CompanyFilter,
+    after: Option<&CompanyCursor>,
+    limit: u32,
+) -> OpResult<Page<CompanyRow, CompanyCursor>> {
+    let now = ops.now();
+    caller.require(Action::View, None, now)?;
+    Ok(companies::list(&ops.db, &caller.scope(), filter, after, limit, now).await?)
+}
+
+/// One company the caller may see, as the Company section shows it.
+pub async fn get(ops: &Ops, caller: &Caller, id: CompanyId) -> OpResult<CompanyRow> {
+    let company = authorise(ops, caller, id).await?;
+    Ok(companies::row(&ops.db, &company, ops.now()).await?)
 }
 
 /// Create Company, beneath the caller's partner.

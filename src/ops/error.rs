@@ -86,6 +86,8 @@ pub enum Conflict {
     InvitationAccepted,
     /// The owner already has as many webhook endpoints as allowed.
     EndpointLimit(u32),
+    /// The owner already holds as many unrevoked API keys as allowed.
+    KeyLimit(u32),
     /// The company already keeps this many bytes of uploads (its quota) for up to a day.
     UploadQuota { limit: u64 },
 }

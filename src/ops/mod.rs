@@ -5,7 +5,9 @@
 //! the seat events, the activity entry and the outbox rows go in with it — and returns a typed
 //! outcome or a typed `Error`. It writes no sentence a person reads: the edges do.
 
+pub mod access_checks;
 pub mod accounts;
+pub mod api_keys;
 pub mod companies;
 pub mod expiry;
 pub mod limits;

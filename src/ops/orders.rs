@@ -33,6 +33,19 @@ pub struct Requested {
     pub created: bool,
 }
 
+/// The company's orders, newest first, one page before `before`; `only` keeps one state.
+pub async fn for_company(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    only: Option<OrderState>,
+    before: Option<orders::OrderCursor>,
+    limit: u32,
+) -> OpResult<crate::db::Page<orders::OrderRow, orders::OrderCursor>> {
+    caller.require(Action::View, Some(company), ops.now())?;
+    Ok(orders::for_company(&ops.db, company, only, before, limit).await?)
+}
+
 /// Request License / Upgrade to Premium: a `requested` order, and the alert to the company's
 /// account manager in the same transaction. A company has at most one waiting request: asking
 /// again while one waits is `Conflict::RequestWaiting` (the same form sent twice is a repeat).

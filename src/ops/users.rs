@@ -30,6 +30,19 @@ pub struct NewPerson {
     pub learner: bool,
 }
 
+/// The Users section: the company's users by id, one page after `after`.
+pub async fn list(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    after: Option<UserId>,
+    limit: u32,
+) -> OpResult<crate::db::Page<crate::db::people::UserLine, UserId>> {
+    let now = ops.now();
+    caller.require(Action::View, Some(company), now)?;
+    Ok(people::list(&ops.db, company, after, limit, now).await?)
+}
+
 /// What Add User did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Added {

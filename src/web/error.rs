@@ -68,6 +68,9 @@ pub fn conflict(conflict: Conflict) -> String {
         Conflict::EndpointLimit(max) => {
             format!("you already have {max} webhook endpoints; delete one first")
         }
+        Conflict::KeyLimit(max) => {
+            format!("you already have {max} API keys; revoke one first")
+        }
         Conflict::UploadQuota { limit } => format!(
             "your company already keeps {} MB of uploaded files, the most it may; each is \
              deleted once applied or after 24 hours",
@@ -130,7 +133,7 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
 }
 
 /// Logs a failure with its cause chain, inside the request's span.
-fn log_internal(error: &dyn std::error::Error) {
+pub(super) fn log_internal(error: &dyn std::error::Error) {
     let mut causes = String::new();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -84,6 +84,7 @@ impl Layout {
                     ("/operator/settings", "Settings"),
                     ("/operator/mailbox", "Mailbox"),
                     ("/operator/webhooks", "Webhooks"),
+                    ("/operator/api-keys", "API Keys"),
                 ],
             ),
             Area::Partner => (
@@ -94,6 +95,7 @@ impl Layout {
                     ("/partner/licences", "Licences"),
                     ("/partner/activity", "Activity"),
                     ("/partner/webhooks", "Webhooks"),
+                    ("/partner/api-keys", "API Keys"),
                 ],
             ),
             Area::Company => (
@@ -102,6 +104,7 @@ impl Layout {
                     ("/company", "Overview"),
                     ("/company/users", "Users"),
                     ("/company/licenses", "Licenses"),
+                    ("/company/api-keys", "API Keys"),
                 ],
             ),
             Area::Landing => ("Licence ended", &[]),
@@ -114,6 +117,8 @@ impl Layout {
             area_name,
             links: sections
                 .iter()
+                // Company keys are the managers' own: not offered in manage mode.
+                .filter(|(href, _)| *href != "/company/api-keys" || !who.managing())
                 .map(|&(href, label)| NavLink {
                     href,
                     label,

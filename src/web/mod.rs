@@ -3,6 +3,8 @@
 //! and render its outcome. Errors become pages in one place, `error`.
 
 mod account;
+pub mod api;
+mod api_keys;
 mod areas;
 mod charts;
 mod client;
@@ -42,6 +44,8 @@ pub use session::{CookieNames, SESSION_COOKIE, VISITOR_COOKIE};
 pub struct WebConfig {
     /// Served over https: cookies get `Secure` and the `__Host-` prefix, responses HSTS.
     pub secure_cookies: bool,
+    /// How many API requests each key may make.
+    pub api_rate: api::RateLimit,
     pub cookies: CookieNames,
     /// Take the client's address from `X-Forwarded-For` (set by a trusted reverse proxy)
     /// instead of the socket's peer.
@@ -54,6 +58,7 @@ impl WebConfig {
     pub fn new(public_url: &str) -> Self {
         let secure = public_url.starts_with("https://");
         Self {
+            api_rate: api::RateLimit::default(),
             secure_cookies: secure,
             cookies: CookieNames::new(secure),
             trust_forwarded_for: false,
@@ -66,6 +71,8 @@ impl WebConfig {
 pub struct AppState {
     pub ops: Ops,
     pub config: WebConfig,
+    /// Each API key's rate, in this instance.
+    pub api_limiter: api::auth::RateLimiter,
     form_key: tokio::sync::OnceCell<ring::hmac::Key>,
     /// Permits for the downloads that read a whole partner (the licence overview's CSV).
     pub exports: Arc<tokio::sync::Semaphore>,
@@ -126,6 +133,7 @@ fn routes() -> Routes {
     let routes = operator::routes(routes);
     let routes = partner::routes(routes);
     let routes = webhooks::routes(routes);
+    let routes = api_keys::routes(routes);
     let routes = observe::routes(routes);
     company::routes(routes)
 }
@@ -163,6 +171,7 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
         config,
         form_key: tokio::sync::OnceCell::new(),
         exports: Arc::new(tokio::sync::Semaphore::new(partner::EXPORTS_AT_ONCE)),
+        api_limiter: Default::default(),
     });
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
         let id = request
@@ -172,13 +181,32 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
             .unwrap_or("");
         tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
     });
-    routes()
-        .router
-        .fallback(account::not_found)
+    let (api, document) = api::routes();
+    let document = Arc::new(document);
+    let console =
+        routes()
+            .router
+            .fallback(account::not_found)
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                session::csrf_protection,
+            ));
+    // The API has no cookies and no forms: it stays outside the console's CSRF layer.
+    let api = api
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            session::csrf_protection,
+            api::idempotency::idempotent,
         ))
+        .route(
+            api::OPENAPI_PATH,
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { api::serve_document(&document) }
+            }),
+        )
+        .route("/api/{*rest}", axum::routing::any(api::no_route));
+    console
+        .merge(api)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

@@ -34,6 +34,7 @@ async fn start(db: &TestDb, clock: &ManualClock, sink: &SmtpSink) -> Running {
             pass: Duration::from_millis(40),
             delivery: Duration::from_millis(40),
         }),
+        api_rate: Default::default(),
         metrics: Default::default(),
         trust_forwarded_for: false,
     };

@@ -3,9 +3,12 @@
 //! the router's own table, so a new route with an id cannot be forgotten here.
 
 use axum::http::StatusCode;
+use seatledger::db::api_keys::{self, KeyOwner, NewKey};
 use seatledger::db::seed;
 use seatledger::db::uploads::{NewUpload, Purpose};
 use seatledger::db::webhooks::{self, NewEndpoint, NewEvent, Owner};
+use seatledger::domain::KeyName;
+use seatledger::domain::api_keys::Permissions;
 use seatledger::domain::webhooks::{EventType, EventTypes};
 use seatledger::domain::{CompanyId, PartnerId};
 use seatledger::imports::csv_table::read;
@@ -26,6 +29,7 @@ pub(crate) async fn snapshot(db: &TestDb) -> Vec<String> {
         "SELECT COUNT(*) || ' activity' FROM activity",
         "SELECT id || ':' || url || ':' || enabled || ':' || secret || ':' || COALESCE(disabled_at, 0) FROM webhook_endpoints ORDER BY id",
         "SELECT id || ':' || status || ':' || attempts || ':' || next_attempt_at FROM webhook_deliveries ORDER BY id",
+        "SELECT id || ':' || name || ':' || COALESCE(revoked_at, 0) FROM api_keys ORDER BY id",
     ] {
         let values: Vec<String> = sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap();
         rows.extend(values);
@@ -81,6 +85,19 @@ pub(crate) async fn bluefin_webhook(db: &TestDb, acme: i64) -> (i64, i64) {
     (endpoint.0, delivery)
 }
 
+/// An API key of `owner`, made directly in storage.
+async fn key_of(db: &TestDb, owner: KeyOwner) -> i64 {
+    let new = NewKey {
+        owner,
+        name: &KeyName::parse("isolation").unwrap(),
+        permissions: Permissions::parse(["read"]).unwrap(),
+        expires_at: None,
+        created_by: None,
+    };
+    let now = crate::support::at(crate::web::NOW);
+    api_keys::create(db, &new, now).await.unwrap().0.0
+}
+
 /// Plausible form fields for any POST route, so a refusal is about the id, not the form.
 const FIELDS: &[(&str, &str)] = &[
     ("name", "Taken Over Ltd"),
@@ -108,6 +125,9 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
     .await;
     let fjord_order = id_of(&db, "SELECT o.id FROM orders o JOIN companies c ON c.id = o.company_id WHERE c.name = 'Fjord Fisheries'").await;
     let (endpoint, delivery) = bluefin_webhook(&db, acme).await;
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
+    let partner_key = key_of(&db, KeyOwner::Partner(PartnerId(bluefin))).await;
+    let acme_key = key_of(&db, KeyOwner::Company(CompanyId(acme))).await;
 
     // The sub-partner asks for its parent's objects; the distributor's sibling-less world has no
     // stranger, so Bluefin North also stands in for "another partner" of Acme.
@@ -127,6 +147,8 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             acme
         } else if route.path.starts_with("/partner/orders/") {
             acme_order
+        } else if route.path.starts_with("/partner/api-keys/") {
+            partner_key
         } else if route.path.starts_with("/partner/webhooks/deliveries/") {
             delivery
         } else if route.path.starts_with("/partner/webhooks/") {
@@ -226,6 +248,8 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             acme_learner
         } else if route.path.starts_with("/company/orders/") {
             acme_order
+        } else if route.path.starts_with("/company/api-keys/") {
+            acme_key
         } else {
             panic!(
                 "{} names an object by id: add it to the isolation matrix",
@@ -282,6 +306,8 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
     order(&mut acme).await;
     let acme_id = id_of(&db, "SELECT id FROM companies WHERE name = 'Acme Trial Co'").await;
     bluefin_webhook(&db, acme_id).await;
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
+    key_of(&db, KeyOwner::Partner(PartnerId(bluefin))).await;
 
     let mut outsider = Client::new(&app);
     outsider
@@ -300,6 +326,7 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
         "/partner/licences/overview?status=trial&sort=total&dir=desc".to_owned(),
         format!("/partner/licences/overview?manager={acme_id}"),
         "/partner/licences/overview.csv".to_owned(),
+        "/partner/api-keys".to_owned(),
     ] {
         let reply = outsider.get(&path).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
@@ -308,6 +335,7 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
             "Echo Premium",
             "Bluefin IT",
             "hooks.bluefin.example",
+            "isolation",
         ] {
             assert!(!reply.body.contains(other), "{path} shows {other}");
         }

@@ -5,6 +5,10 @@
 //! `SEATLEDGER_REQUIRE_POSTGRES=1` (as in CI) they fail instead. Browser tests do the same with
 //! Chromium and `SEATLEDGER_REQUIRE_BROWSER=1`.
 
+mod api;
+mod api_keys;
+mod api_resources;
+mod api_schema;
 mod backup;
 mod browser;
 mod cli;

@@ -229,6 +229,7 @@ async fn the_metrics_listener_shows_passes_and_deliveries_of_the_running_server(
             pass: Duration::from_millis(50),
             delivery: Duration::from_millis(50),
         }),
+        api_rate: Default::default(),
         metrics: MetricsAccess {
             token: None,
             listen: Some("127.0.0.1:0".parse().unwrap()),

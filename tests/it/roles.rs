@@ -74,6 +74,7 @@ fn allowed(path: &str, method: &str) -> Option<&'static [Role]> {
         || path.starts_with("/partner/orders/{id}/assign")
         || path.starts_with("/partner/orders/{id}/reject")
         || path.starts_with("/partner/webhooks")
+        || path.starts_with("/partner/api-keys")
     {
         ADMIN
     } else if path.starts_with("/partner") || path == "/manage/exit" {

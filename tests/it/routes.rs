@@ -88,6 +88,7 @@ async fn the_application_starts_on_port_zero_and_stops_when_told() {
         webhooks: Default::default(),
         trust_forwarded_for: false,
         background: None,
+        api_rate: Default::default(),
         metrics: Default::default(),
     };
     let clock = Arc::new(ManualClock::at(at(NOW)));
