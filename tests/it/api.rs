@@ -476,4 +476,15 @@ async fn the_openapi_document_describes_the_served_routes_and_their_errors() {
         );
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // Clients generate one function per operation id: each must be unique.
+    let mut ids = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            ids.push(operation["operationId"].as_str().unwrap().to_owned());
+        }
+    }
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operation ids repeat: {ids:?}");
 }

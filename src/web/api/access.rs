@@ -76,6 +76,7 @@ pub struct AccessCheck {
 /// companies beneath its partner, a company key only its company's: anyone else is `unknown`.
 #[utoipa::path(
     post,
+    operation_id = "checkAccess",
     path = "/api/v1/access-checks",
     tag = "access",
     request_body = AccessCheckRequest,

@@ -115,6 +115,7 @@ pub struct CompanyQuery {
 /// List the companies this key may see.
 #[utoipa::path(
     get,
+    operation_id = "listCompanies",
     path = "/api/v1/companies",
     tag = "companies",
     params(CompanyQuery),
@@ -162,6 +163,7 @@ pub(super) fn id_in_path(raw: &str) -> ApiResult<i64> {
 /// One company.
 #[utoipa::path(
     get,
+    operation_id = "getCompany",
     path = "/api/v1/companies/{id}",
     tag = "companies",
     params(("id" = i64, Path, description = "The company's id")),
@@ -256,6 +258,7 @@ fn draft(body: CompanyBody, fields: &mut Fields) -> Option<CompanyDraft> {
 /// Create a company beneath the key's partner.
 #[utoipa::path(
     post,
+    operation_id = "createCompany",
     path = "/api/v1/companies",
     tag = "companies",
     request_body = NewCompanyBody,
@@ -302,6 +305,7 @@ pub async fn create(
 /// Edit a company: every field is replaced.
 #[utoipa::path(
     put,
+    operation_id = "updateCompany",
     path = "/api/v1/companies/{id}",
     tag = "companies",
     params(("id" = i64, Path, description = "The company's id")),

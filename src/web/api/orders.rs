@@ -124,6 +124,7 @@ const NOT_FOUND: &str = "No such company or order, or not one this key may see";
 /// List a company's orders.
 #[utoipa::path(
     get,
+    operation_id = "listOrders",
     path = "/api/v1/companies/{id}/orders",
     tag = "orders",
     params(("id" = i64, Path, description = "The company's id"), OrderQuery),
@@ -178,6 +179,7 @@ pub struct Requested {
 /// company has at most one waiting request (409 names it).
 #[utoipa::path(
     post,
+    operation_id = "requestOrder",
     path = "/api/v1/companies/{id}/orders",
     tag = "orders",
     params(("id" = i64, Path, description = "The company's id")),
@@ -231,6 +233,7 @@ pub struct Assigned {
 /// managers are emailed.
 #[utoipa::path(
     post,
+    operation_id = "assignOrder",
     path = "/api/v1/orders/{id}/assign",
     tag = "orders",
     params(("id" = i64, Path, description = "The order's id")),
@@ -260,6 +263,7 @@ pub struct RejectBody {
 /// Reject an order the key's partner sells; the reason is emailed to the requester.
 #[utoipa::path(
     post,
+    operation_id = "rejectOrder",
     path = "/api/v1/orders/{id}/reject",
     tag = "orders",
     params(("id" = i64, Path, description = "The order's id")),
@@ -287,6 +291,7 @@ pub async fn reject(
 /// Cancel a waiting request.
 #[utoipa::path(
     post,
+    operation_id = "cancelOrder",
     path = "/api/v1/orders/{id}/cancel",
     tag = "orders",
     params(("id" = i64, Path, description = "The order's id")),

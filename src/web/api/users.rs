@@ -97,6 +97,7 @@ const NOT_FOUND: &str = "No such company or user, or not one this key may see";
 /// List a company's users.
 #[utoipa::path(
     get,
+    operation_id = "listUsers",
     path = "/api/v1/companies/{id}/users",
     tag = "users",
     params(("id" = i64, Path, description = "The company's id"), UserQuery),
@@ -166,6 +167,7 @@ pub struct AddedUser {
 /// Add a user: they get a welcome email; a new learner gets a free seat if there is one.
 #[utoipa::path(
     post,
+    operation_id = "createUser",
     path = "/api/v1/companies/{id}/users",
     tag = "users",
     params(("id" = i64, Path, description = "The company's id")),
@@ -229,6 +231,7 @@ async fn remove(
 /// batch.
 #[utoipa::path(
     post,
+    operation_id = "deactivateUser",
     path = "/api/v1/companies/{id}/users/{user_id}/deactivate",
     tag = "users",
     params(
@@ -252,6 +255,7 @@ pub async fn deactivate(
 /// batch.
 #[utoipa::path(
     delete,
+    operation_id = "deleteUser",
     path = "/api/v1/companies/{id}/users/{user_id}",
     tag = "users",
     params(
