@@ -53,6 +53,14 @@ impl App {
         }
     }
 
+    /// The same application with other limits on heavy work (reading and reviewing files).
+    pub fn with_work_limit(self, heavy: crate::ops::limits::WorkLimit) -> Self {
+        Self {
+            ops: self.ops.with_work_limit(heavy),
+            ..self
+        }
+    }
+
     pub fn router(&self) -> Router {
         web::router(self.ops.clone(), self.web.clone())
     }

@@ -13,6 +13,19 @@ pub trait Clock: Send + Sync + 'static {
 
 pub type SharedClock = Arc<dyn Clock>;
 
+/// A fixed instant is a clock that stands still: `tick --at` and tests that pass one instant.
+impl Clock for Timestamp {
+    fn now(&self) -> Timestamp {
+        *self
+    }
+}
+
+impl Clock for SharedClock {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
 /// The machine's clock.
 pub struct SystemClock;
 

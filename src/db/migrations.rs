@@ -4,7 +4,7 @@
 
 use sqlx::{Any, Executor, Transaction};
 
-use super::{Backend, Db, DbResult, secs};
+use super::{Backend, Db, DbError, DbResult, secs};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Migration {
@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_managed_companies.sql"),
     migration!(7, "0007_webhooks.sql"),
     migration!(10, "0010_operator_and_nfr.sql"),
+    migration!(13, "0013_ids_never_reused_and_parsed_uploads.sql"),
     migration!(14, "0014_company_reads.sql"),
 ];
 
@@ -134,29 +135,65 @@ pub async fn apply(db: &Db, migrations: &[Migration]) -> DbResult<Vec<i64>> {
     tx.commit().await?;
     let mut ran = Vec::new();
     for m in migrations {
-        let mut tx = lock(db).await?;
-        // Another server may have applied it since the last look.
-        if applied(&mut tx).await?.iter().any(|(v, _)| *v == m.version) {
-            continue;
-        }
-        let sql = match db.backend() {
-            Backend::Sqlite => m.sqlite,
-            Backend::Postgres => m.postgres,
+        let applied_now = match db.backend() {
+            Backend::Sqlite => apply_sqlite(db, m).await?,
+            Backend::Postgres => {
+                let mut tx = lock(db).await?;
+                let applied_now = apply_in(&mut tx, m, m.postgres).await?;
+                tx.commit().await?;
+                applied_now
+            }
         };
-        sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
+        if applied_now {
+            tracing::info!(version = m.version, name = m.name, "applied migration");
+            ran.push(m.version);
+        }
+    }
+    Ok(ran)
+}
+
+/// Applies `m` in `tx` unless another server already has; returns whether it ran.
+async fn apply_in(tx: &mut Transaction<'_, Any>, m: &Migration, sql: &str) -> DbResult<bool> {
+    if applied(tx).await?.iter().any(|(v, _)| *v == m.version) {
+        return Ok(false);
+    }
+    sqlx::raw_sql(sql).execute(&mut **tx).await?;
+    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
         .bind(m.version)
         .bind(m.name)
         .bind(secs(jiff::Timestamp::now()))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
-        tracing::info!(version = m.version, name = m.name, "applied migration");
-        ran.push(m.version);
+    Ok(true)
+}
+
+/// SQLite rebuilds a table to change it (a new table, the rows copied, the old one dropped):
+/// with foreign keys on, dropping the old table would cascade to the rows that refer to it. So
+/// a migration runs on one connection with foreign keys off, and commits only if every foreign
+/// key still holds; the connection is closed afterwards rather than returned to the pool
+/// without its foreign keys.
+async fn apply_sqlite(db: &Db, m: &Migration) -> DbResult<bool> {
+    use sqlx::Connection;
+
+    let mut conn = db.pool().acquire().await?;
+    conn.close_on_drop();
+    conn.execute("PRAGMA foreign_keys = OFF").await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    if !apply_in(&mut tx, m, m.sqlite).await? {
+        return Ok(false);
     }
-    Ok(ran)
+    let broken: Vec<(String, Option<i64>, String)> =
+        sqlx::query_as("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")
+            .fetch_all(&mut *tx)
+            .await?;
+    if let Some((table, row, parent)) = broken.first() {
+        return Err(DbError::Corrupt(format!(
+            "migration {} leaves {table} row {row:?} referring to a missing {parent}",
+            m.name
+        )));
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// A write transaction that holds the migration lock: two servers starting together must not
@@ -170,7 +207,7 @@ async fn lock(db: &Db) -> DbResult<Transaction<'static, Any>> {
     Ok(tx)
 }
 
-async fn applied(tx: &mut Transaction<'static, Any>) -> DbResult<Vec<(i64, String)>> {
+async fn applied(tx: &mut Transaction<'_, Any>) -> DbResult<Vec<(i64, String)>> {
     Ok(
         sqlx::query_as("SELECT version, name FROM schema_migrations")
             .fetch_all(&mut **tx)

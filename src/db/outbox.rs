@@ -91,7 +91,9 @@ fn from_row(r: &AnyRow) -> Result<OutboxEmail, sqlx::Error> {
     })
 }
 
-/// Leases up to `limit` pending emails whose attempt is due, counting the attempt. Two workers
+/// Leases up to `limit` pending emails whose attempt is due, counting the attempt. The rows are
+/// chosen once, in a materialised CTE: as an `IN (subquery)` PostgreSQL may run the locking
+/// subquery again and lease far more than `limit`. Two workers
 /// never lease the same email: the lease is a conditional update.
 pub async fn lease_due(db: &Db, now: Timestamp, limit: u32) -> DbResult<Vec<OutboxEmail>> {
     let skip_locked = match db.backend() {
@@ -100,10 +102,11 @@ pub async fn lease_due(db: &Db, now: Timestamp, limit: u32) -> DbResult<Vec<Outb
     };
     let mut tx = db.begin_write().await?;
     let rows = sqlx::query(&format!(
-        "UPDATE outbox SET leased_until = $1, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
-           AND (leased_until IS NULL OR leased_until <= $2) ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
-         AND status = 'pending' AND (leased_until IS NULL OR leased_until <= $2) \
+        "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'pending' \
+           AND next_attempt_at <= $2 AND (leased_until IS NULL OR leased_until <= $2) \
+           ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
+         UPDATE outbox SET leased_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM due) AND status = 'pending' AND (leased_until IS NULL OR leased_until <= $2) \
          RETURNING {COLUMNS}"
     ))
     .bind(secs(now + LEASE))

@@ -1,9 +1,11 @@
-//! Uploaded CSV files, kept for one company between their preview and their application.
+//! Uploaded CSV files, kept for one company between their preview and their application: the
+//! table parsed once at upload (in its stored form), and after Import Users the report of the
+//! rows not imported. Nothing is kept past `KEPT_FOR`.
 
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
-use super::{Db, DbError, DbResult, instant, secs};
+use super::{Db, DbError, DbResult, secs};
 use crate::domain::{CompanyId, UploadId, UserId};
 
 /// What a file was uploaded for; an upload is only found for its own purpose.
@@ -22,31 +24,45 @@ impl Purpose {
     }
 }
 
+/// A kept upload: the parsed table until it is applied, then (Import Users) the report.
+#[derive(sqlx::FromRow)]
 pub struct Upload {
     pub file_name: String,
-    pub content: String,
-    pub applied_at: Option<Timestamp>,
+    pub parsed: Option<Vec<u8>>,
+    pub report: Option<Vec<u8>>,
 }
 
-/// A decoded file to keep for `company`.
+/// A parsed file to keep for `company`.
 pub struct NewUpload<'a> {
     pub company: CompanyId,
     pub purpose: Purpose,
     pub file_name: &'a str,
-    pub content: &'a str,
+    /// The table's stored form (`CsvTable::to_bytes`).
+    pub parsed: &'a [u8],
     pub by: Option<UserId>,
 }
 
-/// Keeps a decoded file; returns its id.
+/// How many bytes of uploads `company` holds now.
+pub async fn held_bytes(db: &Db, company: CompanyId) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM csv_uploads WHERE company_id = $1",
+    )
+    .bind(company.0)
+    .fetch_one(db.pool())
+    .await?)
+}
+
+/// Keeps a parsed file; returns its id.
 pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<UploadId> {
     let id = sqlx::query_scalar(
-        "INSERT INTO csv_uploads (company_id, purpose, file_name, content, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO csv_uploads (company_id, purpose, file_name, parsed, size, created_by, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(upload.company.0)
     .bind(upload.purpose.as_str())
     .bind(upload.file_name)
-    .bind(upload.content)
+    .bind(upload.parsed)
+    .bind(upload.parsed.len() as i64)
     .bind(upload.by.map(|u| u.0))
     .bind(secs(now))
     .fetch_one(db.pool())
@@ -56,8 +72,8 @@ pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<
 
 /// Upload `id` of `company` for `purpose`; another company's upload is not found.
 pub async fn get(db: &Db, company: CompanyId, id: UploadId, purpose: Purpose) -> DbResult<Upload> {
-    let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT file_name, content, applied_at FROM csv_uploads \
+    let upload: Option<Upload> = sqlx::query_as(
+        "SELECT file_name, parsed, report FROM csv_uploads \
          WHERE id = $1 AND company_id = $2 AND purpose = $3",
     )
     .bind(id.0)
@@ -65,23 +81,48 @@ pub async fn get(db: &Db, company: CompanyId, id: UploadId, purpose: Purpose) ->
     .bind(purpose.as_str())
     .fetch_optional(db.pool())
     .await?;
-    let (file_name, content, applied_at) = row.ok_or(DbError::NotFound)?;
-    Ok(Upload {
-        file_name,
-        content,
-        applied_at: applied_at.map(instant),
-    })
+    upload.ok_or(DbError::NotFound)
 }
 
-pub async fn mark_applied(
-    tx: &mut Transaction<'static, Any>,
-    id: UploadId,
-    now: Timestamp,
-) -> DbResult<()> {
-    sqlx::query("UPDATE csv_uploads SET applied_at = $1 WHERE id = $2")
-        .bind(secs(now))
+/// An applied renewal's file goes with the renewal it made.
+pub async fn delete(tx: &mut Transaction<'static, Any>, id: UploadId) -> DbResult<()> {
+    sqlx::query("DELETE FROM csv_uploads WHERE id = $1")
         .bind(id.0)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// An applied import's file goes; the report of its rows not imported stays for download.
+pub async fn replace_with_report(
+    db: &Db,
+    id: UploadId,
+    report: &[u8],
+    now: Timestamp,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE csv_uploads SET parsed = NULL, report = $1, size = $2, applied_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(report)
+    .bind(report.len() as i64)
+    .bind(secs(now))
+    .bind(id.0)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Deletes up to `limit` uploads created at or before `before`, oldest first, reading only
+/// those (by the index on `created_at`); returns how many went.
+pub async fn delete_created_before(db: &Db, before: Timestamp, limit: u32) -> DbResult<u64> {
+    let done = sqlx::query(
+        "DELETE FROM csv_uploads WHERE id IN \
+         (SELECT id FROM csv_uploads WHERE created_at <= $1 ORDER BY created_at LIMIT $2)",
+    )
+    .bind(secs(before))
+    .bind(i64::from(limit))
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::csv_table::{Column, CsvRow, CsvTable};
+use super::export::CsvReport;
 use crate::domain::Email;
 
 /// Which column holds which field (`None`: the file has no such column).
@@ -48,6 +49,18 @@ pub struct RejectedRow {
     pub line: u64,
     pub value: String,
     pub reason: String,
+}
+
+/// The rows not imported as a CSV report (line, value, reason), spreadsheet-safe: the download
+/// beside the page's first few.
+pub fn report(rows: &[RejectedRow]) -> Vec<u8> {
+    let mut report = CsvReport::new();
+    report.record(["line", "value", "reason"]);
+    for row in rows {
+        let line = row.line.to_string();
+        report.record([line.as_str(), row.value.as_str(), row.reason.as_str()]);
+    }
+    report.into_bytes()
 }
 
 /// Splits `table` into rows to import and rows refused in the file itself (not an email,

@@ -84,8 +84,8 @@ pub fn spawn(ops: Ops, transport: Transport, every: Intervals, stop: Stop) -> Ve
     let emails = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every.delivery);
         while email_stop.tick(&mut ticks).await {
-            let now = email_ops.now();
-            match delivery::deliver_until(&email_ops.db, &transport, now, &email_stop).await {
+            let clock = email_ops.clock.clone();
+            match delivery::deliver_until(&email_ops.db, &transport, clock, &email_stop).await {
                 Ok(report) => {
                     let metrics = &email_ops.metrics;
                     metrics.delivered(Outbox::Email, report.sent + report.kept);
@@ -100,7 +100,8 @@ pub fn spawn(ops: Ops, transport: Transport, every: Intervals, stop: Stop) -> Ve
     let hooks = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every.delivery);
         while hook_stop.tick(&mut ticks).await {
-            match webhooks::deliver_until(&ops, &sender, ops.now(), &hook_stop).await {
+            let clock = ops.clock.clone();
+            match webhooks::deliver_until(&ops, &sender, clock, &hook_stop).await {
                 Ok(report) => {
                     ops.metrics.delivered(Outbox::Webhook, report.delivered);
                     ops.metrics

@@ -7,6 +7,7 @@ use futures_util::future::join_all;
 use jiff::Timestamp;
 
 use super::Stop;
+use crate::clock::Clock;
 use crate::db::webhooks::{self as store, Leased};
 use crate::ops::{OpResult, Ops, webhooks};
 use crate::webhooks::client::{Outcome, Outgoing, Sender};
@@ -22,18 +23,19 @@ pub struct WebhookReport {
     pub failed_attempts: u64,
 }
 
-/// Delivers every webhook due at `now`. Without the instance's secret key nothing can be signed,
-/// so nothing is sent (deliveries wait).
-pub async fn deliver_due(ops: &Ops, sender: &Sender, now: Timestamp) -> OpResult<WebhookReport> {
-    deliver_until(ops, sender, now, &Stop::never()).await
+/// Delivers every webhook due now. Without the instance's secret key nothing can be signed, so
+/// nothing is sent (deliveries wait).
+pub async fn deliver_due(ops: &Ops, sender: &Sender, clock: impl Clock) -> OpResult<WebhookReport> {
+    deliver_until(ops, sender, clock, &Stop::never()).await
 }
 
-/// Delivers every webhook due at `now` until `stop` is requested: the round of attempts in
-/// flight is finished and recorded, and no new round is leased.
+/// Delivers every webhook due until `stop` is requested: the round of attempts in flight is
+/// finished and recorded, and no new round is leased. The clock is read for every lease, every
+/// signature and every outcome, so a slow round never leases with an instant that has passed.
 pub async fn deliver_until(
     ops: &Ops,
     sender: &Sender,
-    now: Timestamp,
+    clock: impl Clock,
     stop: &Stop,
 ) -> OpResult<WebhookReport> {
     let mut report = WebhookReport::default();
@@ -44,8 +46,8 @@ pub async fn deliver_until(
         if stop.requested() {
             return Ok(report);
         }
-        let leased = store::lease_due(&ops.db, now, ROUND).await?;
-        let outcomes = join_all(leased.iter().map(|d| attempt(key, sender, d, now))).await;
+        let leased = store::lease_due(&ops.db, clock.now(), ROUND).await?;
+        let outcomes = join_all(leased.iter().map(|d| attempt(key, sender, d, clock.now()))).await;
         for (delivery, outcome) in leased.iter().zip(&outcomes) {
             match outcome {
                 Outcome::Delivered { .. } => report.delivered += 1,
@@ -55,7 +57,7 @@ pub async fn deliver_until(
                     report.failed_attempts += 1;
                 }
             }
-            webhooks::record_attempt(ops, delivery, outcome, now).await?;
+            webhooks::record_attempt(ops, delivery, outcome, clock.now()).await?;
         }
         if leased.len() < ROUND as usize {
             return Ok(report);

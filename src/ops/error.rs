@@ -31,6 +31,9 @@ pub enum Error {
     /// Too much is happening at once; the same request may succeed in a moment.
     #[error("busy")]
     Busy,
+    /// Every permit for heavy work (big files) is taken: try again after `retry_after`.
+    #[error("overloaded: retry after {retry_after:?}")]
+    Overloaded { retry_after: std::time::Duration },
     /// The instance lacks a setting this needs; only the operator can give it.
     #[error("not configured: {0:?}")]
     NotConfigured(Setting),
@@ -77,6 +80,8 @@ pub enum Conflict {
     InvitationAccepted,
     /// The owner already has as many webhook endpoints as allowed.
     EndpointLimit(u32),
+    /// The company already keeps this many bytes of uploads (its quota) for up to a day.
+    UploadQuota { limit: u64 },
 }
 
 /// One field that did not parse, named as the edge's input names it.

@@ -1,6 +1,6 @@
 //! The expiry pass: every trial and batch due by an instant gets its 72-hour reminder or its
-//! expiry, with the emails, queued once however often or late passes run. A pass reads only what
-//! is due.
+//! expiry, with the emails, queued once however often or late passes run; uploads older than a
+//! day are deleted. A pass reads only what is due.
 
 use jiff::Timestamp;
 
@@ -24,6 +24,8 @@ pub struct PassReport {
     pub trials_expired: u64,
     pub batches_expiring: u64,
     pub batches_expired: u64,
+    /// Uploads kept longer than a day, deleted.
+    pub uploads_deleted: u64,
 }
 
 impl PassReport {
@@ -60,6 +62,7 @@ pub async fn run_pass(ops: &Ops, now: Timestamp) -> OpResult<PassReport> {
             break;
         }
     }
+    report.uploads_deleted = super::uploads::delete_expired(ops, now).await?;
     Ok(report)
 }
 

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod companies;
 pub mod expiry;
+pub mod limits;
 pub mod notify;
 pub mod operator;
 pub mod orders;
@@ -45,6 +46,8 @@ pub struct Ops {
     pub webhooks: crate::webhooks::Settings,
     /// What this instance counts for `/metrics`; the operations count the seats they change.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Permits for reading and reviewing uploaded files.
+    pub heavy: limits::WorkLimit,
 }
 
 impl Ops {
@@ -56,7 +59,13 @@ impl Ops {
             links: Links::new(public_url),
             webhooks: crate::webhooks::Settings::default(),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
+            heavy: limits::WorkLimit::for_this_machine(),
         }
+    }
+
+    /// The same operations with other limits on heavy work.
+    pub fn with_work_limit(self, heavy: limits::WorkLimit) -> Self {
+        Self { heavy, ..self }
     }
 
     pub fn with_webhooks(self, webhooks: crate::webhooks::Settings) -> Self {

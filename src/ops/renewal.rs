@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::audit::{self, Entry};
 use super::events;
@@ -48,6 +49,7 @@ struct RenewalFile {
     file_name: String,
     table: CsvTable,
     column: Column,
+    _permit: OwnedSemaphorePermit,
 }
 
 async fn file(
@@ -56,8 +58,11 @@ async fn file(
     upload: UploadId,
     column: Option<usize>,
 ) -> OpResult<RenewalFile> {
-    let UploadedTable { file_name, table } =
-        super::uploads::table(ops, company, upload, Purpose::Renewal).await?;
+    let UploadedTable {
+        file_name,
+        table,
+        permit,
+    } = super::uploads::table(ops, company, upload, Purpose::Renewal).await?;
     let column = match column {
         None => table.likely_email_column(),
         Some(index) => table.column(index).map_err(|e| {
@@ -76,6 +81,7 @@ async fn file(
         file_name,
         table,
         column,
+        _permit: permit,
     })
 }
 
@@ -164,7 +170,7 @@ pub async fn preview(
 }
 
 /// Renew Licences: every renewable learner of the file in one transaction, or none (refused
-/// with both numbers when seats are short).
+/// with both numbers when seats are short). The applied file is deleted with it.
 #[tracing::instrument(skip_all, fields(company = %company.id(), upload = %upload))]
 pub async fn apply(
     ops: &Ops,
@@ -197,7 +203,7 @@ pub async fn apply(
             audit::record(&mut tx, id, entry, caller.actor, now).await?;
             events::seats_allocated(&mut tx, id, &renew, now).await?;
         }
-        uploads::mark_applied(&mut tx, upload, now).await?;
+        uploads::delete(&mut tx, upload).await?;
         Ok(Some(review))
     })
     .await?;

@@ -68,6 +68,11 @@ pub fn conflict(conflict: Conflict) -> String {
         Conflict::EndpointLimit(max) => {
             format!("you already have {max} webhook endpoints; delete one first")
         }
+        Conflict::UploadQuota { limit } => format!(
+            "your company already keeps {} MB of uploaded files, the most it may; each is \
+             deleted once applied or after 24 hours",
+            limit / (1024 * 1024)
+        ),
     }
 }
 
@@ -192,6 +197,21 @@ impl IntoResponse for PageError {
                 );
                 let retry = HeaderValue::from_static("2");
                 response.headers_mut().insert(header::RETRY_AFTER, retry);
+                return response;
+            }
+            PageError::Op(Error::Overloaded { retry_after }) => {
+                let mut response = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    &format!(
+                        "The server is busy reading other large files. Try again in {} seconds.",
+                        retry_after.as_secs()
+                    ),
+                );
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs()),
+                );
                 return response;
             }
             internal => {

@@ -15,6 +15,18 @@ pub(super) fn render(page: impl Template) -> PageResult {
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(page.render()?)).into_response())
 }
 
+/// A CSV file to download: never cached (it holds people's data), saved as `file_name`. Its
+/// cells were written spreadsheet-safe (`imports::export::CsvReport`).
+pub(super) fn csv_download(file_name: &str, body: Vec<u8>) -> Response {
+    let disposition = format!("attachment; filename=\"{file_name}\"");
+    let headers = [
+        (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    (headers, body).into_response()
+}
+
 /// A page with a status other than 200, e.g. a form shown again with its errors (422).
 pub(super) fn render_with(status: axum::http::StatusCode, page: impl Template) -> PageResult {
     Ok((status, render(page)?).into_response())

@@ -67,6 +67,7 @@ on_both_databases!(
     a_lost_acknowledgement_resends_the_same_message_id,
     the_last_failed_attempt_marks_the_email_failed_for_the_operator,
     two_workers_never_send_the_same_email,
+    a_slow_round_leases_at_the_time_it_leases_so_no_other_worker_sends_its_emails,
     without_smtp_emails_are_kept_in_the_local_mailbox,
 );
 
@@ -211,4 +212,59 @@ async fn without_smtp_emails_are_kept_in_the_local_mailbox(db: TestDb) {
         .unwrap();
     assert_eq!(report.kept, 2);
     assert!(stored(&db).await.iter().all(|e| e.status == "kept"));
+}
+
+/// SMTP takes 30 s a message (the transport's timeout) on a manual clock, so a round of 25
+/// emails takes 12.5 minutes, longer than a lease. While the first worker waits for the 21st
+/// acknowledgement, a second worker runs: the first worker's third lease was taken at 10
+/// minutes, so it holds, and the second finds nothing to send.
+async fn a_slow_round_leases_at_the_time_it_leases_so_no_other_worker_sends_its_emails(db: TestDb) {
+    use std::sync::Arc;
+
+    use seatledger::clock::{Clock, ManualClock};
+
+    let clock = ManualClock::at(t());
+    let second: Arc<tokio::sync::Mutex<Option<DeliveryReport>>> = Arc::default();
+    let sink_url: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let on_message: crate::smtp::OnMessage = {
+        let (clock, db, second, sink_url) = (
+            clock.clone(),
+            db.db.clone(),
+            second.clone(),
+            sink_url.clone(),
+        );
+        Arc::new(move |arrived| {
+            let (clock, db, second, sink_url) =
+                (clock.clone(), db.clone(), second.clone(), sink_url.clone());
+            Box::pin(async move {
+                clock.advance(SignedDuration::from_secs(30));
+                if arrived == 21 {
+                    let transport = smtp(sink_url.get().unwrap());
+                    let report = deliver_due(&db, &transport, clock.now()).await.unwrap();
+                    *second.lock().await = Some(report);
+                }
+            })
+        })
+    };
+    let sink = SmtpSink::start_calling(on_message).await;
+    sink_url.set(sink.url()).unwrap();
+    queue(&db, 25).await;
+
+    let first = deliver_due(&db, &smtp(&sink.url()), clock.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.sent, 25);
+    assert_eq!(*second.lock().await, Some(DeliveryReport::default()));
+    let ids: HashSet<_> = sink
+        .messages()
+        .iter()
+        .map(|m| m.header("Message-ID"))
+        .collect();
+    assert_eq!((sink.messages().len(), ids.len()), (25, 25));
+    // Each outcome is recorded at the time it came.
+    let last = stored(&db).await.pop().unwrap();
+    assert_eq!(
+        last.delivered_at,
+        Some(t() + SignedDuration::from_secs(25 * 30))
+    );
 }

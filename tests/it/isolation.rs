@@ -8,6 +8,7 @@ use seatledger::db::uploads::{NewUpload, Purpose};
 use seatledger::db::webhooks::{self, NewEndpoint, NewEvent, Owner};
 use seatledger::domain::webhooks::{EventType, EventTypes};
 use seatledger::domain::{CompanyId, PartnerId};
+use seatledger::imports::csv_table::read;
 use seatledger::web::route_table;
 
 use crate::support::TestDb;
@@ -182,7 +183,7 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             company: seatledger::domain::CompanyId(acme),
             purpose: Purpose::Renewal,
             file_name: "acme.csv",
-            content: "email\nlearner1@acme.example\n",
+            parsed: &read(b"email\nlearner1@acme.example\n").unwrap().to_bytes(),
             by: None,
         },
         crate::support::at(crate::web::NOW),
@@ -200,7 +201,7 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             company: seatledger::domain::CompanyId(acme),
             purpose: Purpose::Users,
             file_name: "acme.csv",
-            content: "email\nnew@acme.example\n",
+            parsed: &read(b"email\nnew@acme.example\n").unwrap().to_bytes(),
             by: None,
         },
         crate::support::at(crate::web::NOW),

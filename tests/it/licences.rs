@@ -350,19 +350,30 @@ async fn renewal_is_all_or_nothing_and_a_second_run_renews_nobody_twice() {
     );
     assert_eq!(active_seats(&db, company).await, 5);
 
+    // The applied file went with its renewal.
     let again = manager.post(&path, &[("column", "2")]).await;
-    assert_eq!(
-        again.location.as_deref(),
-        Some("/company/licenses?tab=allocated&renewed=0")
-    );
-    let (_, preview) = upload(&mut manager, "third.csv", &fixture("third_column.csv")).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let uploads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM csv_uploads")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(uploads, 0);
+    let (reply, preview) = upload(&mut manager, "third.csv", &fixture("third_column.csv")).await;
+    let path = reply.location.unwrap();
     assert!(
         preview.unwrap().contains(
             "<strong>0</strong> learners will be renewed; <strong>2</strong> rows will not"
         )
     );
+    let again = manager.post(&path, &[("column", "2")]).await;
+    assert_eq!(
+        again.location.as_deref(),
+        Some("/company/licenses?tab=allocated&renewed=0")
+    );
     assert_eq!(active_seats(&db, company).await, 5);
 
+    let (reply, _) = upload(&mut manager, "third.csv", &fixture("third_column.csv")).await;
+    let path = reply.location.unwrap();
     let report = manager.get(&format!("{path}/report.csv?column=2")).await;
     assert_eq!(
         report.body,

@@ -30,6 +30,11 @@ impl Received {
     }
 }
 
+/// Runs when a message has arrived, before the server acknowledges it, with how many messages
+/// arrived so far (this one included): a test's way to act while a sender waits.
+pub type OnMessage =
+    Arc<dyn Fn(usize) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 pub struct SmtpSink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
@@ -44,15 +49,20 @@ impl SmtpSink {
     /// Listens on `addr`; the first `drop_acks` messages are received in full but the
     /// connection is closed before the server says it accepted them (a lost acknowledgement).
     pub async fn start_on(addr: SocketAddr, drop_acks: usize) -> Self {
-        Self::start_with(addr, drop_acks, Duration::ZERO).await
+        Self::start_with(addr, drop_acks, Arc::new(|_| Box::pin(async {}))).await
     }
 
     /// Takes `pace` to accept each message, like a slow relay.
     pub async fn start_paced(pace: Duration) -> Self {
-        Self::start_with("127.0.0.1:0".parse().unwrap(), 0, pace).await
+        Self::start_calling(Arc::new(move |_| Box::pin(tokio::time::sleep(pace)))).await
     }
 
-    async fn start_with(addr: SocketAddr, drop_acks: usize, pace: Duration) -> Self {
+    /// Listens on a free port and runs `on_message` for each message before acknowledging it.
+    pub async fn start_calling(on_message: OnMessage) -> Self {
+        Self::start_with("127.0.0.1:0".parse().unwrap(), 0, on_message).await
+    }
+
+    async fn start_with(addr: SocketAddr, drop_acks: usize, on_message: OnMessage) -> Self {
         let listener = TcpListener::bind(addr).await.expect("bind the SMTP sink");
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -65,8 +75,9 @@ impl SmtpSink {
                 };
                 let store = store.clone();
                 let drops = drops.clone();
+                let on_message = on_message.clone();
                 tokio::spawn(async move {
-                    let _ = session(stream, store, drops, pace).await;
+                    let _ = session(stream, store, drops, on_message).await;
                 });
             }
         });
@@ -96,7 +107,7 @@ async fn session(
     stream: tokio::net::TcpStream,
     store: Arc<Mutex<Vec<Received>>>,
     drops: Arc<AtomicUsize>,
-    pace: Duration,
+    on_message: OnMessage,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -142,11 +153,15 @@ async fn session(
                 }
                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
             }
-            tokio::time::sleep(pace).await;
-            store.lock().unwrap().push(Received {
-                recipients: std::mem::take(&mut recipients),
-                data,
-            });
+            let arrived = {
+                let mut store = store.lock().unwrap();
+                store.push(Received {
+                    recipients: std::mem::take(&mut recipients),
+                    data,
+                });
+                store.len()
+            };
+            on_message(arrived).await;
             if drops
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok()

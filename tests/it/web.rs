@@ -25,6 +25,7 @@ pub(crate) struct Client {
 pub(crate) struct Reply {
     pub status: StatusCode,
     pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
@@ -62,10 +63,12 @@ impl Client {
             .headers()
             .get(header::LOCATION)
             .map(|l| l.to_str().unwrap().to_owned());
+        let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         Reply {
             status,
             location,
+            headers,
             body: String::from_utf8_lossy(&body).into_owned(),
         }
     }

@@ -112,11 +112,11 @@ pub async fn lease_due(db: &Db, now: Timestamp, limit: u32) -> DbResult<Vec<Leas
         AND (leased_until IS NULL OR leased_until <= $2)";
     let mut tx = db.begin_write().await?;
     let leased: Vec<i64> = sqlx::query_scalar(&format!(
-        "UPDATE webhook_deliveries SET leased_until = $1, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM webhook_deliveries WHERE {due} \
+        "WITH leasing AS MATERIALIZED (SELECT id FROM webhook_deliveries WHERE {due} \
            AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = 1) \
            ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) \
-         AND {due} RETURNING id"
+         UPDATE webhook_deliveries SET leased_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM leasing) AND {due} RETURNING id"
     ))
     .bind(secs(now + LEASE))
     .bind(secs(now))

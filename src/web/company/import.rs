@@ -13,12 +13,13 @@ use super::uploads::{self, UPLOAD_LIMIT};
 use crate::db::uploads::Purpose;
 use crate::domain::UploadId;
 use crate::imports::csv_table::{Column, CsvTable};
+use crate::imports::export::Bounded;
 use crate::imports::users::{self as user_rows, RejectedRow, UserColumns};
 use crate::ops::uploads as kept;
 use crate::ops::users::{self as user_ops, ImportOutcome};
 use crate::web::areas::CompanyArea;
-use crate::web::layout::{Layout, PageResult, render};
-use crate::web::{AppState, BOTH, Routes};
+use crate::web::layout::{Layout, PageResult, csv_download, render};
+use crate::web::{AppState, BOTH, GET, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
@@ -34,7 +35,15 @@ pub(super) fn routes(routes: Routes) -> Routes {
             BOTH,
             get(mapping_page).post(import),
         )
+        .add(
+            "/company/users/import/{id}/problems.csv",
+            GET,
+            get(problems),
+        )
 }
+
+/// How many rows not imported the page lists; the download has them all.
+const SHOWN_ROWS: usize = 50;
 
 async fn import_form(area: CompanyArea) -> PageResult {
     uploads::form(&area, &uploads::USERS, None)
@@ -56,7 +65,9 @@ struct MappingPage {
     file_name: String,
     selects: Vec<ColumnSelect>,
     good: usize,
-    bad: Vec<RejectedRow>,
+    bad: Bounded<RejectedRow>,
+    /// The mapping, as the download's query string.
+    mapping: String,
     outcome: Option<ImportOutcome>,
 }
 
@@ -103,6 +114,17 @@ struct MappingForm {
 }
 
 impl MappingForm {
+    /// `columns` as this form's query string.
+    fn query(columns: UserColumns) -> String {
+        let index = |c: Option<Column>| c.map_or(String::new(), |c| c.index().to_string());
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("email", &columns.email.index().to_string())
+            .append_pair("first_name", &index(columns.first_name))
+            .append_pair("last_name", &index(columns.last_name))
+            .append_pair("department", &index(columns.department))
+            .finish()
+    }
+
     /// The chosen mapping, or the likely one for fields not chosen; "" means "none". A column
     /// that is not one of the file's falls back to the guess.
     fn columns(&self, table: &CsvTable) -> UserColumns {
@@ -126,7 +148,8 @@ impl MappingForm {
     }
 }
 
-/// The mapping step for upload `id`; with `apply`, the import and its report.
+/// The mapping step for upload `id`; with `apply`, the import and its report. The page lists
+/// the first rows not imported; the download has them all.
 async fn mapping(
     state: &AppState,
     area: &CompanyArea,
@@ -134,13 +157,15 @@ async fn mapping(
     form: MappingForm,
     apply: bool,
 ) -> PageResult {
-    let file = kept::table(&state.ops, &area.company, id, Purpose::Users).await?;
+    let (ops, caller, company) = (&state.ops, &area.caller, &area.company);
+    let file = kept::table(ops, company, id, Purpose::Users).await?;
     let columns = form.columns(&file.table);
     let (good, mut bad) = user_rows::read(&file.table, columns);
     let outcome = if apply {
-        let mut outcome = user_ops::import(&state.ops, &area.caller, &area.company, &good).await?;
+        let mut outcome = user_ops::import(ops, caller, company, &good).await?;
         bad.append(&mut outcome.rejected);
         bad.sort_by_key(|r| r.line);
+        kept::applied_import(ops, caller, company, id, &user_rows::report(&bad)).await?;
         Some(outcome)
     } else {
         None
@@ -148,12 +173,34 @@ async fn mapping(
     render(MappingPage {
         layout: area.layout("Import Users", "/company/users"),
         id,
-        file_name: file.file_name,
         selects: column_selects(file.table.headers(), columns),
+        file_name: file.file_name,
         good: good.len(),
-        bad,
+        bad: Bounded::first(bad, SHOWN_ROWS),
+        mapping: MappingForm::query(columns),
         outcome,
     })
+}
+
+/// Every row not imported, as CSV: after the import, its report; before, the rows the file
+/// itself refuses with the chosen mapping.
+async fn problems(
+    State(state): State<Arc<AppState>>,
+    area: CompanyArea,
+    Path(id): Path<i64>,
+    Query(form): Query<MappingForm>,
+) -> PageResult {
+    let id = UploadId(id);
+    let (ops, company) = (&state.ops, &area.company);
+    let body = match kept::report(ops, company, id, Purpose::Users).await? {
+        Some(report) => report,
+        None => {
+            let file = kept::table(ops, company, id, Purpose::Users).await?;
+            let (_, bad) = user_rows::read(&file.table, form.columns(&file.table));
+            user_rows::report(&bad)
+        }
+    };
+    Ok(csv_download(&format!("import-problems-{id}.csv"), body))
 }
 
 /// The column-mapping step: which column holds the email, names and department.

@@ -6,19 +6,20 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Form;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::uploads::{self, UPLOAD_LIMIT};
 use crate::domain::UploadId;
+use crate::imports::export::CsvReport;
 use crate::imports::renewal::RowOutcome;
 use crate::ops::renewal::{self, RenewalReview};
 use crate::ops::{Error, OpResult};
 use crate::web::areas::CompanyArea;
-use crate::web::layout::{Layout, PageResult, render_with};
-use crate::web::{AppState, BOTH, GET, PageError, Routes};
+use crate::web::layout::{Layout, PageResult, csv_download, render_with};
+use crate::web::{AppState, BOTH, GET, Routes};
 
 /// How many not-renewed rows the preview shows; the report has them all.
 const PREVIEW_ROWS: usize = 50;
@@ -148,30 +149,18 @@ async fn report(
         column,
     )
     .await?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let header = ["line", review.headers[review.column].as_str(), "outcome"];
-    let failed = |e: csv::Error| PageError::Op(Error::Internal(Box::new(e)));
-    writer.write_record(header).map_err(failed)?;
+    let mut report = CsvReport::new();
+    report.record(["line", review.headers[review.column].as_str(), "outcome"]);
     for row in &review.rows {
         let outcome = match &row.outcome {
             RowOutcome::Renew(_) => "will be renewed".to_owned(),
             other => other.reason().unwrap_or_default(),
         };
         let line = row.line.to_string();
-        writer
-            .write_record([line.as_str(), row.value.as_str(), outcome.as_str()])
-            .map_err(failed)?;
+        report.record([line.as_str(), row.value.as_str(), outcome.as_str()]);
     }
-    let body = writer
-        .into_inner()
-        .map_err(|e| failed(e.into_error().into()))?;
-    let disposition = format!("attachment; filename=\"renewal-report-{id}.csv\"");
-    let headers = [
-        (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-        (header::CONTENT_DISPOSITION, disposition),
-        (header::CACHE_CONTROL, "no-store".to_owned()),
-    ];
-    Ok((headers, body).into_response())
+    let name = format!("renewal-report-{id}.csv");
+    Ok(csv_download(&name, report.into_bytes()))
 }
 
 #[derive(Deserialize)]

@@ -7,10 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 
 use crate::db::uploads::Purpose;
+use crate::domain::Action;
 use crate::domain::UploadId;
 use crate::imports::MAX_BYTES;
-use crate::ops::{Error, uploads};
+use crate::ops::{Conflict, Error, uploads};
 use crate::web::areas::CompanyArea;
+use crate::web::error::conflict;
 use crate::web::layout::{Layout, PageResult, render_with};
 use crate::web::{AppState, PageError};
 
@@ -121,21 +123,34 @@ async fn read_file(mut multipart: Multipart) -> Result<(String, Vec<u8>), String
     Err("File: choose a CSV file to upload.".into())
 }
 
-/// Reads the uploaded file and keeps it for the company, or says why it cannot.
+/// Reads the uploaded file and keeps it for the company, or says why it cannot. The permit for
+/// heavy work comes first, so uploads beyond the limit wait (or are refused) before their
+/// bytes are read.
 async fn keep(
     state: &AppState,
     area: &CompanyArea,
     multipart: Multipart,
     purpose: Purpose,
 ) -> Result<Upload, PageError> {
+    let (ops, caller, company) = (&state.ops, &area.caller, &area.company);
+    caller.require(Action::RunCompany, Some(company), ops.now())?;
+    let permit = ops.heavy.enter().await?;
     let (name, bytes) = match read_file(multipart).await {
         Ok(file) => file,
         Err(refused) => return Ok(Upload::Refused(refused)),
     };
-    let (ops, caller, company) = (&state.ops, &area.caller, &area.company);
-    match uploads::keep(ops, caller, company, purpose, &name, &bytes).await {
+    let received = uploads::Received {
+        purpose,
+        file_name: &name,
+        bytes: &bytes,
+        permit,
+    };
+    match uploads::keep(ops, caller, company, received).await {
         Ok(id) => Ok(Upload::Kept(id)),
         Err(Error::File(e)) => Ok(Upload::Refused(format!("File: {e}."))),
+        Err(Error::Conflict(c @ Conflict::UploadQuota { .. })) => {
+            Ok(Upload::Refused(format!("File: {}.", conflict(c))))
+        }
         Err(e) => Err(e.into()),
     }
 }
