@@ -22,6 +22,7 @@ use seatledger::db::uploads::{self, NewUpload, Purpose};
 use seatledger::db::users::{self, NewUser};
 use seatledger::db::{Actor, Db, seed, sessions};
 use seatledger::domain::{CompanyId, Email, PartnerId, PersonName, Role, UserId};
+use seatledger::imports::csv_table;
 use seatledger::ops::{self, Caller};
 use seatledger::web::SESSION_COOKIE;
 use tower::ServiceExt;
@@ -104,13 +105,14 @@ async fn seed_world(db: Db, companies: u64, learners: u64) -> World {
         file.push_str(email);
         file.push_str("\r\n");
     }
+    let parsed = csv_table::read(file.as_bytes()).unwrap().to_bytes();
     let upload = uploads::store(
         &db,
         &NewUpload {
             company,
             purpose: Purpose::Renewal,
             file_name: "renewal.csv",
-            content: &file,
+            parsed: &parsed,
             by: None,
         },
         now,
