@@ -72,7 +72,12 @@ async fn the_rebuilt_sqlite_tables_keep_their_indexes_foreign_keys_and_autoincre
         ),
         (
             "users",
-            &["users_company_name", "users_partner", "users_one_operator"],
+            &[
+                "users_company_name",
+                "users_partner",
+                "users_one_operator",
+                "users_company_active_learners",
+            ],
         ),
         ("orders", &["orders_partner_state", "orders_company"]),
         (
@@ -85,7 +90,12 @@ async fn the_rebuilt_sqlite_tables_keep_their_indexes_foreign_keys_and_autoincre
         ),
         (
             "seats",
-            &["seats_one_open_per_user", "seats_batch", "seats_user"],
+            &[
+                "seats_one_open_per_user",
+                "seats_batch",
+                "seats_user",
+                "seats_company_open",
+            ],
         ),
         (
             "seat_events",
