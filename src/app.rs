@@ -61,6 +61,20 @@ impl App {
         }
     }
 
+    /// The same application with another limit on password hashing.
+    pub fn with_hashing(self, hashing: crate::password::Hashing) -> Self {
+        Self {
+            ops: self.ops.with_hashing(hashing),
+            ..self
+        }
+    }
+
+    /// The same application behind a reverse proxy whose `X-Forwarded-For` is trusted.
+    pub fn trusting_forwarded_for(mut self, trust: bool) -> Self {
+        self.web.trust_forwarded_for = trust;
+        self
+    }
+
     pub fn router(&self) -> Router {
         web::router(self.ops.clone(), self.web.clone())
     }
@@ -83,6 +97,8 @@ pub struct Config {
     /// The secret key that seals webhook signing secrets, and whether private targets are
     /// allowed.
     pub webhooks: crate::webhooks::Settings,
+    /// Take client addresses from `X-Forwarded-For` (behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
     /// How often the scheduler and the delivery worker run; `None` runs neither (a test that
     /// drives them itself).
     pub background: Option<Intervals>,
@@ -127,7 +143,8 @@ pub async fn start(
         .to_owned();
     let app = App::new(db, clock, &public_url)
         .with_webhooks(config.webhooks)
-        .with_metrics_token(config.metrics.token);
+        .with_metrics_token(config.metrics.token)
+        .trusting_forwarded_for(config.trust_forwarded_for);
     let (stop, stopped) = watch::channel(false);
     let stop = Arc::new(stop);
     let signal = stop.clone();
@@ -173,11 +190,15 @@ fn serve(
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
     tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
+        // Peer addresses: sign-in locks and rate limits count by the client's address.
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
     })
 }
 

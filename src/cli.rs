@@ -184,6 +184,16 @@ pub struct ServeArgs {
     /// Seed the demo data first if the database is empty, and print the demo logins.
     #[arg(long)]
     pub demo: bool,
+    /// Behind a reverse proxy: take each client's address (which sign-in locks and rate limits
+    /// count by) from the last entry of `X-Forwarded-For` instead of the connection. Only set it
+    /// when a proxy you run always sets that header; otherwise anyone can claim any address.
+    #[arg(
+        long,
+        env = "SEATLEDGER_TRUST_FORWARDED_FOR",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub trust_forwarded_for: bool,
     /// Serve `/metrics` on the main listener to requests bearing this token
     /// (`Authorization: Bearer TOKEN`); without it (and without --metrics-listen) there is no
     /// `/metrics`.
@@ -313,6 +323,7 @@ async fn serve(
         public_url,
         transport,
         webhooks,
+        trust_forwarded_for: args.trust_forwarded_for,
         background: Some(Intervals {
             pass: Duration::from_secs(args.pass_interval.max(1)),
             delivery: Duration::from_secs(args.delivery_interval.max(1)),

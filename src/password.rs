@@ -1,10 +1,17 @@
-//! Password hashing: argon2id with a random salt per password. Hashing is deliberately slow, so
-//! async callers run it on a blocking thread (`hash_blocking`, `verify_blocking`).
+//! Password hashing: argon2id with a random salt per password. Each hash takes about 19 MiB and
+//! tens of milliseconds, so hashing runs on blocking threads under a concurrency limit sized to
+//! the cores (`Hashing`): a burst of sign-ins waits briefly for a turn, then is told to come back,
+//! instead of taking the server's memory.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
+use tokio::sync::Semaphore;
 
 pub fn hash(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
@@ -25,34 +32,117 @@ pub fn verify(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A hash no password is known to match, with the real parameters: verifying against it costs
+/// what verifying a real account costs, so an unknown email answers as slowly as a known one.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash(&crate::db::sessions::new_token()));
+
 pub async fn hash_blocking(password: String) -> String {
     tokio::task::spawn_blocking(move || hash(&password))
         .await
         .expect("password hashing task panicked")
 }
 
-/// Verifies on a blocking thread. With no stored hash (unknown user, or one who never set a
-/// password) it still hashes once, so the answer takes as long as for a real user.
-pub async fn verify_blocking(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match stored {
-        Some(stored) => verify(&password, &stored),
-        None => {
-            hash(&password);
-            false
+/// Every hashing slot stayed taken for the whole wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("every password hashing slot is busy")]
+pub struct HashingBusy;
+
+/// The limit on password hashes running at once, shared by every request of a server.
+#[derive(Clone, Debug)]
+pub struct Hashing {
+    slots: Arc<Semaphore>,
+    wait: Duration,
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+/// How long a hash waits for a slot before the request is answered 503.
+const WAIT: Duration = Duration::from_secs(2);
+
+impl Hashing {
+    /// At most `slots` hashes at once; a hash waits up to `wait` for a slot.
+    pub fn new(slots: usize, wait: Duration) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(slots)),
+            wait,
+            running: Arc::default(),
+            peak: Arc::default(),
         }
-    })
-    .await
-    .expect("password verification task panicked")
+    }
+
+    /// One slot per core: more hashes at once would only queue for the CPU while holding memory.
+    pub fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::new(cores, WAIT)
+    }
+
+    /// The most hashes that ever ran at once (for tests and metrics).
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashingBusy> {
+        let permit = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| HashingBusy)?
+            .map_err(|_| HashingBusy)?;
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        let running = self.running.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let outcome = work();
+            running.fetch_sub(1, Ordering::SeqCst);
+            drop(permit);
+            outcome
+        })
+        .await
+        .expect("password hashing task panicked");
+        Ok(outcome)
+    }
+
+    /// Hashes a new password.
+    pub async fn hash(&self, password: String) -> Result<String, HashingBusy> {
+        self.run(move || hash(&password)).await
+    }
+
+    /// Verifies `password`; with no stored hash (unknown user, or one who never set a password)
+    /// it verifies against the dummy hash, so the answer takes as long as for a real user.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, HashingBusy> {
+        self.run(move || match stored {
+            Some(stored) => verify(&password, &stored),
+            None => {
+                verify(&password, &DUMMY_HASH);
+                false
+            }
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_hash_verifies_its_password_only() {
-        let stored = super::hash("correct horse");
+        let stored = hash("correct horse");
         assert!(stored.starts_with("$argon2id$"));
-        assert!(super::verify("correct horse", &stored));
-        assert!(!super::verify("wrong horse", &stored));
-        assert!(!super::verify("correct horse", "not a hash"));
+        assert!(verify("correct horse", &stored));
+        assert!(!verify("wrong horse", &stored));
+        assert!(!verify("correct horse", "not a hash"));
+    }
+
+    #[tokio::test]
+    async fn hashing_without_a_free_slot_is_refused_after_the_wait() {
+        let hashing = Hashing::new(0, Duration::ZERO);
+        assert_eq!(hashing.hash("pw".into()).await, Err(HashingBusy));
+        assert_eq!(hashing.verify("pw".into(), None).await, Err(HashingBusy));
     }
 }

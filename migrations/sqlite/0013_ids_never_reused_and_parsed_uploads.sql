@@ -56,8 +56,6 @@ CREATE TABLE users_new (
     is_learner       INTEGER NOT NULL DEFAULT 0,
     created_at       BIGINT NOT NULL,
     deactivated_at   BIGINT,
-    failed_sign_ins  INTEGER NOT NULL DEFAULT 0,
-    locked_until     BIGINT,
     CHECK ((kind = 'partner') = (partner_id IS NOT NULL)),
     CHECK ((kind = 'company') = (company_id IS NOT NULL))
 );

@@ -31,6 +31,33 @@ pub async fn record(
     Ok(())
 }
 
+/// Appends an entry about user `user`'s own account (a security event) to the Activity of their
+/// partner: a company user's under their company, a partner user's under their partner. The
+/// operator belongs to no partner: their events are only logged.
+pub async fn record_about_user(
+    tx: &mut Transaction<'static, Any>,
+    user: UserId,
+    action: &str,
+    detail: &str,
+    actor: Option<UserId>,
+    now: Timestamp,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO activity (at, partner_id, company_id, actor_user_id, on_behalf_of_company_id, \
+         action, detail) SELECT $1, COALESCE(c.partner_id, u.partner_id), u.company_id, $2, NULL, $3, $4 \
+         FROM users u LEFT JOIN companies c ON c.id = u.company_id \
+         WHERE u.id = $5 AND COALESCE(c.partner_id, u.partner_id) IS NOT NULL",
+    )
+    .bind(secs(now))
+    .bind(actor.map(|u| u.0))
+    .bind(action)
+    .bind(detail)
+    .bind(user.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 #[derive(Clone, Debug)]
 pub struct ActivityRow {
     pub id: i64,

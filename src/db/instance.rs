@@ -184,3 +184,20 @@ pub async fn create_operator_with_link(
         token,
     })
 }
+
+/// The instance's key that signs form (CSRF) tokens, made on first use. Every server on the
+/// database reads the same one: the first to ask creates it, the others keep it.
+pub async fn form_key(db: &Db) -> DbResult<String> {
+    sqlx::query(
+        "INSERT INTO instance_keys (purpose, secret) VALUES ('forms', $1) \
+         ON CONFLICT (purpose) DO NOTHING",
+    )
+    .bind(new_token())
+    .execute(db.pool())
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT secret FROM instance_keys WHERE purpose = 'forms'")
+            .fetch_one(db.pool())
+            .await?,
+    )
+}

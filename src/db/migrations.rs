@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_managed_companies.sql"),
     migration!(7, "0007_webhooks.sql"),
     migration!(10, "0010_operator_and_nfr.sql"),
+    migration!(12, "0012_sign_in_hardening.sql"),
     migration!(13, "0013_ids_never_reused_and_parsed_uploads.sql"),
     migration!(14, "0014_company_reads.sql"),
 ];

@@ -13,6 +13,7 @@ pub mod companies;
 pub mod expiry;
 pub mod instance;
 pub mod licences;
+pub mod limits;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;

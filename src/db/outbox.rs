@@ -8,7 +8,7 @@ use sqlx::{Any, Row, Transaction};
 use super::{Backend, Db, DbError, DbResult, Page, instant, secs};
 use crate::domain::schedule::retry_at;
 use crate::domain::{CompanyId, UserId};
-use crate::email::{RenderedEmail, message_id};
+use crate::email::{RenderedEmail, message_id, without_link_tokens};
 
 /// How long a worker owns the emails it leased; a worker that dies frees them after this. It
 /// outlasts a whole round of sends at the transport's timeout (`jobs::delivery`).
@@ -121,16 +121,24 @@ pub async fn lease_due(db: &Db, now: Timestamp, limit: u32) -> DbResult<Vec<Outb
 }
 
 /// Records a delivery: `status` is `sent` (SMTP accepted it) or `kept` (local mailbox). Only
-/// the worker still holding the lease records it.
+/// the worker still holding the lease records it. A sent email keeps no working link: its
+/// recipient holds the only copy. A kept one is the delivery itself (the operator reads it),
+/// so it keeps its link.
 pub async fn delivered(db: &Db, email: &OutboxEmail, status: &str, now: Timestamp) -> DbResult<()> {
+    let sent = status == "sent";
+    let text = sent.then(|| without_link_tokens(&email.text));
+    let html = sent.then(|| without_link_tokens(&email.html));
     sqlx::query(
-        "UPDATE outbox SET status = $1, delivered_at = $2, leased_until = NULL, last_error = NULL \
+        "UPDATE outbox SET status = $1, delivered_at = $2, leased_until = NULL, last_error = NULL, \
+         body_text = COALESCE($5, body_text), body_html = COALESCE($6, body_html) \
          WHERE id = $3 AND status = 'pending' AND leased_until = $4",
     )
     .bind(status)
     .bind(secs(now))
     .bind(email.id)
     .bind(email.leased_until.map(secs))
+    .bind(text)
+    .bind(html)
     .execute(db.pool())
     .await?;
     Ok(())

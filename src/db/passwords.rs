@@ -100,8 +100,13 @@ pub async fn redeem(db: &Db, token: &str, password_hash: &str, now: Timestamp) -
         check(db, token, now).await?;
         return Err(LinkError::Unknown.into());
     };
-    sqlx::query("UPDATE users SET password_hash = $1, failed_sign_ins = 0, locked_until = NULL WHERE id = $2")
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(password_hash)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    // A new password lifts every lock: the person proved they own the mailbox.
+    sqlx::query("DELETE FROM sign_in_locks WHERE user_id = $1")
         .bind(user)
         .execute(&mut *tx)
         .await?;

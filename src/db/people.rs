@@ -88,6 +88,25 @@ pub async fn taken_emails(
     Ok(taken)
 }
 
+/// How many of `emails` belong to accounts outside `company` (other tenants, partners, the
+/// operator): what Add User and Import Users must not reveal in bulk.
+pub async fn in_use_elsewhere(db: &Db, company: CompanyId, emails: &[&Email]) -> DbResult<u64> {
+    let mut count = 0;
+    for chunk in emails.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT COUNT(*) FROM users WHERE email IN ({}) \
+             AND (company_id IS NULL OR company_id <> $1)",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(company.0);
+        for email in chunk {
+            query = query.bind(email.as_str());
+        }
+        count += u64::try_from(query.fetch_one(db.pool()).await?).unwrap_or(0);
+    }
+    Ok(count)
+}
+
 /// A user of the company, read (and on PostgreSQL locked) before changing them.
 #[derive(Clone, Debug)]
 pub struct Member {

@@ -14,6 +14,8 @@ pub struct Session {
     pub expires_at: Timestamp,
     /// The company a partner user is managing (manage mode), if any.
     pub managing: Option<CompanyId>,
+    /// A notice left for the next page (flash).
+    pub flash: Option<String>,
 }
 
 /// A new random token, hex-encoded.
@@ -46,19 +48,31 @@ pub async fn create(db: &Db, user: UserId, now: Timestamp) -> DbResult<String> {
 
 /// The live session behind `token`, if any.
 pub async fn find(db: &Db, token: &str, now: Timestamp) -> DbResult<Option<Session>> {
-    let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT user_id, expires_at, managing_company_id FROM sessions \
+    let row: Option<(i64, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT user_id, expires_at, managing_company_id, flash FROM sessions \
          WHERE token_hash = $1 AND expires_at > $2",
     )
     .bind(token_hash(token))
     .bind(secs(now))
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(|(user, expires_at, managing)| Session {
+    Ok(row.map(|(user, expires_at, managing, flash)| Session {
         user: UserId(user),
         expires_at: instant(expires_at),
         managing: managing.map(CompanyId),
+        flash,
     }))
+}
+
+/// Leaves `notice` for the next page of the session behind `token` (`None` clears it once it
+/// was shown).
+pub async fn set_flash(db: &Db, token: &str, notice: Option<&str>) -> DbResult<()> {
+    sqlx::query("UPDATE sessions SET flash = $1 WHERE token_hash = $2")
+        .bind(notice)
+        .bind(token_hash(token))
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// Ends the session behind `token` (sign-out).

@@ -171,9 +171,10 @@ pub const SETUP_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 /// How long a password-reset link works.
 pub const RESET_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 
-/// Wrong passwords in a row that lock an account.
+/// Wrong passwords in a row, from one client address, that lock the account for that address
+/// (a stranger elsewhere cannot lock the real user out).
 pub const MAX_FAILED_SIGN_INS: i64 = 3;
-/// How long a locked account stays locked.
+/// How long a locked account stays locked for that address.
 pub const LOCKOUT: SignedDuration = SignedDuration::from_mins(10);
 /// The least time between two password-reset emails to one account.
 pub const RESET_INTERVAL: SignedDuration = SignedDuration::from_mins(30);
@@ -182,6 +183,59 @@ pub const RESET_INTERVAL: SignedDuration = SignedDuration::from_mins(30);
 pub fn lock_after_failure(failures: i64, now: Timestamp) -> Option<Timestamp> {
     (failures >= MAX_FAILED_SIGN_INS).then(|| now + LOCKOUT)
 }
+
+/// At most `hits` requests of one kind per `window`, counted in fixed windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub hits: i64,
+    pub window: SignedDuration,
+}
+
+impl RateLimit {
+    /// The start of the window `now` falls in, which counts this request.
+    pub fn window_at(self, now: Timestamp) -> Timestamp {
+        let width = self.window.as_secs().max(1);
+        let start = now.as_second().div_euclid(width) * width;
+        Timestamp::from_second(start).unwrap_or(now)
+    }
+
+    /// Whether the `hits`-th request of its window (this one included) may go ahead.
+    pub fn allows(self, hits: i64) -> bool {
+        hits <= self.hits
+    }
+
+    /// When the window of `now` ends: when a refused client may try again.
+    pub fn retry_at(self, now: Timestamp) -> Timestamp {
+        self.window_at(now) + self.window
+    }
+}
+
+/// Sign-in attempts per client address: an office behind one address still signs in, a script
+/// guessing passwords across accounts is stopped before any hashing.
+pub const SIGN_IN_PER_ADDRESS: RateLimit = RateLimit {
+    hits: 30,
+    window: SignedDuration::from_mins(10),
+};
+/// Sign-in attempts per email address (known or not, so the limit reveals nothing), from every
+/// client together: ten addresses' worth of lock allowances.
+pub const SIGN_IN_PER_ACCOUNT: RateLimit = RateLimit {
+    hits: 30,
+    window: SignedDuration::from_mins(10),
+};
+/// Password-reset requests per client address (per account, `RESET_INTERVAL` applies).
+pub const RESET_PER_ADDRESS: RateLimit = RateLimit {
+    hits: 10,
+    window: SignedDuration::from_mins(10),
+};
+/// Add User or Import Users rows refused because their address is already in use, per person
+/// adding: enough for honest mistakes, too few to map which addresses exist.
+pub const ADDRESS_IN_USE_PER_CALLER: RateLimit = RateLimit {
+    hits: 50,
+    window: SignedDuration::from_hours(1),
+};
+
+/// The longest window of any rate limit: counters older than that can be forgotten.
+pub const LONGEST_RATE_WINDOW: SignedDuration = SignedDuration::from_hours(1);
 
 /// Whether another password-reset email may go out, given when the last one was asked.
 pub fn may_send_reset(last_sent: Option<Timestamp>, now: Timestamp) -> bool {
@@ -418,6 +472,35 @@ mod tests {
         let until = lock_after_failure(3, now).unwrap();
         assert_eq!(until, at("2026-01-01T10:10:00Z"));
         assert_eq!(lock_after_failure(4, now), Some(until));
+    }
+
+    #[test]
+    fn no_rate_limit_outlasts_the_longest_window() {
+        for limit in [
+            SIGN_IN_PER_ADDRESS,
+            SIGN_IN_PER_ACCOUNT,
+            RESET_PER_ADDRESS,
+            ADDRESS_IN_USE_PER_CALLER,
+        ] {
+            assert!(limit.window <= LONGEST_RATE_WINDOW, "{limit:?}");
+        }
+    }
+
+    #[test]
+    fn a_rate_limit_counts_in_fixed_windows_and_says_when_to_retry() {
+        let limit = RateLimit {
+            hits: 2,
+            window: SignedDuration::from_mins(10),
+        };
+        let now = at("2026-01-01T10:07:30Z");
+        assert_eq!(limit.window_at(now), at("2026-01-01T10:00:00Z"));
+        assert_eq!(limit.retry_at(now), at("2026-01-01T10:10:00Z"));
+        assert!(limit.allows(1) && limit.allows(2));
+        assert!(!limit.allows(3));
+        assert_eq!(
+            limit.window_at(at("2026-01-01T10:10:00Z")),
+            at("2026-01-01T10:10:00Z")
+        );
     }
 
     #[test]

@@ -201,6 +201,19 @@ pub fn password_reset(reset_url: &str) -> EmailContent {
     }
 }
 
+/// To the owner of an account that wrong passwords locked for one client address.
+pub fn sign_in_locked(address: &str, until: &str, reset_url: &str) -> EmailContent {
+    EmailContent {
+        subject: "Sign-ins to your seatledger account were locked".into(),
+        paragraphs: vec![
+            format!("Three wrong passwords were tried for your account from the address {address}, so sign-ins from there are locked until {until} UTC."),
+            "Sign-ins from anywhere else still work. If it was you, wait until then or reset your password. If it was not you, someone is guessing your password: choose a new, strong one.".into(),
+        ],
+        items: Vec::new(),
+        action: Some(("Reset your password".into(), reset_url.into())),
+    }
+}
+
 /// To a webhook endpoint's owner: it failed for days and was disabled.
 pub fn webhook_endpoint_disabled(
     url: &str,

@@ -54,6 +54,30 @@ impl EmailContent {
     }
 }
 
+/// What replaces a link's token once the email is delivered.
+pub const REMOVED_TOKEN: &str = "removed-after-delivery";
+
+/// `body` with the token of every single-use link (set-password, set-up) replaced, as it is
+/// kept once the email was delivered: the recipient holds the only working copy.
+pub fn without_link_tokens(body: &str) -> String {
+    const MARK: &str = "token=";
+    let mut kept = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find(MARK) {
+        let (before, after) = rest.split_at(at + MARK.len());
+        kept.push_str(before);
+        let token_len = after.bytes().take_while(u8::is_ascii_hexdigit).count();
+        if token_len >= 32 {
+            kept.push_str(REMOVED_TOKEN);
+            rest = &after[token_len..];
+        } else {
+            rest = after;
+        }
+    }
+    kept.push_str(rest);
+    kept
+}
+
 /// The stable Message-ID of the email queued under `idempotency_key`: a resend of the same queued
 /// email carries the same id, so the receiver can tell it is the same message.
 pub fn message_id(idempotency_key: &str) -> String {
@@ -99,5 +123,17 @@ mod tests {
         assert_eq!(message_id("a"), message_id("a"));
         assert_ne!(message_id("a"), message_id("b"));
         assert!(message_id("a").ends_with("@seatledger>"));
+    }
+
+    #[test]
+    fn delivered_bodies_keep_no_link_token() {
+        let token = "ab".repeat(32);
+        let body = format!(
+            "Open https://x.example/set-password?token={token} or <a href=\"https://x.example/setup?token={token}\">here</a>; see /page?token=short."
+        );
+        let kept = without_link_tokens(&body);
+        assert!(!kept.contains(&token), "{kept}");
+        assert_eq!(kept.matches(REMOVED_TOKEN).count(), 2, "{kept}");
+        assert!(kept.ends_with("see /page?token=short."), "{kept}");
     }
 }

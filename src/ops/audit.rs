@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use crate::db::{Actor, DbResult, activity};
-use crate::domain::{CompanyId, OrderId, OrderKind, SeatCount};
+use crate::domain::{CompanyId, OrderId, OrderKind, SeatCount, UserId};
 
 /// One change worth an Activity line.
 pub(crate) enum Entry<'a> {
@@ -160,4 +160,48 @@ pub(crate) async fn record(
     now: Timestamp,
 ) -> DbResult<()> {
     activity::record(tx, company, entry.action(), &entry.detail(), actor, now).await
+}
+
+/// A security event about one account, for its partner's Activity.
+pub(crate) enum SecurityEntry<'a> {
+    /// Three wrong passwords from one address locked the account for it.
+    SignInLocked { email: &'a str, address: &'a str },
+    /// A reset link was emailed.
+    PasswordResetSent { email: &'a str },
+    /// A password was set from a welcome or reset link.
+    PasswordSet { email: &'a str },
+}
+
+impl SecurityEntry<'_> {
+    fn action(&self) -> &'static str {
+        match self {
+            SecurityEntry::SignInLocked { .. } => "sign_in_locked",
+            SecurityEntry::PasswordResetSent { .. } => "password_reset_sent",
+            SecurityEntry::PasswordSet { .. } => "password_set",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match *self {
+            SecurityEntry::SignInLocked { email, address } => format!(
+                "Locked sign-in to {email} from {address} for 10 minutes after 3 wrong passwords"
+            ),
+            SecurityEntry::PasswordResetSent { email } => {
+                format!("Emailed a password reset link to {email}")
+            }
+            SecurityEntry::PasswordSet { email } => format!("{email} set a new password"),
+        }
+    }
+}
+
+/// Appends a security event about `user`'s account to their partner's Activity; `actor` is the
+/// user when they acted themselves, `None` when someone unknown did.
+pub(crate) async fn record_security(
+    tx: &mut Transaction<'static, Any>,
+    user: UserId,
+    entry: SecurityEntry<'_>,
+    actor: Option<UserId>,
+    now: Timestamp,
+) -> DbResult<()> {
+    activity::record_about_user(tx, user, entry.action(), &entry.detail(), actor, now).await
 }

@@ -34,6 +34,12 @@ pub enum Error {
     /// Every permit for heavy work (big files) is taken: try again after `retry_after`.
     #[error("overloaded: retry after {retry_after:?}")]
     Overloaded { retry_after: std::time::Duration },
+    /// Every password-hashing slot stayed taken: the server is overloaded for a moment.
+    #[error(transparent)]
+    HashingBusy(#[from] crate::password::HashingBusy),
+    /// Too many requests of this kind from this client or for this account.
+    #[error("rate limited for {retry_after}")]
+    RateLimited { retry_after: jiff::SignedDuration },
     /// The instance lacks a setting this needs; only the operator can give it.
     #[error("not configured: {0:?}")]
     NotConfigured(Setting),

@@ -5,7 +5,8 @@
 use jiff::Timestamp;
 
 use super::{OpResult, Ops, events, notify};
-use crate::db::expiry;
+use crate::db::{expiry, limits};
+use crate::domain::access::LONGEST_RATE_WINDOW;
 use crate::domain::schedule::{Notice, expiry_step};
 use crate::domain::{BatchId, CompanyId};
 use crate::email::messages;
@@ -63,6 +64,8 @@ pub async fn run_pass(ops: &Ops, now: Timestamp) -> OpResult<PassReport> {
         }
     }
     report.uploads_deleted = super::uploads::delete_expired(ops, now).await?;
+    // Rate-limit windows that ended no longer limit anything.
+    limits::forget_before(&ops.db, now - LONGEST_RATE_WINDOW).await?;
     Ok(report)
 }
 

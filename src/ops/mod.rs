@@ -44,6 +44,8 @@ pub struct Ops {
     pub clock: SharedClock,
     pub links: Links,
     pub webhooks: crate::webhooks::Settings,
+    /// The limit on password hashes at once, shared by every request of this server.
+    pub hashing: crate::password::Hashing,
     /// What this instance counts for `/metrics`; the operations count the seats they change.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Permits for reading and reviewing uploaded files.
@@ -58,6 +60,7 @@ impl Ops {
             clock,
             links: Links::new(public_url),
             webhooks: crate::webhooks::Settings::default(),
+            hashing: crate::password::Hashing::for_this_machine(),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
             heavy: limits::WorkLimit::for_this_machine(),
         }
@@ -66,6 +69,10 @@ impl Ops {
     /// The same operations with other limits on heavy work.
     pub fn with_work_limit(self, heavy: limits::WorkLimit) -> Self {
         Self { heavy, ..self }
+    }
+
+    pub fn with_hashing(self, hashing: crate::password::Hashing) -> Self {
+        Self { hashing, ..self }
     }
 
     pub fn with_webhooks(self, webhooks: crate::webhooks::Settings) -> Self {
@@ -96,6 +103,10 @@ impl Links {
 
     pub fn set_password(&self, token: &str) -> String {
         format!("{}/set-password?token={token}", self.base)
+    }
+
+    pub fn forgot_password(&self) -> String {
+        format!("{}/forgot-password", self.base)
     }
 
     pub fn company_licences(&self) -> String {

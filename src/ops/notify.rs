@@ -104,6 +104,32 @@ pub(crate) async fn password_reset(
     Ok(())
 }
 
+/// Tells the owner of `user` that wrong passwords from `address` locked sign-ins until `until`.
+pub(crate) async fn sign_in_locked(
+    tx: &mut Transaction<'static, Any>,
+    links: &Links,
+    user: UserId,
+    email: &str,
+    address: &str,
+    until: Timestamp,
+    now: Timestamp,
+) -> DbResult<()> {
+    let content = messages::sign_in_locked(
+        address,
+        &until.strftime("%Y-%m-%d %H:%M").to_string(),
+        &links.forgot_password(),
+    );
+    let new = NewEmail {
+        idempotency_key: format!("locked:user:{user}:{address}:{}", until.as_second()),
+        kind: "sign_in_locked",
+        company: None,
+        recipient: email,
+        email: content.render(),
+    };
+    outbox::queue(tx, &new, now).await?;
+    Ok(())
+}
+
 /// Where a recipient of an order alert opens the order.
 fn order_url(links: &Links, recipient: &Recipient, order: OrderId) -> String {
     if recipient.operator {

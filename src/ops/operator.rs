@@ -9,7 +9,6 @@ use crate::db::instance::{self, NewOperator};
 use crate::db::{partners, passwords};
 use crate::domain::access::SETUP_LINK_LIFETIME;
 use crate::domain::{Action, Email, PartnerId, Password, PersonName, TrialDays, UserId};
-use crate::password;
 
 /// A single-use link that creates the operator, valid an hour, while the instance has none;
 /// `None` once it has one.
@@ -45,7 +44,10 @@ pub async fn create_operator(
     account: &OperatorAccount,
 ) -> OpResult<UserId> {
     check_setup_link(ops, token).await?;
-    let hash = password::hash_blocking(account.password.expose().to_owned()).await;
+    let hash = ops
+        .hashing
+        .hash(account.password.expose().to_owned())
+        .await?;
     let operator = NewOperator {
         email: &account.email,
         first_name: &account.first_name,

@@ -8,11 +8,12 @@ use sqlx::{Any, Transaction};
 use super::audit::{self, Entry};
 use super::events::{self, Release};
 use super::notify::{self, Welcome};
-use super::{Caller, Error, OpResult, Ops, Refusal};
+use super::{Caller, Conflict, Error, OpResult, Ops, Refusal};
 use crate::db::people::{self, Member};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::users::{self, NewUser};
 use crate::db::{Actor, Backend, DbResult, seats, write_retrying};
+use crate::domain::access::ADDRESS_IN_USE_PER_CALLER;
 use crate::domain::allocation::{SeatOccasion, allocates_automatically};
 use crate::domain::{Action, Department, Email, PersonName, Role, UserId};
 use crate::imports::users::{RejectedRow, UserRow};
@@ -137,9 +138,43 @@ pub async fn add(
             seated: seated > 0,
         }))
     })
-    .await?;
-    ops.metrics.seats_allocated(u64::from(added.seated));
-    Ok(added)
+    .await
+    .map_err(Error::from);
+    match &added {
+        Ok(added) => ops.metrics.seats_allocated(u64::from(added.seated)),
+        Err(Error::Conflict(Conflict::EmailInUse)) => {
+            addresses_in_use(ops, caller, company, &[&person.email], now).await?;
+        }
+        Err(_) => {}
+    }
+    added
+}
+
+/// Counts the caller's attempts to add addresses held outside the company (another tenant, a
+/// partner, the operator) and logs them: answered only "address already in use", and refused
+/// once the caller has asked about too many, so nobody maps which addresses exist.
+async fn addresses_in_use(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    emails: &[&Email],
+    now: Timestamp,
+) -> OpResult<()> {
+    let elsewhere = people::in_use_elsewhere(&ops.db, company.id(), emails).await?;
+    if elsewhere == 0 {
+        return Ok(());
+    }
+    let who = caller.user_id().map_or(0, |u| u.0);
+    tracing::warn!(
+        security_event = "address_in_use_elsewhere",
+        caller = who,
+        company = %company.id(),
+        addresses = elsewhere,
+        "asked to add addresses that belong to accounts outside the company"
+    );
+    let key = format!("address-in-use:user:{who}");
+    let n = i64::try_from(elsewhere).unwrap_or(i64::MAX);
+    super::accounts::rate_limit_n(ops, &key, n, ADDRESS_IN_USE_PER_CALLER, now).await
 }
 
 /// What an import did.
@@ -165,6 +200,8 @@ pub async fn import(
 ) -> OpResult<ImportOutcome> {
     let now = ops.now();
     caller.require(Action::RunCompany, Some(company), now)?;
+    let emails: Vec<&Email> = rows.iter().map(|r| &r.email).collect();
+    addresses_in_use(ops, caller, company, &emails, now).await?;
     let mut outcome = ImportOutcome::default();
     let mut created = Vec::new();
     for chunk in rows.chunks(IMPORT_CHUNK) {

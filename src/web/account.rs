@@ -11,11 +11,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::areas::SignedIn;
+use super::client::ClientAddress;
 use super::error::{field_messages, link};
 use super::layout::{Layout, PageResult, render, render_with};
-use super::session::{CsrfToken, SESSION_COOKIE, cookie, set_cookie};
+use super::session::{CsrfToken, cookie, set_cookie};
 use super::{AppState, BOTH, GET, POST, PageError, Routes};
-use crate::domain::access::{MAX_FAILED_SIGN_INS, SESSION_LIFETIME, SignInRefusal};
+use crate::domain::access::{LOCKOUT, MAX_FAILED_SIGN_INS, SESSION_LIFETIME, SignInRefusal};
 use crate::domain::{Email, InvalidValue, Password};
 use crate::format::date;
 use crate::ops::accounts::{self, SignInFailure};
@@ -120,11 +121,11 @@ struct SignInForm {
 /// Why a sign-in failed, as the sign-in page says it.
 fn sign_in_failure(failure: SignInFailure) -> String {
     match failure {
-        SignInFailure::Incorrect => "The email or password is incorrect.".into(),
-        SignInFailure::Locked { until } => format!(
-            "This account is locked after {MAX_FAILED_SIGN_INS} wrong passwords. Try again after \
-             {} UTC, or reset your password.",
-            until.strftime("%H:%M")
+        SignInFailure::Incorrect => format!(
+            "The email or password is incorrect. After {MAX_FAILED_SIGN_INS} wrong passwords \
+             sign-ins from here wait {} minutes and the account's owner is emailed; you can \
+             reset your password at any time.",
+            LOCKOUT.as_mins()
         ),
         SignInFailure::Refused { refusal, time_zone } => match refusal {
             SignInRefusal::LicenceExpired { on } => format!(
@@ -145,14 +146,15 @@ fn sign_in_failure(failure: SignInFailure) -> String {
 async fn sign_in(
     State(state): State<Arc<AppState>>,
     csrf: CsrfToken,
+    ClientAddress(address): ClientAddress,
     Form(form): Form<SignInForm>,
 ) -> PageResult {
-    match accounts::sign_in(&state.ops, &form.email, &form.password).await {
+    match accounts::sign_in(&state.ops, &form.email, &form.password, &address).await {
         Ok(session) => {
             let mut response =
                 Redirect::to(super::areas::Area::of(session.landing).home()).into_response();
             let cookie = set_cookie(
-                SESSION_COOKIE,
+                state.config.cookies.session,
                 &session.token,
                 "Lax",
                 SESSION_LIFETIME.as_secs(),
@@ -175,11 +177,12 @@ async fn sign_in(
 }
 
 async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> PageResult {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+    let name = state.config.cookies.session;
+    if let Some(token) = cookie(&headers, name) {
         accounts::sign_out(&state.ops, token).await?;
     }
     let mut response = Redirect::to("/sign-in").into_response();
-    let expired = set_cookie(SESSION_COOKIE, "", "Lax", 0, state.config.secure_cookies);
+    let expired = set_cookie(name, "", "Lax", 0, state.config.secure_cookies);
     response.headers_mut().append(header::SET_COOKIE, expired);
     Ok(response)
 }
@@ -277,10 +280,11 @@ struct ForgotPasswordForm {
 async fn forgot_password(
     State(state): State<Arc<AppState>>,
     csrf: CsrfToken,
+    ClientAddress(address): ClientAddress,
     Form(form): Form<ForgotPasswordForm>,
 ) -> PageResult {
     if let Ok(email) = Email::parse(&form.email) {
-        accounts::request_reset(&state.ops, &email).await?;
+        accounts::request_reset(&state.ops, &email, &address).await?;
     }
     render(ForgotPasswordPage {
         layout: Layout::anonymous("Reset your password", &csrf),

@@ -9,7 +9,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 
 use super::layout::Layout;
-use super::session::{CsrfToken, SESSION_COOKIE, cookie};
+use super::session::{CsrfToken, cookie};
 use super::{AppState, PageError};
 use crate::db::scope::{self, AuthorisedCompany};
 use crate::db::users::{self, UserAccess};
@@ -62,6 +62,8 @@ pub struct SignedIn {
     pub csrf: CsrfToken,
     /// For a manager of a Managed company: who runs its programme. Their view is read-only.
     pub managed_by: Option<ManagedBy>,
+    /// The notice the previous action left for this page (taken: shown once).
+    pub flash: Option<String>,
 }
 
 /// Who runs a Managed company's programme, named on its managers' read-only pages.
@@ -84,6 +86,20 @@ impl SignedIn {
     /// The frame of a page titled `title` in this caller's area, `current` marking its section.
     pub fn layout(&self, title: &str, current: &str) -> Layout {
         Layout::signed_in(title, self, current)
+    }
+
+    /// Redirects to `to`, leaving `notice` for that page in the session (never in the URL, where
+    /// anyone could write one).
+    pub async fn redirect_with_notice(
+        &self,
+        state: &AppState,
+        to: &str,
+        notice: &str,
+    ) -> Result<axum::response::Response, PageError> {
+        sessions::set_flash(&state.ops.db, &self.token, Some(notice)).await?;
+        Ok(axum::response::IntoResponse::into_response(
+            axum::response::Redirect::to(to),
+        ))
     }
 
     fn enter(self, area: Area) -> Result<Self, PageError> {
@@ -111,7 +127,7 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
     ) -> Result<Self, Self::Rejection> {
         let to_sign_in = || PageError::Redirect("/sign-in".into());
         let csrf = CsrfToken::from_request_parts(parts, state).await?;
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(to_sign_in)?;
+        let token = cookie(&parts.headers, state.config.cookies.session).ok_or_else(to_sign_in)?;
         let db = &state.ops.db;
         let now = state.ops.now();
         let session = sessions::find(db, token, now)
@@ -137,7 +153,11 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             token: token.to_owned(),
             csrf,
             managed_by: None,
+            flash: session.flash,
         };
+        if who.flash.is_some() {
+            sessions::set_flash(db, token, None).await?;
+        }
         if let (Some(managed), Role::Partner { partner, .. }) = (session.managing, who.user.role) {
             match scope::authorise(db, &Scope::Partner(partner), managed).await {
                 Ok(company) => {

@@ -214,6 +214,31 @@ impl IntoResponse for PageError {
                 );
                 return response;
             }
+            PageError::Op(Error::HashingBusy(_)) => {
+                let mut response = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "The server is checking too many passwords at once. Try again in a few seconds.",
+                );
+                let retry = HeaderValue::from_static("5");
+                response.headers_mut().insert(header::RETRY_AFTER, retry);
+                return response;
+            }
+            PageError::Op(Error::RateLimited { retry_after }) => {
+                let minutes = (retry_after.as_secs() + 59) / 60;
+                let mut response = page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    &format!(
+                        "There have been too many attempts. Try again in {} minute{}.",
+                        minutes.max(1),
+                        if minutes > 1 { "s" } else { "" }
+                    ),
+                );
+                let seconds = HeaderValue::from(retry_after.as_secs().max(1));
+                response.headers_mut().insert(header::RETRY_AFTER, seconds);
+                return response;
+            }
             internal => {
                 log_internal(&internal);
                 (

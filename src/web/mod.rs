@@ -4,8 +4,10 @@
 
 mod account;
 mod areas;
+mod client;
 mod company;
 mod error;
+mod headers;
 mod layout;
 mod observe;
 mod operator;
@@ -29,23 +31,31 @@ use tower_http::trace::TraceLayer;
 
 use crate::ops::Ops;
 
+pub use client::ClientAddress;
 pub use error::PageError;
 pub use observe::metrics_router;
-pub use session::{CSRF_COOKIE, SESSION_COOKIE};
+pub use session::{CookieNames, SESSION_COOKIE, VISITOR_COOKIE};
 
 /// Settings of the web edge.
 #[derive(Clone, Debug)]
 pub struct WebConfig {
-    /// Cookies get `Secure` when the console is served over https.
+    /// Served over https: cookies get `Secure` and the `__Host-` prefix, responses HSTS.
     pub secure_cookies: bool,
+    pub cookies: CookieNames,
+    /// Take the client's address from `X-Forwarded-For` (set by a trusted reverse proxy)
+    /// instead of the socket's peer.
+    pub trust_forwarded_for: bool,
     /// The bearer token `/metrics` answers on this listener; without one it is not served here.
     pub metrics_token: Option<Arc<str>>,
 }
 
 impl WebConfig {
     pub fn new(public_url: &str) -> Self {
+        let secure = public_url.starts_with("https://");
         Self {
-            secure_cookies: public_url.starts_with("https://"),
+            secure_cookies: secure,
+            cookies: CookieNames::new(secure),
+            trust_forwarded_for: false,
             metrics_token: None,
         }
     }
@@ -55,6 +65,22 @@ impl WebConfig {
 pub struct AppState {
     pub ops: Ops,
     pub config: WebConfig,
+    form_key: tokio::sync::OnceCell<ring::hmac::Key>,
+}
+
+impl AppState {
+    /// The key that signs form tokens, read from the database once.
+    async fn form_key(&self) -> Result<&ring::hmac::Key, crate::db::DbError> {
+        self.form_key
+            .get_or_try_init(|| async {
+                let secret = crate::db::instance::form_key(&self.ops.db).await?;
+                Ok(ring::hmac::Key::new(
+                    ring::hmac::HMAC_SHA256,
+                    secret.as_bytes(),
+                ))
+            })
+            .await
+    }
 }
 
 /// One route of the console: its path pattern and methods, so tests can enumerate them.
@@ -128,7 +154,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The console's router over the operations `ops`.
 pub fn router(ops: Ops, config: WebConfig) -> Router {
-    let state = Arc::new(AppState { ops, config });
+    let https = headers::Https(config.secure_cookies);
+    let state = Arc::new(AppState {
+        ops,
+        config,
+        form_key: tokio::sync::OnceCell::new(),
+    });
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
         let id = request
             .headers()
@@ -159,4 +190,5 @@ pub fn router(ops: Ops, config: WebConfig) -> Router {
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
+        .layer(middleware::map_response_with_state(https, headers::add))
 }

@@ -1,9 +1,11 @@
 //! Cookies and CSRF protection.
 //!
-//! CSRF: every page request carries a random token in an HttpOnly, SameSite=Strict cookie; every
-//! form embeds the same token, and every state-changing request outside the API must echo it (as
-//! the `csrf` form field, or `?csrf=` for uploads). A cross-site page can neither read the cookie
-//! nor guess the token.
+//! CSRF: every form carries a token bound to the visitor's session. It is an HMAC, under the
+//! instance's form key (kept in the database so every server agrees), of the session cookie, or
+//! before sign-in of a random visitor cookie. Signing in starts a new session, so the token
+//! changes with it; a token from another session, or a cookie and field chosen together by an
+//! attacker, does not verify. Every state-changing request outside the API must carry it (as the
+//! `csrf` form field, or `?csrf=` for uploads); the API authenticates with bearer keys instead.
 
 use std::sync::Arc;
 
@@ -13,12 +15,37 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ring::hmac;
 
 use super::{AppState, PageError};
 use crate::db::sessions;
 
 pub const SESSION_COOKIE: &str = "seatledger_session";
-pub const CSRF_COOKIE: &str = "seatledger_csrf";
+pub const VISITOR_COOKIE: &str = "seatledger_visitor";
+
+/// The cookie names of an instance: under https they take the `__Host-` prefix, which a browser
+/// only accepts from the host itself, Secure, for the whole site (no sibling domain can set it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CookieNames {
+    pub session: &'static str,
+    pub visitor: &'static str,
+}
+
+impl CookieNames {
+    pub fn new(secure: bool) -> Self {
+        if secure {
+            Self {
+                session: "__Host-seatledger_session",
+                visitor: "__Host-seatledger_visitor",
+            }
+        } else {
+            Self {
+                session: SESSION_COOKIE,
+                visitor: VISITOR_COOKIE,
+            }
+        }
+    }
+}
 
 /// Largest form body read for the CSRF check; forms are small, uploads use `?csrf=`.
 const FORM_LIMIT: usize = 1024 * 1024;
@@ -72,6 +99,22 @@ fn is_token(value: &str) -> bool {
     value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// What a form token is bound to.
+enum Binding<'a> {
+    Session(&'a str),
+    Visitor(&'a str),
+}
+
+/// The form token for `binding`: an HMAC under the instance's form key.
+fn form_token(key: &hmac::Key, binding: &Binding) -> String {
+    let message = match binding {
+        Binding::Session(token) => format!("session:{token}"),
+        Binding::Visitor(token) => format!("visitor:{token}"),
+    };
+    let tag = hmac::sign(key, message.as_bytes());
+    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
@@ -86,16 +129,28 @@ fn form_field(encoded: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Middleware: gives every request a CSRF token and refuses unsafe requests without it.
+/// Middleware: gives every request its form token and refuses unsafe requests without it.
 pub async fn csrf_protection(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let existing = cookie(request.headers(), CSRF_COOKIE)
+    let names = state.config.cookies;
+    let key = match state.form_key().await {
+        Ok(key) => key,
+        Err(e) => return PageError::from(e).into_response(),
+    };
+    let session = cookie(request.headers(), names.session).map(str::to_owned);
+    let visitor = cookie(request.headers(), names.visitor)
         .filter(|t| is_token(t))
         .map(str::to_owned);
-    let token = existing.clone().unwrap_or_else(sessions::new_token);
+    let new_visitor = (session.is_none() && visitor.is_none()).then(sessions::new_token);
+    let binding = match (&session, &visitor, &new_visitor) {
+        (Some(s), _, _) => Binding::Session(s),
+        (None, Some(v), _) | (None, None, Some(v)) => Binding::Visitor(v),
+        (None, None, None) => unreachable!("a visitor token is made when no cookie binds"),
+    };
+    let token = form_token(key, &binding);
     let unsafe_method = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -117,22 +172,28 @@ pub async fn csrf_protection(
         };
         let submitted = form_field(parts.uri.query().unwrap_or("").as_bytes(), "csrf")
             .or_else(|| form_field(&bytes, "csrf"));
-        let valid = matches!((&existing, &submitted), (Some(e), Some(s)) if same_token(e, s));
+        // A new visitor has no cookie the token could have been made for.
+        let valid = new_visitor.is_none() && submitted.is_some_and(|s| same_token(&token, &s));
         if !valid {
+            tracing::warn!(
+                security_event = "csrf_refused",
+                path = %parts.uri.path(),
+                "form refused: CSRF token missing or not this session's"
+            );
             return PageError::CsrfRefused.into_response();
         }
         Request::from_parts(parts, body)
     } else {
         request
     };
-    request.extensions_mut().insert(CsrfToken(token.clone()));
+    request.extensions_mut().insert(CsrfToken(token));
     let mut response = next.run(request).await;
-    if existing.is_none() {
+    if let Some(visitor) = new_visitor {
         response.headers_mut().append(
             header::SET_COOKIE,
             set_cookie(
-                CSRF_COOKIE,
-                &token,
+                names.visitor,
+                &visitor,
                 "Strict",
                 60 * 60 * 24 * 30,
                 state.config.secure_cookies,

@@ -76,6 +76,7 @@ async fn the_rebuilt_sqlite_tables_keep_their_indexes_foreign_keys_and_autoincre
                 "users_company_name",
                 "users_partner",
                 "users_one_operator",
+                // 0014, after the rebuild
                 "users_company_active_learners",
             ],
         ),
@@ -94,6 +95,7 @@ async fn the_rebuilt_sqlite_tables_keep_their_indexes_foreign_keys_and_autoincre
                 "seats_one_open_per_user",
                 "seats_batch",
                 "seats_user",
+                // 0014, after the rebuild
                 "seats_company_open",
             ],
         ),

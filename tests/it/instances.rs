@@ -35,6 +35,7 @@ async fn start(db: &TestDb, clock: &ManualClock, sink: &SmtpSink) -> Running {
             delivery: Duration::from_millis(40),
         }),
         metrics: Default::default(),
+        trust_forwarded_for: false,
     };
     app::start(
         db.db.clone(),

@@ -28,6 +28,7 @@ mod routes;
 mod rules;
 mod schedule;
 mod shutdown;
+mod sign_in;
 mod smtp;
 mod storage;
 mod support;

@@ -224,6 +224,7 @@ async fn the_metrics_listener_shows_passes_and_deliveries_of_the_running_server(
         public_url: None,
         transport: Transport::new(Some(&sink.url()), "seatledger <s@localhost>").unwrap(),
         webhooks: Default::default(),
+        trust_forwarded_for: false,
         background: Some(Intervals {
             pass: Duration::from_millis(50),
             delivery: Duration::from_millis(50),

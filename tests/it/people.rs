@@ -137,7 +137,7 @@ async fn deactivating_returns_the_seat_with_its_batch_validity_and_ends_access()
     let reply = manager
         .post(&format!("/company/users/{id}/deactivate"), &[])
         .await;
-    assert!(reply.location.unwrap().starts_with("/company/users?done="));
+    assert_eq!(reply.location.as_deref(), Some("/company/users"));
     assert_eq!(
         learner.get("/learner").await.location.as_deref(),
         Some("/sign-in")
@@ -286,36 +286,6 @@ async fn importing_users_keeps_good_rows_reports_bad_ones_and_seats_while_seats_
         scalar(&db, "SELECT COUNT(*) FROM outbox WHERE kind = 'welcome'").await,
         3
     );
-}
-
-#[tokio::test]
-async fn three_wrong_passwords_lock_the_account_for_ten_minutes() {
-    let (_db, app, clock) = demo_app().await;
-    let mut client = Client::new(&app);
-    for _ in 0..2 {
-        let reply = client.sign_in("admin@bluefin.example", "wrong").await;
-        assert!(reply.body.contains("The email or password is incorrect."));
-    }
-    let third = client.sign_in("admin@bluefin.example", "wrong").await;
-    assert!(
-        third
-            .body
-            .contains("This account is locked after 3 wrong passwords. Try again after 09:10 UTC")
-    );
-    let right_but_locked = client
-        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
-        .await;
-    assert_eq!(right_but_locked.status, StatusCode::UNAUTHORIZED);
-    assert!(right_but_locked.body.contains("locked"));
-    clock.advance(SignedDuration::from_mins(10));
-    let after = client
-        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
-        .await;
-    assert_eq!(after.location.as_deref(), Some("/partner"));
-    // A success clears the count: one wrong password later does not lock.
-    let mut other = Client::new(&app);
-    let reply = other.sign_in("admin@bluefin.example", "wrong").await;
-    assert!(reply.body.contains("The email or password is incorrect."));
 }
 
 #[tokio::test]

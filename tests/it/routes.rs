@@ -9,7 +9,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use seatledger::app::{self, Config};
 use seatledger::clock::ManualClock;
 use seatledger::email::transport::Transport;
-use seatledger::web::{CSRF_COOKIE, route_table};
+use seatledger::web::{VISITOR_COOKIE, route_table};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
@@ -29,7 +29,8 @@ async fn every_route_answers_its_declared_methods_and_405_to_the_others() {
     let (_db, app, _) = demo_app().await;
     let mut client = Client::new(&app);
     client.get("/sign-in").await;
-    let csrf = client.cookies[CSRF_COOKIE].clone();
+    let csrf = client.form_token().await;
+    let visitor = client.cookies[VISITOR_COOKIE].clone();
     let router = app.router();
     for route in route_table() {
         // Ids in paths become 1; the CSRF token rides in the query so unsafe methods pass it.
@@ -43,7 +44,7 @@ async fn every_route_answers_its_declared_methods_and_405_to_the_others() {
             let request = Request::builder()
                 .method(method.clone())
                 .uri(format!("{path}?csrf={csrf}"))
-                .header(header::COOKIE, format!("{CSRF_COOKIE}={csrf}"))
+                .header(header::COOKIE, format!("{VISITOR_COOKIE}={visitor}"))
                 .body(Body::empty())
                 .unwrap();
             let status = router.clone().oneshot(request).await.unwrap().status();
@@ -85,6 +86,7 @@ async fn the_application_starts_on_port_zero_and_stops_when_told() {
         public_url: None,
         transport: Transport::new(None, "seatledger <s@localhost>").unwrap(),
         webhooks: Default::default(),
+        trust_forwarded_for: false,
         background: None,
         metrics: Default::default(),
     };
@@ -112,7 +114,7 @@ async fn the_application_starts_on_port_zero_and_stops_when_told() {
 
 /// Collects what the log writes, for one test.
 #[derive(Clone, Default)]
-struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+pub(crate) struct Log(pub(crate) Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl std::io::Write for Log {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -127,7 +129,7 @@ impl std::io::Write for Log {
 
 /// The test binary's log, installed once for every thread: a subscriber scoped to one thread
 /// misses spans whose interest another thread cached first.
-fn log() -> &'static Log {
+pub(crate) fn log() -> &'static Log {
     static LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
     LOG.get_or_init(|| {
         let log = Log::default();

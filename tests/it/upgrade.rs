@@ -166,13 +166,6 @@ async fn old_world(db: &Db) {
     .await;
 }
 
-/// The migrations of the release before NFR seats (0010): the world below is written for it,
-/// and upgrading it runs every migration since, table rebuilds (0013) included.
-fn before_nfr() -> &'static [Migration] {
-    let at = MIGRATIONS.iter().position(|m| m.version >= 10).unwrap();
-    &MIGRATIONS[..at]
-}
-
 async fn a_database_of_the_previous_version_is_upgraded_in_place_and_keeps_its_data(db: TestDb) {
     migrations::apply(&db, before_nfr()).await.unwrap();
     old_world(&db).await;

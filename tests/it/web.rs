@@ -1,25 +1,32 @@
 //! The console over HTTP: sign-in rules, sessions, CSRF, areas, escaping.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use jiff::SignedDuration;
 use seatledger::app::App;
 use seatledger::clock::ManualClock;
 use seatledger::db::{Db, seed};
-use seatledger::web::{CSRF_COOKIE, SESSION_COOKIE};
+use seatledger::web::{SESSION_COOKIE, VISITOR_COOKIE};
 use tower::ServiceExt;
 
 use crate::support::{TestDb, World, at, sqlite};
 
-/// A cookie-keeping client that calls the router directly, no socket.
+/// A cookie-keeping client that calls the router directly, no socket (the peer address a
+/// socket would give is attached to each request).
 pub(crate) struct Client {
     app: Router,
     pub cookies: HashMap<String, String>,
-    set_cookie_headers: Vec<String>,
+    pub set_cookie_headers: Vec<String>,
+    /// The form token of the last page that carried one, while the cookies it is bound to last.
+    pub csrf: Option<String>,
+    /// The client's address, as the server sees the connection's peer.
+    pub address: SocketAddr,
 }
 
 pub(crate) struct Reply {
@@ -35,7 +42,15 @@ impl Client {
             app: app.router(),
             cookies: HashMap::new(),
             set_cookie_headers: Vec::new(),
+            csrf: None,
+            address: SocketAddr::from(([127, 0, 0, 1], 40000)),
         }
+    }
+
+    /// The same client seen from another address.
+    pub(crate) fn seen_from(mut self, ip: [u8; 4]) -> Self {
+        self.address = SocketAddr::from((ip, 40000));
+        self
     }
 
     async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Reply {
@@ -45,12 +60,15 @@ impl Client {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let request = request.header(header::COOKIE, cookie).body(body).unwrap();
+        let mut request = request.header(header::COOKIE, cookie).body(body).unwrap();
+        request.extensions_mut().insert(ConnectInfo(self.address));
         let response = self.app.clone().oneshot(request).await.unwrap();
         for value in response.headers().get_all(header::SET_COOKIE) {
             let value = value.to_str().unwrap().to_owned();
             let (pair, _) = value.split_once(';').unwrap();
             let (name, v) = pair.split_once('=').unwrap();
+            // The form token is bound to these cookies: a new one makes it stale.
+            self.csrf = None;
             if v.is_empty() {
                 self.cookies.remove(name);
             } else {
@@ -65,21 +83,34 @@ impl Client {
             .map(|l| l.to_str().unwrap().to_owned());
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if let Some(token) = form_token(&body) {
+            self.csrf = Some(token);
+        }
         Reply {
             status,
             location,
             headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
+            body,
         }
+    }
+
+    /// The form token a browser would send: from the last page with a form, or from a page
+    /// with one (every visitor, signed in or not, can open Forgot password).
+    pub(crate) async fn form_token(&mut self) -> String {
+        if self.csrf.is_none() {
+            self.get("/forgot-password").await;
+        }
+        self.csrf.clone().expect("the page carries a form token")
     }
 
     pub(crate) async fn get(&mut self, path: &str) -> Reply {
         self.send(Request::get(path), Body::empty()).await
     }
 
-    /// Posts a form with the CSRF token a browser would send (from the page's cookie).
+    /// Posts a form with the CSRF token a browser would send (from the page's form).
     pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let csrf = self.cookies.get(CSRF_COOKIE).cloned().unwrap_or_default();
+        let csrf = self.form_token().await;
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post_raw(path, &all).await
@@ -99,7 +130,7 @@ impl Client {
     /// Uploads `bytes` as the `file` field of a multipart form, with the CSRF token in the query
     /// as the upload forms send it.
     pub(crate) async fn upload(&mut self, path: &str, file_name: &str, bytes: &[u8]) -> Reply {
-        let csrf = self.cookies.get(CSRF_COOKIE).cloned().unwrap_or_default();
+        let csrf = self.form_token().await;
         let boundary = "seatledger-test-boundary";
         let mut body = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
@@ -122,6 +153,14 @@ impl Client {
         self.post("/sign-in", &[("email", email), ("password", password)])
             .await
     }
+}
+
+/// The form token a page embeds, if it has a form.
+pub(crate) fn form_token(page: &str) -> Option<String> {
+    let mark = r#"name="csrf" value=""#;
+    let at = page.find(mark)? + mark.len();
+    let end = page[at..].find('"')? + at;
+    Some(page[at..end].to_owned())
 }
 
 /// The rest of the table row whose cell reads `first_cell`: from that cell to the row's end.
@@ -169,15 +208,16 @@ async fn health_reports_the_database() {
 }
 
 #[tokio::test]
-async fn the_sign_in_page_sets_a_csrf_cookie_and_embeds_the_same_token() {
+async fn the_sign_in_page_sets_a_visitor_cookie_and_embeds_a_token_bound_to_it() {
     let (_db, app, _) = demo_app().await;
     let mut client = Client::new(&app);
     let page = client.get("/sign-in").await;
     assert_eq!(page.status, StatusCode::OK);
-    let token = client.cookies[CSRF_COOKIE].clone();
-    assert!(
-        page.body
-            .contains(&format!(r#"name="csrf" value="{token}""#))
+    let token = form_token(&page.body).expect("the page embeds a form token");
+    assert_eq!(token.len(), 64);
+    assert_ne!(
+        token, client.cookies[VISITOR_COOKIE],
+        "the token is not the cookie"
     );
     let header = &client.set_cookie_headers[0];
     assert!(

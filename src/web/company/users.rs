@@ -7,7 +7,6 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -44,8 +43,6 @@ struct UsersPage {
 #[derive(Deserialize, Default)]
 struct UsersQuery {
     after: Option<i64>,
-    added: Option<String>,
-    done: Option<String>,
 }
 
 fn licence_text(user: &UserLine, time_zone: &str) -> String {
@@ -66,16 +63,7 @@ async fn list(
     let company = &area.company;
     let after = query.after.map(UserId);
     let page = people::list(&state.ops.db, company, after, PAGE, state.ops.now()).await?;
-    let notice = match (query.added, query.done.as_deref()) {
-        (Some(email), _) => Some(format!(
-            "{email} was added and sent a welcome email to set a password."
-        )),
-        (_, Some("deactivated")) => {
-            Some("The user was deactivated and their licence returned.".into())
-        }
-        (_, Some("deleted")) => Some("The user was deleted and their licence returned.".into()),
-        _ => None,
-    };
+    let notice = area.flash.clone();
     let users = page.items.into_iter().map(|u| {
         let licence = licence_text(&u, &company.time_zone);
         (u, licence)
@@ -173,9 +161,10 @@ async fn add(
     };
     let errors = match outcome.await {
         Ok(email) => {
-            let email: String =
-                form_urlencoded::byte_serialize(email.as_str().as_bytes()).collect();
-            return Ok(Redirect::to(&format!("/company/users?added={email}")).into_response());
+            let notice = format!("{email} was added and sent a welcome email to set a password.");
+            return area
+                .redirect_with_notice(&state, "/company/users", &notice)
+                .await;
         }
         Err(e) => form_errors(e, USER_LABELS)?,
     };
@@ -195,7 +184,9 @@ async fn deactivate(
 ) -> PageResult {
     let removal = Removal::Deactivate;
     user_ops::remove(&state.ops, &area.caller, &area.company, UserId(id), removal).await?;
-    Ok(Redirect::to("/company/users?done=deactivated").into_response())
+    let notice = "The user was deactivated and their licence returned.";
+    area.redirect_with_notice(&state, "/company/users", notice)
+        .await
 }
 
 /// Delete: the seat returns to its batch; the user goes, the ledger keeps its events.
@@ -206,5 +197,7 @@ async fn delete(
 ) -> PageResult {
     let removal = Removal::Delete;
     user_ops::remove(&state.ops, &area.caller, &area.company, UserId(id), removal).await?;
-    Ok(Redirect::to("/company/users?done=deleted").into_response())
+    let notice = "The user was deleted and their licence returned.";
+    area.redirect_with_notice(&state, "/company/users", notice)
+        .await
 }

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 
 use super::{EndpointLine, OwnerArea, when};
@@ -66,7 +65,7 @@ struct EndpointPage {
     endpoint: EndpointLine,
     enabled: bool,
     created: String,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     deliveries: Vec<DeliveryLine>,
     next: Option<String>,
 }
@@ -74,20 +73,6 @@ struct EndpointPage {
 #[derive(Deserialize)]
 pub(super) struct EndpointQuery {
     before: Option<i64>,
-    done: Option<String>,
-}
-
-/// The sentence a finished action leaves on the endpoint's page.
-fn notice(done: Option<&str>) -> Option<&'static str> {
-    match done? {
-        "enabled" => Some("The endpoint is enabled: pending deliveries go out again."),
-        "disabled" => Some("The endpoint is disabled: nothing is sent to it until you enable it."),
-        "redelivered" => Some(
-            "The delivery is queued again with the same webhook-id: it goes out with the next \
-             delivery round while the endpoint is enabled.",
-        ),
-        _ => None,
-    }
 }
 
 pub(super) async fn endpoint<A: OwnerArea>(
@@ -106,7 +91,7 @@ pub(super) async fn endpoint<A: OwnerArea>(
         endpoint: EndpointLine::from(&endpoint),
         enabled: endpoint.enabled,
         created: when(endpoint.created_at),
-        notice: notice(query.done.as_deref()),
+        notice: area.flash.clone(),
         deliveries: page.items.iter().map(DeliveryLine::from).collect(),
         next: page.next.map(|d| format!("{}/{id}?before={d}", A::BASE)),
     })
@@ -154,6 +139,8 @@ pub(super) async fn redeliver<A: OwnerArea>(
     Path(id): Path<i64>,
 ) -> PageResult {
     let endpoint = webhook_ops::redeliver(&state.ops, &area.caller, DeliveryId(id)).await?;
-    let to = format!("{}/{endpoint}?done=redelivered", A::BASE);
-    Ok(Redirect::to(&to).into_response())
+    let notice = "The delivery is queued again with the same webhook-id: it goes out with the \
+                  next delivery round while the endpoint is enabled.";
+    area.redirect_with_notice(&state, &format!("{}/{endpoint}", A::BASE), notice)
+        .await
 }

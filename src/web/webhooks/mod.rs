@@ -278,8 +278,13 @@ async fn set_enabled<A: OwnerArea>(
     enabled: bool,
 ) -> PageResult {
     webhook_ops::set_enabled(&state.ops, &area.caller, EndpointId(id), enabled).await?;
-    let done = if enabled { "enabled" } else { "disabled" };
-    Ok(Redirect::to(&format!("{}/{id}?done={done}", A::BASE)).into_response())
+    let notice = if enabled {
+        "The endpoint is enabled: pending deliveries go out again."
+    } else {
+        "The endpoint is disabled: nothing is sent to it until you enable it."
+    };
+    area.redirect_with_notice(state, &format!("{}/{id}", A::BASE), notice)
+        .await
 }
 
 async fn enable<A: OwnerArea>(
