@@ -27,6 +27,13 @@ fn previous() -> &'static [Migration] {
     &MIGRATIONS[..MIGRATIONS.len() - 1]
 }
 
+/// The schema before partners had NFR seats (migration 10): the old world below is written in
+/// it, and upgrading it must give the partner its seats, whatever migrations came since.
+fn before_nfr() -> &'static [Migration] {
+    let nfr = MIGRATIONS.iter().position(|m| m.version >= 10).unwrap();
+    &MIGRATIONS[..nfr]
+}
+
 async fn versions(db: &Db) -> Vec<i64> {
     sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
         .fetch_all(db.pool())
