@@ -53,11 +53,12 @@ async fn bench(label: &str, db: Db) {
     let now: Timestamp = "2026-11-26T09:00:00Z".parse().unwrap();
     // One company of 100,000 learners whose trial has ended, and a batch with a seat for each.
     let seeded = seed::bulk(&db, "x", 1, ROWS, now).await.unwrap();
-    let company: i64 = sqlx::query_scalar("SELECT id FROM companies WHERE partner_id = $1")
-        .bind(seeded.partner.0)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let company: i64 =
+        sqlx::query_scalar("SELECT id FROM companies WHERE partner_id = $1 AND internal = 0")
+            .bind(seeded.partner.0)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
     let company = CompanyId(company);
     sqlx::query("UPDATE companies SET trial_ends_at = $1, trial_due_at = NULL WHERE id = $2")
         .bind((now - SignedDuration::from_hours(24)).as_second())

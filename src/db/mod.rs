@@ -136,6 +136,22 @@ macro_rules! write_retrying {
 }
 pub(crate) use write_retrying;
 
+/// Connections to a SQLite file. It takes one writer at a time and each page reads a few
+/// pages of the file by index, so a handful of connections keeps two cores busy; more would
+/// only queue on the write lock and hold more page cache.
+const SQLITE_CONNECTIONS: u32 = 4;
+
+/// Each SQLite connection's page cache, in KiB (SQLite's default is about 2 MiB). It bounds
+/// the server's memory whatever the size of the file: 4 connections x 2 MiB at most, reached as
+/// soon as the file is bigger than that. Pages beyond it come from the operating system's file
+/// cache, which is shared and not the server's (memory-mapped reads stay off for the same
+/// reason: they would count the mapped file as the server's memory).
+const SQLITE_CACHE_KIB: u32 = 2048;
+
+/// Connections to PostgreSQL per instance; keep instances x 16 under the server's
+/// `max_connections`.
+const POSTGRES_CONNECTIONS: u32 = 16;
+
 /// A pool of connections to one database.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -164,16 +180,20 @@ impl Db {
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
+                Backend::Sqlite => SQLITE_CONNECTIONS,
+                Backend::Postgres => POSTGRES_CONNECTIONS,
             })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // Writers queue on the lock instead of failing; WAL lets readers go on.
                         conn.execute(
-                            "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; \
-                             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                            format!(
+                                "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; \
+                                 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA cache_size = -{SQLITE_CACHE_KIB}; PRAGMA mmap_size = 0;"
+                            )
+                            .as_str(),
                         )
                         .await?;
                     }
