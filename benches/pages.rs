@@ -10,22 +10,20 @@
 //!
 //! Run: `cargo bench --bench pages` or, smaller, `cargo bench --bench pages -- 1000 100`.
 
+#[path = "common/pages.rs"]
+mod timing;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
 use jiff::Timestamp;
 use seatledger::app::App;
 use seatledger::clock::ManualClock;
 use seatledger::db::uploads::{self, NewUpload, Purpose};
-use seatledger::db::users::{self, NewUser};
 use seatledger::db::{Actor, Db, seed, sessions};
-use seatledger::domain::{CompanyId, Email, PartnerId, PersonName, Role, UserId};
+use seatledger::domain::{CompanyId, Role, UserId};
 use seatledger::imports::csv_table;
 use seatledger::ops::{self, Caller};
-use seatledger::web::SESSION_COOKIE;
-use tower::ServiceExt;
 
 const RUNS: usize = 15;
 
@@ -126,54 +124,11 @@ async fn seed_world(db: Db, companies: u64, learners: u64) -> World {
     );
     World {
         manager: sessions::create(&db, UserId(manager), now).await.unwrap(),
-        admin: admin_session(&db, partner, now).await,
+        admin: timing::admin_session(&db, partner, now).await,
         upload: upload.0,
         db,
         app,
     }
-}
-
-async fn admin_session(db: &Db, partner: PartnerId, now: Timestamp) -> String {
-    let mut tx = db.begin_write().await.unwrap();
-    let email = Email::parse(&format!("bench-admin-{partner}@bench.example")).unwrap();
-    let user = users::create(
-        &mut tx,
-        &NewUser {
-            email: &email,
-            first_name: &PersonName::parse("Bench").unwrap(),
-            last_name: &PersonName::parse("Admin").unwrap(),
-            department: None,
-            password_hash: None,
-            role: Role::Partner {
-                partner,
-                admin: true,
-            },
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    sessions::create(db, user, now).await.unwrap()
-}
-
-async fn median(app: &App, token: &str, path: &str) -> Duration {
-    let mut times = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        let request = Request::get(path)
-            .header(header::COOKIE, format!("{SESSION_COOKIE}={token}"))
-            .body(Body::empty())
-            .unwrap();
-        let started = Instant::now();
-        let response = app.router().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        times.push(started.elapsed());
-    }
-    times.sort();
-    times[RUNS / 2]
 }
 
 /// The pages timed: name, whose session, path.
@@ -209,7 +164,7 @@ async fn time_pages(world: &World) -> Vec<Duration> {
         } else {
             &world.admin
         };
-        times.push(median(&world.app, token, &path).await);
+        times.push(timing::median(&world.app, token, &path, RUNS).await);
     }
     times
 }
