@@ -261,6 +261,16 @@ pub(crate) enum Release {
     UserDeleted,
 }
 
+impl From<Release> for crate::metrics::SeatsEnded {
+    fn from(release: Release) -> Self {
+        match release {
+            Release::Released => Self::Released,
+            Release::UserDeactivated => Self::UserDeactivated,
+            Release::UserDeleted => Self::UserDeleted,
+        }
+    }
+}
+
 /// `seats.released`: the seat `user` held in `batch` returned to it. Called before a deleted
 /// user's row goes.
 pub(crate) async fn seat_released(

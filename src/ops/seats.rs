@@ -7,7 +7,6 @@ use super::{Caller, Error, FieldError, OpResult, Ops};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::{licences, people, seats, write_retrying};
 use crate::domain::{Action, InvalidValue, UserId};
-use crate::metrics::SeatsEnded;
 
 /// Whom Allocate Licenses is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,7 +89,7 @@ pub async fn release(
     }
     tx.commit().await?;
     if released.is_some() {
-        ops.metrics.seats_ended(SeatsEnded::Released, 1);
+        ops.metrics.seats_ended(Release::Released.into(), 1);
     }
     Ok(released.is_some())
 }

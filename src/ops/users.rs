@@ -17,7 +17,6 @@ use crate::domain::access::ADDRESS_IN_USE_PER_CALLER;
 use crate::domain::allocation::{SeatOccasion, allocates_automatically};
 use crate::domain::{Action, Department, Email, PersonName, Role, UserId};
 use crate::imports::users::{RejectedRow, UserRow};
-use crate::metrics::SeatsEnded;
 
 /// A person to add to a company.
 #[derive(Clone, Debug)]
@@ -329,12 +328,12 @@ pub async fn remove(
     let mut tx = ops.db.begin_write().await?;
     let member = removable(&mut tx, ops, caller, company, user).await?;
     let id = company.id();
+    let why = match removal {
+        Removal::Deactivate => Release::UserDeactivated,
+        Removal::Delete => Release::UserDeleted,
+    };
     let released = seats::release_in(&mut tx, id, user, caller.actor, now).await?;
     if let Some(batch) = released {
-        let why = match removal {
-            Removal::Deactivate => Release::UserDeactivated,
-            Removal::Delete => Release::UserDeleted,
-        };
         events::seat_released(&mut tx, id, user, batch, why, now).await?;
     }
     let email = member.email.as_str();
@@ -352,11 +351,7 @@ pub async fn remove(
     audit::record(&mut tx, company.id(), entry, caller.actor, now).await?;
     tx.commit().await?;
     if released.is_some() {
-        let why = match removal {
-            Removal::Deactivate => SeatsEnded::UserDeactivated,
-            Removal::Delete => SeatsEnded::UserDeleted,
-        };
-        ops.metrics.seats_ended(why, 1);
+        ops.metrics.seats_ended(why.into(), 1);
     }
     Ok(())
 }
