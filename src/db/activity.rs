@@ -31,6 +31,29 @@ pub async fn record(
     Ok(())
 }
 
+/// Appends one entry about `partner` itself (its settings), under no company.
+pub async fn record_for_partner(
+    tx: &mut Transaction<'static, Any>,
+    partner: PartnerId,
+    action: &str,
+    detail: &str,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO activity (at, partner_id, company_id, actor_user_id, on_behalf_of_company_id, \
+         action, detail) VALUES ($1, $2, NULL, $3, NULL, $4, $5)",
+    )
+    .bind(secs(now))
+    .bind(partner.0)
+    .bind(actor.user.map(|u| u.0))
+    .bind(action)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Appends an entry about user `user`'s own account (a security event) to the Activity of their
 /// partner: a company user's under their company, a partner user's under their partner. The
 /// operator belongs to no partner: their events are only logged.
