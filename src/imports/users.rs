@@ -43,12 +43,32 @@ pub struct UserRow {
     pub department: Option<String>,
 }
 
+/// Why a row is not imported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowRefusal {
+    NotAnEmail,
+    /// The same address as an earlier row (its line).
+    DuplicateOf(u64),
+    /// The address already belongs to an account (where is not said).
+    AddressInUse,
+}
+
+impl std::fmt::Display for RowRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowRefusal::NotAnEmail => f.write_str("not an email"),
+            RowRefusal::DuplicateOf(line) => write!(f, "duplicate of line {line}"),
+            RowRefusal::AddressInUse => f.write_str("address already in use"),
+        }
+    }
+}
+
 /// A row that is not imported, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RejectedRow {
     pub line: u64,
     pub value: String,
-    pub reason: String,
+    pub reason: RowRefusal,
 }
 
 /// The rows not imported as a CSV report (line, value, reason), spreadsheet-safe: the download
@@ -58,52 +78,67 @@ pub fn report(rows: &[RejectedRow]) -> Vec<u8> {
     report.record(["line", "value", "reason"]);
     for row in rows {
         let line = row.line.to_string();
-        report.record([line.as_str(), row.value.as_str(), row.reason.as_str()]);
+        let reason = row.reason.to_string();
+        report.record([line.as_str(), row.value.as_str(), reason.as_str()]);
     }
     report.into_bytes()
 }
 
-/// Splits `table` into rows to import and rows refused in the file itself (not an email,
-/// duplicate of an earlier line). Storage refuses emails that already exist.
-pub fn read(table: &CsvTable, columns: UserColumns) -> (Vec<UserRow>, Vec<RejectedRow>) {
+/// A person as a file's row (or an API call's list item) gives them, before any check.
+#[derive(Clone, Copy, Debug)]
+pub struct RawUser<'a> {
+    /// Where the person is: the file's line, or the list's index.
+    pub line: u64,
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub department: &'a str,
+}
+
+/// Splits `raw` into people to import and people refused by the list itself (not an email,
+/// duplicate of an earlier one). Storage refuses emails that already exist.
+pub fn sort<'a>(raw: impl IntoIterator<Item = RawUser<'a>>) -> (Vec<UserRow>, Vec<RejectedRow>) {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     let mut first_seen: HashMap<String, u64> = HashMap::new();
-    let text = |row: CsvRow, column: Option<Column>| {
-        column.map_or(String::new(), |c| row.get(c).to_owned())
-    };
-    for row in table.rows() {
-        let raw = row.get(columns.email);
-        let email = match Email::parse(raw) {
-            Ok(email) => email,
-            Err(_) => {
-                bad.push(RejectedRow {
-                    line: row.line,
-                    value: raw.to_owned(),
-                    reason: "not an email".into(),
-                });
-                continue;
-            }
+    for person in raw {
+        let refuse = |reason| RejectedRow {
+            line: person.line,
+            value: person.email.to_owned(),
+            reason,
         };
-        if let Some(first) = first_seen.get(email.as_str()) {
-            bad.push(RejectedRow {
-                line: row.line,
-                value: raw.to_owned(),
-                reason: format!("duplicate of line {first}"),
-            });
+        let Ok(email) = Email::parse(person.email) else {
+            bad.push(refuse(RowRefusal::NotAnEmail));
+            continue;
+        };
+        if let Some(&first) = first_seen.get(email.as_str()) {
+            bad.push(refuse(RowRefusal::DuplicateOf(first)));
             continue;
         }
-        first_seen.insert(email.to_string(), row.line);
-        let department = text(row, columns.department);
+        first_seen.insert(email.to_string(), person.line);
         good.push(UserRow {
-            line: row.line,
+            line: person.line,
             email,
-            first_name: text(row, columns.first_name),
-            last_name: text(row, columns.last_name),
-            department: Some(department).filter(|d| !d.is_empty()),
+            first_name: person.first_name.to_owned(),
+            last_name: person.last_name.to_owned(),
+            department: Some(person.department.to_owned()).filter(|d| !d.is_empty()),
         });
     }
     (good, bad)
+}
+
+/// Splits `table` into rows to import and rows refused in the file itself (`sort`'s rules).
+pub fn read(table: &CsvTable, columns: UserColumns) -> (Vec<UserRow>, Vec<RejectedRow>) {
+    fn text<'a>(row: CsvRow<'a>, column: Option<Column>) -> &'a str {
+        column.map_or("", |c| row.get(c))
+    }
+    sort(table.rows().map(|row| RawUser {
+        line: row.line,
+        email: row.get(columns.email),
+        first_name: text(row, columns.first_name),
+        last_name: text(row, columns.last_name),
+        department: text(row, columns.department),
+    }))
 }
 
 #[cfg(test)]
@@ -155,8 +190,8 @@ mod tests {
             prop_assert_eq!(emails.len(), good.len());
             for row in &bad {
                 let parses = Email::parse(&row.value).is_ok();
-                prop_assert_eq!(row.reason == "not an email", !parses);
-                prop_assert!(parses || !row.reason.starts_with("duplicate"));
+                prop_assert_eq!(row.reason == RowRefusal::NotAnEmail, !parses);
+                prop_assert!(parses || !matches!(row.reason, RowRefusal::DuplicateOf(_)));
             }
             prop_assert!(good.iter().all(|r| r.department.as_deref() != Some("")));
         }
@@ -181,9 +216,12 @@ mod tests {
         assert_eq!(good[0].department.as_deref(), Some("Sales"));
         assert_eq!(
             bad.iter()
-                .map(|b| (b.line, b.reason.as_str()))
+                .map(|b| (b.line, b.reason.to_string()))
                 .collect::<Vec<_>>(),
-            [(3, "not an email"), (4, "duplicate of line 2")]
+            [
+                (3, "not an email".into()),
+                (4, "duplicate of line 2".into())
+            ]
         );
     }
 }
