@@ -16,7 +16,7 @@ use crate::db::{Actor, Backend, DbResult, seats, write_retrying};
 use crate::domain::access::ADDRESS_IN_USE_PER_CALLER;
 use crate::domain::allocation::{SeatOccasion, allocates_automatically};
 use crate::domain::{Action, Department, Email, PersonName, Role, UserId};
-use crate::imports::users::{RejectedRow, RowRefusal, UserRow};
+use crate::imports::users::{RejectedRow, UserRow};
 
 /// A person to add to a company.
 #[derive(Clone, Debug)]
@@ -283,7 +283,7 @@ async fn import_chunk(
             outcome.rejected.push(RejectedRow {
                 line: row.line,
                 value: row.email.to_string(),
-                reason: RowRefusal::AddressInUse,
+                reason: "address already in use".into(),
             });
             continue;
         }

@@ -18,7 +18,7 @@ use super::problem::{ApiError, ApiResult, FieldProblem, Problem};
 use crate::db::people::UserLine;
 use crate::domain::api_keys::Permission;
 use crate::domain::{CompanyId, Department, Email, LicenceStatus, PersonName, UserId};
-use crate::imports::users::{self as user_rows, RawUser, RejectedRow, RowRefusal};
+use crate::imports::users::{self as user_rows, FileRefusal, RawUser, RefusedRow};
 use crate::ops::users::{self as user_ops, NewPerson, Removal};
 use crate::ops::{Fields, authorise};
 use crate::web::AppState;
@@ -327,12 +327,30 @@ pub struct ImportBody {
 /// Why a person was not imported.
 #[derive(Clone, Copy, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum ImportProblem {
+pub enum ImportRefusal {
     NotAnEmail,
     /// The same address as an earlier person of the list (`duplicate_of`).
     Duplicate,
     /// The address already belongs to an account (where is not said).
     EmailInUse,
+}
+
+/// Why a person was not imported, with the earlier person a duplicate repeats.
+#[derive(Clone, Copy, Debug)]
+enum ImportProblem {
+    NotAnEmail,
+    Duplicate { first: u64 },
+    EmailInUse,
+}
+
+impl From<ImportProblem> for ImportRefusal {
+    fn from(p: ImportProblem) -> Self {
+        match p {
+            ImportProblem::NotAnEmail => ImportRefusal::NotAnEmail,
+            ImportProblem::Duplicate { .. } => ImportRefusal::Duplicate,
+            ImportProblem::EmailInUse => ImportRefusal::EmailInUse,
+        }
+    }
 }
 
 /// What happened to one person of the list.
@@ -346,7 +364,7 @@ pub struct ImportRow {
     user_id: Option<i64>,
     /// Why they were refused; null when created.
     #[schema(required = true)]
-    problem: Option<ImportProblem>,
+    problem: Option<ImportRefusal>,
     /// For a duplicate: the index of the first person with the address.
     #[schema(required = true)]
     duplicate_of: Option<u64>,
@@ -366,28 +384,33 @@ pub struct ImportReport {
     rows: Vec<ImportRow>,
 }
 
-fn refused_row(row: RejectedRow) -> ImportRow {
-    let (problem, duplicate_of, detail) = match row.reason {
-        RowRefusal::NotAnEmail => (ImportProblem::NotAnEmail, None, "not an email".to_owned()),
-        RowRefusal::DuplicateOf(first) => (
-            ImportProblem::Duplicate,
-            Some(first),
-            format!("duplicate of users[{first}]"),
-        ),
-        RowRefusal::AddressInUse => (
-            ImportProblem::EmailInUse,
-            None,
-            "address already in use".to_owned(),
-        ),
+/// A person refused by `problem`, as the report says it.
+fn refused(index: u64, email: &str, problem: ImportProblem) -> ImportRow {
+    let (duplicate_of, detail) = match problem {
+        ImportProblem::NotAnEmail => (None, "not an email".to_owned()),
+        ImportProblem::Duplicate { first } => (Some(first), format!("duplicate of users[{first}]")),
+        ImportProblem::EmailInUse => (None, "address already in use".to_owned()),
     };
     ImportRow {
-        index: row.line,
-        email: row.value,
+        index,
+        email: email.to_owned(),
         user_id: None,
-        problem: Some(problem),
+        problem: Some(problem.into()),
         duplicate_of,
         detail: Some(detail),
     }
+}
+
+/// A person the list itself refuses (their `line` is their index).
+fn refused_in_list(row: &RefusedRow, people: &[ImportedPerson]) -> ImportRow {
+    let email = people
+        .get(row.line as usize)
+        .map_or("", |p| p.email.as_str());
+    let problem = match row.refusal {
+        FileRefusal::NotAnEmail => ImportProblem::NotAnEmail,
+        FileRefusal::DuplicateOf(first) => ImportProblem::Duplicate { first },
+    };
+    refused(row.line, email, problem)
 }
 
 /// Import users: each person becomes a learner unless their row is refused (not an email, a
@@ -430,10 +453,18 @@ pub async fn import(
         last_name: &p.last_name,
         department: &p.department,
     });
-    let (good, mut bad) = user_rows::sort(raw);
-    let outcome = user_ops::import(&state.ops, caller, &company, &good).await?;
-    bad.extend(outcome.rejected);
-    let mut rows: Vec<ImportRow> = bad.into_iter().map(refused_row).collect();
+    let checked = user_rows::check(raw);
+    let outcome = user_ops::import(&state.ops, caller, &company, &checked.good).await?;
+    let in_list = checked
+        .refused
+        .iter()
+        .map(|r| refused_in_list(r, &body.users));
+    // Storage refuses only addresses already in use.
+    let in_use = outcome
+        .rejected
+        .iter()
+        .map(|r| refused(r.line, &r.value, ImportProblem::EmailInUse));
+    let mut rows: Vec<ImportRow> = in_list.chain(in_use).collect();
     let refused = rows.len();
     rows.extend(outcome.created.iter().map(|&(index, user)| ImportRow {
         index,
