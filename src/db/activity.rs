@@ -126,25 +126,42 @@ pub struct ActivityFilter {
     pub actor: Option<UserId>,
 }
 
-/// Entries about companies beneath `partner`, newest first, one page before `before`.
-pub async fn beneath(
+/// Whose entries a list reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivityOf {
+    /// Every company beneath the partner (and the partner's own security events).
+    Partner(PartnerId),
+    /// One company's.
+    Company(CompanyId),
+}
+
+/// Entries of `of`, newest first, one page before `before`: read by `activity_partner` or
+/// `activity_company` (each is (owner, id)).
+pub async fn list(
     db: &Db,
-    partner: PartnerId,
+    of: ActivityOf,
     filter: ActivityFilter,
     before: Option<i64>,
     limit: u32,
 ) -> DbResult<Page<ActivityRow, i64>> {
-    let rows = sqlx::query(
+    let (whose, value) = match of {
+        ActivityOf::Partner(partner) => (
+            "a.partner_id IN (SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = $1)",
+            partner.0,
+        ),
+        ActivityOf::Company(company) => ("a.company_id = $1", company.0),
+    };
+    let rows = sqlx::query(&format!(
         "SELECT a.id, a.at, a.action, a.detail, c.name AS company, \
            COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) || ' <' || u.email || '>' \
              FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
            (SELECT o.name FROM companies o WHERE o.id = a.on_behalf_of_company_id) AS on_behalf_of \
          FROM activity a LEFT JOIN companies c ON c.id = a.company_id \
-         WHERE a.partner_id IN (SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = $1) \
+         WHERE {whose} \
            AND ($2 = 0 OR a.company_id = $2) AND ($3 = 0 OR a.actor_user_id = $3) AND a.id < $4 \
          ORDER BY a.id DESC LIMIT $5",
-    )
-    .bind(partner.0)
+    ))
+    .bind(value)
     .bind(filter.company.map_or(0, |c| c.0))
     .bind(filter.actor.map_or(0, |u| u.0))
     .bind(before.unwrap_or(i64::MAX))

@@ -259,14 +259,19 @@ pub enum OrdersTab {
     Assigned,
     /// The partner's own licences: orders of its internal company, asked of the partner above.
     Mine,
+    /// Every order the seller decides, in any state: the API's list.
+    Sold,
 }
 
-/// Add Filter: company name, type, requested between two instants.
+/// Add Filter: company name, type, requested between two instants; the API also filters by
+/// state and by company id.
 #[derive(Clone, Debug, Default)]
 pub struct OrderFilter {
     /// One order, in whatever state (the link of an order email).
     pub order: Option<OrderId>,
     pub company: Option<String>,
+    pub company_id: Option<CompanyId>,
+    pub state: Option<OrderState>,
     pub kind: Option<OrderKind>,
     pub from: Option<Timestamp>,
     pub until: Option<Timestamp>,
@@ -292,7 +297,18 @@ pub async fn for_seller(
         _ if filter.order.is_some() => "1 = 1",
         OrdersTab::Requested => "o.state = 'requested'",
         OrdersTab::Assigned => "o.state = 'assigned'",
-        OrdersTab::Mine => "1 = 1",
+        OrdersTab::Mine | OrdersTab::Sold => "1 = 1",
+    };
+    // Plain equalities where a filter is given, so the planner can read them from an index.
+    let state_filter = if filter.state.is_some() {
+        "o.state = $10"
+    } else {
+        "$10 = ''"
+    };
+    let company_filter = if filter.company_id.is_some() {
+        "o.company_id = $11"
+    } else {
+        "$11 = 0"
     };
     let name = filter
         .company
@@ -304,7 +320,7 @@ pub async fn for_seller(
            AND ($2 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\') AND ($3 = '' OR o.kind = $3) \
            AND o.requested_at >= $4 AND o.requested_at < $5 \
            AND (o.requested_at < $6 OR (o.requested_at = $6 AND o.id < $7)) \
-           AND ($9 = 0 OR o.id = $9) \
+           AND ($9 = 0 OR o.id = $9) AND {state_filter} AND {company_filter} \
          ORDER BY o.requested_at DESC, o.id DESC LIMIT $8"
     ))
     .bind(value)
@@ -316,6 +332,8 @@ pub async fn for_seller(
     .bind(before.map_or(i64::MAX, |c| c.id.0))
     .bind(i64::from(limit) + 1)
     .bind(filter.order.map_or(0, |o| o.0))
+    .bind(filter.state.map_or("", OrderState::as_str))
+    .bind(filter.company_id.map_or(0, |c| c.0))
     .fetch_all(db.pool())
     .await?;
     order_page(records, limit)
