@@ -1,7 +1,8 @@
 //! The access check under load: 10,000 companies of 100 learners, served on loopback, driven by
 //! `wrk` (16 connections, random known and unknown emails) beside the server's plain
 //! `/health/live` route in the same run, on SQLite and (when available) PostgreSQL. Prints
-//! requests/s, p50 and p99 of each and the access check's ratio to the plain route.
+//! requests/s, p50 and p99 of each, the load average as each run ended (the machine may be
+//! shared), and the access check's ratio to the plain route.
 //!
 //! Run: `cargo bench --bench access` (needs `wrk` on PATH). `ACCESS_BENCH_COMPANIES` and
 //! `ACCESS_BENCH_SECONDS` shrink it for a quick look.
@@ -29,11 +30,20 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// What wrk measured.
+/// What wrk measured, and the machine's load average (1 minute) as the run ended.
 struct Run {
     per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
+    load: String,
+}
+
+/// The 1-minute load average: how busy the (shared) machine was while wrk ran.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// A wrk latency such as `812.00us`, `1.23ms` or `1.01s`, in milliseconds.
@@ -75,6 +85,7 @@ fn wrk(url: &str, script: Option<&std::path::Path>, seconds: u64) -> Run {
         per_second: field("Requests/sec:").parse().unwrap(),
         p50_ms: millis(&field("50%")),
         p99_ms: millis(&field("99%")),
+        load: load_average(),
     }
 }
 
@@ -154,8 +165,8 @@ end
     let (hello, access) = measured;
     for (name, run) in [("hello-world", &hello), ("access check", &access)] {
         println!(
-            "{label:<9} {name:<13} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
-            run.per_second, run.p50_ms, run.p99_ms
+            "{label:<9} {name:<13} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  load {}",
+            run.per_second, run.p50_ms, run.p99_ms, run.load
         );
     }
     println!(
