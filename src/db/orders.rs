@@ -219,10 +219,12 @@ impl Seller {
     /// to distributors. A test on both databases holds the two to the same answer.
     pub(crate) fn condition(self, n: usize) -> (String, i64) {
         match self {
+            // The subquery names no column of `o` or `c`, so the planner reads each partner's
+            // orders by index rather than testing every order of the instance.
             Seller::Partner(partner) => (
                 format!(
                     "o.partner_id IN (SELECT descendant_id FROM partner_ancestors \
-                     WHERE ancestor_id = ${n} AND (depth > 0 OR c.internal = 0))"
+                     WHERE ancestor_id = ${n}) AND (o.partner_id <> ${n} OR c.internal = 0)"
                 ),
                 partner.0,
             ),
@@ -277,15 +279,8 @@ pub struct OrderFilter {
     pub until: Option<Timestamp>,
 }
 
-/// The orders of `seller`'s `tab`, newest first, one page before `before`.
-pub async fn for_seller(
-    db: &Db,
-    seller: Seller,
-    tab: OrdersTab,
-    filter: &OrderFilter,
-    before: Option<OrderCursor>,
-    limit: u32,
-) -> DbResult<Page<OrderRow, OrderCursor>> {
+/// The SQL of `for_seller` (11 parameters, `$1` the seller) and the value of `$1`.
+fn seller_sql(seller: Seller, tab: OrdersTab, filter: &OrderFilter) -> (String, i64) {
     let (whose, value) = match (tab, seller) {
         (OrdersTab::Mine, Seller::Partner(partner)) => {
             ("c.internal = 1 AND c.partner_id = $1".to_owned(), partner.0)
@@ -310,11 +305,7 @@ pub async fn for_seller(
     } else {
         "$11 = 0"
     };
-    let name = filter
-        .company
-        .as_deref()
-        .map(|n| format!("%{}%", like_escape(&n.trim().to_lowercase())));
-    let records = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders o JOIN companies c ON c.id = o.company_id \
          WHERE {whose} AND {state} \
            AND ($2 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\') AND ($3 = '' OR o.kind = $3) \
@@ -322,20 +313,52 @@ pub async fn for_seller(
            AND (o.requested_at < $6 OR (o.requested_at = $6 AND o.id < $7)) \
            AND ($9 = 0 OR o.id = $9) AND {state_filter} AND {company_filter} \
          ORDER BY o.requested_at DESC, o.id DESC LIMIT $8"
-    ))
-    .bind(value)
-    .bind(name.unwrap_or_default())
-    .bind(filter.kind.map_or("", OrderKind::as_str))
-    .bind(filter.from.map_or(i64::MIN, secs))
-    .bind(filter.until.map_or(i64::MAX, secs))
-    .bind(before.map_or(i64::MAX, |c| c.requested_at))
-    .bind(before.map_or(i64::MAX, |c| c.id.0))
-    .bind(i64::from(limit) + 1)
-    .bind(filter.order.map_or(0, |o| o.0))
-    .bind(filter.state.map_or("", OrderState::as_str))
-    .bind(filter.company_id.map_or(0, |c| c.0))
-    .fetch_all(db.pool())
-    .await?;
+    );
+    (sql, value)
+}
+
+/// The SQL of a partner's list of every order it sells, without and with a state filter: what
+/// a test asks the database to plan (11 parameters, `$1` the partner, `$10` the state).
+pub fn sold_queries() -> Vec<String> {
+    let seller = Seller::Partner(PartnerId(1));
+    let with_state = OrderFilter {
+        state: Some(OrderState::Requested),
+        ..OrderFilter::default()
+    };
+    [OrderFilter::default(), with_state]
+        .iter()
+        .map(|filter| seller_sql(seller, OrdersTab::Sold, filter).0)
+        .collect()
+}
+
+/// The orders of `seller`'s `tab`, newest first, one page before `before`.
+pub async fn for_seller(
+    db: &Db,
+    seller: Seller,
+    tab: OrdersTab,
+    filter: &OrderFilter,
+    before: Option<OrderCursor>,
+    limit: u32,
+) -> DbResult<Page<OrderRow, OrderCursor>> {
+    let (sql, value) = seller_sql(seller, tab, filter);
+    let name = filter
+        .company
+        .as_deref()
+        .map(|n| format!("%{}%", like_escape(&n.trim().to_lowercase())));
+    let records = sqlx::query_as(&sql)
+        .bind(value)
+        .bind(name.unwrap_or_default())
+        .bind(filter.kind.map_or("", OrderKind::as_str))
+        .bind(filter.from.map_or(i64::MIN, secs))
+        .bind(filter.until.map_or(i64::MAX, secs))
+        .bind(before.map_or(i64::MAX, |c| c.requested_at))
+        .bind(before.map_or(i64::MAX, |c| c.id.0))
+        .bind(i64::from(limit) + 1)
+        .bind(filter.order.map_or(0, |o| o.0))
+        .bind(filter.state.map_or("", OrderState::as_str))
+        .bind(filter.company_id.map_or(0, |c| c.0))
+        .fetch_all(db.pool())
+        .await?;
     order_page(records, limit)
 }
 

@@ -47,3 +47,36 @@ async fn every_licenses_tab_searches_its_company_by_index_and_scans_no_table() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_partners_order_list_reads_its_orders_by_index_whatever_the_instance_holds() {
+    let db = sqlite().await;
+    for sql in seatledger::db::orders::sold_queries() {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(&explain).bind(1_i64);
+        for value in ["", ""] {
+            query = query.bind(value);
+        }
+        for value in [0_i64, i64::MAX, i64::MAX, i64::MAX, 51, 0] {
+            query = query.bind(value);
+        }
+        let plan: Vec<String> = query
+            .bind("requested")
+            .bind(0_i64)
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get("detail").unwrap())
+            .collect();
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "the order list scans a table: {plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH o USING INDEX orders_partner_")),
+            "{plan:#?}"
+        );
+    }
+}
