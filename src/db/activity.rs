@@ -4,7 +4,8 @@
 use jiff::Timestamp;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Actor, Db, DbResult, Page, instant, secs};
+use super::scope::{Subtree, beneath as beneath_partner, merged};
+use super::{Actor, Binds, Built, Db, DbResult, Page, instant, secs};
 use crate::domain::{CompanyId, PartnerId, UserId};
 
 /// Appends one entry about `company`.
@@ -76,7 +77,9 @@ pub struct ActivityFilter {
     pub actor: Option<UserId>,
 }
 
-/// Entries about companies beneath `partner`, newest first, one page before `before`.
+/// Entries about companies beneath `partner`, newest first, one page before `before`. Unfiltered,
+/// it walks each partner of the subtree by its Activity index (`Subtree`), a page deep; a filter
+/// walks its own index (the company's or the actor's entries) and keeps those beneath `partner`.
 pub async fn beneath(
     db: &Db,
     partner: PartnerId,
@@ -84,23 +87,12 @@ pub async fn beneath(
     before: Option<i64>,
     limit: u32,
 ) -> DbResult<Page<ActivityRow, i64>> {
-    let rows = sqlx::query(
-        "SELECT a.id, a.at, a.action, a.detail, c.name AS company, \
-           COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) || ' <' || u.email || '>' \
-             FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
-           (SELECT o.name FROM companies o WHERE o.id = a.on_behalf_of_company_id) AS on_behalf_of \
-         FROM activity a LEFT JOIN companies c ON c.id = a.company_id \
-         WHERE a.partner_id IN (SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = $1) \
-           AND ($2 = 0 OR a.company_id = $2) AND ($3 = 0 OR a.actor_user_id = $3) AND a.id < $4 \
-         ORDER BY a.id DESC LIMIT $5",
-    )
-    .bind(partner.0)
-    .bind(filter.company.map_or(0, |c| c.0))
-    .bind(filter.actor.map_or(0, |u| u.0))
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(db.pool())
-    .await?;
+    let query = beneath_query(db, partner, filter, before, limit).await?;
+    let rows = query
+        .binds
+        .apply_rows(sqlx::query(&query.sql))
+        .fetch_all(db.pool())
+        .await?;
     let items = rows
         .iter()
         .map(|r| {
@@ -116,6 +108,51 @@ pub async fn beneath(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Page::from_rows(items, limit, |a| a.id))
+}
+
+/// The query `beneath` runs.
+pub async fn beneath_query(
+    db: &Db,
+    partner: PartnerId,
+    filter: ActivityFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> DbResult<Built> {
+    let mut binds = Binds::default();
+    let mut matching = String::new();
+    if let Some(company) = filter.company {
+        matching += &format!(" AND a.company_id = {}", binds.int(company.0));
+    }
+    if let Some(actor) = filter.actor {
+        matching += &format!(" AND a.actor_user_id = {}", binds.int(actor.0));
+    }
+    if let Some(before) = before {
+        matching += &format!(" AND a.id < {}", binds.int(before));
+    }
+    let arms = if filter.company.is_none() && filter.actor.is_none() {
+        Subtree::of(db, partner)
+            .await?
+            .arms("a.partner_id", &mut binds)
+    } else {
+        vec![beneath_partner("a.partner_id", binds.int_at(partner.0))]
+    };
+    let fetch = binds.int(i64::from(limit) + 1);
+    let arms: Vec<String> = arms
+        .iter()
+        .map(|arm| {
+            format!(
+                "SELECT a.id, a.at, a.action, a.detail, c.name AS company, \
+                   COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) || ' <' || u.email \
+                     || '>' FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
+                   (SELECT o.name FROM companies o WHERE o.id = a.on_behalf_of_company_id) \
+                     AS on_behalf_of \
+                 FROM activity a LEFT JOIN companies c ON c.id = a.company_id \
+                 WHERE {arm}{matching} ORDER BY a.id DESC LIMIT {fetch}"
+            )
+        })
+        .collect();
+    let sql = merged(&arms, "id DESC", &fetch);
+    Ok(Built { sql, binds })
 }
 
 /// The latest `limit` entries about one company, newest first.

@@ -35,7 +35,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
 
 use crate::domain::{CompanyId, UserId};
 
@@ -289,6 +289,97 @@ pub(crate) const ID_LIST_CHUNK: usize = 10_000;
 /// How many values one `IN (...)` list carries: well within both databases' bind limits, and
 /// small, since the cost of binding grows faster than the number of parameters.
 pub(crate) const CHUNK: usize = 250;
+
+/// Bind values of a query built piece by piece: each `$n` is handed out as it is used, so the
+/// text never names a parameter it does not bind (PostgreSQL refuses both ways).
+#[derive(Default)]
+pub(crate) struct Binds {
+    values: Vec<Value>,
+}
+
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+impl Binds {
+    pub(crate) fn int(&mut self, v: i64) -> String {
+        self.values.push(Value::Int(v));
+        format!("${}", self.values.len())
+    }
+
+    /// The number the next value will take.
+    pub(crate) fn next(&self) -> usize {
+        self.values.len() + 1
+    }
+
+    /// `int`, answering the parameter's number (for SQL builders that take one).
+    pub(crate) fn int_at(&mut self, v: i64) -> usize {
+        self.int(v);
+        self.values.len()
+    }
+
+    pub(crate) fn text(&mut self, v: String) -> String {
+        self.values.push(Value::Text(v));
+        format!("${}", self.values.len())
+    }
+
+    pub(crate) fn apply<'q, O>(
+        &self,
+        mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+        for value in &self.values {
+            query = match value {
+                Value::Int(v) => query.bind(*v),
+                Value::Text(v) => query.bind(v.clone()),
+            };
+        }
+        query
+    }
+}
+
+impl Binds {
+    /// `apply` for a query read by column name.
+    pub(crate) fn apply_rows<'q>(
+        &self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for value in &self.values {
+            query = match value {
+                Value::Int(v) => query.bind(*v),
+                Value::Text(v) => query.bind(v.clone()),
+            };
+        }
+        query
+    }
+}
+
+/// A list's query as built for its arguments, kept whole so that a test can ask the database
+/// how it would run it.
+pub struct Built {
+    pub(crate) sql: String,
+    pub(crate) binds: Binds,
+}
+
+impl Built {
+    /// The plan's steps on `conn`: SQLite's `EXPLAIN QUERY PLAN` details, PostgreSQL's
+    /// `EXPLAIN` lines.
+    pub async fn plan(&self, backend: Backend, conn: &mut AnyConnection) -> DbResult<Vec<String>> {
+        let (explain, column) = match backend {
+            Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {}", self.sql), "detail"),
+            Backend::Postgres => (format!("EXPLAIN {}", self.sql), "QUERY PLAN"),
+        };
+        let rows = self
+            .binds
+            .apply_rows(sqlx::query(&explain))
+            .fetch_all(conn)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get(column))
+            .collect::<Result<_, _>>()?)
+    }
+}
 
 /// An instant as stored: Unix seconds.
 pub(crate) fn secs(t: Timestamp) -> i64 {

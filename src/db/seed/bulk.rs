@@ -49,14 +49,14 @@ pub async fn bulk_with(
     .await?;
     let next_id = |table: &str| format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}");
     let mut base = Vec::new();
-    for table in ["companies", "users", "licence_batches", "seats"] {
+    for table in ["companies", "users", "licence_batches", "seats", "orders"] {
         let id: i64 = sqlx::query_scalar(&next_id(table))
             .fetch_one(&mut *tx)
             .await?;
         base.push(id);
     }
-    let [company0, user0, batch0, seat0] = base[..] else {
-        unreachable!("four tables were read");
+    let [company0, user0, batch0, seat0, order0] = base[..] else {
+        unreachable!("five tables were read");
     };
     let (n, m) = (companies as i64, learners as i64);
     let trial_end = secs(now + SignedDuration::from_hours(24 * 20));
@@ -125,11 +125,23 @@ pub async fn bulk_with(
                 I(n * m),
             ],
         ),
+        // Orders: a Premium company's batch came from its assigned order; a company on trial
+        // has asked to upgrade. Each was requested a minute apart, the last a day before.
         (
             format!(
-                "{} INSERT INTO licence_batches (id, company_id, kind, quantity, allocated, \
-                 assigned_at, expires_at, due_at) SELECT $1 + n, $2 + n, 'premium', $3 + 10, $3, \
-                 $4, $5, $7 FROM seq WHERE n % 10 <> 0",
+                "{} INSERT INTO orders (id, company_id, partner_id, kind, quantity, state, \
+                 requested_at, decided_at) SELECT $1 + n, $2 + n, $3, 'premium', $4 + 10, \
+                 CASE WHEN n % 10 = 0 THEN 'requested' ELSE 'assigned' END, $5 - 60 * ($6 - n), \
+                 CASE WHEN n % 10 = 0 THEN NULL ELSE $5 END FROM seq",
+                seq("$6")
+            ),
+            ints(&[order0, company0, partner.0, m, assigned, n]),
+        ),
+        (
+            format!(
+                "{} INSERT INTO licence_batches (id, company_id, order_id, kind, quantity, \
+                 allocated, assigned_at, expires_at, due_at) SELECT $1 + n, $2 + n, $8 + n, \
+                 'premium', $3 + 10, $3, $4, $5, $7 FROM seq WHERE n % 10 <> 0",
                 seq("$6")
             ),
             ints(&[
@@ -140,7 +152,20 @@ pub async fn bulk_with(
                 expires,
                 n,
                 expires - REMINDER_SECS,
+                order0,
             ]),
+        ),
+        // Activity: one entry per order, as the order's request or assignment wrote it.
+        (
+            "INSERT INTO activity (at, partner_id, company_id, action, detail) \
+             SELECT COALESCE(o.decided_at, o.requested_at), o.partner_id, o.company_id, \
+             CASE o.state WHEN 'assigned' THEN 'order_assigned' ELSE 'order_requested' END, \
+             CASE o.state WHEN 'assigned' \
+               THEN 'Assigned order ' || o.id || ': ' || o.quantity || ' Premium licences' \
+               ELSE 'Requested ' || o.quantity || ' Premium licences (order ' || o.id || ')' END \
+             FROM orders o WHERE o.id >= $1 ORDER BY o.id"
+                .to_owned(),
+            ints(&[order0]),
         ),
         (
             format!(
@@ -188,7 +213,7 @@ pub async fn bulk_with(
     }
     if db.backend() == Backend::Postgres {
         // Rows were inserted with explicit ids; move each identity past them.
-        for table in ["companies", "users", "licence_batches", "seats"] {
+        for table in ["companies", "users", "licence_batches", "seats", "orders"] {
             tx.execute(
                 format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
