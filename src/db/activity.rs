@@ -6,7 +6,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::scope::{Subtree, beneath as beneath_partner, merged};
 use super::{Actor, Binds, Built, Db, DbResult, Page, instant, secs};
-use crate::domain::{CompanyId, PartnerId, UserId};
+use crate::domain::{ApiKeyId, CompanyId, PartnerId, UserId};
 
 /// Appends one entry about `company`.
 pub async fn record(
@@ -27,6 +27,29 @@ pub async fn record(
     .bind(action)
     .bind(detail)
     .bind(company.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Appends one entry about `partner` itself (its settings), under no company.
+pub async fn record_for_partner(
+    tx: &mut Transaction<'static, Any>,
+    partner: PartnerId,
+    action: &str,
+    detail: &str,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO activity (at, partner_id, company_id, actor_user_id, on_behalf_of_company_id, \
+         action, detail) VALUES ($1, $2, NULL, $3, NULL, $4, $5)",
+    )
+    .bind(secs(now))
+    .bind(partner.0)
+    .bind(actor.user.map(|u| u.0))
+    .bind(action)
+    .bind(detail)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -54,6 +77,33 @@ pub async fn record_about_user(
     .bind(action)
     .bind(detail)
     .bind(user.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Appends an entry about API key `key` to its owner's partner's Activity: a company key's under
+/// its company, a partner key's under the partner. Instance keys belong to no partner: their
+/// events are only logged.
+pub async fn record_about_key(
+    tx: &mut Transaction<'static, Any>,
+    key: ApiKeyId,
+    action: &str,
+    detail: &str,
+    actor: Option<UserId>,
+    now: Timestamp,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO activity (at, partner_id, company_id, actor_user_id, on_behalf_of_company_id, \
+         action, detail) SELECT $1, COALESCE(k.partner_id, c.partner_id), k.company_id, $2, NULL, \
+         $3, $4 FROM api_keys k LEFT JOIN companies c ON c.id = k.company_id \
+         WHERE k.id = $5 AND COALESCE(k.partner_id, c.partner_id) IS NOT NULL",
+    )
+    .bind(secs(now))
+    .bind(actor.map(|u| u.0))
+    .bind(action)
+    .bind(detail)
+    .bind(key.0)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -4,7 +4,7 @@ use sqlx::{Any, FromRow, Transaction};
 
 use super::{Actor, Db, DbError, DbResult, companies, seats, secs};
 use crate::domain::company::NFR_SEATS;
-use crate::domain::{Email, OrgName, PartnerId, SeatCount, TrialDays, UserId};
+use crate::domain::{Email, OrgName, PartnerId, SeatCount, TimeZoneName, TrialDays, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Partner {
@@ -134,6 +134,29 @@ pub async fn time_zone(db: &Db, partner: PartnerId) -> DbResult<String> {
         .fetch_one(db.pool())
         .await?;
     Ok(zone)
+}
+
+/// Sets the time zone `partner`'s pages show dates in; answers the zone it had (read under the
+/// write lock, so two changes at once each name the zone they replaced).
+pub async fn set_time_zone(
+    tx: &mut Transaction<'static, Any>,
+    backend: super::Backend,
+    partner: PartnerId,
+    zone: &TimeZoneName,
+) -> DbResult<String> {
+    let before: String = sqlx::query_scalar(&format!(
+        "SELECT time_zone FROM partners WHERE id = $1{}",
+        backend.for_update()
+    ))
+    .bind(partner.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE partners SET time_zone = $1 WHERE id = $2")
+        .bind(zone.as_str())
+        .bind(partner.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(before)
 }
 
 /// A partner as the operator's console lists it: where it sits, its own customer companies and

@@ -13,7 +13,7 @@ pub enum Action {
     RunCompany,
     /// Create or edit companies, assign or reject orders.
     AdministerCompanies,
-    /// Create sub-partners, partner API keys and webhook endpoints.
+    /// Create sub-partners, partner API keys and webhook endpoints; set the partner's time zone.
     AdministerPartner,
     /// Create and revoke API keys of one's own company.
     CompanyKeys,

@@ -192,12 +192,25 @@ pub struct TimeZoneName(String);
 impl TimeZoneName {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let name = raw.trim();
-        if name.len() > 64 || jiff::tz::TimeZone::get(name).is_err() {
-            return Err(InvalidValue::UnknownTimeZone(
-                name.chars().take(64).collect(),
-            ));
+        let unknown = || InvalidValue::UnknownTimeZone(name.chars().take(64).collect());
+        if name.len() > 64 {
+            return Err(unknown());
         }
-        Ok(Self(name.to_owned()))
+        // The database's own spelling: "europe/berlin" is stored and shown as "Europe/Berlin".
+        let zone = jiff::tz::TimeZone::get(name).map_err(|_| unknown())?;
+        Ok(Self(zone.iana_name().unwrap_or(name).to_owned()))
+    }
+
+    /// Every IANA name the time-zone database knows, in order, for a form's choices.
+    pub fn all() -> Vec<String> {
+        let mut names: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|n| n.to_string())
+            // The system database also holds its alternative trees, which are not zones.
+            .filter(|n| !n.starts_with("posix/") && !n.starts_with("right/"))
+            .collect();
+        names.sort();
+        names
     }
 
     pub fn as_str(&self) -> &str {
@@ -389,6 +402,17 @@ mod tests {
         assert_eq!(
             TimeZoneName::parse(" Europe/Berlin ").unwrap().as_str(),
             "Europe/Berlin"
+        );
+        assert_eq!(
+            TimeZoneName::parse("america/new_york").unwrap().as_str(),
+            "America/New_York"
+        );
+        assert!(TimeZoneName::parse("../../etc/passwd").is_err());
+        let all = TimeZoneName::all();
+        assert!(all.iter().any(|n| n == "Pacific/Auckland"));
+        assert!(
+            all.iter().all(|n| TimeZoneName::parse(n).is_ok()),
+            "{all:?}"
         );
         assert!(matches!(
             TimeZoneName::parse("Mars/Olympus"),

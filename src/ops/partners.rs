@@ -5,11 +5,12 @@
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
+use super::audit::{self, Entry};
 use super::notify::{self, Welcome};
 use super::{Caller, OpResult, Ops};
 use crate::db::users::{self, NewUser};
 use crate::db::{DbResult, partners};
-use crate::domain::{Action, Email, OrgName, PartnerId, PersonName, Role, TrialDays};
+use crate::domain::{Action, Email, OrgName, PartnerId, PersonName, Role, TimeZoneName, TrialDays};
 
 /// A partner to create, with its first admin.
 #[derive(Clone, Debug)]
@@ -34,6 +35,25 @@ pub async fn create_sub_partner(
     let partner = create_with_admin(&mut tx, ops, Some(parent), new, now).await?;
     tx.commit().await?;
     Ok(partner)
+}
+
+/// Sets the time zone the caller's partner's pages show dates in (its admins only), with an
+/// Activity entry naming the zone it replaced.
+#[tracing::instrument(skip_all, fields(zone = zone.as_str()))]
+pub async fn set_time_zone(ops: &Ops, caller: &Caller, zone: &TimeZoneName) -> OpResult<()> {
+    let now = ops.now();
+    let partner = caller.partner_for(Action::AdministerPartner, now)?;
+    let mut tx = ops.db.begin_write().await?;
+    let before = partners::set_time_zone(&mut tx, ops.db.backend(), partner, zone).await?;
+    if before != zone.as_str() {
+        let entry = Entry::TimeZoneChanged {
+            from: &before,
+            to: zone.as_str(),
+        };
+        audit::record_for_partner(&mut tx, partner, entry, caller.actor, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The partner beneath `parent` (a distributor when `None`), its admin, and the admin's welcome

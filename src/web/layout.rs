@@ -8,6 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::PageError;
 use super::areas::{Area, ManagedBy, SignedIn};
 use super::session::CsrfToken;
+use crate::domain::{Action, permits};
 
 pub(super) type PageResult = Result<Response, PageError>;
 
@@ -96,6 +97,7 @@ impl Layout {
                     ("/partner/activity", "Activity"),
                     ("/partner/webhooks", "Webhooks"),
                     ("/partner/api-keys", "API Keys"),
+                    ("/partner/settings", "Settings"),
                 ],
             ),
             Area::Company => (
@@ -119,6 +121,11 @@ impl Layout {
                 .iter()
                 // Company keys are the managers' own: not offered in manage mode.
                 .filter(|(href, _)| *href != "/company/api-keys" || !who.managing())
+                // Settings are the partner admins' alone: others are not offered the link.
+                .filter(|(href, _)| {
+                    *href != "/partner/settings"
+                        || permits(who.caller.role, Action::AdministerPartner, false)
+                })
                 .map(|&(href, label)| NavLink {
                     href,
                     label,

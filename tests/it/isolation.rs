@@ -23,6 +23,7 @@ pub(crate) async fn snapshot(db: &TestDb) -> Vec<String> {
     for sql in [
         "SELECT id || ':' || state || ':' || COALESCE(reject_reason, '') FROM orders ORDER BY id",
         "SELECT id || ':' || name || ':' || time_zone || ':' || COALESCE(account_manager_id, 0) FROM companies ORDER BY id",
+        "SELECT id || ':' || time_zone FROM partners ORDER BY id",
         "SELECT id || ':' || company_id || ':' || quantity FROM licence_batches ORDER BY id",
         "SELECT COALESCE(managing_company_id, 0) || '' FROM sessions ORDER BY token_hash",
         "SELECT COUNT(*) || ' emails' FROM outbox",
@@ -95,7 +96,10 @@ async fn key_of(db: &TestDb, owner: KeyOwner) -> i64 {
         created_by: None,
     };
     let now = crate::support::at(crate::web::NOW);
-    api_keys::create(db, &new, now).await.unwrap().0.0
+    let mut tx = db.begin_write().await.unwrap();
+    let (id, _, _) = api_keys::create(&mut tx, &new, now).await.unwrap();
+    tx.commit().await.unwrap();
+    id.0
 }
 
 /// Plausible form fields for any POST route, so a refusal is about the id, not the form.
@@ -327,6 +331,7 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
         format!("/partner/licences/overview?manager={acme_id}"),
         "/partner/licences/overview.csv".to_owned(),
         "/partner/api-keys".to_owned(),
+        "/partner/settings".to_owned(),
     ] {
         let reply = outsider.get(&path).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
@@ -339,6 +344,52 @@ async fn a_partner_never_lists_another_partners_companies_orders_or_activity() {
         ] {
             assert!(!reply.body.contains(other), "{path} shows {other}");
         }
+    }
+}
+
+/// Settings act on the caller's own partner only: no field names another, and a parent's zone
+/// is neither shown to nor set by the partner beneath it.
+#[tokio::test]
+async fn a_partner_sets_only_its_own_time_zone() {
+    let (db, app, _) = demo_app().await;
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
+    let mut parent = Client::new(&app);
+    parent
+        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
+        .await;
+    parent
+        .post("/partner/settings", &[("time_zone", "Asia/Tokyo")])
+        .await;
+    let mut outsider = Client::new(&app);
+    outsider
+        .sign_in("admin@bluefin-north.example", seed::DEMO_PASSWORD)
+        .await;
+    let page = outsider.get("/partner/settings").await.body;
+    assert!(page.contains("<strong>UTC</strong>"), "{page}");
+    let bluefin = bluefin.to_string();
+    let reply = outsider
+        .post(
+            "/partner/settings",
+            &[
+                ("time_zone", "Europe/Oslo"),
+                ("partner", &bluefin),
+                ("partner_id", &bluefin),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let zones: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, time_zone FROM partners ORDER BY id")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    for (name, zone) in zones {
+        let expected = match name.as_str() {
+            "Bluefin IT" => "Asia/Tokyo",
+            "Bluefin North" => "Europe/Oslo",
+            _ => "UTC",
+        };
+        assert_eq!(zone, expected, "{name}");
     }
 }
 

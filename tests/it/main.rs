@@ -35,6 +35,7 @@ mod roles;
 mod routes;
 mod rules;
 mod schedule;
+mod settings;
 mod shutdown;
 mod sign_in;
 mod smtp;

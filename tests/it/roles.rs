@@ -54,8 +54,8 @@ fn classify(role: Role, reply: &Reply) -> Answer {
 }
 
 /// The roles DESIGN §10 lets send `method` to `path`; `None` for the public routes anyone may
-/// use. Creating or editing companies, deciding orders, sub-partners and webhook endpoints are
-/// the partner admin's; the rest of the partner area is every partner user's.
+/// use. Creating or editing companies, deciding orders, sub-partners, webhook endpoints and the
+/// partner's Settings are the partner admin's; the rest of the partner area is every partner user's.
 fn allowed(path: &str, method: &str) -> Option<&'static [Role]> {
     use Role::*;
     const PARTNER: &[Role] = &[PartnerAdmin, AccountManager];
@@ -70,6 +70,7 @@ fn allowed(path: &str, method: &str) -> Option<&'static [Role]> {
     } else if creates
         || path == "/partner/companies/new"
         || path == "/partner/partners/new"
+        || path == "/partner/settings"
         || path.ends_with("/edit")
         || path.starts_with("/partner/orders/{id}/assign")
         || path.starts_with("/partner/orders/{id}/reject")

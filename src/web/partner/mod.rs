@@ -1,11 +1,13 @@
 //! The partner's Admin Dashboard, one file per section: Company (with Create and Edit Company and
-//! manage mode), Sub-partners, Licences → Orders (with the partner's own licences), and Activity.
+//! manage mode), Sub-partners, Licences → Orders (with the partner's own licences), Activity, and
+//! Settings (the partner's time zone).
 
 mod activity;
 mod companies;
 pub(super) mod orders;
 mod overview;
 mod own_orders;
+mod settings;
 mod sub_partners;
 
 use super::Routes;
@@ -21,6 +23,7 @@ pub(super) fn routes(routes: Routes) -> Routes {
     let routes = overview::routes(routes);
     let routes = own_orders::routes(routes);
     let routes = sub_partners::routes(routes);
+    let routes = settings::routes(routes);
     activity::routes(routes)
 }
 

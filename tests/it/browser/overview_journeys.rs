@@ -98,6 +98,38 @@ async fn a_partner_reads_its_licence_overview_from_the_dashboard_counts() {
     journey.screenshot("company-overview").await;
     journey.exit_manage_mode().await;
 
+    // Settings: the partner's pages move to Honolulu (UTC−10), where Acme's trial, ending at
+    // 09:00 UTC, ends a day earlier.
+    let acme = journey.row("companies", &[(1, "Acme Trial Co")]).await;
+    assert!(Journey::cells(&acme).await[2].contains("21 Dec 2026"));
+    journey.nav("Settings").await;
+    assert!(journey.text("#current-time-zone").await.contains("UTC"));
+    journey.fill("#time_zone", "Mars/Olympus").await;
+    let save = journey.button("Save").await;
+    journey.click_and_wait(&save).await;
+    assert!(
+        journey
+            .text("#time_zone-error")
+            .await
+            .starts_with("Time zone:")
+    );
+    journey.fill("#time_zone", "Pacific/Honolulu").await;
+    let save = journey.button("Save").await;
+    journey.click_and_wait(&save).await;
+    assert_eq!(
+        journey.text("#settings-notice").await,
+        "Saved: your pages now show dates in Pacific/Honolulu."
+    );
+    journey.nav("Company").await;
+    let acme = journey.row("companies", &[(1, "Acme Trial Co")]).await;
+    assert_eq!(Journey::cells(&acme).await[2], "Trial ends 20 Dec 2026");
+    assert!(
+        journey
+            .text("main")
+            .await
+            .contains("Dates in Pacific/Honolulu.")
+    );
+
     // A manager whose trial ended: the landing page says what happened and what comes next.
     journey.sign_out().await;
     journey
