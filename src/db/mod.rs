@@ -282,6 +282,74 @@ pub(crate) fn id_list(backend: Backend, ids: impl IntoIterator<Item = i64>) -> S
     }
 }
 
+/// Rows of text columns bound as whole columns, for one `INSERT ... SELECT ... FROM` over them
+/// instead of a statement per row: PostgreSQL unnests one text array per column, SQLite reads
+/// one JSON array of rows. The rows read as `r` with the named columns and `r.n`, their place
+/// from 1.
+pub(crate) struct TextRows {
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Option<String>>>,
+}
+
+impl TextRows {
+    pub(crate) fn new(columns: &'static [&'static str]) -> Self {
+        Self {
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row of one value per column (`None` is NULL).
+    pub(crate) fn push(&mut self, row: Vec<Option<String>>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+
+    /// `FROM` text reading the rows, its values bound in `binds`.
+    pub(crate) fn source(&self, backend: Backend, binds: &mut Binds) -> String {
+        match backend {
+            Backend::Postgres => {
+                let arrays: Vec<String> = (0..self.columns.len())
+                    .map(|c| {
+                        let values = self.rows.iter().map(|row| row[c].as_deref());
+                        format!("CAST({} AS TEXT[])", binds.text(text_array(values)))
+                    })
+                    .collect();
+                format!(
+                    "unnest({}) WITH ORDINALITY AS r ({}, n)",
+                    arrays.join(", "),
+                    self.columns.join(", ")
+                )
+            }
+            Backend::Sqlite => {
+                let json = serde_json::to_string(&self.rows).expect("text always serialises");
+                let columns: Vec<String> = self
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(c, name)| format!("json_extract(j.value, '$[{c}]') AS {name}"))
+                    .collect();
+                format!(
+                    "(SELECT j.key + 1 AS n, {} FROM json_each({}) j) r",
+                    columns.join(", "),
+                    binds.text(json)
+                )
+            }
+        }
+    }
+}
+
+/// A PostgreSQL text array literal: every value quoted, `"` and `\` escaped, NULL bare.
+fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
+    let quoted: Vec<String> = values
+        .map(|value| match value {
+            Some(text) => format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")),
+            None => "NULL".to_owned(),
+        })
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
 /// How many ids one `in_id_list` statement takes: big enough that a statement's round trip is
 /// small beside its work, small enough to keep each statement's memory modest.
 pub(crate) const ID_LIST_CHUNK: usize = 10_000;
