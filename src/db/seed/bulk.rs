@@ -126,11 +126,13 @@ pub async fn bulk_with(
             ],
         ),
         // Orders: a Premium company's batch came from its assigned order; a company on trial
-        // has asked to upgrade. Each was requested a minute apart, the last a day before.
+        // has asked to upgrade. They were requested a minute apart, the last when the batches
+        // were assigned. An order asks for 100,000 seats at most (a bigger batch took several).
         (
             format!(
                 "{} INSERT INTO orders (id, company_id, partner_id, kind, quantity, state, \
-                 requested_at, decided_at) SELECT $1 + n, $2 + n, $3, 'premium', $4 + 10, \
+                 requested_at, decided_at) SELECT $1 + n, $2 + n, $3, 'premium', \
+                 CASE WHEN $4 + 10 > 100000 THEN 100000 ELSE $4 + 10 END, \
                  CASE WHEN n % 10 = 0 THEN 'requested' ELSE 'assigned' END, $5 - 60 * ($6 - n), \
                  CASE WHEN n % 10 = 0 THEN NULL ELSE $5 END FROM seq",
                 seq("$6")
