@@ -127,17 +127,27 @@ pub struct ActivityFilter {
     pub actor: Option<UserId>,
 }
 
-/// Entries about companies beneath `partner`, newest first, one page before `before`. Unfiltered,
-/// it walks each partner of the subtree by its Activity index (`Subtree`), a page deep; a filter
-/// walks its own index (the company's or the actor's entries) and keeps those beneath `partner`.
-pub async fn beneath(
+/// Whose entries a list reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivityOf {
+    /// Every company beneath the partner (and the partner's own security events).
+    Partner(PartnerId),
+    /// One company's.
+    Company(CompanyId),
+}
+
+/// Entries of `of`, newest first, one page before `before`. A partner's, unfiltered, walks each
+/// partner of the subtree by `activity_partner` (`Subtree`), a page deep; a filter walks its own
+/// index (the company's or the actor's entries) and keeps those beneath the partner; a company's
+/// reads `activity_company`.
+pub async fn list(
     db: &Db,
-    partner: PartnerId,
+    of: ActivityOf,
     filter: ActivityFilter,
     before: Option<i64>,
     limit: u32,
 ) -> DbResult<Page<ActivityRow, i64>> {
-    let query = beneath_query(db, partner, filter, before, limit).await?;
+    let query = list_query(db, of, filter, before, limit).await?;
     let rows = query
         .binds
         .apply_rows(sqlx::query(&query.sql))
@@ -160,10 +170,10 @@ pub async fn beneath(
     Ok(Page::from_rows(items, limit, |a| a.id))
 }
 
-/// The query `beneath` runs.
-pub async fn beneath_query(
+/// The query `list` runs.
+pub async fn list_query(
     db: &Db,
-    partner: PartnerId,
+    of: ActivityOf,
     filter: ActivityFilter,
     before: Option<i64>,
     limit: u32,
@@ -179,12 +189,16 @@ pub async fn beneath_query(
     if let Some(before) = before {
         matching += &format!(" AND a.id < {}", binds.int(before));
     }
-    let arms = if filter.company.is_none() && filter.actor.is_none() {
-        Subtree::of(db, partner)
-            .await?
-            .arms("a.partner_id", &mut binds)
-    } else {
-        vec![beneath_partner("a.partner_id", binds.int_at(partner.0))]
+    let arms = match of {
+        ActivityOf::Partner(partner) if filter.company.is_none() && filter.actor.is_none() => {
+            Subtree::of(db, partner)
+                .await?
+                .arms("a.partner_id", &mut binds)
+        }
+        ActivityOf::Partner(partner) => {
+            vec![beneath_partner("a.partner_id", binds.int_at(partner.0))]
+        }
+        ActivityOf::Company(company) => vec![format!("a.company_id = {}", binds.int(company.0))],
     };
     let fetch = binds.int(i64::from(limit) + 1);
     let arms: Vec<String> = arms

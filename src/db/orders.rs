@@ -221,10 +221,12 @@ impl Seller {
     /// to distributors. A test on both databases holds the two to the same answer.
     pub(crate) fn condition(self, n: usize) -> (String, i64) {
         match self {
+            // The subquery names no column of `o` or `c`, so the planner reads each partner's
+            // orders by index rather than testing every order of the instance.
             Seller::Partner(partner) => (
                 format!(
                     "o.partner_id IN (SELECT descendant_id FROM partner_ancestors \
-                     WHERE ancestor_id = ${n} AND (depth > 0 OR c.internal = 0))"
+                     WHERE ancestor_id = ${n}) AND (o.partner_id <> ${n} OR c.internal = 0)"
                 ),
                 partner.0,
             ),
@@ -261,14 +263,19 @@ pub enum OrdersTab {
     Assigned,
     /// The partner's own licences: orders of its internal company, asked of the partner above.
     Mine,
+    /// Every order the seller decides, in any state: the API's list.
+    Sold,
 }
 
-/// Add Filter: company name, type, requested between two instants.
+/// Add Filter: company name, type, requested between two instants; the API also filters by
+/// state and by company id.
 #[derive(Clone, Debug, Default)]
 pub struct OrderFilter {
     /// One order, in whatever state (the link of an order email).
     pub order: Option<OrderId>,
     pub company: Option<String>,
+    pub company_id: Option<CompanyId>,
+    pub state: Option<OrderState>,
     pub kind: Option<OrderKind>,
     pub from: Option<Timestamp>,
     pub until: Option<Timestamp>,
@@ -308,7 +315,17 @@ pub async fn for_seller_query(
         (Some(order), _) => matching.push(format!("o.id = {}", binds.int(order.0))),
         (None, OrdersTab::Requested) => matching.push("o.state = 'requested'".to_owned()),
         (None, OrdersTab::Assigned) => matching.push("o.state = 'assigned'".to_owned()),
-        (None, OrdersTab::Mine) => {}
+        (None, OrdersTab::Mine | OrdersTab::Sold) => {}
+    }
+    // Plain equalities where a filter is given, so the planner can read them from an index.
+    if let Some(state) = filter.state {
+        matching.push(format!(
+            "o.state = {}",
+            binds.text(state.as_str().to_owned())
+        ));
+    }
+    if let Some(company) = filter.company_id {
+        matching.push(format!("o.company_id = {}", binds.int(company.0)));
     }
     if let Some(name) = &filter.company {
         let pattern = binds.text(format!("%{}%", like_escape(&name.trim().to_lowercase())));

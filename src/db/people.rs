@@ -25,6 +25,34 @@ pub struct UserLine {
     pub licence: LicenceStatus,
 }
 
+/// The Users section's columns of users `u`.
+fn line_columns() -> String {
+    format!(
+        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, \
+           u.department, {FACTS_COLUMNS} FROM users u"
+    )
+}
+
+fn line(r: &sqlx::any::AnyRow, company: &AuthorisedCompany, now: Timestamp) -> DbResult<UserLine> {
+    let user = users::company_user_facts(r)?;
+    let Role::Company {
+        manager, learner, ..
+    } = user.role
+    else {
+        unreachable!("company_user_facts gives company roles");
+    };
+    Ok(UserLine {
+        id: UserId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        department: r.try_get("department")?,
+        manager,
+        learner,
+        deactivated: user.deactivated,
+        licence: licence_status(&user, &company.facts, now),
+    })
+}
+
 /// The company's users by id, one page after `after`.
 pub async fn list(
     db: &Db,
@@ -34,9 +62,8 @@ pub async fn list(
     now: Timestamp,
 ) -> DbResult<Page<UserLine, UserId>> {
     let rows = sqlx::query(&format!(
-        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, \
-           u.department, {FACTS_COLUMNS} FROM users u WHERE u.company_id = $1 AND u.id > $2 \
-         ORDER BY u.id LIMIT $3"
+        "{} WHERE u.company_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3",
+        line_columns()
     ))
     .bind(company.id().0)
     .bind(after.map_or(0, |u| u.0))
@@ -45,27 +72,28 @@ pub async fn list(
     .await?;
     let items = rows
         .iter()
-        .map(|r| {
-            let user = users::company_user_facts(r)?;
-            let Role::Company {
-                manager, learner, ..
-            } = user.role
-            else {
-                unreachable!("company_user_facts gives company roles");
-            };
-            Ok(UserLine {
-                id: UserId(r.try_get("id")?),
-                name: r.try_get("name")?,
-                email: r.try_get("email")?,
-                department: r.try_get("department")?,
-                manager,
-                learner,
-                deactivated: user.deactivated,
-                licence: licence_status(&user, &company.facts, now),
-            })
-        })
+        .map(|r| line(r, company, now))
         .collect::<DbResult<Vec<_>>>()?;
     Ok(Page::from_rows(items, limit, |u| u.id))
+}
+
+/// User `user` of the company as the Users section lists them; another company's is not found.
+pub async fn one(
+    db: &Db,
+    company: &AuthorisedCompany,
+    user: UserId,
+    now: Timestamp,
+) -> DbResult<UserLine> {
+    let row = sqlx::query(&format!(
+        "{} WHERE u.company_id = $1 AND u.id = $2",
+        line_columns()
+    ))
+    .bind(company.id().0)
+    .bind(user.0)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(DbError::NotFound)?;
+    line(&row, company, now)
 }
 
 /// Which of `emails` already belong to a user (of any tenant: an email signs in to one account).

@@ -42,6 +42,18 @@ pub async fn list(
     Ok(people::list(&ops.db, company, after, limit, now).await?)
 }
 
+/// One user of the company, as the Users section lists them.
+pub async fn get(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    user: UserId,
+) -> OpResult<crate::db::people::UserLine> {
+    let now = ops.now();
+    caller.require(Action::View, Some(company), now)?;
+    Ok(people::one(&ops.db, company, user, now).await?)
+}
+
 /// What Add User did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Added {
@@ -193,6 +205,9 @@ async fn addresses_in_use(
 #[derive(Clone, Debug, Default)]
 pub struct ImportOutcome {
     pub imported: usize,
+    /// The new users, with the line (or list index) each came from, in order.
+    pub created: Vec<(u64, UserId)>,
+    /// How many new learners got a seat: the first ones, while free seats lasted.
     pub seated: usize,
     /// Rows whose address already belongs to an account (where is not said).
     pub rejected: Vec<RejectedRow>,
@@ -234,6 +249,9 @@ pub async fn import(
     if created.is_empty() {
         return Ok(outcome);
     }
+    let ids: Vec<UserId> = created.iter().map(|&(_, user)| user).collect();
+    outcome.created = created;
+    let created = ids;
     let backend = ops.db.backend();
     outcome.seated = write_retrying!(ops.db, |tx| {
         let entry = Entry::UsersImported {
@@ -254,7 +272,7 @@ async fn import_chunk(
     ops: &Ops,
     company: &AuthorisedCompany,
     rows: &[UserRow],
-    created: &mut Vec<UserId>,
+    created: &mut Vec<(u64, UserId)>,
     outcome: &mut ImportOutcome,
     now: Timestamp,
 ) -> DbResult<()> {
@@ -271,6 +289,7 @@ async fn import_chunk(
             continue;
         }
         people.push((
+            row.line,
             &row.email,
             PersonName::truncated(&row.first_name),
             PersonName::truncated(&row.last_name),
@@ -279,7 +298,7 @@ async fn import_chunk(
     }
     let learners: Vec<NewLearner> = people
         .iter()
-        .map(|(email, first_name, last_name, department)| NewLearner {
+        .map(|(_, email, first_name, last_name, department)| NewLearner {
             email,
             first_name,
             last_name,
@@ -301,7 +320,7 @@ async fn import_chunk(
         .collect();
     notify::welcomes(tx, backend, &ops.links, &welcomes, now).await?;
     events::users_created(tx, company.id(), &ids, now).await?;
-    created.extend(ids);
+    created.extend(people.iter().map(|p| p.0).zip(ids));
     Ok(())
 }
 

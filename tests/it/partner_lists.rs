@@ -3,7 +3,7 @@
 //! here row by row.
 
 use jiff::SignedDuration;
-use seatledger::db::activity::{self, ActivityFilter};
+use seatledger::db::activity::{self, ActivityFilter, ActivityOf};
 use seatledger::db::companies::{self, CompanyFilter};
 use seatledger::db::orders::{self, OrderFilter, OrdersTab, Seller};
 use seatledger::db::{Actor, Scope};
@@ -185,9 +185,15 @@ async fn partner_lists_page_through_the_whole_subtree_once_in_order(db: TestDb) 
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = activity::beneath(&db, top, ActivityFilter::default(), before, 4)
-            .await
-            .unwrap();
+        let page = activity::list(
+            &db,
+            ActivityOf::Partner(top),
+            ActivityFilter::default(),
+            before,
+            4,
+        )
+        .await
+        .unwrap();
         seen.extend(page.items.iter().map(|a| a.id));
         match page.next {
             Some(next) => before = Some(next),

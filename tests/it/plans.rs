@@ -5,10 +5,11 @@
 
 use sqlx::Row;
 
-use seatledger::db::activity::{self, ActivityFilter};
+use seatledger::db::activity::{self, ActivityFilter, ActivityOf};
 use seatledger::db::companies::{self, CompanyFilter};
 use seatledger::db::orders::{self, OrderFilter, OrdersTab, Seller};
 use seatledger::db::{Backend, Db, Scope, licences, seed};
+use seatledger::domain::OrderState;
 
 use crate::support::{World, postgres, sqlite, t0};
 
@@ -75,15 +76,28 @@ async fn partner_list_plans(db: &Db, companies: u64) -> Vec<(&'static str, Vec<S
         ),
         (
             "Activity",
-            activity::beneath_query(db, partner, ActivityFilter::default(), None, 25).await,
+            activity::list_query(
+                db,
+                ActivityOf::Partner(partner),
+                ActivityFilter::default(),
+                None,
+                25,
+            )
+            .await,
         ),
     ];
-    for (name, tab) in [
-        ("Requested", OrdersTab::Requested),
-        ("Assigned", OrdersTab::Assigned),
-        ("My Orders", OrdersTab::Mine),
+    let requested = OrderFilter {
+        state: Some(OrderState::Requested),
+        ..OrderFilter::default()
+    };
+    for (name, tab, filter) in [
+        ("Requested", OrdersTab::Requested, OrderFilter::default()),
+        ("Assigned", OrdersTab::Assigned, OrderFilter::default()),
+        ("My Orders", OrdersTab::Mine, OrderFilter::default()),
+        // The API's list of every order sold, whole and by state.
+        ("Sold", OrdersTab::Sold, OrderFilter::default()),
+        ("Sold, requested", OrdersTab::Sold, requested),
     ] {
-        let filter = OrderFilter::default();
         plans.push((
             name,
             orders::for_seller_query(db, seller, tab, &filter, None, 25).await,
@@ -131,6 +145,7 @@ async fn partner_lists_walk_each_partner_by_index_and_search_names_by_trigram() 
             "Company search" => "company_names VIRTUAL TABLE INDEX 0:M",
             "Activity" => "activity_partner (partner_id=?)",
             "My Orders" => "orders_company (company_id=?)",
+            "Sold" => "USING INDEX orders_partner_requested (partner_id=?)",
             _ => "USING INDEX orders_partner_state (partner_id=? AND state=?)",
         };
         assert!(
@@ -153,6 +168,7 @@ async fn partner_lists_walk_their_indexes_on_postgres() {
             "Company" => "companies_partner_name",
             "Activity" => "activity_partner",
             "My Orders" => "orders_company",
+            "Sold" => "orders_partner_requested",
             _ => "orders_partner_state",
         };
         assert!(

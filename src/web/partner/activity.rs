@@ -8,7 +8,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::{PAGE, query_string};
-use crate::db::activity::{self, ActivityFilter, ActivityRow};
+use crate::db::activity::{ActivityFilter, ActivityRow};
 use crate::domain::{CompanyId, UserId};
 use crate::web::areas::PartnerArea;
 use crate::web::layout::{Layout, PageResult, render};
@@ -58,7 +58,8 @@ async fn list(
         company: query.company.map(CompanyId),
         actor: query.actor.map(UserId),
     };
-    let page = activity::beneath(&state.ops.db, area.partner, filter, query.before, PAGE).await?;
+    let caller = area.caller.outside_manage_mode();
+    let page = crate::ops::activity::list(&state.ops, &caller, filter, query.before, PAGE).await?;
     // Partner pages show instants in the partner's own time zone.
     let time_zone = crate::db::partners::time_zone(&state.ops.db, area.partner).await?;
     render(ActivityPage {
