@@ -4,7 +4,8 @@
 use jiff::Timestamp;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Actor, Db, DbResult, Page, instant, secs};
+use super::scope::{Subtree, beneath as beneath_partner, merged};
+use super::{Actor, Binds, Built, Db, DbResult, Page, instant, secs};
 use crate::domain::{ApiKeyId, CompanyId, PartnerId, UserId};
 
 /// Appends one entry about `company`.
@@ -135,8 +136,10 @@ pub enum ActivityOf {
     Company(CompanyId),
 }
 
-/// Entries of `of`, newest first, one page before `before`: read by `activity_partner` or
-/// `activity_company` (each is (owner, id)).
+/// Entries of `of`, newest first, one page before `before`. A partner's, unfiltered, walks each
+/// partner of the subtree by `activity_partner` (`Subtree`), a page deep; a filter walks its own
+/// index (the company's or the actor's entries) and keeps those beneath the partner; a company's
+/// reads `activity_company`.
 pub async fn list(
     db: &Db,
     of: ActivityOf,
@@ -144,30 +147,12 @@ pub async fn list(
     before: Option<i64>,
     limit: u32,
 ) -> DbResult<Page<ActivityRow, i64>> {
-    let (whose, value) = match of {
-        ActivityOf::Partner(partner) => (
-            "a.partner_id IN (SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = $1)",
-            partner.0,
-        ),
-        ActivityOf::Company(company) => ("a.company_id = $1", company.0),
-    };
-    let rows = sqlx::query(&format!(
-        "SELECT a.id, a.at, a.action, a.detail, c.name AS company, \
-           COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) || ' <' || u.email || '>' \
-             FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
-           (SELECT o.name FROM companies o WHERE o.id = a.on_behalf_of_company_id) AS on_behalf_of \
-         FROM activity a LEFT JOIN companies c ON c.id = a.company_id \
-         WHERE {whose} \
-           AND ($2 = 0 OR a.company_id = $2) AND ($3 = 0 OR a.actor_user_id = $3) AND a.id < $4 \
-         ORDER BY a.id DESC LIMIT $5",
-    ))
-    .bind(value)
-    .bind(filter.company.map_or(0, |c| c.0))
-    .bind(filter.actor.map_or(0, |u| u.0))
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(db.pool())
-    .await?;
+    let query = list_query(db, of, filter, before, limit).await?;
+    let rows = query
+        .binds
+        .apply_rows(sqlx::query(&query.sql))
+        .fetch_all(db.pool())
+        .await?;
     let items = rows
         .iter()
         .map(|r| {
@@ -183,6 +168,55 @@ pub async fn list(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Page::from_rows(items, limit, |a| a.id))
+}
+
+/// The query `list` runs.
+pub async fn list_query(
+    db: &Db,
+    of: ActivityOf,
+    filter: ActivityFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> DbResult<Built> {
+    let mut binds = Binds::default();
+    let mut matching = String::new();
+    if let Some(company) = filter.company {
+        matching += &format!(" AND a.company_id = {}", binds.int(company.0));
+    }
+    if let Some(actor) = filter.actor {
+        matching += &format!(" AND a.actor_user_id = {}", binds.int(actor.0));
+    }
+    if let Some(before) = before {
+        matching += &format!(" AND a.id < {}", binds.int(before));
+    }
+    let arms = match of {
+        ActivityOf::Partner(partner) if filter.company.is_none() && filter.actor.is_none() => {
+            Subtree::of(db, partner)
+                .await?
+                .arms("a.partner_id", &mut binds)
+        }
+        ActivityOf::Partner(partner) => {
+            vec![beneath_partner("a.partner_id", binds.int_at(partner.0))]
+        }
+        ActivityOf::Company(company) => vec![format!("a.company_id = {}", binds.int(company.0))],
+    };
+    let fetch = binds.int(i64::from(limit) + 1);
+    let arms: Vec<String> = arms
+        .iter()
+        .map(|arm| {
+            format!(
+                "SELECT a.id, a.at, a.action, a.detail, c.name AS company, \
+                   COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) || ' <' || u.email \
+                     || '>' FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
+                   (SELECT o.name FROM companies o WHERE o.id = a.on_behalf_of_company_id) \
+                     AS on_behalf_of \
+                 FROM activity a LEFT JOIN companies c ON c.id = a.company_id \
+                 WHERE {arm}{matching} ORDER BY a.id DESC LIMIT {fetch}"
+            )
+        })
+        .collect();
+    let sql = merged(&arms, "id DESC", &fetch);
+    Ok(Built { sql, binds })
 }
 
 /// The latest `limit` entries about one company, newest first.

@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
-use super::scope::AuthorisedCompany;
-use super::{Db, DbResult, Page, Scope, instant, seats, secs};
+use super::scope::{AuthorisedCompany, Subtree, merged};
+use super::{Backend, Binds, Built, Db, DbResult, Page, Scope, instant, seats, secs};
 use crate::domain::schedule;
 use crate::domain::{
     CompanyFacts, CompanyId, CompanyStatus, Country, OrgName, PartnerId, TimeZoneName, TrialDays,
@@ -286,6 +286,9 @@ pub async fn row(db: &Db, company: &AuthorisedCompany, now: Timestamp) -> DbResu
 
 /// The customer companies in `scope` matching `filter`, in name order, one page after `after`.
 /// Partners' internal companies are not customers and are not listed.
+///
+/// A partner's list walks each partner of its subtree by name (`Subtree`); a name search reads
+/// the matching names by their index and sorts those in scope.
 pub async fn list(
     db: &Db,
     scope: &Scope,
@@ -294,34 +297,84 @@ pub async fn list(
     limit: u32,
     now: Timestamp,
 ) -> DbResult<Page<CompanyRow, CompanyCursor>> {
-    let (condition, value) = scope.companies_condition(1);
-    let status = filter.status.map_or("1 = 1".to_owned(), |s| s.condition(2));
-    let name = filter
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|n| format!("%{}%", like_escape(&n.to_lowercase())));
-    let records: Vec<CompanyListRecord> = sqlx::query_as(&format!(
-        "{} WHERE {condition} AND c.internal = 0 AND {status} \
-           AND ($6 = '' OR LOWER(c.name) LIKE $6 ESCAPE '\\') \
-           AND (c.name > $3 OR (c.name = $3 AND c.id > $4)) \
-         ORDER BY c.name, c.id LIMIT $5",
-        row_select(2)
-    ))
-    .bind(value)
-    .bind(secs(now))
-    .bind(after.map_or("", |a| a.name.as_str()))
-    .bind(after.map_or(0, |a| a.id.0))
-    .bind(i64::from(limit) + 1)
-    .bind(name.unwrap_or_default())
-    .fetch_all(db.pool())
-    .await?;
+    let query = list_query(db, scope, filter, after, limit, now).await?;
+    let records: Vec<CompanyListRecord> = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .fetch_all(db.pool())
+        .await?;
     let items = records.into_iter().map(|r| r.row(now)).collect();
     Ok(Page::from_rows(items, limit, |c| CompanyCursor {
         name: c.name.clone(),
         id: c.id,
     }))
+}
+
+/// The query `list` runs.
+pub async fn list_query(
+    db: &Db,
+    scope: &Scope,
+    filter: &CompanyFilter,
+    after: Option<&CompanyCursor>,
+    limit: u32,
+    now: Timestamp,
+) -> DbResult<Built> {
+    let mut binds = Binds::default();
+    let now_at = binds.int_at(secs(now));
+    let status = filter
+        .status
+        .map_or("1 = 1".to_owned(), |s| s.condition(now_at));
+    let after_name = binds.text(after.map_or(String::new(), |a| a.name.clone()));
+    let after_id = binds.int(after.map_or(0, |a| a.id.0));
+    let fetch = binds.int(i64::from(limit) + 1);
+    let mut matching =
+        format!("c.internal = 0 AND {status} AND (c.name, c.id) > ({after_name}, {after_id})");
+    let name = filter
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let arms = match (name, scope) {
+        (None, Scope::Partner(partner)) => Subtree::of(db, *partner)
+            .await?
+            .arms("c.partner_id", &mut binds),
+        _ => {
+            if let Some(name) = name {
+                let condition = name_matches(db.backend(), name, &mut binds);
+                matching = format!("{matching} AND {condition}");
+            }
+            let (condition, value) = scope.companies_condition(binds.next());
+            binds.int(value);
+            vec![condition]
+        }
+    };
+    let arms: Vec<String> = arms
+        .iter()
+        .map(|arm| {
+            format!(
+                "{} WHERE {arm} AND {matching} ORDER BY c.name, c.id LIMIT {fetch}",
+                row_select(now_at)
+            )
+        })
+        .collect();
+    let sql = merged(&arms, "name, id", &fetch);
+    Ok(Built { sql, binds })
+}
+
+/// Companies `c` whose name contains `name`, in any case, read by an index: SQLite's trigram
+/// index (`company_names`, which needs three characters) or PostgreSQL's trigram index on
+/// `LOWER(name)`. A shorter text on SQLite reads every name in scope.
+fn name_matches(backend: Backend, name: &str, binds: &mut Binds) -> String {
+    let lower = name.to_lowercase();
+    if backend == Backend::Sqlite && lower.chars().count() >= 3 {
+        // One FTS5 phrase: inside double quotes every character is literal but `"`, doubled.
+        let phrase = binds.text(format!("\"{}\"", lower.replace('"', "\"\"")));
+        return format!(
+            "c.id IN (SELECT rowid FROM company_names WHERE company_names MATCH {phrase})"
+        );
+    }
+    let pattern = binds.text(format!("%{}%", like_escape(&lower)));
+    format!("LOWER(c.name) LIKE {pattern} ESCAPE '\\'")
 }
 
 /// `text` with LIKE's wildcards escaped (`\` is the escape character).

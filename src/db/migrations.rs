@@ -63,6 +63,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_company_reads.sql"),
     migration!(15, "0015_console.sql"),
     migration!(16, "0016_api_lists.sql"),
+    migration!(17, "0017_partner_lists.sql"),
 ];
 
 /// The newest migration this seatledger knows.

@@ -35,7 +35,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
 
 use crate::domain::{CompanyId, UserId};
 
@@ -282,6 +282,74 @@ pub(crate) fn id_list(backend: Backend, ids: impl IntoIterator<Item = i64>) -> S
     }
 }
 
+/// Rows of text columns bound as whole columns, for one `INSERT ... SELECT ... FROM` over them
+/// instead of a statement per row: PostgreSQL unnests one text array per column, SQLite reads
+/// one JSON array of rows. The rows read as `r` with the named columns and `r.n`, their place
+/// from 1.
+pub(crate) struct TextRows {
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Option<String>>>,
+}
+
+impl TextRows {
+    pub(crate) fn new(columns: &'static [&'static str]) -> Self {
+        Self {
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row of one value per column (`None` is NULL).
+    pub(crate) fn push(&mut self, row: Vec<Option<String>>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+
+    /// `FROM` text reading the rows, its values bound in `binds`.
+    pub(crate) fn source(&self, backend: Backend, binds: &mut Binds) -> String {
+        match backend {
+            Backend::Postgres => {
+                let arrays: Vec<String> = (0..self.columns.len())
+                    .map(|c| {
+                        let values = self.rows.iter().map(|row| row[c].as_deref());
+                        format!("CAST({} AS TEXT[])", binds.text(text_array(values)))
+                    })
+                    .collect();
+                format!(
+                    "unnest({}) WITH ORDINALITY AS r ({}, n)",
+                    arrays.join(", "),
+                    self.columns.join(", ")
+                )
+            }
+            Backend::Sqlite => {
+                let json = serde_json::to_string(&self.rows).expect("text always serialises");
+                let columns: Vec<String> = self
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(c, name)| format!("json_extract(j.value, '$[{c}]') AS {name}"))
+                    .collect();
+                format!(
+                    "(SELECT j.key + 1 AS n, {} FROM json_each({}) j) r",
+                    columns.join(", "),
+                    binds.text(json)
+                )
+            }
+        }
+    }
+}
+
+/// A PostgreSQL text array literal: every value quoted, `"` and `\` escaped, NULL bare.
+fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
+    let quoted: Vec<String> = values
+        .map(|value| match value {
+            Some(text) => format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")),
+            None => "NULL".to_owned(),
+        })
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
 /// How many ids one `in_id_list` statement takes: big enough that a statement's round trip is
 /// small beside its work, small enough to keep each statement's memory modest.
 pub(crate) const ID_LIST_CHUNK: usize = 10_000;
@@ -289,6 +357,97 @@ pub(crate) const ID_LIST_CHUNK: usize = 10_000;
 /// How many values one `IN (...)` list carries: well within both databases' bind limits, and
 /// small, since the cost of binding grows faster than the number of parameters.
 pub(crate) const CHUNK: usize = 250;
+
+/// Bind values of a query built piece by piece: each `$n` is handed out as it is used, so the
+/// text never names a parameter it does not bind (PostgreSQL refuses both ways).
+#[derive(Default)]
+pub(crate) struct Binds {
+    values: Vec<Value>,
+}
+
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+impl Binds {
+    pub(crate) fn int(&mut self, v: i64) -> String {
+        self.values.push(Value::Int(v));
+        format!("${}", self.values.len())
+    }
+
+    /// The number the next value will take.
+    pub(crate) fn next(&self) -> usize {
+        self.values.len() + 1
+    }
+
+    /// `int`, answering the parameter's number (for SQL builders that take one).
+    pub(crate) fn int_at(&mut self, v: i64) -> usize {
+        self.int(v);
+        self.values.len()
+    }
+
+    pub(crate) fn text(&mut self, v: String) -> String {
+        self.values.push(Value::Text(v));
+        format!("${}", self.values.len())
+    }
+
+    pub(crate) fn apply<'q, O>(
+        &self,
+        mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+        for value in &self.values {
+            query = match value {
+                Value::Int(v) => query.bind(*v),
+                Value::Text(v) => query.bind(v.clone()),
+            };
+        }
+        query
+    }
+}
+
+impl Binds {
+    /// `apply` for a query read by column name.
+    pub(crate) fn apply_rows<'q>(
+        &self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for value in &self.values {
+            query = match value {
+                Value::Int(v) => query.bind(*v),
+                Value::Text(v) => query.bind(v.clone()),
+            };
+        }
+        query
+    }
+}
+
+/// A list's query as built for its arguments, kept whole so that a test can ask the database
+/// how it would run it.
+pub struct Built {
+    pub(crate) sql: String,
+    pub(crate) binds: Binds,
+}
+
+impl Built {
+    /// The plan's steps on `conn`: SQLite's `EXPLAIN QUERY PLAN` details, PostgreSQL's
+    /// `EXPLAIN` lines.
+    pub async fn plan(&self, backend: Backend, conn: &mut AnyConnection) -> DbResult<Vec<String>> {
+        let (explain, column) = match backend {
+            Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {}", self.sql), "detail"),
+            Backend::Postgres => (format!("EXPLAIN {}", self.sql), "QUERY PLAN"),
+        };
+        let rows = self
+            .binds
+            .apply_rows(sqlx::query(&explain))
+            .fetch_all(conn)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get(column))
+            .collect::<Result<_, _>>()?)
+    }
+}
 
 /// An instant as stored: Unix seconds.
 pub(crate) fn secs(t: Timestamp) -> i64 {

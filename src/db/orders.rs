@@ -4,8 +4,10 @@ use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
 use super::companies::like_escape;
-use super::scope::AuthorisedCompany;
-use super::{Backend, Db, DbError, DbResult, Page, Scope, instant, parse_stored, secs};
+use super::scope::{AuthorisedCompany, Subtree, merged};
+use super::{
+    Backend, Binds, Built, Db, DbError, DbResult, Page, Scope, instant, parse_stored, secs,
+};
 use crate::domain::{CompanyId, OrderId, OrderKind, OrderState, PartnerId, SeatCount, UserId};
 
 /// A request for licences to store.
@@ -279,59 +281,8 @@ pub struct OrderFilter {
     pub until: Option<Timestamp>,
 }
 
-/// The SQL of `for_seller` (11 parameters, `$1` the seller) and the value of `$1`.
-fn seller_sql(seller: Seller, tab: OrdersTab, filter: &OrderFilter) -> (String, i64) {
-    let (whose, value) = match (tab, seller) {
-        (OrdersTab::Mine, Seller::Partner(partner)) => {
-            ("c.internal = 1 AND c.partner_id = $1".to_owned(), partner.0)
-        }
-        (OrdersTab::Mine, Seller::Operator) => ("CAST($1 AS BIGINT) <> 0".to_owned(), 0),
-        _ => seller.condition(1),
-    };
-    let state = match tab {
-        _ if filter.order.is_some() => "1 = 1",
-        OrdersTab::Requested => "o.state = 'requested'",
-        OrdersTab::Assigned => "o.state = 'assigned'",
-        OrdersTab::Mine | OrdersTab::Sold => "1 = 1",
-    };
-    // Plain equalities where a filter is given, so the planner can read them from an index.
-    let state_filter = if filter.state.is_some() {
-        "o.state = $10"
-    } else {
-        "$10 = ''"
-    };
-    let company_filter = if filter.company_id.is_some() {
-        "o.company_id = $11"
-    } else {
-        "$11 = 0"
-    };
-    let sql = format!(
-        "SELECT {ORDER_COLUMNS} FROM orders o JOIN companies c ON c.id = o.company_id \
-         WHERE {whose} AND {state} \
-           AND ($2 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\') AND ($3 = '' OR o.kind = $3) \
-           AND o.requested_at >= $4 AND o.requested_at < $5 \
-           AND (o.requested_at < $6 OR (o.requested_at = $6 AND o.id < $7)) \
-           AND ($9 = 0 OR o.id = $9) AND {state_filter} AND {company_filter} \
-         ORDER BY o.requested_at DESC, o.id DESC LIMIT $8"
-    );
-    (sql, value)
-}
-
-/// The SQL of a partner's list of every order it sells, without and with a state filter: what
-/// a test asks the database to plan (11 parameters, `$1` the partner, `$10` the state).
-pub fn sold_queries() -> Vec<String> {
-    let seller = Seller::Partner(PartnerId(1));
-    let with_state = OrderFilter {
-        state: Some(OrderState::Requested),
-        ..OrderFilter::default()
-    };
-    [OrderFilter::default(), with_state]
-        .iter()
-        .map(|filter| seller_sql(seller, OrdersTab::Sold, filter).0)
-        .collect()
-}
-
-/// The orders of `seller`'s `tab`, newest first, one page before `before`.
+/// The orders of `seller`'s `tab`, newest first, one page before `before`. A partner's list
+/// walks each partner of its subtree by its orders index (`Subtree`), a page deep.
 pub async fn for_seller(
     db: &Db,
     seller: Seller,
@@ -340,26 +291,97 @@ pub async fn for_seller(
     before: Option<OrderCursor>,
     limit: u32,
 ) -> DbResult<Page<OrderRow, OrderCursor>> {
-    let (sql, value) = seller_sql(seller, tab, filter);
-    let name = filter
-        .company
-        .as_deref()
-        .map(|n| format!("%{}%", like_escape(&n.trim().to_lowercase())));
-    let records = sqlx::query_as(&sql)
-        .bind(value)
-        .bind(name.unwrap_or_default())
-        .bind(filter.kind.map_or("", OrderKind::as_str))
-        .bind(filter.from.map_or(i64::MIN, secs))
-        .bind(filter.until.map_or(i64::MAX, secs))
-        .bind(before.map_or(i64::MAX, |c| c.requested_at))
-        .bind(before.map_or(i64::MAX, |c| c.id.0))
-        .bind(i64::from(limit) + 1)
-        .bind(filter.order.map_or(0, |o| o.0))
-        .bind(filter.state.map_or("", OrderState::as_str))
-        .bind(filter.company_id.map_or(0, |c| c.0))
+    let query = for_seller_query(db, seller, tab, filter, before, limit).await?;
+    let records = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
         .fetch_all(db.pool())
         .await?;
     order_page(records, limit)
+}
+
+/// The query `for_seller` runs.
+pub async fn for_seller_query(
+    db: &Db,
+    seller: Seller,
+    tab: OrdersTab,
+    filter: &OrderFilter,
+    before: Option<OrderCursor>,
+    limit: u32,
+) -> DbResult<Built> {
+    let mut binds = Binds::default();
+    let mut matching = Vec::new();
+    match (filter.order, tab) {
+        (Some(order), _) => matching.push(format!("o.id = {}", binds.int(order.0))),
+        (None, OrdersTab::Requested) => matching.push("o.state = 'requested'".to_owned()),
+        (None, OrdersTab::Assigned) => matching.push("o.state = 'assigned'".to_owned()),
+        (None, OrdersTab::Mine | OrdersTab::Sold) => {}
+    }
+    // Plain equalities where a filter is given, so the planner can read them from an index.
+    if let Some(state) = filter.state {
+        matching.push(format!(
+            "o.state = {}",
+            binds.text(state.as_str().to_owned())
+        ));
+    }
+    if let Some(company) = filter.company_id {
+        matching.push(format!("o.company_id = {}", binds.int(company.0)));
+    }
+    if let Some(name) = &filter.company {
+        let pattern = binds.text(format!("%{}%", like_escape(&name.trim().to_lowercase())));
+        matching.push(format!("LOWER(c.name) LIKE {pattern} ESCAPE '\\'"));
+    }
+    if let Some(kind) = filter.kind {
+        matching.push(format!("o.kind = {}", binds.text(kind.as_str().to_owned())));
+    }
+    if let Some(from) = filter.from {
+        matching.push(format!("o.requested_at >= {}", binds.int(secs(from))));
+    }
+    if let Some(until) = filter.until {
+        matching.push(format!("o.requested_at < {}", binds.int(secs(until))));
+    }
+    if let Some(cursor) = before {
+        let (at, id) = (binds.int(cursor.requested_at), binds.int(cursor.id.0));
+        matching.push(format!("(o.requested_at, o.id) < ({at}, {id})"));
+    }
+    let arms = match (tab, seller) {
+        // A partner's own licences are its internal company's orders.
+        (OrdersTab::Mine, Seller::Partner(partner)) => vec![format!(
+            "o.company_id = (SELECT id FROM companies WHERE partner_id = {} AND internal = 1)",
+            binds.int(partner.0)
+        )],
+        // The operator buys from no one.
+        (OrdersTab::Mine, Seller::Operator) => vec!["1 = 0".to_owned()],
+        // `Seller::condition`, arm by arm: the partner's own internal company buys from above.
+        (_, Seller::Partner(partner)) => {
+            let subtree = Subtree::of(db, partner).await?;
+            let root = binds.int(partner.0);
+            subtree
+                .arms("o.partner_id", &mut binds)
+                .into_iter()
+                .map(|arm| format!("{arm} AND (o.partner_id <> {root} OR c.internal = 0)"))
+                .collect()
+        }
+        (_, Seller::Operator) => {
+            let (condition, value) = seller.condition(binds.next());
+            binds.int(value);
+            vec![condition]
+        }
+    };
+    let fetch = binds.int(i64::from(limit) + 1);
+    let matching: String = matching.iter().map(|m| format!(" AND {m}")).collect();
+    let arms: Vec<String> = arms
+        .iter()
+        .map(|arm| {
+            format!(
+                "SELECT {ORDER_COLUMNS} FROM orders o JOIN companies c ON c.id = o.company_id \
+                 WHERE {arm}{matching} \
+                 ORDER BY o.requested_at DESC, o.id DESC LIMIT {fetch}"
+            )
+        })
+        .collect();
+    let sql = merged(&arms, "requested_at DESC, id DESC", &fetch);
+    Ok(Built { sql, binds })
 }
 
 /// An order read for deciding, locked on PostgreSQL until the transaction ends.

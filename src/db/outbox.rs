@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Backend, Db, DbError, DbResult, Page, instant, secs};
+use super::{Backend, Binds, Db, DbError, DbResult, Page, TextRows, instant, secs};
 use crate::domain::schedule::retry_at;
 use crate::domain::{CompanyId, UserId};
 use crate::email::{RenderedEmail, message_id, without_link_tokens};
@@ -47,6 +47,56 @@ pub async fn queue(
     .execute(&mut **tx)
     .await?;
     Ok(inserted.rows_affected() == 1)
+}
+
+/// `queue` for each of `emails` with one statement.
+pub async fn queue_many(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    emails: &[NewEmail<'_>],
+    now: Timestamp,
+) -> DbResult<()> {
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let mut rows = TextRows::new(&[
+        "idempotency_key",
+        "message_id",
+        "kind",
+        "company_id",
+        "recipient",
+        "subject",
+        "body_text",
+        "body_html",
+    ]);
+    for email in emails {
+        rows.push(vec![
+            Some(email.idempotency_key.clone()),
+            Some(message_id(&email.idempotency_key)),
+            Some(email.kind.to_owned()),
+            email.company.map(|c| c.0.to_string()),
+            Some(email.recipient.to_owned()),
+            Some(email.email.subject.clone()),
+            Some(email.email.text.clone()),
+            Some(email.email.html.clone()),
+        ]);
+    }
+    let mut binds = Binds::default();
+    let source = rows.source(backend, &mut binds);
+    let now = binds.int(secs(now));
+    // `WHERE` before `ON CONFLICT` keeps SQLite from reading the ON as a join's.
+    let sql = format!(
+        "INSERT INTO outbox (idempotency_key, message_id, kind, company_id, recipient, subject, \
+         body_text, body_html, created_at, next_attempt_at) \
+         SELECT r.idempotency_key, r.message_id, r.kind, CAST(r.company_id AS BIGINT), \
+         r.recipient, r.subject, r.body_text, r.body_html, {now}, {now} FROM {source} \
+         WHERE r.n > 0 ORDER BY r.n ON CONFLICT (idempotency_key) DO NOTHING"
+    );
+    binds
+        .apply_rows(sqlx::query(&sql))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// An email as stored.

@@ -14,7 +14,7 @@ use super::companies::StatusFilter;
 use super::licences::without_licence;
 use super::orders::Seller;
 use super::seats::valid_batch;
-use super::{Db, DbResult, Scope, instant, secs};
+use super::{Binds, Db, DbResult, Scope, instant, secs};
 use crate::domain::company::{EXPIRING_WITHIN, NEVER, TRIAL_ENDING_WITHIN};
 use crate::domain::{CompanyFacts, CompanyId, CompanyStatus, UserId};
 
@@ -131,43 +131,6 @@ impl OverviewStatus {
     }
 }
 
-/// Bind values of a query built piece by piece: each `$n` is handed out as it is used, so the
-/// text never names a parameter it does not bind (PostgreSQL refuses both ways).
-#[derive(Default)]
-struct Binds {
-    values: Vec<Value>,
-}
-
-enum Value {
-    Int(i64),
-    Text(String),
-}
-
-impl Binds {
-    fn int(&mut self, v: i64) -> String {
-        self.values.push(Value::Int(v));
-        format!("${}", self.values.len())
-    }
-
-    fn text(&mut self, v: String) -> String {
-        self.values.push(Value::Text(v));
-        format!("${}", self.values.len())
-    }
-
-    fn apply<'q, O>(
-        self,
-        mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
-        for value in self.values {
-            query = match value {
-                Value::Int(v) => query.bind(v),
-                Value::Text(v) => query.bind(v),
-            };
-        }
-        query
-    }
-}
-
 /// The filter of the overview: a status and an account manager, both optional.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OverviewFilter {
@@ -180,8 +143,7 @@ pub struct OverviewFilter {
 fn rows_sql(scope: &Scope, filter: &OverviewFilter, now: Timestamp, binds: &mut Binds) -> String {
     let (scope_condition, scope_value) = scope.companies_condition(1);
     binds.int(scope_value);
-    let now_param = binds.values.len() + 1;
-    binds.int(secs(now));
+    let now_param = binds.int_at(secs(now));
     let soon = binds.int(secs(now.saturating_add(EXPIRING_WITHIN).unwrap_or(now)));
     let valid = valid_batch("b", now_param);
     let on_trial = StatusFilter::FreeTrial.condition(now_param);

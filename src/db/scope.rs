@@ -7,7 +7,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, DbError, DbResult, instant};
+use super::{Binds, Db, DbError, DbResult, instant};
 use crate::domain::{CompanyFacts, CompanyId, PartnerId, UserId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +24,59 @@ pub enum Scope {
 pub(crate) fn beneath(column: &str, param: usize) -> String {
     format!(
         "{column} IN (SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = ${param})"
+    )
+}
+
+/// The most partners a list reads one arm each (see `Subtree`). Past it the list reads the
+/// subtree in one arm and sorts it, keeping well inside SQLite's 500 arms per compound SELECT.
+const MOST_ARMS: usize = 100;
+
+/// A partner and every partner beneath it, read once per list. A list walks each partner's own
+/// index in list order, a page deep, and merges the arms: it then costs a page times the partners
+/// of the subtree, never the rows of the subtree or of the instance. One `IN` over the subtree
+/// would read and sort every row of it, as neither database merges index walks for `IN`.
+#[derive(Clone, Debug)]
+pub(crate) struct Subtree {
+    partners: Vec<i64>,
+}
+
+impl Subtree {
+    pub(crate) async fn of(db: &Db, root: PartnerId) -> DbResult<Self> {
+        let partners = sqlx::query_scalar(
+            "SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = $1 \
+             ORDER BY depth, descendant_id",
+        )
+        .bind(root.0)
+        .fetch_all(db.pool())
+        .await?;
+        Ok(Self { partners })
+    }
+
+    /// One condition on `column` per arm: `column = $n` for each partner, or one `IN` when the
+    /// subtree is too wide.
+    pub(crate) fn arms(&self, column: &str, binds: &mut Binds) -> Vec<String> {
+        if self.partners.len() > MOST_ARMS {
+            let ids: Vec<String> = self.partners.iter().map(|id| binds.int(*id)).collect();
+            return vec![format!("{column} IN ({})", ids.join(", "))];
+        }
+        self.partners
+            .iter()
+            .map(|id| format!("{column} = {}", binds.int(*id)))
+            .collect()
+    }
+}
+
+/// The page of `arms` (SELECTs of a list's rows, each ordered by `order` and limited by `fetch`),
+/// merged. Each arm computes its own rows' columns, so the merge reads no table again.
+pub(crate) fn merged(arms: &[String], order: &str, fetch: &str) -> String {
+    let arms: Vec<String> = arms
+        .iter()
+        .enumerate()
+        .map(|(i, arm)| format!("SELECT * FROM ({arm}) arm{i}"))
+        .collect();
+    format!(
+        "SELECT * FROM ({}) page ORDER BY {order} LIMIT {fetch}",
+        arms.join(" UNION ALL ")
     )
 }
 

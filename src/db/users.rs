@@ -1,11 +1,13 @@
 //! Users and the facts the access rules need about them.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::scope::{AuthorisedCompany, CompanyRecord, Scope};
-use super::{Db, DbError, DbResult, instant, is_unique_violation, secs};
+use super::{Backend, Binds, Db, DbError, DbResult, TextRows, instant, is_unique_violation, secs};
 use crate::domain::{
     CompanyFacts, CompanyId, Department, Email, PartnerId, PersonName, Role, UserFacts, UserId,
 };
@@ -74,6 +76,68 @@ pub async fn create(
         }
     })?;
     Ok(UserId(id))
+}
+
+/// A learner to import: the file's values, already valid.
+#[derive(Clone, Debug)]
+pub struct NewLearner<'a> {
+    pub email: &'a Email,
+    pub first_name: &'a PersonName,
+    pub last_name: &'a PersonName,
+    pub department: Option<&'a Department>,
+}
+
+/// Creates `learners` in `company` with one statement; their ids, in the same order. An address
+/// taken meanwhile is `EmailTaken`, and none of them is created.
+pub async fn create_learners(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    company: CompanyId,
+    learners: &[NewLearner<'_>],
+    now: Timestamp,
+) -> DbResult<Vec<UserId>> {
+    if learners.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = TextRows::new(&["email", "first_name", "last_name", "department"]);
+    for learner in learners {
+        rows.push(vec![
+            Some(learner.email.to_string()),
+            Some(learner.first_name.as_str().to_owned()),
+            Some(learner.last_name.as_str().to_owned()),
+            learner.department.map(|d| d.as_str().to_owned()),
+        ]);
+    }
+    let mut binds = Binds::default();
+    let source = rows.source(backend, &mut binds);
+    let sql = format!(
+        "INSERT INTO users (email, first_name, last_name, department, kind, company_id, \
+         is_manager, is_learner, created_at) \
+         SELECT r.email, r.first_name, r.last_name, r.department, 'company', {}, 0, 1, {} \
+         FROM {source} ORDER BY r.n RETURNING id, email",
+        binds.int(company.0),
+        binds.int(secs(now)),
+    );
+    let created: Vec<(i64, String)> = binds
+        .apply(sqlx::query_as(&sql))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::EmailTaken
+            } else {
+                e.into()
+            }
+        })?;
+    let ids: HashMap<String, i64> = created.into_iter().map(|(id, e)| (e, id)).collect();
+    learners
+        .iter()
+        .map(|learner| {
+            ids.get(learner.email.as_str())
+                .map(|id| UserId(*id))
+                .ok_or_else(|| DbError::Corrupt(format!("{} was not created", learner.email)))
+        })
+        .collect()
 }
 
 /// The columns `company_user_facts` reads about company user `u`: what `domain::access` needs.

@@ -5,12 +5,12 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::Links;
-use crate::db::DbResult;
 use crate::db::orders::OpenOrder;
 use crate::db::outbox::Recipient;
 use crate::db::outbox::{self, NewEmail};
 use crate::db::passwords::{self, LinkPurpose};
 use crate::db::webhooks;
+use crate::db::{Backend, DbResult};
 use crate::domain::access::{RESET_LINK_LIFETIME, WELCOME_LINK_LIFETIME};
 use crate::domain::{CompanyId, Email, EndpointId, OrderId, UserId};
 use crate::email::EmailContent;
@@ -66,21 +66,45 @@ pub(crate) async fn welcome(
         now,
     )
     .await?;
+    outbox::queue(tx, &welcome_email(links, welcome, &token), now).await?;
+    Ok(())
+}
+
+/// `welcome` for each of `welcomes`, with a statement for the links and one for the emails.
+pub(crate) async fn welcomes(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    links: &Links,
+    welcomes: &[Welcome<'_>],
+    now: Timestamp,
+) -> DbResult<()> {
+    let users: Vec<UserId> = welcomes.iter().map(|w| w.user).collect();
+    let purpose = LinkPurpose::Welcome;
+    let tokens =
+        passwords::issue_many(tx, backend, &users, purpose, WELCOME_LINK_LIFETIME, now).await?;
+    let emails: Vec<NewEmail> = welcomes
+        .iter()
+        .zip(&tokens)
+        .map(|(welcome, token)| welcome_email(links, welcome, token))
+        .collect();
+    outbox::queue_many(tx, backend, &emails, now).await
+}
+
+/// The welcome email carrying link `token`.
+fn welcome_email<'a>(links: &Links, welcome: &Welcome<'a>, token: &str) -> NewEmail<'a> {
     let greeting = if welcome.greeting.is_empty() {
         welcome.email.as_str()
     } else {
         welcome.greeting
     };
-    let content = messages::welcome(greeting, welcome.organisation, &links.set_password(&token));
-    let new = NewEmail {
+    let content = messages::welcome(greeting, welcome.organisation, &links.set_password(token));
+    NewEmail {
         idempotency_key: format!("welcome:user:{}:{}", welcome.user, &token[..16]),
         kind: "welcome",
         company: welcome.company,
         recipient: welcome.email.as_str(),
         email: content.render(),
-    };
-    outbox::queue(tx, &new, now).await?;
-    Ok(())
+    }
 }
 
 /// Issues a reset link valid an hour and queues the email carrying it.

@@ -11,7 +11,7 @@ use super::notify::{self, Welcome};
 use super::{Caller, Conflict, Error, OpResult, Ops, Refusal};
 use crate::db::people::{self, Member};
 use crate::db::scope::AuthorisedCompany;
-use crate::db::users::{self, NewUser};
+use crate::db::users::{self, NewLearner, NewUser};
 use crate::db::{Actor, Backend, DbResult, seats, write_retrying};
 use crate::domain::access::ADDRESS_IN_USE_PER_CALLER;
 use crate::domain::allocation::{SeatOccasion, allocates_automatically};
@@ -265,7 +265,8 @@ pub async fn import(
     Ok(outcome)
 }
 
-/// Creates the learners of `rows` whose address is free, noting the others as rejected.
+/// Creates the learners of `rows` whose address is free, noting the others as rejected: the
+/// users, their links and their welcome emails each with one statement.
 async fn import_chunk(
     tx: &mut Transaction<'static, Any>,
     ops: &Ops,
@@ -277,7 +278,7 @@ async fn import_chunk(
 ) -> DbResult<()> {
     let emails: Vec<&Email> = rows.iter().map(|r| &r.email).collect();
     let taken = people::taken_emails(tx, &emails).await?;
-    let first = created.len();
+    let mut people = Vec::new();
     for row in rows {
         if taken.contains(row.email.as_str()) {
             outcome.rejected.push(RejectedRow {
@@ -287,19 +288,40 @@ async fn import_chunk(
             });
             continue;
         }
-        let person = NewPerson {
-            email: row.email.clone(),
-            first_name: PersonName::truncated(&row.first_name),
-            last_name: PersonName::truncated(&row.last_name),
-            department: row.department.as_deref().map(Department::truncated),
-            manager: false,
-            learner: true,
-        };
-        let user = create(tx, ops, company, &person, now).await?;
-        created.push((row.line, user));
+        people.push((
+            row.line,
+            &row.email,
+            PersonName::truncated(&row.first_name),
+            PersonName::truncated(&row.last_name),
+            row.department.as_deref().map(Department::truncated),
+        ));
     }
-    let new: Vec<UserId> = created[first..].iter().map(|&(_, user)| user).collect();
-    events::users_created(tx, company.id(), &new, now).await
+    let learners: Vec<NewLearner> = people
+        .iter()
+        .map(|(_, email, first_name, last_name, department)| NewLearner {
+            email,
+            first_name,
+            last_name,
+            department: department.as_ref(),
+        })
+        .collect();
+    let backend = ops.db.backend();
+    let ids = users::create_learners(tx, backend, company.id(), &learners, now).await?;
+    let welcomes: Vec<Welcome> = learners
+        .iter()
+        .zip(&ids)
+        .map(|(learner, user)| Welcome {
+            user: *user,
+            email: learner.email,
+            greeting: learner.first_name.as_str(),
+            organisation: &company.name,
+            company: Some(company.id()),
+        })
+        .collect();
+    notify::welcomes(tx, backend, &ops.links, &welcomes, now).await?;
+    events::users_created(tx, company.id(), &ids, now).await?;
+    created.extend(people.iter().map(|p| p.0).zip(ids));
+    Ok(())
 }
 
 /// Reads the user to deactivate or delete, refusing the caller themselves and the company's last

@@ -2,8 +2,8 @@
 
 use std::process::{Command, Output};
 
-use seatledger::db::Scope;
 use seatledger::db::companies;
+use seatledger::db::{Backend, Scope};
 
 use crate::on_both_databases;
 use crate::support::{TestDb, World, t0};
@@ -114,7 +114,26 @@ async fn demo_passes_check_and_a_tampered_batch_fails_it(db: TestDb) {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds data"));
 }
 
+/// Every index, constraint and trigger of the schema, as the database describes it.
+async fn schema(db: &TestDb) -> Vec<String> {
+    let sql = match db.backend() {
+        Backend::Sqlite => {
+            "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master"
+        }
+        Backend::Postgres => {
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() UNION ALL \
+             SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE connamespace = CAST(current_schema() AS regnamespace)"
+        }
+    };
+    let mut schema: Vec<String> = sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap();
+    schema.sort();
+    schema
+}
+
 async fn bulk_seed_creates_what_was_asked_and_passes_check(db: TestDb) {
+    // PostgreSQL's seed sets indexes and foreign keys aside while it loads.
+    let before = schema(&db).await;
     for _ in 0..2 {
         let seed = seatledger(&db.url, &["demo", "--companies", "20", "--learners", "5"]);
         assert!(seed.status.success(), "{seed:?}");
@@ -130,6 +149,18 @@ async fn bulk_seed_creates_what_was_asked_and_passes_check(db: TestDb) {
     .unwrap();
     // Every tenth company is on trial; the others hold a seat for each of their 5 learners.
     assert_eq!(counts, (40, 200, 180));
+    assert_eq!(schema(&db).await, before);
+    // Each company has an order: the trials' wait, the others' made their batch.
+    let orders: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM orders WHERE state = 'requested'), \
+           (SELECT COUNT(*) FROM licence_batches b JOIN orders o ON o.id = b.order_id \
+             WHERE o.state = 'assigned' AND o.company_id = b.company_id), \
+           (SELECT COUNT(*) FROM activity WHERE action IN ('order_requested', 'order_assigned'))",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(orders, (4, 36, 40));
     // Each bulk partner has its internal company with its 10 NFR seats.
     let nfr: (i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM companies WHERE internal = 1), \

@@ -29,6 +29,7 @@ mod observe;
 mod operator;
 mod overview;
 mod partner;
+mod partner_lists;
 mod people;
 mod plans;
 mod receiver;

@@ -49,14 +49,14 @@ pub async fn bulk_with(
     .await?;
     let next_id = |table: &str| format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}");
     let mut base = Vec::new();
-    for table in ["companies", "users", "licence_batches", "seats"] {
+    for table in ["companies", "users", "licence_batches", "seats", "orders"] {
         let id: i64 = sqlx::query_scalar(&next_id(table))
             .fetch_one(&mut *tx)
             .await?;
         base.push(id);
     }
-    let [company0, user0, batch0, seat0] = base[..] else {
-        unreachable!("four tables were read");
+    let [company0, user0, batch0, seat0, order0] = base[..] else {
+        unreachable!("five tables were read");
     };
     let (n, m) = (companies as i64, learners as i64);
     let trial_end = secs(now + SignedDuration::from_hours(24 * 20));
@@ -125,11 +125,25 @@ pub async fn bulk_with(
                 I(n * m),
             ],
         ),
+        // Orders: a Premium company's batch came from its assigned order; a company on trial
+        // has asked to upgrade. They were requested a minute apart, the last when the batches
+        // were assigned. An order asks for 100,000 seats at most (a bigger batch took several).
         (
             format!(
-                "{} INSERT INTO licence_batches (id, company_id, kind, quantity, allocated, \
-                 assigned_at, expires_at, due_at) SELECT $1 + n, $2 + n, 'premium', $3 + 10, $3, \
-                 $4, $5, $7 FROM seq WHERE n % 10 <> 0",
+                "{} INSERT INTO orders (id, company_id, partner_id, kind, quantity, state, \
+                 requested_at, decided_at) SELECT $1 + n, $2 + n, $3, 'premium', \
+                 CASE WHEN $4 + 10 > 100000 THEN 100000 ELSE $4 + 10 END, \
+                 CASE WHEN n % 10 = 0 THEN 'requested' ELSE 'assigned' END, $5 - 60 * ($6 - n), \
+                 CASE WHEN n % 10 = 0 THEN NULL ELSE $5 END FROM seq",
+                seq("$6")
+            ),
+            ints(&[order0, company0, partner.0, m, assigned, n]),
+        ),
+        (
+            format!(
+                "{} INSERT INTO licence_batches (id, company_id, order_id, kind, quantity, \
+                 allocated, assigned_at, expires_at, due_at) SELECT $1 + n, $2 + n, $8 + n, \
+                 'premium', $3 + 10, $3, $4, $5, $7 FROM seq WHERE n % 10 <> 0",
                 seq("$6")
             ),
             ints(&[
@@ -140,7 +154,20 @@ pub async fn bulk_with(
                 expires,
                 n,
                 expires - REMINDER_SECS,
+                order0,
             ]),
+        ),
+        // Activity: one entry per order, as the order's request or assignment wrote it.
+        (
+            "INSERT INTO activity (at, partner_id, company_id, action, detail) \
+             SELECT COALESCE(o.decided_at, o.requested_at), o.partner_id, o.company_id, \
+             CASE o.state WHEN 'assigned' THEN 'order_assigned' ELSE 'order_requested' END, \
+             CASE o.state WHEN 'assigned' \
+               THEN 'Assigned order ' || o.id || ': ' || o.quantity || ' Premium licences' \
+               ELSE 'Requested ' || o.quantity || ' Premium licences (order ' || o.id || ')' END \
+             FROM orders o WHERE o.id >= $1 ORDER BY o.id"
+                .to_owned(),
+            ints(&[order0]),
         ),
         (
             format!(
@@ -174,6 +201,36 @@ pub async fn bulk_with(
             ints(&[seat0]),
         ),
     ];
+    // PostgreSQL keeps every index up to date, and checks every foreign key, row by row as a
+    // million rows go in; building an index once over the loaded table, and checking a key
+    // with one join, is several times quicker. So the plain indexes and the foreign keys of the
+    // big tables come off here and go back, as the catalog defined them, before the commit.
+    // (This locks those tables until then: a seed for benchmarks, not for a live instance.)
+    // Indexes behind constraints stay, as foreign keys lean on them.
+    let set_aside: Vec<(String, String)> = match backend {
+        Backend::Postgres => {
+            sqlx::query_as(
+                "SELECT 'DROP INDEX ' || quote_ident(indexname), indexdef FROM pg_indexes \
+                 WHERE schemaname = current_schema() \
+                 AND tablename IN ('users', 'seats', 'seat_events') \
+                 AND indexname NOT IN (SELECT conname FROM pg_constraint) \
+                 UNION ALL \
+                 SELECT 'ALTER TABLE ' || CAST(conrelid AS regclass) || ' DROP CONSTRAINT ' \
+                   || quote_ident(conname), \
+                 'ALTER TABLE ' || CAST(conrelid AS regclass) || ' ADD CONSTRAINT ' \
+                   || quote_ident(conname) || ' ' || pg_get_constraintdef(oid) \
+                 FROM pg_constraint WHERE contype = 'f' AND conrelid IN \
+                 (CAST('users' AS regclass), CAST('seats' AS regclass), \
+                  CAST('seat_events' AS regclass))",
+            )
+            .fetch_all(&mut *tx)
+            .await?
+        }
+        Backend::Sqlite => Vec::new(),
+    };
+    for (drop, _) in &set_aside {
+        tx.execute(drop.as_str()).await?;
+    }
     let steps = statements.len() as u64;
     for (done, (sql, binds)) in statements.into_iter().enumerate() {
         let mut query = sqlx::query(&sql);
@@ -186,9 +243,12 @@ pub async fn bulk_with(
         query.execute(&mut *tx).await?;
         progress.step("demo: tables filled", done as u64 + 1, steps);
     }
+    for (_, restore) in &set_aside {
+        tx.execute(restore.as_str()).await?;
+    }
     if db.backend() == Backend::Postgres {
         // Rows were inserted with explicit ids; move each identity past them.
-        for table in ["companies", "users", "licence_batches", "seats"] {
+        for table in ["companies", "users", "licence_batches", "seats", "orders"] {
             tx.execute(
                 format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
