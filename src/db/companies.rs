@@ -3,7 +3,8 @@
 use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
-use super::scope::AuthorisedCompany;
+use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
+use super::scope::{AuthorisedCompany, Reach};
 use super::{Db, DbResult, Page, Scope, instant, seats, secs};
 use crate::domain::schedule;
 use crate::domain::{
@@ -232,10 +233,19 @@ struct CompanyListRecord {
     seats_total: i64,
     learners: i64,
     account_manager: Option<String>,
+    ends_at: i64,
 }
 
 /// The SELECT of a Company section row over companies `c`, reading `$now` as now.
 fn row_select(now: usize) -> String {
+    format!(
+        "{} FROM companies c JOIN partners p ON p.id = c.partner_id",
+        row_columns(now)
+    )
+}
+
+/// The columns of a Company section row over companies `c` and their partners `p`.
+fn row_columns(now: usize) -> String {
     let valid = seats::valid_batch("b", now);
     format!(
         "SELECT c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, \
@@ -247,8 +257,7 @@ fn row_select(now: usize) -> String {
            (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
              AND u.deactivated_at IS NULL) AS learners, \
            (SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
-             WHERE m.id = c.account_manager_id) AS account_manager \
-         FROM companies c JOIN partners p ON p.id = c.partner_id"
+             WHERE m.id = c.account_manager_id) AS account_manager, {ENDS} AS ends_at"
     )
 }
 
@@ -284,6 +293,144 @@ pub async fn row(db: &Db, company: &AuthorisedCompany, now: Timestamp) -> DbResu
     Ok(record.row(now))
 }
 
+/// The columns the Company section sorts by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CompanySort {
+    #[default]
+    Name,
+    /// When the trial or the licences end (or ended): the date the section shows.
+    Ends,
+}
+
+impl Sort for CompanySort {
+    const ALL: &'static [Self] = &[CompanySort::Name, CompanySort::Ends];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CompanySort::Name => "name",
+            CompanySort::Ends => "ends",
+        }
+    }
+
+    /// Served by `companies_partner_name` and `companies_partner_ends` (partner, key, id).
+    fn key(self) -> (&'static str, bool) {
+        match self {
+            CompanySort::Name => ("c.name", true),
+            CompanySort::Ends => (ENDS, false),
+        }
+    }
+}
+
+/// When a company's trial or licences end: the indexed expression (migration 0018).
+const ENDS: &str = "COALESCE(c.licensed_until, c.trial_ends_at)";
+
+/// The condition of the companies `filter` keeps in `scope` (customers only: partners' internal
+/// companies are not listed), binding its values.
+fn section_condition(
+    (scope, reach): (&Scope, Reach),
+    filter: &CompanyFilter,
+    now: Timestamp,
+    binds: &mut Binds,
+) -> String {
+    let (condition, value) = scope.list_condition(binds.len() + 1, reach);
+    binds.int(value);
+    let now_param = binds.len() + 1;
+    binds.int(secs(now));
+    let status = filter
+        .status
+        .map_or("1 = 1".to_owned(), |s| s.condition(now_param));
+    let name = filter
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map_or("1 = 1".to_owned(), |n| {
+            let pattern = binds.text(format!("%{}%", like_escape(&n.to_lowercase())));
+            format!("LOWER(c.name) LIKE {pattern} ESCAPE '\\'")
+        });
+    format!("{condition} AND c.internal = 0 AND {status} AND {name}")
+}
+
+/// The query of one page of the Company section: the page's ids are picked by walking the sort's
+/// index from the cursor, and only their rows' columns are computed.
+pub fn section_query(
+    scope: (&Scope, Reach),
+    filter: &CompanyFilter,
+    (sort, descending): (CompanySort, bool),
+    seek: &Seek,
+    limit: u32,
+    now: Timestamp,
+) -> Planned {
+    let mut binds = Binds::default();
+    let condition = section_condition(scope, filter, now, &mut binds);
+    let (key, _) = sort.key();
+    let walk = Walk {
+        key,
+        id: "c.id",
+        descending,
+    };
+    let (keyset, order) = walk.sql(seek, limit, &mut binds);
+    // The row's columns read `$2` as now, which the condition bound; the page's few rows are
+    // sorted again by the same order (and collation).
+    let sql = format!(
+        "{} WHERE c.id IN (SELECT c.id FROM companies c WHERE {condition} AND {keyset} {order}) {}",
+        row_select(2),
+        walk.order_by(seek)
+    );
+    Planned { sql, binds }
+}
+
+/// One page of the customer companies in `scope` that `filter` keeps, sorted by `sort`.
+pub async fn section(
+    db: &Db,
+    scope: &Scope,
+    filter: &CompanyFilter,
+    sort: (CompanySort, bool),
+    seek: &Seek,
+    limit: u32,
+    now: Timestamp,
+) -> DbResult<KeysetPage<CompanyRow>> {
+    let reach = super::scope::reach(db, scope).await?;
+    let query = section_query((scope, reach), filter, sort, seek, limit, now);
+    let records: Vec<CompanyListRecord> = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .fetch_all(db.pool())
+        .await?;
+    let sort = sort.0;
+    let page = keyset::page(seek, records, limit, |r| Cursor {
+        key: match sort {
+            CompanySort::Name => SortKey::Text(r.name.clone()),
+            CompanySort::Ends => SortKey::Number(r.ends_at),
+        },
+        id: r.id,
+    });
+    Ok(KeysetPage {
+        rows: page.rows.into_iter().map(|r| r.row(now)).collect(),
+        previous: page.previous,
+        next: page.next,
+    })
+}
+
+/// How many customer companies in `scope` `filter` keeps: the N of "1–50 of N".
+pub async fn section_count(
+    db: &Db,
+    scope: &Scope,
+    filter: &CompanyFilter,
+    now: Timestamp,
+) -> DbResult<i64> {
+    let mut binds = Binds::default();
+    let reach = super::scope::reach(db, scope).await?;
+    let condition = section_condition((scope, reach), filter, now, &mut binds);
+    let (n,): (i64,) = binds
+        .apply(sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM companies c WHERE {condition}"
+        )))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}
+
 /// The customer companies in `scope` matching `filter`, in name order, one page after `after`.
 /// Partners' internal companies are not customers and are not listed.
 pub async fn list(
@@ -294,34 +441,30 @@ pub async fn list(
     limit: u32,
     now: Timestamp,
 ) -> DbResult<Page<CompanyRow, CompanyCursor>> {
-    let (condition, value) = scope.companies_condition(1);
-    let status = filter.status.map_or("1 = 1".to_owned(), |s| s.condition(2));
-    let name = filter
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|n| format!("%{}%", like_escape(&n.to_lowercase())));
-    let records: Vec<CompanyListRecord> = sqlx::query_as(&format!(
-        "{} WHERE {condition} AND c.internal = 0 AND {status} \
-           AND ($6 = '' OR LOWER(c.name) LIKE $6 ESCAPE '\\') \
-           AND (c.name > $3 OR (c.name = $3 AND c.id > $4)) \
-         ORDER BY c.name, c.id LIMIT $5",
-        row_select(2)
-    ))
-    .bind(value)
-    .bind(secs(now))
-    .bind(after.map_or("", |a| a.name.as_str()))
-    .bind(after.map_or(0, |a| a.id.0))
-    .bind(i64::from(limit) + 1)
-    .bind(name.unwrap_or_default())
-    .fetch_all(db.pool())
+    let seek = after.map_or(Seek::First, |a| {
+        Seek::After(Cursor {
+            key: SortKey::Text(a.name.clone()),
+            id: a.id.0,
+        })
+    });
+    let page = section(
+        db,
+        scope,
+        filter,
+        (CompanySort::Name, false),
+        &seek,
+        limit,
+        now,
+    )
     .await?;
-    let items = records.into_iter().map(|r| r.row(now)).collect();
-    Ok(Page::from_rows(items, limit, |c| CompanyCursor {
-        name: c.name.clone(),
-        id: c.id,
-    }))
+    let next = page.next.map(|c| CompanyCursor {
+        name: c.key.to_text(),
+        id: CompanyId(c.id),
+    });
+    Ok(Page {
+        items: page.rows,
+        next,
+    })
 }
 
 /// `text` with LIKE's wildcards escaped (`\` is the escape character).

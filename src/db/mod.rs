@@ -14,6 +14,7 @@ pub mod companies;
 pub mod expiry;
 pub mod idempotency;
 pub mod instance;
+pub mod keyset;
 pub mod licences;
 pub mod limits;
 pub mod migrations;

@@ -4,7 +4,8 @@ use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
 use super::companies::like_escape;
-use super::scope::AuthorisedCompany;
+use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
+use super::scope::{AuthorisedCompany, Reach};
 use super::{Backend, Db, DbError, DbResult, Page, Scope, instant, parse_stored, secs};
 use crate::domain::{CompanyId, OrderId, OrderKind, OrderState, PartnerId, SeatCount, UserId};
 
@@ -105,7 +106,16 @@ const ORDER_COLUMNS: &str = "o.id, o.company_id, c.name AS company_name, c.inter
       AS decided_by";
 
 fn order_page(records: Vec<OrderRecord>, limit: u32) -> DbResult<Page<OrderRow, OrderCursor>> {
-    let items = records
+    Ok(Page::from_rows(order_rows(records)?, limit, |o| {
+        OrderCursor {
+            requested_at: secs(o.requested_at),
+            id: o.id,
+        }
+    }))
+}
+
+fn order_rows(records: Vec<OrderRecord>) -> DbResult<Vec<OrderRow>> {
+    records
         .into_iter()
         .map(|r| {
             Ok(OrderRow {
@@ -123,11 +133,7 @@ fn order_page(records: Vec<OrderRecord>, limit: u32) -> DbResult<Page<OrderRow, 
                 reject_reason: r.reject_reason,
             })
         })
-        .collect::<DbResult<Vec<_>>>()?;
-    Ok(Page::from_rows(items, limit, |o| OrderCursor {
-        requested_at: secs(o.requested_at),
-        id: o.id,
-    }))
+        .collect()
 }
 
 /// The company's orders, newest first; `only` limits them to one state.
@@ -220,9 +226,11 @@ impl Seller {
     pub(crate) fn condition(self, n: usize) -> (String, i64) {
         match self {
             Seller::Partner(partner) => (
+                // Uncorrelated, so the database reads each partner's orders by index; a
+                // partner's own internal company (depth 0) buys from the partner above.
                 format!(
                     "o.partner_id IN (SELECT descendant_id FROM partner_ancestors \
-                     WHERE ancestor_id = ${n} AND (depth > 0 OR c.internal = 0))"
+                     WHERE ancestor_id = ${n}) AND (c.internal = 0 OR o.partner_id <> ${n})"
                 ),
                 partner.0,
             ),
@@ -272,6 +280,171 @@ pub struct OrderFilter {
     pub until: Option<Timestamp>,
 }
 
+/// The columns the Orders tabs sort by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OrderSort {
+    #[default]
+    Requested,
+    Quantity,
+}
+
+impl Sort for OrderSort {
+    const ALL: &'static [Self] = &[OrderSort::Requested, OrderSort::Quantity];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            OrderSort::Requested => "requested",
+            OrderSort::Quantity => "licences",
+        }
+    }
+
+    /// Served by `orders_partner_state` / `orders_partner_state_quantity` (partner, state, key,
+    /// id), and for My Orders `orders_company` / `orders_company_quantity`.
+    fn key(self) -> (&'static str, bool) {
+        match self {
+            OrderSort::Requested => ("o.requested_at", false),
+            OrderSort::Quantity => ("o.quantity", false),
+        }
+    }
+}
+
+/// The condition of `seller`'s `tab` kept by `filter`, binding its values.
+fn seller_condition(
+    seller: Seller,
+    reach: Reach,
+    tab: OrdersTab,
+    filter: &OrderFilter,
+    sort: OrderSort,
+    binds: &mut Binds,
+) -> String {
+    let n = binds.len() + 1;
+    let (whose, value) = match (tab, seller, reach) {
+        (OrdersTab::Mine, Seller::Partner(partner), _) => (
+            "c.internal = 1 AND c.partner_id = $1".replace("$1", &format!("${n}")),
+            partner.0,
+        ),
+        (OrdersTab::Mine, Seller::Operator, _) => (format!("CAST(${n} AS BIGINT) <> 0"), 0),
+        // Without sub-partners, a partner sells to its own customers alone: one index range.
+        (_, Seller::Partner(partner), Reach::OnePartner) => {
+            (format!("o.partner_id = ${n} AND c.internal = 0"), partner.0)
+        }
+        _ => seller.condition(n),
+    };
+    binds.int(value);
+    let state = match tab {
+        _ if filter.order.is_some() => "1 = 1",
+        OrdersTab::Requested => "o.state = 'requested'",
+        OrdersTab::Assigned => "o.state = 'assigned'",
+        OrdersTab::Mine => "1 = 1",
+    };
+    let mut condition = format!("{whose} AND {state}");
+    if let Some(name) = filter.company.as_deref() {
+        let pattern = binds.text(format!("%{}%", like_escape(&name.trim().to_lowercase())));
+        condition += &format!(" AND LOWER(c.name) LIKE {pattern} ESCAPE '\\'");
+    }
+    if let Some(kind) = filter.kind {
+        condition += &format!(" AND o.kind = {}", binds.text(kind.as_str().to_owned()));
+    }
+    // Sorted by another column, the dates only filter the sort's walk: `+` keeps the planner
+    // from reading the date range instead and sorting the tenant's orders.
+    let requested = match sort {
+        OrderSort::Requested => "o.requested_at",
+        OrderSort::Quantity => "+o.requested_at",
+    };
+    if let Some(from) = filter.from {
+        condition += &format!(" AND {requested} >= {}", binds.int(secs(from)));
+    }
+    if let Some(until) = filter.until {
+        condition += &format!(" AND {requested} < {}", binds.int(secs(until)));
+    }
+    if let Some(order) = filter.order {
+        condition += &format!(" AND o.id = {}", binds.int(order.0));
+    }
+    condition
+}
+
+/// The query of one page of `seller`'s `tab`.
+pub fn seller_query(
+    (seller, reach): (Seller, Reach),
+    tab: OrdersTab,
+    filter: &OrderFilter,
+    (sort, descending): (OrderSort, bool),
+    seek: &Seek,
+    limit: u32,
+) -> Planned {
+    let mut binds = Binds::default();
+    let condition = seller_condition(seller, reach, tab, filter, sort, &mut binds);
+    let walk = Walk {
+        key: sort.key().0,
+        id: "o.id",
+        descending,
+    };
+    let (keyset, order) = walk.sql(seek, limit, &mut binds);
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o JOIN companies c ON c.id = o.company_id \
+         WHERE {condition} AND {keyset} {order}"
+    );
+    Planned { sql, binds }
+}
+
+/// One page of `seller`'s `tab`, sorted by `sort`.
+pub async fn seller_page(
+    db: &Db,
+    seller: Seller,
+    tab: OrdersTab,
+    filter: &OrderFilter,
+    sort: (OrderSort, bool),
+    seek: &Seek,
+    limit: u32,
+) -> DbResult<KeysetPage<OrderRow>> {
+    let reach = seller_reach(db, seller).await?;
+    let query = seller_query((seller, reach), tab, filter, sort, seek, limit);
+    let records: Vec<OrderRecord> = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .fetch_all(db.pool())
+        .await?;
+    let page = keyset::page(seek, records, limit, |r| Cursor {
+        key: SortKey::Number(match sort.0 {
+            OrderSort::Requested => r.requested_at,
+            OrderSort::Quantity => r.quantity,
+        }),
+        id: r.id,
+    });
+    Ok(KeysetPage {
+        rows: order_rows(page.rows)?,
+        previous: page.previous,
+        next: page.next,
+    })
+}
+
+/// How many orders `seller`'s `tab` holds that `filter` keeps: the N of "1–50 of N".
+pub async fn seller_count(
+    db: &Db,
+    seller: Seller,
+    tab: OrdersTab,
+    filter: &OrderFilter,
+) -> DbResult<i64> {
+    let reach = seller_reach(db, seller).await?;
+    let mut binds = Binds::default();
+    let condition = seller_condition(seller, reach, tab, filter, OrderSort::Requested, &mut binds);
+    let (n,): (i64,) = binds
+        .apply(sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM orders o JOIN companies c ON c.id = o.company_id \
+             WHERE {condition}"
+        )))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}
+
+async fn seller_reach(db: &Db, seller: Seller) -> DbResult<Reach> {
+    match seller {
+        Seller::Partner(partner) => super::scope::reach(db, &Scope::Partner(partner)).await,
+        Seller::Operator => Ok(Reach::Tree),
+    }
+}
+
 /// The orders of `seller`'s `tab`, newest first, one page before `before`.
 pub async fn for_seller(
     db: &Db,
@@ -281,44 +454,32 @@ pub async fn for_seller(
     before: Option<OrderCursor>,
     limit: u32,
 ) -> DbResult<Page<OrderRow, OrderCursor>> {
-    let (whose, value) = match (tab, seller) {
-        (OrdersTab::Mine, Seller::Partner(partner)) => {
-            ("c.internal = 1 AND c.partner_id = $1".to_owned(), partner.0)
-        }
-        (OrdersTab::Mine, Seller::Operator) => ("CAST($1 AS BIGINT) <> 0".to_owned(), 0),
-        _ => seller.condition(1),
-    };
-    let state = match tab {
-        _ if filter.order.is_some() => "1 = 1",
-        OrdersTab::Requested => "o.state = 'requested'",
-        OrdersTab::Assigned => "o.state = 'assigned'",
-        OrdersTab::Mine => "1 = 1",
-    };
-    let name = filter
-        .company
-        .as_deref()
-        .map(|n| format!("%{}%", like_escape(&n.trim().to_lowercase())));
-    let records = sqlx::query_as(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders o JOIN companies c ON c.id = o.company_id \
-         WHERE {whose} AND {state} \
-           AND ($2 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\') AND ($3 = '' OR o.kind = $3) \
-           AND o.requested_at >= $4 AND o.requested_at < $5 \
-           AND (o.requested_at < $6 OR (o.requested_at = $6 AND o.id < $7)) \
-           AND ($9 = 0 OR o.id = $9) \
-         ORDER BY o.requested_at DESC, o.id DESC LIMIT $8"
-    ))
-    .bind(value)
-    .bind(name.unwrap_or_default())
-    .bind(filter.kind.map_or("", OrderKind::as_str))
-    .bind(filter.from.map_or(i64::MIN, secs))
-    .bind(filter.until.map_or(i64::MAX, secs))
-    .bind(before.map_or(i64::MAX, |c| c.requested_at))
-    .bind(before.map_or(i64::MAX, |c| c.id.0))
-    .bind(i64::from(limit) + 1)
-    .bind(filter.order.map_or(0, |o| o.0))
-    .fetch_all(db.pool())
+    let seek = before.map_or(Seek::First, |c| {
+        Seek::After(Cursor {
+            key: SortKey::Number(c.requested_at),
+            id: c.id.0,
+        })
+    });
+    let page = seller_page(
+        db,
+        seller,
+        tab,
+        filter,
+        (OrderSort::Requested, true),
+        &seek,
+        limit,
+    )
     .await?;
-    order_page(records, limit)
+    Ok(Page {
+        next: page.next.map(|c| OrderCursor {
+            requested_at: match c.key {
+                SortKey::Number(n) => n,
+                SortKey::Text(_) => i64::MAX,
+            },
+            id: OrderId(c.id),
+        }),
+        items: page.rows,
+    })
 }
 
 /// An order read for deciding, locked on PostgreSQL until the transaction ends.

@@ -27,7 +27,44 @@ pub(crate) fn beneath(column: &str, param: usize) -> String {
     )
 }
 
+/// How many partners' companies a partner's lists cover: its own only (one range of each
+/// `(partner_id, sort, id)` index, read in order), or also its sub-partners' (one range each,
+/// merged by the database).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    OnePartner,
+    Tree,
+}
+
+/// The reach of `scope`'s lists: a partner with sub-partners reaches its tree.
+pub async fn reach(db: &Db, scope: &Scope) -> DbResult<Reach> {
+    let Scope::Partner(partner) = scope else {
+        return Ok(Reach::Tree);
+    };
+    let children: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM partners WHERE parent_id = $1 LIMIT 1")
+            .bind(partner.0)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(if children.is_some() {
+        Reach::Tree
+    } else {
+        Reach::OnePartner
+    })
+}
+
 impl Scope {
+    /// `companies_condition` for a list: a partner that reaches no sub-partner names its own
+    /// companies directly, so the list walks one index range in order.
+    pub(crate) fn list_condition(&self, n: usize, reach: Reach) -> (String, i64) {
+        match (self, reach) {
+            (Scope::Partner(partner), Reach::OnePartner) => {
+                (format!("c.partner_id = ${n}"), partner.0)
+            }
+            _ => self.companies_condition(n),
+        }
+    }
+
     /// An SQL condition limiting companies (alias `c`) to this scope, reading bind parameter
     /// `$n`, and the value to bind there.
     pub(crate) fn companies_condition(&self, n: usize) -> (String, i64) {
