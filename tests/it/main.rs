@@ -22,6 +22,7 @@ mod ids;
 mod instances;
 mod isolation;
 mod licences;
+mod lists;
 mod nfr;
 mod observe;
 mod operator;
