@@ -1,17 +1,18 @@
 //! Password hashing: argon2id with a random salt per password. Each hash takes about 19 MiB and
-//! tens of milliseconds, so hashing runs on blocking threads under a concurrency limit sized to
-//! the cores (`Hashing`): a burst of sign-ins waits briefly for a turn, then is told to come back,
-//! instead of taking the server's memory.
+//! tens of milliseconds, so hashing runs under a concurrency limit sized to the cores (`Hashing`):
+//! a burst of sign-ins waits briefly for a turn, then is told to come back, instead of taking the
+//! server's memory. The hashes run on the limit's own threads, one per slot: the allocator keeps
+//! freed memory per thread, so 19 MiB hashed on many pool threads would stay held many times over.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, mpsc};
 use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 pub fn hash(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
@@ -47,11 +48,16 @@ pub async fn hash_blocking(password: String) -> String {
 #[error("every password hashing slot is busy")]
 pub struct HashingBusy;
 
+/// A hash to run, and where its answer goes.
+type Job = Box<dyn FnOnce() + Send>;
+
 /// The limit on password hashes running at once, shared by every request of a server.
 #[derive(Clone, Debug)]
 pub struct Hashing {
     slots: Arc<Semaphore>,
     wait: Duration,
+    /// The hashing threads' queue; they end when the last `Hashing` is dropped.
+    jobs: mpsc::Sender<Job>,
     running: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
 }
@@ -60,11 +66,29 @@ pub struct Hashing {
 const WAIT: Duration = Duration::from_secs(2);
 
 impl Hashing {
-    /// At most `slots` hashes at once; a hash waits up to `wait` for a slot.
+    /// At most `slots` hashes at once, on `slots` threads; a hash waits up to `wait` for a slot.
     pub fn new(slots: usize, wait: Duration) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..slots {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("password-hashing-{n}"))
+                .spawn(move || {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match next {
+                            Ok(job) => job(),
+                            Err(mpsc::RecvError) => return,
+                        }
+                    }
+                })
+                .expect("the system starts a password hashing thread");
+        }
         Self {
             slots: Arc::new(Semaphore::new(slots)),
             wait,
+            jobs,
             running: Arc::default(),
             peak: Arc::default(),
         }
@@ -92,15 +116,18 @@ impl Hashing {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
         let running = self.running.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
+        let (answer, answered) = oneshot::channel();
+        let job = Box::new(move || {
             let outcome = work();
             running.fetch_sub(1, Ordering::SeqCst);
             drop(permit);
-            outcome
-        })
-        .await
-        .expect("password hashing task panicked");
-        Ok(outcome)
+            // The request may have gone; its answer is then not wanted.
+            let _ = answer.send(outcome);
+        });
+        self.jobs
+            .send(job)
+            .expect("the hashing threads live as long as their queue");
+        Ok(answered.await.expect("password hashing thread panicked"))
     }
 
     /// Hashes a new password.
@@ -144,5 +171,23 @@ mod tests {
         let hashing = Hashing::new(0, Duration::ZERO);
         assert_eq!(hashing.hash("pw".into()).await, Err(HashingBusy));
         assert_eq!(hashing.verify("pw".into(), None).await, Err(HashingBusy));
+    }
+
+    #[tokio::test]
+    async fn hashes_run_on_the_limits_own_threads_only() {
+        let hashing = Hashing::new(2, Duration::from_secs(60));
+        let runs = (0..8).map(|_| hashing.run(|| std::thread::current().name().map(str::to_owned)));
+        let mut threads: Vec<_> = futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .map(|name| name.unwrap().unwrap())
+            .collect();
+        threads.sort();
+        threads.dedup();
+        assert!(threads.len() <= 2, "{threads:?}");
+        assert!(
+            threads.iter().all(|t| t.starts_with("password-hashing-")),
+            "{threads:?}"
+        );
     }
 }

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Actor, Db, DbResult, Page, instant, secs};
-use crate::domain::{CompanyId, PartnerId, UserId};
+use crate::domain::{ApiKeyId, CompanyId, PartnerId, UserId};
 
 /// Appends one entry about `company`.
 pub async fn record(
@@ -76,6 +76,33 @@ pub async fn record_about_user(
     .bind(action)
     .bind(detail)
     .bind(user.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Appends an entry about API key `key` to its owner's partner's Activity: a company key's under
+/// its company, a partner key's under the partner. Instance keys belong to no partner: their
+/// events are only logged.
+pub async fn record_about_key(
+    tx: &mut Transaction<'static, Any>,
+    key: ApiKeyId,
+    action: &str,
+    detail: &str,
+    actor: Option<UserId>,
+    now: Timestamp,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO activity (at, partner_id, company_id, actor_user_id, on_behalf_of_company_id, \
+         action, detail) SELECT $1, COALESCE(k.partner_id, c.partner_id), k.company_id, $2, NULL, \
+         $3, $4 FROM api_keys k LEFT JOIN companies c ON c.id = k.company_id \
+         WHERE k.id = $5 AND COALESCE(k.partner_id, c.partner_id) IS NOT NULL",
+    )
+    .bind(secs(now))
+    .bind(actor.map(|u| u.0))
+    .bind(action)
+    .bind(detail)
+    .bind(key.0)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -3,11 +3,11 @@
 //! prefix when a request presents one.
 
 use jiff::Timestamp;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::sessions::token_hash;
-use super::{Db, DbError, DbResult, instant, is_unique_violation, secs};
+use super::{Db, DbError, DbResult, instant, secs};
 use crate::domain::api_keys::{self, PREFIX_LEN, Permissions};
 use crate::domain::{ApiKeyId, CompanyId, KeyName, PartnerId, UserId};
 
@@ -104,16 +104,21 @@ fn random_hex(bytes: usize) -> String {
 }
 
 /// Creates a key; returns its id and the key itself, which is never readable again.
-pub async fn create(db: &Db, new: &NewKey<'_>, now: Timestamp) -> DbResult<(ApiKeyId, String)> {
+pub async fn create(
+    tx: &mut Transaction<'static, Any>,
+    new: &NewKey<'_>,
+    now: Timestamp,
+) -> DbResult<(ApiKeyId, String, String)> {
     let (partner, company) = new.owner.columns();
-    // 48 random bits of prefix rarely collide; a collision draws again.
+    // 48 random bits of prefix rarely collide; a collision draws again. The conflict clause
+    // keeps the transaction usable on PostgreSQL, where a failed insert would abort it.
     for _ in 0..4 {
         let prefix = random_hex(PREFIX_LEN / 2);
         let full = api_keys::compose(&prefix, &random_hex(api_keys::SECRET_LEN / 2));
-        let inserted = sqlx::query_scalar(
+        let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO api_keys (prefix, key_hash, name, permissions, partner_id, company_id, \
              expires_at, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             RETURNING id",
+             ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(&prefix)
         .bind(token_hash(&full))
@@ -124,12 +129,10 @@ pub async fn create(db: &Db, new: &NewKey<'_>, now: Timestamp) -> DbResult<(ApiK
         .bind(new.expires_at.map(secs))
         .bind(new.created_by.map(|u| u.0))
         .bind(secs(now))
-        .fetch_one(db.pool())
-        .await;
-        match inserted {
-            Ok(id) => return Ok((ApiKeyId(id), full)),
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e.into()),
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(id) = inserted {
+            return Ok((ApiKeyId(id), prefix, full));
         }
     }
     Err(DbError::Busy)
@@ -160,15 +163,16 @@ pub async fn count_unrevoked(db: &Db, owner: KeyOwner) -> DbResult<i64> {
 }
 
 /// Revokes the owner's key `id` (again: nothing changes); another owner's key is not found.
+/// Says whether this call revoked it.
 pub async fn revoke(
-    db: &Db,
+    tx: &mut Transaction<'static, Any>,
     owner: KeyOwner,
     id: ApiKeyId,
     by: Option<UserId>,
     now: Timestamp,
-) -> DbResult<ApiKey> {
+) -> DbResult<(ApiKey, bool)> {
     let (condition, value) = owner.condition(2);
-    sqlx::query(&format!(
+    let done = sqlx::query(&format!(
         "UPDATE api_keys SET revoked_at = $3, revoked_by = $4 \
          WHERE id IN (SELECT k.id FROM api_keys k WHERE k.id = $1 AND {condition}) \
          AND revoked_at IS NULL"
@@ -177,16 +181,21 @@ pub async fn revoke(
     .bind(value)
     .bind(secs(now))
     .bind(by.map(|u| u.0))
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
     let row = sqlx::query(&format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = $1 AND {condition}"
     ))
     .bind(id.0)
     .bind(value)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut **tx)
     .await?;
-    row.as_ref().map(key).transpose()?.ok_or(DbError::NotFound)
+    let found = row
+        .as_ref()
+        .map(key)
+        .transpose()?
+        .ok_or(DbError::NotFound)?;
+    Ok((found, done.rows_affected() > 0))
 }
 
 /// The key with `prefix`, whoever owns it: for the operator's command line.
@@ -227,16 +236,21 @@ pub async fn presented(db: &Db, presented: &str) -> DbResult<Option<ApiKey>> {
 }
 
 /// Records that key `id` was used at `now`, unless it was within `granularity` seconds: the
-/// hottest path writes at most once a minute per key.
-pub async fn touch(db: &Db, id: ApiKeyId, now: Timestamp, granularity: i64) -> DbResult<()> {
-    sqlx::query(
+/// hottest path writes at most once a minute per key. Says whether it wrote.
+pub async fn touch(
+    tx: &mut Transaction<'static, Any>,
+    id: ApiKeyId,
+    now: Timestamp,
+    granularity: i64,
+) -> DbResult<bool> {
+    let done = sqlx::query(
         "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
          AND (last_used_at IS NULL OR last_used_at <= $3)",
     )
     .bind(secs(now))
     .bind(id.0)
     .bind(secs(now) - granularity)
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }

@@ -51,9 +51,71 @@ pub struct RejectedRow {
     pub reason: String,
 }
 
+/// Why the file itself refuses a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileRefusal {
+    NotAnEmail,
+    /// The address is on an earlier line (given).
+    DuplicateOf(u64),
+}
+
+impl std::fmt::Display for FileRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotAnEmail => f.write_str("not an email"),
+            Self::DuplicateOf(line) => write!(f, "duplicate of line {line}"),
+        }
+    }
+}
+
+/// A row the file refuses, kept as its place in the table and a reason: a file of nothing but
+/// bad rows costs a few bytes per row until a page or the report reads the values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefusedRow {
+    /// The row's index among the table's rows.
+    index: usize,
+    pub line: u64,
+    pub refusal: FileRefusal,
+}
+
+/// A file's rows checked with a mapping: the rows to import, and the rows the file refuses.
+#[derive(Clone, Debug, Default)]
+pub struct CheckedRows {
+    pub good: Vec<UserRow>,
+    pub refused: Vec<RefusedRow>,
+}
+
+impl CheckedRows {
+    /// Every row not imported in line order, as the page and the report show it: the rows the
+    /// file refuses (their values read from `table`) merged with `in_use`, the rows storage
+    /// refused (in line order too).
+    pub fn rejected<'a>(
+        &'a self,
+        table: &'a CsvTable,
+        columns: UserColumns,
+        in_use: &'a [RejectedRow],
+    ) -> impl Iterator<Item = RejectedRow> + Clone + 'a {
+        let mut refused = self
+            .refused
+            .iter()
+            .map(move |r| RejectedRow {
+                line: r.line,
+                value: table.row(r.index).get(columns.email).to_owned(),
+                reason: r.refusal.to_string(),
+            })
+            .peekable();
+        let mut in_use = in_use.iter().cloned().peekable();
+        std::iter::from_fn(move || match (refused.peek(), in_use.peek()) {
+            (Some(a), Some(b)) if b.line < a.line => in_use.next(),
+            (Some(_), _) => refused.next(),
+            (None, _) => in_use.next(),
+        })
+    }
+}
+
 /// The rows not imported as a CSV report (line, value, reason), spreadsheet-safe: the download
-/// beside the page's first few.
-pub fn report(rows: &[RejectedRow]) -> Vec<u8> {
+/// beside the page's first few. Each row is written as it comes.
+pub fn report(rows: impl IntoIterator<Item = RejectedRow>) -> Vec<u8> {
     let mut report = CsvReport::new();
     report.record(["line", "value", "reason"]);
     for row in rows {
@@ -65,37 +127,31 @@ pub fn report(rows: &[RejectedRow]) -> Vec<u8> {
 
 /// Splits `table` into rows to import and rows refused in the file itself (not an email,
 /// duplicate of an earlier line). Storage refuses emails that already exist.
-pub fn read(table: &CsvTable, columns: UserColumns) -> (Vec<UserRow>, Vec<RejectedRow>) {
-    let mut good = Vec::new();
-    let mut bad = Vec::new();
+pub fn read(table: &CsvTable, columns: UserColumns) -> CheckedRows {
+    let mut checked = CheckedRows::default();
     let mut first_seen: HashMap<String, u64> = HashMap::new();
     let text = |row: CsvRow, column: Option<Column>| {
         column.map_or(String::new(), |c| row.get(c).to_owned())
     };
-    for row in table.rows() {
-        let raw = row.get(columns.email);
-        let email = match Email::parse(raw) {
-            Ok(email) => email,
-            Err(_) => {
-                bad.push(RejectedRow {
-                    line: row.line,
-                    value: raw.to_owned(),
-                    reason: "not an email".into(),
-                });
-                continue;
-            }
+    for (index, row) in table.rows().enumerate() {
+        let refuse = |refusal| RefusedRow {
+            index,
+            line: row.line,
+            refusal,
         };
-        if let Some(first) = first_seen.get(email.as_str()) {
-            bad.push(RejectedRow {
-                line: row.line,
-                value: raw.to_owned(),
-                reason: format!("duplicate of line {first}"),
-            });
+        let Ok(email) = Email::parse(row.get(columns.email)) else {
+            checked.refused.push(refuse(FileRefusal::NotAnEmail));
+            continue;
+        };
+        if let Some(&first) = first_seen.get(email.as_str()) {
+            checked
+                .refused
+                .push(refuse(FileRefusal::DuplicateOf(first)));
             continue;
         }
         first_seen.insert(email.to_string(), row.line);
         let department = text(row, columns.department);
-        good.push(UserRow {
+        checked.good.push(UserRow {
             line: row.line,
             email,
             first_name: text(row, columns.first_name),
@@ -103,7 +159,7 @@ pub fn read(table: &CsvTable, columns: UserColumns) -> (Vec<UserRow>, Vec<Reject
             department: Some(department).filter(|d| !d.is_empty()),
         });
     }
-    (good, bad)
+    checked
 }
 
 #[cfg(test)]
@@ -145,7 +201,8 @@ mod tests {
                 last_name: column(2),
                 department: column(3),
             };
-            let (good, bad) = read(&table, columns);
+            let checked = read(&table, columns);
+            let (good, bad) = (&checked.good, checked.rejected(&table, columns, &[]).collect::<Vec<_>>());
             let mut lines: Vec<u64> = good.iter().map(|r| r.line).chain(bad.iter().map(|r| r.line)).collect();
             lines.sort_unstable();
             prop_assert_eq!(lines, table.rows().map(|r| r.line).collect::<Vec<_>>());
@@ -176,14 +233,52 @@ mod tests {
                 department: Some(column(3))
             }
         );
-        let (good, bad) = read(&table, columns);
+        let checked = read(&table, columns);
+        let (good, bad) = (&checked.good, checked.rejected(&table, columns, &[]));
         assert_eq!(good.len(), 1);
         assert_eq!(good[0].department.as_deref(), Some("Sales"));
         assert_eq!(
-            bad.iter()
-                .map(|b| (b.line, b.reason.as_str()))
-                .collect::<Vec<_>>(),
-            [(3, "not an email"), (4, "duplicate of line 2")]
+            bad.map(|b| (b.line, b.value, b.reason)).collect::<Vec<_>>(),
+            [
+                (3, "nope".into(), "not an email".into()),
+                (4, "ANN@x.com".into(), "duplicate of line 2".into())
+            ]
         );
+    }
+
+    #[test]
+    fn rows_refused_by_storage_are_merged_into_the_files_in_line_order() {
+        let table =
+            csv_table::read(b"Email\nann@x.com\nnope\nbob@x.com\nann@x.com\ncy@x.com\n").unwrap();
+        let columns = UserColumns::guess(&table);
+        let checked = read(&table, columns);
+        let in_use = |line: u64, value: &str| RejectedRow {
+            line,
+            value: value.into(),
+            reason: "address already in use".into(),
+        };
+        let storage = [
+            in_use(2, "ann@x.com"),
+            in_use(4, "bob@x.com"),
+            in_use(6, "cy@x.com"),
+        ];
+        let lines: Vec<(u64, String)> = checked
+            .rejected(&table, columns, &storage)
+            .map(|r| (r.line, r.reason))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (2, "address already in use".into()),
+                (3, "not an email".into()),
+                (4, "address already in use".into()),
+                (5, "duplicate of line 2".into()),
+                (6, "address already in use".into()),
+            ]
+        );
+        let report =
+            String::from_utf8(report(checked.rejected(&table, columns, &storage))).unwrap();
+        assert_eq!(report.lines().count(), 6, "{report}");
+        assert!(report.contains("\n3,nope,not an email\n"), "{report}");
     }
 }

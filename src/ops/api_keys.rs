@@ -5,12 +5,13 @@
 
 use jiff::Timestamp;
 
+use super::audit::{self, KeyEntry};
 use super::{Caller, Conflict, Error, FieldError, OpResult, Ops, Refusal};
 use crate::db::api_keys::{self as store, ApiKey, KeyOwner, NewKey};
 use crate::db::scope::{self, Scope};
 use crate::db::{Actor, partners};
 use crate::domain::api_keys::{Permissions, check_expiry, usable};
-use crate::domain::{Action, ApiKeyId, KeyName, Role};
+use crate::domain::{Action, ApiKeyId, KeyName, Role, UserId};
 
 /// How many unrevoked keys one owner may hold: plenty for its systems, and a list that fits a
 /// page.
@@ -80,7 +81,7 @@ pub async fn create_for(
     ops: &Ops,
     owner: KeyOwner,
     new: &NewApiKey,
-    by: Option<crate::domain::UserId>,
+    by: Option<UserId>,
 ) -> OpResult<Created> {
     let now = ops.now();
     if let Some(expires) = new.expires_at {
@@ -103,19 +104,22 @@ pub async fn create_for(
     if store::count_unrevoked(&ops.db, owner).await? >= i64::from(MAX_KEYS) {
         return Err(Error::Conflict(Conflict::KeyLimit(MAX_KEYS)));
     }
-    let (id, key) = store::create(
-        &ops.db,
-        &NewKey {
-            owner,
-            name: &new.name,
-            permissions: new.permissions,
-            expires_at: new.expires_at,
-            created_by: by,
-        },
-        now,
-    )
-    .await?;
-    tracing::info!(key = %id, ?owner, permissions = %new.permissions, "API key created");
+    let mut tx = ops.db.begin_write().await?;
+    let new_key = NewKey {
+        owner,
+        name: &new.name,
+        permissions: new.permissions,
+        expires_at: new.expires_at,
+        created_by: by,
+    };
+    let (id, prefix, key) = store::create(&mut tx, &new_key, now).await?;
+    let entry = KeyEntry::Created {
+        name: new.name.as_str(),
+        prefix: &prefix,
+    };
+    audit::record_key(&mut tx, id, entry, by, now).await?;
+    tx.commit().await?;
+    tracing::info!(security_event = "api_key_created", key = %id, ?owner, permissions = %new.permissions, "API key created");
     Ok(Created { id, key })
 }
 
@@ -130,17 +134,35 @@ pub async fn list(ops: &Ops, caller: &Caller) -> OpResult<Vec<ApiKey>> {
 pub async fn revoke(ops: &Ops, caller: &Caller, id: ApiKeyId) -> OpResult<ApiKey> {
     let now = ops.now();
     let owner = changing_owner(ops, caller).await?;
-    let key = store::revoke(&ops.db, owner, id, caller.user_id(), now).await?;
-    tracing::info!(key = %id, prefix = %key.prefix, "API key revoked");
+    revoke_key(ops, owner, id, caller.user_id(), now).await
+}
+
+/// Revokes `owner`'s key `id` and, the first time, says so in Activity.
+async fn revoke_key(
+    ops: &Ops,
+    owner: KeyOwner,
+    id: ApiKeyId,
+    by: Option<UserId>,
+    now: Timestamp,
+) -> OpResult<ApiKey> {
+    let mut tx = ops.db.begin_write().await?;
+    let (key, revoked) = store::revoke(&mut tx, owner, id, by, now).await?;
+    if revoked {
+        let entry = KeyEntry::Revoked {
+            name: key.name.as_str(),
+            prefix: &key.prefix,
+        };
+        audit::record_key(&mut tx, id, entry, by, now).await?;
+        tracing::info!(security_event = "api_key_revoked", key = %id, prefix = %key.prefix, "API key revoked");
+    }
+    tx.commit().await?;
     Ok(key)
 }
 
 /// Revokes the key with `prefix`, whoever owns it: the operator's command line.
 pub async fn revoke_by_prefix(ops: &Ops, prefix: &str) -> OpResult<ApiKey> {
     let key = store::by_prefix(&ops.db, prefix.trim()).await?;
-    let key = store::revoke(&ops.db, key.owner, key.id, None, ops.now()).await?;
-    tracing::info!(key = %key.id, prefix = %key.prefix, "API key revoked");
-    Ok(key)
+    revoke_key(ops, key.owner, key.id, None, ops.now()).await
 }
 
 /// A request's key, found and still usable, and the caller it acts as.
@@ -156,18 +178,33 @@ pub struct KeyCaller {
 pub async fn authenticate(ops: &Ops, presented: &str) -> OpResult<Option<KeyCaller>> {
     let now = ops.now();
     let Some(key) = store::presented(&ops.db, presented).await? else {
-        tracing::info!("API request with an unknown key");
+        tracing::info!(
+            security_event = "api_key_refused",
+            "API request with an unknown key"
+        );
         return Ok(None);
     };
     if !usable(key.expires_at, key.revoked_at.is_some(), now) {
-        tracing::info!(key = %key.id, prefix = %key.prefix, "API request with a revoked or expired key");
+        tracing::info!(security_event = "api_key_refused", key = %key.id, prefix = %key.prefix, "API request with a revoked or expired key");
         return Ok(None);
     }
     let due = key
         .last_used_at
         .is_none_or(|at| now.as_second() - at.as_second() >= LAST_USED_GRANULARITY);
     if due {
-        store::touch(&ops.db, key.id, now, LAST_USED_GRANULARITY).await?;
+        let mut tx = ops.db.begin_write().await?;
+        let touched = store::touch(&mut tx, key.id, now, LAST_USED_GRANULARITY).await?;
+        if touched {
+            if key.last_used_at.is_none() {
+                let entry = KeyEntry::FirstUsed {
+                    name: key.name.as_str(),
+                    prefix: &key.prefix,
+                };
+                audit::record_key(&mut tx, key.id, entry, None, now).await?;
+            }
+            tracing::info!(security_event = "api_key_used", key = %key.id, prefix = %key.prefix, "API key in use");
+        }
+        tx.commit().await?;
     }
     let role = match key.owner {
         KeyOwner::Operator => Role::Operator,

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use crate::db::{Actor, DbResult, activity};
-use crate::domain::{CompanyId, OrderId, OrderKind, PartnerId, SeatCount, UserId};
+use crate::domain::{ApiKeyId, CompanyId, OrderId, OrderKind, PartnerId, SeatCount, UserId};
 
 /// One change worth an Activity line.
 pub(crate) enum Entry<'a> {
@@ -224,4 +224,53 @@ pub(crate) async fn record_security(
     now: Timestamp,
 ) -> DbResult<()> {
     activity::record_about_user(tx, user, entry.action(), &entry.detail(), actor, now).await
+}
+
+/// A security event about an API key, in its owner's Activity.
+pub(crate) enum KeyEntry<'a> {
+    Created {
+        name: &'a str,
+        prefix: &'a str,
+    },
+    Revoked {
+        name: &'a str,
+        prefix: &'a str,
+    },
+    /// The key's first request: from here on its last-used time says how it is used.
+    FirstUsed {
+        name: &'a str,
+        prefix: &'a str,
+    },
+}
+
+impl KeyEntry<'_> {
+    fn action(&self) -> &'static str {
+        match self {
+            KeyEntry::Created { .. } => "api_key_created",
+            KeyEntry::Revoked { .. } => "api_key_revoked",
+            KeyEntry::FirstUsed { .. } => "api_key_first_used",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match *self {
+            KeyEntry::Created { name, prefix } => format!("Created API key {name} ({prefix})"),
+            KeyEntry::Revoked { name, prefix } => format!("Revoked API key {name} ({prefix})"),
+            KeyEntry::FirstUsed { name, prefix } => {
+                format!("API key {name} ({prefix}) made its first request")
+            }
+        }
+    }
+}
+
+/// Appends a security event about API key `key` to its owner's Activity; `actor` is who acted in
+/// the console, `None` for the command line or the key itself.
+pub(crate) async fn record_key(
+    tx: &mut Transaction<'static, Any>,
+    key: ApiKeyId,
+    entry: KeyEntry<'_>,
+    actor: Option<UserId>,
+    now: Timestamp,
+) -> DbResult<()> {
+    activity::record_about_key(tx, key, entry.action(), &entry.detail(), actor, now).await
 }

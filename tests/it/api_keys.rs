@@ -187,7 +187,8 @@ async fn a_bad_key_form_names_each_field_and_creates_nothing() {
 
 on_both_databases!(
     a_key_works_only_whole_and_only_until_it_expires,
-    the_command_line_prints_only_the_key_and_revokes_by_prefix
+    the_command_line_prints_only_the_key_and_revokes_by_prefix,
+    a_keys_creation_first_use_and_revocation_are_in_its_owners_activity
 );
 
 fn new_key(permissions: &str, expires: Option<&str>) -> NewApiKey {
@@ -333,4 +334,64 @@ async fn the_command_line_prints_only_the_key_and_revokes_by_prefix(db: TestDb) 
     assert!(key_ops::authenticate(&ops, &key).await.unwrap().is_none());
     let again = seatledger(&db.url, &["api-key", "revoke", "000000000000"]);
     assert!(!again.status.success());
+}
+
+/// (action, partner, company) of every API key entry in Activity, oldest first.
+async fn key_activity(db: &TestDb) -> Vec<(String, Option<i64>, Option<i64>, String)> {
+    sqlx::query_as(
+        "SELECT action, partner_id, company_id, detail FROM activity \
+         WHERE action LIKE 'api_key%' ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
+}
+
+async fn a_keys_creation_first_use_and_revocation_are_in_its_owners_activity(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Bluefin").await;
+    let company = world.company(partner, "Acme", t0()).await;
+    let ops = ops_at(&db, t0());
+    let mut prefixes = Vec::new();
+    for owner in [
+        KeyOwner::Company(company),
+        KeyOwner::Partner(partner),
+        KeyOwner::Operator,
+    ] {
+        let created = key_ops::create_for(&ops, owner, &new_key("read", None), None)
+            .await
+            .unwrap();
+        for minutes in [0, 2] {
+            let later = ops_at(&db, t0() + jiff::SignedDuration::from_mins(minutes));
+            key_ops::authenticate(&later, &created.key)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let prefix = created.key[3..15].to_owned();
+        for _ in 0..2 {
+            key_ops::revoke_by_prefix(&ops, &prefix).await.unwrap();
+        }
+        prefixes.push(prefix);
+    }
+    let (p, c) = (Some(partner.0), Some(company.0));
+    let entries = key_activity(&db).await;
+    let expected = [
+        ("api_key_created", p, c),
+        ("api_key_first_used", p, c),
+        ("api_key_revoked", p, c),
+        ("api_key_created", p, None),
+        ("api_key_first_used", p, None),
+        ("api_key_revoked", p, None),
+    ];
+    assert_eq!(
+        entries
+            .iter()
+            .map(|(a, p, c, _)| (a.as_str(), *p, *c))
+            .collect::<Vec<_>>(),
+        expected,
+        "the instance key belongs to no partner; each event is recorded once"
+    );
+    assert!(entries[0].3.contains(&prefixes[0]), "{entries:?}");
+    assert!(entries[4].3.contains(&prefixes[1]), "{entries:?}");
 }

@@ -307,7 +307,8 @@ async fn snapshot(db: &TestDb) -> Vec<String> {
         "SELECT id || ':' || state FROM orders ORDER BY id",
         "SELECT id || ':' || COALESCE(deactivated_at, 0) FROM users ORDER BY id",
         "SELECT COUNT(*) || ' batches' FROM licence_batches",
-        "SELECT COUNT(*) || ' activity' FROM activity",
+        // A key's own first use is recorded whatever the request asks; the changes are not.
+        "SELECT COUNT(*) || ' activity' FROM activity WHERE action NOT LIKE 'api_key%'",
     ] {
         let values: Vec<String> = sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap();
         rows.extend(values);

@@ -96,7 +96,10 @@ async fn key_of(db: &TestDb, owner: KeyOwner) -> i64 {
         created_by: None,
     };
     let now = crate::support::at(crate::web::NOW);
-    api_keys::create(db, &new, now).await.unwrap().0.0
+    let mut tx = db.begin_write().await.unwrap();
+    let (id, _, _) = api_keys::create(&mut tx, &new, now).await.unwrap();
+    tx.commit().await.unwrap();
+    id.0
 }
 
 /// Plausible form fields for any POST route, so a refusal is about the id, not the form.

@@ -429,10 +429,19 @@ impl CsvTable {
 
     /// The rows in file order (blank ones left out); at least one.
     pub fn rows(&self) -> impl ExactSizeIterator<Item = CsvRow<'_>> + '_ {
-        self.records.windows(2).map(|pair| CsvRow {
-            line: u64::from(pair[1].line),
-            fields: &self.text[pair[0].end as usize..pair[1].end as usize],
-        })
+        (0..self.row_count()).map(|index| self.row(index))
+    }
+
+    /// Row `index` (0-based, as `rows` counts them).
+    ///
+    /// # Panics
+    /// If the table has no such row.
+    pub fn row(&self, index: usize) -> CsvRow<'_> {
+        let (before, record) = (self.records[index], self.records[index + 1]);
+        CsvRow {
+            line: u64::from(record.line),
+            fields: &self.text[before.end as usize..record.end as usize],
+        }
     }
 
     pub fn row_count(&self) -> usize {

@@ -85,6 +85,8 @@ impl ApiCaller {
         if self.0.key.permissions.has(permission) {
             Ok(&self.0.caller)
         } else {
+            let key = &self.0.key;
+            tracing::info!(security_event = "api_permission_refused", key = %key.id, prefix = %key.prefix, ?permission, "API key without the permission");
             Err(ApiError::MissingPermission(permission))
         }
     }
@@ -121,7 +123,10 @@ impl FromRequestParts<Arc<AppState>> for ApiCaller {
         state
             .api_limiter
             .take(found.key.id, state.config.api_rate, state.ops.now())
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+            .map_err(|retry_after| {
+                tracing::info!(security_event = "api_rate_limited", key = %found.key.id, prefix = %found.key.prefix, "API key over its rate");
+                ApiError::RateLimited { retry_after }
+            })?;
         parts.extensions.insert(Arc::new(found.clone()));
         Ok(ApiCaller(found))
     }

@@ -162,24 +162,24 @@ async fn mapping(
     let (ops, caller, company) = (&state.ops, &area.caller, &area.company);
     let file = kept::table(ops, company, id, Purpose::Users).await?;
     let columns = form.columns(&file.table);
-    let (good, mut bad) = user_rows::read(&file.table, columns);
+    let checked = user_rows::read(&file.table, columns);
     let outcome = if apply {
-        let mut outcome = user_ops::import(ops, caller, company, &good).await?;
-        bad.append(&mut outcome.rejected);
-        bad.sort_by_key(|r| r.line);
-        kept::applied_import(ops, caller, company, id, &user_rows::report(&bad)).await?;
+        let outcome = user_ops::import(ops, caller, company, &checked.good).await?;
+        let rejected = checked.rejected(&file.table, columns, &outcome.rejected);
+        kept::applied_import(ops, caller, company, id, &user_rows::report(rejected)).await?;
         Some(outcome)
     } else {
         None
     };
+    let in_use = outcome.as_ref().map_or(&[][..], |o| &o.rejected[..]);
     render(MappingPage {
         layout: area.layout("Import Users", "/company/users"),
         id,
         selects: column_selects(file.table.headers(), columns),
         windows_1252: file.encoding == crate::imports::csv_table::Encoding::Windows1252,
         file_name: file.file_name,
-        good: good.len(),
-        bad: Bounded::first(bad, SHOWN_ROWS),
+        good: checked.good.len(),
+        bad: Bounded::first(checked.rejected(&file.table, columns, in_use), SHOWN_ROWS),
         mapping: MappingForm::query(columns),
         outcome,
     })
@@ -199,8 +199,9 @@ async fn problems(
         Some(report) => report,
         None => {
             let file = kept::table(ops, company, id, Purpose::Users).await?;
-            let (_, bad) = user_rows::read(&file.table, form.columns(&file.table));
-            user_rows::report(&bad)
+            let columns = form.columns(&file.table);
+            let checked = user_rows::read(&file.table, columns);
+            user_rows::report(checked.rejected(&file.table, columns, &[]))
         }
     };
     Ok(csv_download(&format!("import-problems-{id}.csv"), body))
