@@ -14,3 +14,6 @@ CREATE INDEX users_company_email ON users (company_id, email, id);
 
 -- Sub-partners of one partner by name.
 CREATE INDEX partners_parent_name ON partners (parent_id, name, id);
+
+-- Users in the order they were added.
+CREATE INDEX users_company ON users (company_id, id);

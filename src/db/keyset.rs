@@ -105,6 +105,19 @@ impl Binds {
         }
         query
     }
+
+    pub(crate) fn apply_rows<'q>(
+        self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for value in self.values {
+            query = match value {
+                Value::Int(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+            };
+        }
+        query
+    }
 }
 
 /// A list's query as it runs, which a test can also ask the planner about.

@@ -82,7 +82,7 @@ async fn walk(client: &mut Client, first: &str, attribute: &str, expected: &[i64
             None => break,
         }
     }
-    assert_eq!(at + 50 >= total, true);
+    assert!(at + 50 >= total);
     // Back by Previous, each page as it was.
     while let Some(previous) = link(&page.body, "prev") {
         page = client.get(&previous).await;

@@ -5,12 +5,15 @@
 
 use sqlx::Row;
 
+use seatledger::db::activity::{self, ActivityFilter};
 use seatledger::db::companies::{self, CompanyFilter, CompanySort, StatusFilter};
 use seatledger::db::keyset::{Cursor, PlanStep, Planned, Seek, Sort, SortKey};
 use seatledger::db::orders::{self, OrderFilter, OrderSort, OrdersTab, Seller};
+use seatledger::db::partners;
+use seatledger::db::people::{self, UserSort};
 use seatledger::db::scope::{Reach, reach};
 use seatledger::db::{Scope, licences, seed};
-use seatledger::domain::{OrderKind, PartnerId};
+use seatledger::domain::{CompanyId, OrderKind, PartnerId, UserId};
 
 use crate::support::{sqlite, t0};
 
@@ -92,6 +95,10 @@ async fn every_list_and_sort_walks_an_index_from_its_cursor() {
                 own if !merges => own,
                 orders if orders.starts_with("orders_company") => orders,
                 orders if orders.starts_with("orders_") => "INDEX orders_partner_state",
+                activity if activity.starts_with("activity_") => activity,
+                users if users.starts_with("users_") => users,
+                sub if sub.starts_with("partners_") => sub,
+                seats if seats.starts_with("seats_") => seats,
                 _ => "INDEX companies_partner_",
             };
             assert!(
@@ -189,6 +196,48 @@ fn list_queries(scope: (&Scope, Reach)) -> Vec<(String, Planned)> {
                     }
                 }
             }
+        }
+    }
+    for descending in [false, true] {
+        for seek in seeks(false) {
+            for filter in [
+                ActivityFilter::default(),
+                ActivityFilter {
+                    company: Some(CompanyId(3)),
+                    actor: Some(UserId(4)),
+                },
+            ] {
+                let query =
+                    activity::beneath_query((partner, scope.1), filter, descending, &seek, 50);
+                let name = format!("activity_ Activity desc={descending} {seek:?} {filter:?}");
+                queries.push((name, query));
+            }
+        }
+    }
+    for &sort in UserSort::ALL {
+        for descending in [false, true] {
+            for seek in seeks(sort.key().1) {
+                let query = people::page_query(CompanyId(3), (sort, descending), &seek, 50);
+                let index = match sort {
+                    UserSort::Added => "users_company ",
+                    UserSort::Name => "users_company_last_name",
+                    UserSort::Email => "users_company_email",
+                };
+                queries.push((
+                    format!("{index} Users {sort:?} desc={descending} {seek:?}"),
+                    query,
+                ));
+            }
+        }
+    }
+    queries.extend(licences::tab_page_queries(CompanyId(3), t0()));
+    for descending in [false, true] {
+        for seek in seeks(true) {
+            let query = partners::children_query(partner, descending, &seek, 50);
+            queries.push((
+                format!("partners_parent_name Sub-partners desc={descending} {seek:?}"),
+                query,
+            ));
         }
     }
     queries
