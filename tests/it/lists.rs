@@ -232,3 +232,153 @@ async fn a_cursor_from_a_hostile_link_reads_a_page_and_nothing_else() {
     let long = format!("/partner?after={}&after_id=1", "x".repeat(5_000));
     assert_eq!(admin.get(&long).await.status, StatusCode::OK);
 }
+
+async fn users_activity_and_sub_partners_go_page_by_page_in_each_sort(db: TestDb) {
+    let (db, app, _) = demo_app_on(db).await;
+    let world = World { db: &db };
+    let now: jiff::Timestamp = NOW.parse().unwrap();
+    let echo: i64 = sqlx::query_scalar("SELECT id FROM companies WHERE name = 'Echo Premium'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let bluefin: i64 = sqlx::query_scalar("SELECT id FROM partners WHERE name = 'Bluefin IT'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    // Learners whose last names sort apart from the order they were added in.
+    for i in 0..110 {
+        let email = format!("z{:03}@echo-list.example", (i * 37) % 110);
+        world
+            .user(
+                &email,
+                seatledger::domain::Role::Company {
+                    company: seatledger::domain::CompanyId(echo),
+                    manager: false,
+                    learner: true,
+                },
+                None,
+                now,
+            )
+            .await;
+    }
+    for i in 0..120_i64 {
+        sqlx::query(
+            "INSERT INTO activity (at, partner_id, company_id, action, detail) \
+             VALUES ($1, $2, $3, 'listed', $4)",
+        )
+        .bind(now.as_second() - i)
+        .bind(bluefin)
+        .bind(echo)
+        .bind(format!("entry {i}"))
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    for i in 0..55 {
+        world
+            .partner(
+                Some(PartnerId(bluefin)),
+                &format!("Sub {:02}", (i * 7) % 55),
+            )
+            .await;
+    }
+
+    let mut manager = Client::new(&app);
+    manager
+        .sign_in("manager@echo.example", seed::DEMO_PASSWORD)
+        .await;
+    let users = format!("SELECT u.id FROM users u WHERE u.company_id = {echo}");
+    let added = ids(&db, &format!("{users} ORDER BY u.id")).await;
+    assert!(added.len() > 110);
+    walk(&mut manager, "/company/users", "data-user", &added).await;
+    let page = manager.get("/company/users").await.body;
+    let by_email = ids(&db, &format!("{users} ORDER BY u.email, u.id")).await;
+    walk(
+        &mut manager,
+        &heading(&page, "Email"),
+        "data-user",
+        &by_email,
+    )
+    .await;
+    let ascending = manager.get(&heading(&page, "Name")).await.body;
+    let by_name_desc = ids(
+        &db,
+        &format!("{users} ORDER BY u.last_name DESC, u.id DESC"),
+    )
+    .await;
+    walk(
+        &mut manager,
+        &heading(&ascending, "Name"),
+        "data-user",
+        &by_name_desc,
+    )
+    .await;
+
+    // Expired Licenses: the new learners hold no licence.
+    let expired = format!(
+        "{users} AND u.is_learner = 1 AND u.deactivated_at IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM seats s JOIN licence_batches b ON b.id = s.batch_id \
+          WHERE s.user_id = u.id AND s.ended_at IS NULL AND b.expires_at > {})",
+        now.as_second()
+    );
+    let expired_added = ids(&db, &format!("{expired} ORDER BY u.id")).await;
+    walk(
+        &mut manager,
+        "/company/licenses?tab=expired",
+        "data-user",
+        &expired_added,
+    )
+    .await;
+    let tab = manager.get("/company/licenses?tab=expired").await.body;
+    let expired_by_name = ids(&db, &format!("{expired} ORDER BY u.last_name, u.id")).await;
+    walk(
+        &mut manager,
+        &heading(&tab, "Learner"),
+        "data-user",
+        &expired_by_name,
+    )
+    .await;
+
+    let mut admin = Client::new(&app);
+    admin
+        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
+        .await;
+    let entries = "SELECT a.id FROM activity a WHERE a.partner_id IN (SELECT descendant_id \
+                   FROM partner_ancestors WHERE ancestor_id = (SELECT id FROM partners WHERE name = 'Bluefin IT'))";
+    let newest = ids(&db, &format!("{entries} ORDER BY a.id DESC")).await;
+    walk(&mut admin, "/partner/activity", "data-entry", &newest).await;
+    let page = admin.get("/partner/activity").await.body;
+    let oldest = ids(&db, &format!("{entries} ORDER BY a.id")).await;
+    walk(&mut admin, &heading(&page, "When"), "data-entry", &oldest).await;
+    let company = ids(
+        &db,
+        &format!("{entries} AND a.company_id = {echo} ORDER BY a.id DESC"),
+    )
+    .await;
+    walk(
+        &mut admin,
+        &format!("/partner/activity?company={echo}"),
+        "data-entry",
+        &company,
+    )
+    .await;
+
+    let subs = ids(
+        &db,
+        &format!("SELECT p.id FROM partners p WHERE p.parent_id = {bluefin} ORDER BY p.name, p.id"),
+    )
+    .await;
+    assert_eq!(subs.len(), 56);
+    walk(&mut admin, "/partner/partners", "data-partner", &subs).await;
+}
+
+#[tokio::test]
+async fn users_activity_and_sub_partners_go_page_by_page_in_each_sort_on_sqlite() {
+    users_activity_and_sub_partners_go_page_by_page_in_each_sort(sqlite().await).await;
+}
+
+#[tokio::test]
+async fn users_activity_and_sub_partners_go_page_by_page_in_each_sort_on_postgres() {
+    let Some(db) = postgres().await else { return };
+    users_activity_and_sub_partners_go_page_by_page_in_each_sort(db).await;
+}
