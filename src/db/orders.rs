@@ -319,10 +319,9 @@ fn seller_condition(
 ) -> String {
     let n = binds.len() + 1;
     let (whose, value) = match (tab, seller, reach) {
-        (OrdersTab::Mine, Seller::Partner(partner), _) => (
-            "c.internal = 1 AND c.partner_id = $1".replace("$1", &format!("${n}")),
-            partner.0,
-        ),
+        (OrdersTab::Mine, Seller::Partner(partner), _) => {
+            (format!("c.internal = 1 AND c.partner_id = ${n}"), partner.0)
+        }
         (OrdersTab::Mine, Seller::Operator, _) => (format!("CAST(${n} AS BIGINT) <> 0"), 0),
         // Without sub-partners, a partner sells to its own customers alone: one index range.
         (_, Seller::Partner(partner), Reach::OnePartner) => {
