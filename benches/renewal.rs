@@ -15,6 +15,7 @@ use seatledger::db::uploads::{self, NewUpload, Purpose};
 use seatledger::db::{Actor, Db, seats, seed};
 use seatledger::domain::{CompanyId, Role, SeatCount};
 use seatledger::imports::csv_table;
+use seatledger::ops::renewal::Renewing;
 use seatledger::ops::{self, Caller, Ops, renewal};
 
 const ROWS: u64 = 100_000;
@@ -121,16 +122,32 @@ async fn bench(label: &str, db: Db) {
     };
     let authorised = ops::authorise(&ops, &manager, company).await.unwrap();
     let started = Instant::now();
-    let preview = renewal::preview(&ops, &manager, &authorised, upload, None)
-        .await
-        .unwrap();
+    let preview = renewal::preview(
+        &ops,
+        &manager,
+        &authorised,
+        &Renewing::Upload {
+            id: upload,
+            column: None,
+        },
+    )
+    .await
+    .unwrap();
     let preview_time = started.elapsed();
     assert_eq!(preview.renewed().len() as u64, ROWS);
 
     let started = Instant::now();
-    let applied = renewal::apply(&ops, &manager, &authorised, upload, 2)
-        .await
-        .unwrap();
+    let applied = renewal::apply(
+        &ops,
+        &manager,
+        &authorised,
+        &Renewing::Upload {
+            id: upload,
+            column: Some(2),
+        },
+    )
+    .await
+    .unwrap();
     let apply = started.elapsed();
     assert_eq!(applied.renewed().len() as u64, ROWS);
 

@@ -6,7 +6,7 @@ use sqlx::{Any, FromRow, Row, Transaction};
 
 use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
 use super::scope::Reach;
-use super::{Actor, Db, DbResult, instant, secs};
+use super::{Actor, Db, DbResult, Page, instant, secs};
 use crate::domain::{ApiKeyId, CompanyId, PartnerId, UserId};
 
 /// Appends one entry about `company`.
@@ -262,6 +262,65 @@ pub async fn beneath_count(db: &Db, partner: PartnerId, filter: ActivityFilter) 
         .fetch_one(db.pool())
         .await?;
     Ok(n)
+}
+
+/// Whose entries a list reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivityOf {
+    /// Every company beneath the partner (and the partner's own security events).
+    Partner(PartnerId),
+    /// One company's.
+    Company(CompanyId),
+}
+
+/// Entries of `of`, newest first, one page before `before`: read by `activity_partner` or
+/// `activity_company` (each is (owner, id)).
+pub async fn list(
+    db: &Db,
+    of: ActivityOf,
+    filter: ActivityFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> DbResult<Page<ActivityRow, i64>> {
+    let (whose, value) = match of {
+        ActivityOf::Partner(partner) => (
+            "a.partner_id IN (SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = $1)",
+            partner.0,
+        ),
+        ActivityOf::Company(company) => ("a.company_id = $1", company.0),
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT a.id, a.at, a.action, a.detail, c.name AS company, \
+           COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) || ' <' || u.email || '>' \
+             FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
+           (SELECT o.name FROM companies o WHERE o.id = a.on_behalf_of_company_id) AS on_behalf_of \
+         FROM activity a LEFT JOIN companies c ON c.id = a.company_id \
+         WHERE {whose} \
+           AND ($2 = 0 OR a.company_id = $2) AND ($3 = 0 OR a.actor_user_id = $3) AND a.id < $4 \
+         ORDER BY a.id DESC LIMIT $5",
+    ))
+    .bind(value)
+    .bind(filter.company.map_or(0, |c| c.0))
+    .bind(filter.actor.map_or(0, |u| u.0))
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(db.pool())
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            Ok(ActivityRow {
+                id: r.try_get("id")?,
+                at: instant(r.try_get("at")?),
+                company: r.try_get("company")?,
+                actor: r.try_get("actor")?,
+                on_behalf_of: r.try_get("on_behalf_of")?,
+                action: r.try_get("action")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Page::from_rows(items, limit, |a| a.id))
 }
 
 /// The latest `limit` entries about one company, newest first.

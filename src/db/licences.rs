@@ -12,10 +12,10 @@ use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKe
 use super::scope::AuthorisedCompany;
 use super::seats::{self, valid_batch};
 use super::users::{self, FACTS_COLUMNS};
-use super::{CHUNK, Db, DbResult, instant, placeholders, secs};
+use super::{CHUNK, Db, DbResult, Page, instant, placeholders, secs};
 use crate::domain::access::{LicenceStatus, licence_status};
 use crate::domain::company::EXPIRING_WITHIN;
-use crate::domain::{BatchId, OrderKind, UserFacts, UserId};
+use crate::domain::{BatchId, OrderId, OrderKind, UserFacts, UserId};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LicenceCounts {
@@ -47,7 +47,85 @@ pub fn tab_queries() -> Vec<(&'static str, String, usize)> {
         ("Available", available_sql(), 2),
         ("Allocated and Expiring", allocated_sql(), 4),
         ("Expired Licenses", expired_sql(), 3),
+        ("Batches", batches_sql().to_owned(), 4),
     ]
+}
+
+/// Every batch of the company, first-expiring-first (the order seats are drawn in), after
+/// `($2, $3)`: read by `licence_batches_company_expiry`.
+fn batches_sql() -> &'static str {
+    "SELECT b.id, b.order_id, b.kind, b.nfr, b.quantity, b.allocated, b.assigned_at, \
+       b.expires_at FROM licence_batches b \
+     WHERE b.company_id = $1 AND (b.expires_at > $2 OR (b.expires_at = $2 AND b.id > $3)) \
+     ORDER BY b.expires_at, b.id LIMIT $4"
+}
+
+/// A batch of seats, valid or not.
+#[derive(Clone, Debug)]
+pub struct BatchRow {
+    pub id: BatchId,
+    /// The order it was assigned from (none for NFR seats and licences given at creation).
+    pub order: Option<OrderId>,
+    pub kind: OrderKind,
+    pub nfr: bool,
+    pub quantity: i64,
+    pub allocated: i64,
+    pub assigned_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Where a page of batches starts: after this (expires_at, id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchCursor {
+    pub expires_at: i64,
+    pub id: BatchId,
+}
+
+#[derive(FromRow)]
+struct BatchRecord {
+    id: i64,
+    order_id: Option<i64>,
+    kind: String,
+    nfr: i64,
+    quantity: i64,
+    allocated: i64,
+    assigned_at: i64,
+    expires_at: i64,
+}
+
+/// The company's batches, first-expiring-first, one page after `after`.
+pub async fn batches(
+    db: &Db,
+    company: &AuthorisedCompany,
+    after: Option<BatchCursor>,
+    limit: u32,
+) -> DbResult<Page<BatchRow, BatchCursor>> {
+    let records: Vec<BatchRecord> = sqlx::query_as(batches_sql())
+        .bind(company.id().0)
+        .bind(after.map_or(i64::MIN, |c| c.expires_at))
+        .bind(after.map_or(0, |c| c.id.0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(db.pool())
+        .await?;
+    let items = records
+        .into_iter()
+        .map(|r| {
+            Ok(BatchRow {
+                id: BatchId(r.id),
+                order: r.order_id.map(OrderId),
+                kind: super::parse_stored("licence_batches.kind", &r.kind)?,
+                nfr: r.nfr != 0,
+                quantity: r.quantity,
+                allocated: r.allocated,
+                assigned_at: instant(r.assigned_at),
+                expires_at: instant(r.expires_at),
+            })
+        })
+        .collect::<DbResult<Vec<_>>>()?;
+    Ok(Page::from_rows(items, limit, |b| BatchCursor {
+        expires_at: secs(b.expires_at),
+        id: b.id,
+    }))
 }
 
 fn expiring_sql() -> String {

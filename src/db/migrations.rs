@@ -62,6 +62,7 @@ pub const MIGRATIONS: &[Migration] = &[
     ),
     migration!(14, "0014_company_reads.sql"),
     migration!(15, "0015_console.sql"),
+    migration!(16, "0016_api_lists.sql"),
     migration!(18, "0018_list_sorts.sql"),
 ];
 

@@ -225,6 +225,8 @@ impl Seller {
     /// to distributors. A test on both databases holds the two to the same answer.
     pub(crate) fn condition(self, n: usize) -> (String, i64) {
         match self {
+            // The subquery names no column of `o` or `c`, so the planner reads each partner's
+            // orders by index rather than testing every order of the instance.
             Seller::Partner(partner) => (
                 // Uncorrelated, so the database reads each partner's orders by index; a
                 // partner's own internal company (depth 0) buys from the partner above.
@@ -267,14 +269,19 @@ pub enum OrdersTab {
     Assigned,
     /// The partner's own licences: orders of its internal company, asked of the partner above.
     Mine,
+    /// Every order the seller decides, in any state: the API's list.
+    Sold,
 }
 
-/// Add Filter: company name, type, requested between two instants.
+/// Add Filter: company name, type, requested between two instants; the API also filters by
+/// state and by company id.
 #[derive(Clone, Debug, Default)]
 pub struct OrderFilter {
     /// One order, in whatever state (the link of an order email).
     pub order: Option<OrderId>,
     pub company: Option<String>,
+    pub company_id: Option<CompanyId>,
+    pub state: Option<OrderState>,
     pub kind: Option<OrderKind>,
     pub from: Option<Timestamp>,
     pub until: Option<Timestamp>,
@@ -334,7 +341,7 @@ fn seller_condition(
         _ if filter.order.is_some() => "1 = 1",
         OrdersTab::Requested => "o.state = 'requested'",
         OrdersTab::Assigned => "o.state = 'assigned'",
-        OrdersTab::Mine => "1 = 1",
+        OrdersTab::Mine | OrdersTab::Sold => "1 = 1",
     };
     let mut condition = format!("{whose} AND {state}");
     if let Some(name) = filter.company.as_deref() {
@@ -355,6 +362,13 @@ fn seller_condition(
     }
     if let Some(until) = filter.until {
         condition += &format!(" AND {requested} < {}", binds.int(secs(until)));
+    }
+    // Plain equalities where a filter is given, so the planner can read them from an index.
+    if let Some(state) = filter.state {
+        condition += &format!(" AND o.state = {}", binds.text(state.as_str().to_owned()));
+    }
+    if let Some(company) = filter.company_id {
+        condition += &format!(" AND o.company_id = {}", binds.int(company.0));
     }
     if let Some(order) = filter.order {
         condition += &format!(" AND o.id = {}", binds.int(order.0));
@@ -442,6 +456,23 @@ async fn seller_reach(db: &Db, seller: Seller) -> DbResult<Reach> {
         Seller::Partner(partner) => super::scope::reach(db, &Scope::Partner(partner)).await,
         Seller::Operator => Ok(Reach::Tree),
     }
+}
+
+/// The queries of a partner's list of every order it sells, without and with a state filter,
+/// newest first: what a test asks the database to plan.
+pub fn sold_queries() -> Vec<Planned> {
+    let seller = (Seller::Partner(PartnerId(1)), Reach::Tree);
+    let with_state = OrderFilter {
+        state: Some(OrderState::Requested),
+        ..OrderFilter::default()
+    };
+    [OrderFilter::default(), with_state]
+        .iter()
+        .map(|filter| {
+            let sort = (OrderSort::Requested, true);
+            seller_query(seller, OrdersTab::Sold, filter, sort, &Seek::First, 50)
+        })
+        .collect()
 }
 
 /// The orders of `seller`'s `tab`, newest first, one page before `before`.

@@ -26,6 +26,34 @@ pub struct UserLine {
     pub licence: LicenceStatus,
 }
 
+/// The Users section's columns of users `u`.
+fn line_columns() -> String {
+    format!(
+        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, \
+           u.department, {FACTS_COLUMNS} FROM users u"
+    )
+}
+
+fn line(r: &sqlx::any::AnyRow, company: &AuthorisedCompany, now: Timestamp) -> DbResult<UserLine> {
+    let user = users::company_user_facts(r)?;
+    let Role::Company {
+        manager, learner, ..
+    } = user.role
+    else {
+        unreachable!("company_user_facts gives company roles");
+    };
+    Ok(UserLine {
+        id: UserId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        department: r.try_get("department")?,
+        manager,
+        learner,
+        deactivated: user.deactivated,
+        licence: licence_status(&user, &company.facts, now),
+    })
+}
+
 /// The columns the Users section sorts by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum UserSort {
@@ -100,23 +128,7 @@ pub async fn page(
     let lines = rows
         .iter()
         .map(|r| {
-            let user = users::company_user_facts(r)?;
-            let Role::Company {
-                manager, learner, ..
-            } = user.role
-            else {
-                unreachable!("company_user_facts gives company roles");
-            };
-            let line = UserLine {
-                id: UserId(r.try_get("id")?),
-                name: r.try_get("name")?,
-                email: r.try_get("email")?,
-                department: r.try_get("department")?,
-                manager,
-                learner,
-                deactivated: user.deactivated,
-                licence: licence_status(&user, &company.facts, now),
-            };
+            let line = line(r, company, now)?;
             let key = match sort.0 {
                 UserSort::Added => SortKey::Number(line.id.0),
                 UserSort::Name => SortKey::Text(r.try_get("last_name")?),
@@ -164,6 +176,25 @@ pub async fn list(
         next: page.next.map(|c| UserId(c.id)),
         items: page.rows,
     })
+}
+
+/// User `user` of the company as the Users section lists them; another company's is not found.
+pub async fn one(
+    db: &Db,
+    company: &AuthorisedCompany,
+    user: UserId,
+    now: Timestamp,
+) -> DbResult<UserLine> {
+    let row = sqlx::query(&format!(
+        "{} WHERE u.company_id = $1 AND u.id = $2",
+        line_columns()
+    ))
+    .bind(company.id().0)
+    .bind(user.0)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(DbError::NotFound)?;
+    line(&row, company, now)
 }
 
 /// Which of `emails` already belong to a user (of any tenant: an email signs in to one account).

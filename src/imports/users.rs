@@ -125,21 +125,30 @@ pub fn report(rows: impl IntoIterator<Item = RejectedRow>) -> Vec<u8> {
     report.into_bytes()
 }
 
-/// Splits `table` into rows to import and rows refused in the file itself (not an email,
-/// duplicate of an earlier line). Storage refuses emails that already exist.
-pub fn read(table: &CsvTable, columns: UserColumns) -> CheckedRows {
+/// A person as a file's row (or an API call's list item) gives them, before any check.
+#[derive(Clone, Copy, Debug)]
+pub struct RawUser<'a> {
+    /// Where the person is: the file's line, or the list's index.
+    pub line: u64,
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub department: &'a str,
+}
+
+/// Splits `people` into people to import and people refused by the list itself (not an email,
+/// duplicate of an earlier one); a refused person's `index` is their place in `people`.
+/// Storage refuses emails that already exist.
+pub fn check<'a>(people: impl IntoIterator<Item = RawUser<'a>>) -> CheckedRows {
     let mut checked = CheckedRows::default();
     let mut first_seen: HashMap<String, u64> = HashMap::new();
-    let text = |row: CsvRow, column: Option<Column>| {
-        column.map_or(String::new(), |c| row.get(c).to_owned())
-    };
-    for (index, row) in table.rows().enumerate() {
+    for (index, person) in people.into_iter().enumerate() {
         let refuse = |refusal| RefusedRow {
             index,
-            line: row.line,
+            line: person.line,
             refusal,
         };
-        let Ok(email) = Email::parse(row.get(columns.email)) else {
+        let Ok(email) = Email::parse(person.email) else {
             checked.refused.push(refuse(FileRefusal::NotAnEmail));
             continue;
         };
@@ -149,17 +158,30 @@ pub fn read(table: &CsvTable, columns: UserColumns) -> CheckedRows {
                 .push(refuse(FileRefusal::DuplicateOf(first)));
             continue;
         }
-        first_seen.insert(email.to_string(), row.line);
-        let department = text(row, columns.department);
+        first_seen.insert(email.to_string(), person.line);
         checked.good.push(UserRow {
-            line: row.line,
+            line: person.line,
             email,
-            first_name: text(row, columns.first_name),
-            last_name: text(row, columns.last_name),
-            department: Some(department).filter(|d| !d.is_empty()),
+            first_name: person.first_name.to_owned(),
+            last_name: person.last_name.to_owned(),
+            department: Some(person.department.to_owned()).filter(|d| !d.is_empty()),
         });
     }
     checked
+}
+
+/// Splits `table` into rows to import and rows refused in the file itself (`check`'s rules).
+pub fn read(table: &CsvTable, columns: UserColumns) -> CheckedRows {
+    fn text<'a>(row: CsvRow<'a>, column: Option<Column>) -> &'a str {
+        column.map_or("", |c| row.get(c))
+    }
+    check(table.rows().map(|row| RawUser {
+        line: row.line,
+        email: row.get(columns.email),
+        first_name: text(row, columns.first_name),
+        last_name: text(row, columns.last_name),
+        department: text(row, columns.department),
+    }))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod access_checks;
 pub mod accounts;
+pub mod activity;
 pub mod api_keys;
 pub mod companies;
 pub mod expiry;

@@ -46,6 +46,21 @@ pub async fn for_company(
     Ok(orders::for_company(&ops.db, company, only, before, limit).await?)
 }
 
+/// The orders the caller's partner sells (customers beneath it and its sub-partners' own
+/// licences), newest first, in any state unless `filter` says otherwise, one page before `before`.
+pub async fn sold(
+    ops: &Ops,
+    caller: &Caller,
+    filter: &orders::OrderFilter,
+    before: Option<orders::OrderCursor>,
+    limit: u32,
+) -> OpResult<crate::db::Page<orders::OrderRow, orders::OrderCursor>> {
+    let partner = caller.partner_for(Action::View, ops.now())?;
+    let seller = Seller::Partner(partner);
+    let tab = orders::OrdersTab::Sold;
+    Ok(orders::for_seller(&ops.db, seller, tab, filter, before, limit).await?)
+}
+
 /// Request License / Upgrade to Premium: a `requested` order, and the alert to the company's
 /// account manager in the same transaction. A company has at most one waiting request: asking
 /// again while one waits is `Conflict::RequestWaiting` (the same form sent twice is a repeat).

@@ -1,6 +1,6 @@
-//! Import Licence Renewal: a preview of what an uploaded file would do, and applying it — every
-//! renewable learner in one transaction, or none. The preview only reads, so it never waits for
-//! (or holds up) another tenant's writes.
+//! Import Licence Renewal: a preview of what an uploaded file (or the API's list of emails)
+//! would do, and applying it — every renewable learner in one transaction, or none. The preview
+//! only reads, so it never waits for (or holds up) another tenant's writes.
 
 use std::collections::HashMap;
 
@@ -20,15 +20,33 @@ use crate::domain::{Action, InvalidValue, UploadId, UserId};
 use crate::imports::csv_table::{Column, CsvTable};
 use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
 
-/// What a renewal file would do (preview) or did (apply).
+/// What a renewal reads: an uploaded file's email column (the likely one when `column` is
+/// `None`), or a list of emails, whose rows are numbered from 0.
 #[derive(Clone, Debug)]
-pub struct RenewalReview {
+pub enum Renewing {
+    Upload { id: UploadId, column: Option<usize> },
+    Emails(Vec<String>),
+}
+
+/// The most emails one list names.
+pub const MAX_EMAILS: usize = 10_000;
+
+/// The uploaded file a review read.
+#[derive(Clone, Debug)]
+pub struct ReviewedFile {
     pub file_name: String,
     /// How the file's bytes were read.
     pub encoding: crate::imports::csv_table::Encoding,
     pub headers: Vec<String>,
     /// The column read as the email (0-based).
     pub column: usize,
+}
+
+/// What a renewal would do (preview) or did (apply).
+#[derive(Clone, Debug)]
+pub struct RenewalReview {
+    /// The file read, when the renewal came as one.
+    pub file: Option<ReviewedFile>,
     pub rows: Vec<ReviewedRow>,
     pub free_seats: i64,
 }
@@ -52,7 +70,7 @@ struct RenewalFile {
     table: CsvTable,
     column: Column,
     encoding: crate::imports::csv_table::Encoding,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 }
 
 async fn file(
@@ -86,27 +104,63 @@ async fn file(
         encoding,
         table,
         column,
-        _permit: permit,
+        permit,
     })
 }
 
-impl RenewalFile {
-    /// Each row's line and the value of its email column.
-    fn values(&self) -> Vec<(u64, String)> {
-        renewal::values(&self.table, self.column)
+/// The rows a renewal reads (line or index, raw value), held under a permit for heavy work.
+struct Listed {
+    file: Option<ReviewedFile>,
+    values: Vec<(u64, String)>,
+    _permit: OwnedSemaphorePermit,
+}
+
+async fn listed(ops: &Ops, company: &AuthorisedCompany, what: &Renewing) -> OpResult<Listed> {
+    match what {
+        Renewing::Upload { id, column } => {
+            let file = file(ops, company, *id, *column).await?;
+            Ok(Listed {
+                values: renewal::values(&file.table, file.column),
+                file: Some(ReviewedFile {
+                    file_name: file.file_name,
+                    encoding: file.encoding,
+                    headers: file.table.headers().to_vec(),
+                    column: file.column.index(),
+                }),
+                _permit: file.permit,
+            })
+        }
+        Renewing::Emails(emails) => {
+            if emails.is_empty() || emails.len() > MAX_EMAILS {
+                let got = i64::try_from(emails.len()).unwrap_or(i64::MAX);
+                return Err(Error::Invalid(vec![super::FieldError {
+                    field: "emails",
+                    problem: InvalidValue::OutOfRange {
+                        min: 1,
+                        max: MAX_EMAILS as i64,
+                        got,
+                    },
+                }]));
+            }
+            let permit = ops.heavy.enter().await?;
+            Ok(Listed {
+                file: None,
+                values: (0..).zip(emails.iter().cloned()).collect(),
+                _permit: permit,
+            })
+        }
     }
 }
 
-/// Decides every row of `file` from what storage knows about its emails now.
+/// Decides every row of `listed` from what storage knows about its emails now.
 fn review(
-    file: &RenewalFile,
+    listed: &Listed,
     company: &AuthorisedCompany,
     known: HashMap<String, NamedLearner>,
     free_seats: i64,
     now: Timestamp,
 ) -> RenewalReview {
-    let values = file.values();
-    let parsed = renewal::emails(&values);
+    let parsed = renewal::emails(&listed.values);
     let known: HashMap<String, KnownLearner> = known
         .into_iter()
         .map(|(email, learner)| {
@@ -120,19 +174,15 @@ fn review(
         })
         .collect();
     RenewalReview {
-        file_name: file.file_name.clone(),
-        encoding: file.encoding,
-        headers: file.table.headers().to_vec(),
-        column: file.column.index(),
-        rows: renewal::review(&values, &parsed, &known),
+        file: listed.file.clone(),
+        rows: renewal::review(&listed.values, &parsed, &known),
         free_seats,
     }
 }
 
-/// The file's distinct, valid emails: what storage is asked about.
-fn emails(file: &RenewalFile) -> Vec<String> {
-    let values = file.values();
-    let mut emails: Vec<String> = renewal::emails(&values)
+/// The distinct, valid emails of `listed`: what storage is asked about.
+fn emails(listed: &Listed) -> Vec<String> {
+    let mut emails: Vec<String> = renewal::emails(&listed.values)
         .into_iter()
         .flatten()
         .map(|e| e.as_str().to_owned())
@@ -151,19 +201,19 @@ async fn known(
     licences::learners_by_email(conn, company, &emails).await
 }
 
-/// The preview: how many learners the file would renew, and every row it would not, with why.
-#[tracing::instrument(skip_all, fields(company = %company.id(), upload = %upload))]
+/// The preview: how many learners the file (or list) would renew, and every row it would not,
+/// with why.
+#[tracing::instrument(skip_all, fields(company = %company.id()))]
 pub async fn preview(
     ops: &Ops,
     caller: &Caller,
     company: &AuthorisedCompany,
-    upload: UploadId,
-    column: Option<usize>,
+    what: &Renewing,
 ) -> OpResult<RenewalReview> {
     let now = ops.now();
     caller.require(Action::RunCompany, Some(company), now)?;
-    let file = file(ops, company, upload, column).await?;
-    let emails = emails(&file);
+    let listed = listed(ops, company, what).await?;
+    let emails = emails(&listed);
     let mut conn = ops
         .db
         .pool()
@@ -172,28 +222,27 @@ pub async fn preview(
         .map_err(crate::db::DbError::from)?;
     let known = known(&mut conn, company, &emails).await?;
     let free = seats::totals(&mut *conn, company.id(), now).await?.free();
-    Ok(review(&file, company, known, free, now))
+    Ok(review(&listed, company, known, free, now))
 }
 
-/// Renew Licences: every renewable learner of the file in one transaction, or none (refused
-/// with both numbers when seats are short). The applied file is deleted with it.
-#[tracing::instrument(skip_all, fields(company = %company.id(), upload = %upload))]
+/// Renew Licences: every renewable learner of the file (or list) in one transaction, or none
+/// (refused with both numbers when seats are short). An applied file is deleted with it.
+#[tracing::instrument(skip_all, fields(company = %company.id()))]
 pub async fn apply(
     ops: &Ops,
     caller: &Caller,
     company: &AuthorisedCompany,
-    upload: UploadId,
-    column: usize,
+    what: &Renewing,
 ) -> OpResult<RenewalReview> {
     let now = ops.now();
     caller.require(Action::RunCompany, Some(company), now)?;
-    let file = file(ops, company, upload, Some(column)).await?;
-    let emails = emails(&file);
+    let listed = listed(ops, company, what).await?;
+    let emails = emails(&listed);
     let backend = ops.db.backend();
     let review = write_retrying!(ops.db, |tx| {
         let known = known(&mut tx, company, &emails).await?;
         let free = seats::totals(&mut *tx, company.id(), now).await?.free();
-        let review = review(&file, company, known, free, now);
+        let review = review(&listed, company, known, free, now);
         let renew = review.renewed();
         if !renew.is_empty() {
             let id = company.id();
@@ -209,7 +258,9 @@ pub async fn apply(
             audit::record(&mut tx, id, entry, caller.actor, now).await?;
             events::seats_allocated(&mut tx, id, &renew, now).await?;
         }
-        uploads::delete(&mut tx, upload).await?;
+        if let Renewing::Upload { id, .. } = what {
+            uploads::delete(&mut tx, *id).await?;
+        }
         Ok(Some(review))
     })
     .await?;

@@ -4,9 +4,22 @@
 use super::audit::{self, Entry};
 use super::events::{self, Release};
 use super::{Caller, Error, FieldError, OpResult, Ops};
+use crate::db::licences::{BatchCursor, BatchRow};
 use crate::db::scope::AuthorisedCompany;
-use crate::db::{licences, people, seats, write_retrying};
+use crate::db::{Page, licences, people, seats, write_retrying};
 use crate::domain::{Action, InvalidValue, UserId};
+
+/// The company's batches of seats, first-expiring-first, one page after `after`.
+pub async fn batches(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    after: Option<BatchCursor>,
+    limit: u32,
+) -> OpResult<Page<BatchRow, BatchCursor>> {
+    caller.require(Action::View, Some(company), ops.now())?;
+    Ok(licences::batches(&ops.db, company, after, limit).await?)
+}
 
 /// Whom Allocate Licenses is for.
 #[derive(Clone, Debug, PartialEq, Eq)]

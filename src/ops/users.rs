@@ -42,6 +42,18 @@ pub async fn list(
     Ok(people::list(&ops.db, company, after, limit, now).await?)
 }
 
+/// One user of the company, as the Users section lists them.
+pub async fn get(
+    ops: &Ops,
+    caller: &Caller,
+    company: &AuthorisedCompany,
+    user: UserId,
+) -> OpResult<crate::db::people::UserLine> {
+    let now = ops.now();
+    caller.require(Action::View, Some(company), now)?;
+    Ok(people::one(&ops.db, company, user, now).await?)
+}
+
 /// What Add User did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Added {
@@ -193,6 +205,9 @@ async fn addresses_in_use(
 #[derive(Clone, Debug, Default)]
 pub struct ImportOutcome {
     pub imported: usize,
+    /// The new users, with the line (or list index) each came from, in order.
+    pub created: Vec<(u64, UserId)>,
+    /// How many new learners got a seat: the first ones, while free seats lasted.
     pub seated: usize,
     /// Rows whose address already belongs to an account (where is not said).
     pub rejected: Vec<RejectedRow>,
@@ -234,6 +249,9 @@ pub async fn import(
     if created.is_empty() {
         return Ok(outcome);
     }
+    let ids: Vec<UserId> = created.iter().map(|&(_, user)| user).collect();
+    outcome.created = created;
+    let created = ids;
     let backend = ops.db.backend();
     outcome.seated = write_retrying!(ops.db, |tx| {
         let entry = Entry::UsersImported {
@@ -253,7 +271,7 @@ async fn import_chunk(
     ops: &Ops,
     company: &AuthorisedCompany,
     rows: &[UserRow],
-    created: &mut Vec<UserId>,
+    created: &mut Vec<(u64, UserId)>,
     outcome: &mut ImportOutcome,
     now: Timestamp,
 ) -> DbResult<()> {
@@ -277,9 +295,11 @@ async fn import_chunk(
             manager: false,
             learner: true,
         };
-        created.push(create(tx, ops, company, &person, now).await?);
+        let user = create(tx, ops, company, &person, now).await?;
+        created.push((row.line, user));
     }
-    events::users_created(tx, company.id(), &created[first..], now).await
+    let new: Vec<UserId> = created[first..].iter().map(|&(_, user)| user).collect();
+    events::users_created(tx, company.id(), &new, now).await
 }
 
 /// Reads the user to deactivate or delete, refusing the caller themselves and the company's last

@@ -89,7 +89,11 @@ pub async fn create(ops: &Ops, caller: &Caller, new: &NewWebhookEndpoint) -> OpR
     let owner = owner(caller, now)?;
     let key = secret_key(ops)?;
     check(ops, &new.url).await?;
-    if store::list(&ops.db, owner, MAX_ENDPOINTS).await?.len() >= MAX_ENDPOINTS as usize {
+    if store::list(&ops.db, owner, None, MAX_ENDPOINTS)
+        .await?
+        .len()
+        >= MAX_ENDPOINTS as usize
+    {
         return Err(Error::Conflict(Conflict::EndpointLimit(MAX_ENDPOINTS)));
     }
     let secret = Secret::generate();
@@ -113,10 +117,16 @@ pub async fn create(ops: &Ops, caller: &Caller, new: &NewWebhookEndpoint) -> OpR
     })
 }
 
-/// The caller's endpoints, oldest first.
-pub async fn list(ops: &Ops, caller: &Caller) -> OpResult<Vec<Endpoint>> {
+/// The caller's endpoints, oldest first, one page after `after`.
+pub async fn list(
+    ops: &Ops,
+    caller: &Caller,
+    after: Option<EndpointId>,
+    limit: u32,
+) -> OpResult<Page<Endpoint, EndpointId>> {
     let owner = owner(caller, ops.now())?;
-    Ok(store::list(&ops.db, owner, MAX_ENDPOINTS).await?)
+    let endpoints = store::list(&ops.db, owner, after, limit.saturating_add(1)).await?;
+    Ok(Page::from_rows(endpoints, limit, |e| e.id))
 }
 
 pub async fn get(ops: &Ops, caller: &Caller, id: EndpointId) -> OpResult<Endpoint> {
@@ -171,6 +181,8 @@ pub async fn deliveries(
     limit: u32,
 ) -> OpResult<Page<DeliveryRow, DeliveryId>> {
     let owner = owner(caller, ops.now())?;
+    // Another owner's endpoint is not found, rather than an empty log.
+    store::get(&ops.db, owner, id).await?;
     Ok(store::deliveries(&ops.db, owner, id, before, limit.min(100)).await?)
 }
 

@@ -14,7 +14,7 @@ use crate::on_both_databases;
 use crate::support::TestDb;
 use crate::web::{demo_app, demo_app_on};
 
-async fn document(router: &Router) -> Value {
+pub(crate) async fn document(router: &Router) -> Value {
     call(router, Method::GET, "/api/v1/openapi.json", None, None)
         .await
         .body
@@ -26,7 +26,7 @@ async fn document(router: &Router) -> Value {
     clippy::too_many_arguments,
     reason = "one request, spelled out at each call"
 )]
-async fn documented(
+pub(crate) async fn documented(
     router: &Router,
     doc: &Value,
     method: Method,
@@ -48,6 +48,15 @@ async fn documented(
     let answer = call(router, method.clone(), &uri, Some(key), body).await;
     assert_documented(doc, method.as_str(), path, &answer);
     answer
+}
+
+/// Runs `call` with `{user_id}` standing for `user`.
+pub(crate) async fn with_user<F: std::future::Future>(
+    user: i64,
+    call: impl FnOnce() -> F,
+) -> F::Output {
+    USER.with(|u| u.set(user));
+    call().await
 }
 
 thread_local! {
@@ -307,8 +316,12 @@ async fn snapshot(db: &TestDb) -> Vec<String> {
         "SELECT id || ':' || state FROM orders ORDER BY id",
         "SELECT id || ':' || COALESCE(deactivated_at, 0) FROM users ORDER BY id",
         "SELECT COUNT(*) || ' batches' FROM licence_batches",
-        // A key's own first use is recorded whatever the request asks; the changes are not.
-        "SELECT COUNT(*) || ' activity' FROM activity WHERE action NOT LIKE 'api_key%'",
+        // The test's own keys (created, first used) are Activity of their owners; nothing else.
+        "SELECT COUNT(*) || ' activity' FROM activity \
+         WHERE action NOT IN ('api_key_created', 'api_key_first_used')",
+        "SELECT COUNT(*) || ' open seats' FROM seats WHERE ended_at IS NULL",
+        "SELECT id || ':' || enabled || ':' || url FROM webhook_endpoints ORDER BY id",
+        "SELECT id || ':' || status || ':' || next_attempt_at FROM webhook_deliveries ORDER BY id",
     ] {
         let values: Vec<String> = sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap();
         rows.extend(values);
@@ -327,6 +340,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         }
         ("post", "/api/v1/companies/{id}/users") => Some(json!({"email": "intruder@echo.example"})),
         ("post", "/api/v1/companies/{id}/users/{user_id}/deactivate")
+        | ("post", "/api/v1/companies/{id}/users/{user_id}/release")
         | ("delete", "/api/v1/companies/{id}/users/{user_id}")
         | ("post", "/api/v1/orders/{id}/assign")
         | ("post", "/api/v1/orders/{id}/cancel") => None,
@@ -334,6 +348,22 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             Some(json!({"kind": "premium", "quantity": 5}))
         }
         ("post", "/api/v1/orders/{id}/reject") => Some(json!({"reason": "not yours"})),
+        ("post", "/api/v1/webhook-endpoints") => {
+            Some(json!({"url": "http://127.0.0.1:9/taken", "event_types": ["order.assigned"]}))
+        }
+        ("post", "/api/v1/webhook-endpoints/{id}/disable")
+        | ("post", "/api/v1/webhook-endpoints/{id}/enable")
+        | ("delete", "/api/v1/webhook-endpoints/{id}")
+        | ("post", "/api/v1/webhook-deliveries/{id}/redeliver") => None,
+        ("post", "/api/v1/companies/{id}/users/import") => {
+            Some(json!({"users": [{"email": "intruder@echo.example"}]}))
+        }
+        ("post", "/api/v1/companies/{id}/renewals") => {
+            Some(json!({"emails": ["learner1@echo.example"]}))
+        }
+        ("post", "/api/v1/companies/{id}/allocations") => {
+            Some(json!({"user_ids": [USER.with(|u| u.get())]}))
+        }
         _ => panic!("{method} {path}: give it a body in the isolation matrix"),
     }
 }
@@ -350,6 +380,7 @@ fn permission_of(method: &str, path: &str) -> &'static str {
 #[tokio::test]
 async fn every_documented_operation_refuses_a_foreign_key_and_a_key_without_its_permission() {
     let (db, app, _) = demo_app().await;
+    let app = app.with_webhooks(crate::hooks::settings(true));
     let router = app.router();
     let doc = document(&router).await;
     let north = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin North'").await;
@@ -366,6 +397,19 @@ async fn every_documented_operation_refuses_a_foreign_key_and_a_key_without_its_
     .await;
     USER.with(|u| u.set(echo_learner));
     let every = "access:check,read,write";
+    // Bluefin IT's webhook endpoint, which hears of the request below.
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
+    let bluefin_key = key(&app, KeyOwner::Partner(PartnerId(bluefin)), "write").await;
+    let hook = call(
+        &router,
+        Method::POST,
+        "/api/v1/webhook-endpoints",
+        Some(&bluefin_key),
+        Some(json!({"url": "http://127.0.0.1:9/hooks", "event_types": ["order.requested"]})),
+    )
+    .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+    let endpoint = hook.body["endpoint"]["id"].as_i64().unwrap();
     // A request of Echo's waiting for Bluefin IT.
     let echo_key = key(&app, KeyOwner::Company(CompanyId(echo)), "write").await;
     let asked = call(
@@ -378,6 +422,7 @@ async fn every_documented_operation_refuses_a_foreign_key_and_a_key_without_its_
     .await;
     assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
     let echo_order = asked.body["id"].as_i64().unwrap();
+    let delivery = id_of(&db, "SELECT MAX(id) FROM webhook_deliveries").await;
     // Bluefin North (a sub-partner) and Fjord's own key, asking for Echo (Bluefin IT's).
     let foreign = [
         key(&app, KeyOwner::Partner(PartnerId(north)), every).await,
@@ -392,9 +437,28 @@ async fn every_documented_operation_refuses_a_foreign_key_and_a_key_without_its_
             let id = match path.contains("{id}") {
                 false => None,
                 true if path.starts_with("/api/v1/orders/") => Some(echo_order),
+                true if path.starts_with("/api/v1/webhook-endpoints/") => Some(endpoint),
+                true if path.starts_with("/api/v1/webhook-deliveries/") => Some(delivery),
                 true => Some(echo),
             };
             operations += 1;
+            // A list of the key's own: nothing of Echo's or Bluefin IT's in it.
+            if id.is_none() && method == "get" {
+                for key in &foreign {
+                    let answer =
+                        documented(&router, &doc, m.clone(), path, None, "", key, None).await;
+                    assert!(
+                        matches!(answer.status, StatusCode::OK | StatusCode::NOT_FOUND),
+                        "{method} {path}: {}",
+                        answer.body
+                    );
+                    let text = answer.body.to_string();
+                    assert!(
+                        !text.contains("Echo") && !text.contains("127.0.0.1:9"),
+                        "{method} {path} leaked: {text}"
+                    );
+                }
+            }
             if id.is_some() {
                 for key in &foreign {
                     let answer = documented(
@@ -449,7 +513,7 @@ async fn every_documented_operation_refuses_a_foreign_key_and_a_key_without_its_
         }
     }
     assert!(
-        operations >= 5 && by_id >= 4,
+        operations >= 30 && by_id >= 40,
         "{operations} operations, {by_id} by id"
     );
     assert_eq!(

@@ -367,9 +367,10 @@ async fn private_targets_are_refused_at_registration_and_at_delivery(db: TestDb)
         }
     }
     assert!(
-        hooks::list(&strict, &tree.admin(tree.a))
+        hooks::list(&strict, &tree.admin(tree.a), None, 20)
             .await
             .unwrap()
+            .items
             .is_empty()
     );
 

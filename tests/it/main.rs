@@ -7,6 +7,8 @@
 
 mod api;
 mod api_keys;
+mod api_licences;
+mod api_partner;
 mod api_resources;
 mod api_schema;
 mod backup;

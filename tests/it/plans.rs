@@ -242,3 +242,26 @@ fn list_queries(scope: (&Scope, Reach)) -> Vec<(String, Planned)> {
     }
     queries
 }
+
+#[tokio::test]
+async fn a_partners_order_list_reads_its_orders_by_index_whatever_the_instance_holds() {
+    let db = sqlite().await;
+    for query in orders::sold_queries() {
+        let plan: Vec<String> = query
+            .explain(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|step| step.detail)
+            .collect();
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "the order list scans a table: {plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH o USING INDEX orders_partner_")),
+            "{plan:#?}"
+        );
+    }
+}

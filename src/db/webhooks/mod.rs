@@ -111,13 +111,20 @@ pub async fn create(db: &Db, new: &NewEndpoint<'_>, now: Timestamp) -> DbResult<
 }
 
 /// The owner's endpoints, oldest first, at most `limit`.
-pub async fn list(db: &Db, owner: Owner, limit: u32) -> DbResult<Vec<Endpoint>> {
+pub async fn list(
+    db: &Db,
+    owner: Owner,
+    after: Option<EndpointId>,
+    limit: u32,
+) -> DbResult<Vec<Endpoint>> {
     let (condition, value) = owner.condition(1);
     let rows = sqlx::query(&format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE {condition} ORDER BY e.id LIMIT $2"
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE {condition} AND e.id > $3 \
+         ORDER BY e.id LIMIT $2"
     ))
     .bind(value)
     .bind(i64::from(limit))
+    .bind(after.map_or(0, |e| e.0))
     .fetch_all(db.pool())
     .await?;
     rows.iter().map(endpoint).collect()

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::ApiCaller;
 use super::input::{ApiJson, ApiQuery};
-use super::pages::{Cursor, limit};
+use super::pages::{self, page_type};
 use super::problem::{ApiError, ApiResult};
 use crate::db::companies::{CompanyCursor, CompanyFilter, CompanyRow, StatusFilter};
 use crate::domain::api_keys::Permission;
@@ -85,14 +85,10 @@ impl From<CompanyRow> for Company {
     }
 }
 
-/// One page of companies, in name order.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CompanyPage {
-    items: Vec<Company>,
-    /// Pass as `after` for the next page; null on the last.
-    #[schema(required = true)]
-    next: Option<String>,
-}
+page_type!(
+    /// One page of companies, in name order.
+    CompanyPage of Company
+);
 
 /// Which companies to list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -127,15 +123,11 @@ pub async fn list(
     ApiQuery(query): ApiQuery<CompanyQuery>,
 ) -> ApiResult<Json<CompanyPage>> {
     let caller = who.require(Permission::Read)?;
-    let after = query
-        .after
-        .as_deref()
-        .map(Cursor::<(String, i64)>::decode)
-        .transpose()?
-        .map(|(name, id)| CompanyCursor {
-            name,
-            id: CompanyId(id),
-        });
+    let (after, limit) = pages::ask(query.limit, query.after.as_deref())?;
+    let after = after.map(|(name, id): (String, i64)| CompanyCursor {
+        name,
+        id: CompanyId(id),
+    });
     let filter = CompanyFilter {
         status: query.status.map(|s| match s {
             Status::FreeTrial => StatusFilter::FreeTrial,
@@ -144,12 +136,9 @@ pub async fn list(
         }),
         name: query.name.filter(|n| n.chars().count() <= 200),
     };
-    let limit = limit(query.limit)?;
     let page = company_ops::list(&state.ops, caller, &filter, after.as_ref(), limit).await?;
-    Ok(Json(CompanyPage {
-        items: page.items.into_iter().map(Company::from).collect(),
-        next: page.next.map(|c| Cursor::encode(&(c.name, c.id.0))),
-    }))
+    let key = |c: CompanyCursor| (c.name, c.id.0);
+    Ok(Json(pages::answer(page, key, Company::from).into()))
 }
 
 /// A company's id from its path: anything else names no company.

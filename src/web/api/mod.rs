@@ -4,14 +4,17 @@
 //! handlers that serve the routes, so it cannot drift.
 
 mod access;
+mod activity;
 pub mod auth;
 mod companies;
 pub(crate) mod idempotency;
 mod input;
+mod licences;
 mod orders;
 mod pages;
 pub mod problem;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -41,8 +44,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     info(
         title = "seatledger API",
         version = "1",
-        description = "Companies, users, orders, batches, seats and the access check of a \
-            seatledger instance. Send an API key as `Authorization: Bearer KEY`. Errors are \
+        description = "Companies, users, orders, batches, seats, renewals, activity, webhook \
+            endpoints and the access check of a seatledger instance. Send an API key as `Authorization: Bearer KEY`. Errors are \
             RFC 9457 problem+json bodies with a stable `type` per cause."
     ),
     modifiers(&BearerKey),
@@ -156,12 +159,25 @@ pub(super) fn routes() -> (Router<Arc<AppState>>, openapi::OpenApi) {
         .routes(routes!(companies::list, companies::create))
         .routes(routes!(companies::get, companies::update))
         .routes(routes!(users::list, users::create))
+        .routes(routes!(users::import))
         .routes(routes!(users::deactivate))
-        .routes(routes!(users::delete))
+        .routes(routes!(users::get, users::delete))
+        .routes(routes!(licences::batches))
+        .routes(routes!(licences::allocate))
+        .routes(routes!(licences::release))
+        .routes(routes!(licences::renew))
         .routes(routes!(orders::list, orders::request))
+        .routes(routes!(orders::list_sold))
+        .routes(routes!(activity::list))
         .routes(routes!(orders::assign))
         .routes(routes!(orders::reject))
         .routes(routes!(orders::cancel))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::delete))
+        .routes(routes!(webhooks::disable))
+        .routes(routes!(webhooks::enable))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
         .split_for_parts();
     document_errors(&mut doc);
     let router = router.layer(middleware::from_fn(method_not_allowed));

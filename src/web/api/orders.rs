@@ -1,5 +1,6 @@
-//! Orders: a company's orders (newest first), Request Licenses, and Assign, Reject (with a
-//! reason) and Cancel, through the same operations as the console's Orders tabs.
+//! Orders: a company's orders and every order a partner sells (newest first, with filters),
+//! Request Licenses, and Assign, Reject (with a reason) and Cancel, through the same operations
+//! as the console's Orders tabs.
 
 use std::sync::Arc;
 
@@ -13,9 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::ApiCaller;
 use super::companies::{Kind, id_in_path};
 use super::input::{ApiJson, ApiQuery};
-use super::pages::{Cursor, limit};
-use super::problem::{ApiResult, Problem};
-use crate::db::orders::{OrderCursor, OrderRow};
+use super::pages::{self, page_type};
+use super::problem::{ApiError, ApiResult, FieldProblem, Problem};
+use crate::db::orders::{OrderCursor, OrderFilter, OrderRow};
 use crate::domain::api_keys::Permission;
 use crate::domain::{CompanyId, OrderId, OrderKind, OrderState, RejectReason, SeatCount};
 use crate::ops::orders::{self as order_ops, LicenceRequest};
@@ -96,14 +97,10 @@ impl From<OrderRow> for Order {
     }
 }
 
-/// One page of orders, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderPage {
-    items: Vec<Order>,
-    /// Pass as `after` for the next page; null on the last.
-    #[schema(required = true)]
-    next: Option<String>,
-}
+page_type!(
+    /// One page of orders, newest first.
+    OrderPage of Order
+);
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +117,18 @@ pub struct OrderQuery {
 }
 
 const NOT_FOUND: &str = "No such company or order, or not one this key may see";
+
+/// An order list's index key in a cursor: (requested at, id), newest first.
+fn order_key(c: OrderCursor) -> (i64, i64) {
+    (c.requested_at, c.id.0)
+}
+
+fn order_cursor((requested_at, id): (i64, i64)) -> OrderCursor {
+    OrderCursor {
+        requested_at,
+        id: OrderId(id),
+    }
+}
 
 /// List a company's orders.
 #[utoipa::path(
@@ -141,23 +150,84 @@ pub async fn list(
 ) -> ApiResult<Json<OrderPage>> {
     let caller = who.require(Permission::Read)?;
     let id = CompanyId(id_in_path(&id)?);
-    let before = query
-        .after
-        .as_deref()
-        .map(Cursor::<(i64, i64)>::decode)
-        .transpose()?
-        .map(|(requested_at, id)| OrderCursor {
-            requested_at,
-            id: OrderId(id),
-        });
-    let limit = limit(query.limit)?;
+    let (before, limit) = pages::ask(query.limit, query.after.as_deref())?;
     let company = authorise(&state.ops, caller, id).await?;
     let only = query.state.map(OrderState::from);
+    let before = before.map(order_cursor);
     let page = order_ops::for_company(&state.ops, caller, &company, only, before, limit).await?;
-    Ok(Json(OrderPage {
-        items: page.items.into_iter().map(Order::from).collect(),
-        next: page.next.map(|c| Cursor::encode(&(c.requested_at, c.id.0))),
-    }))
+    Ok(Json(pages::answer(page, order_key, Order::from).into()))
+}
+
+/// Which of the partner's orders to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SoldQuery {
+    /// Only orders in this state.
+    state: Option<OrderStatus>,
+    /// Only this company's orders.
+    company_id: Option<i64>,
+    /// Only orders requested at or after this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    requested_from: Option<String>,
+    /// Only orders requested before this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    requested_before: Option<String>,
+    /// How many orders per page (1 to 100, default 50).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The `next` of the previous page.
+    #[param(max_length = 600)]
+    after: Option<String>,
+}
+
+/// An instant of a query parameter.
+fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<jiff::Timestamp>> {
+    raw.map(|raw| {
+        raw.parse().map_err(|_| {
+            ApiError::Malformed(vec![FieldProblem {
+                field: field.to_owned(),
+                code: "not-an-instant".into(),
+                detail: format!(
+                    "\"{}\" is not an instant such as 2026-11-26T09:00:00Z",
+                    raw.chars().take(60).collect::<String>()
+                ),
+            }])
+        })
+    })
+    .transpose()
+}
+
+/// List every order the key's partner sells: its customers' (and sub-partners' customers')
+/// and its sub-partners' own licences, newest first.
+#[utoipa::path(
+    get,
+    operation_id = "listPartnerOrders",
+    path = "/api/v1/orders",
+    tag = "orders",
+    params(SoldQuery),
+    responses(
+        (status = 200, description = "One page of orders", body = OrderPage),
+        (status = 404, description = "This key's owner sells no orders (a company key)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_sold(
+    State(state): State<Arc<AppState>>,
+    who: ApiCaller,
+    ApiQuery(query): ApiQuery<SoldQuery>,
+) -> ApiResult<Json<OrderPage>> {
+    let caller = who.require(Permission::Read)?;
+    let (before, limit) = pages::ask(query.limit, query.after.as_deref())?;
+    let filter = OrderFilter {
+        state: query.state.map(OrderState::from),
+        company_id: query.company_id.map(CompanyId),
+        from: instant("requested_from", query.requested_from.as_deref())?,
+        until: instant("requested_before", query.requested_before.as_deref())?,
+        ..OrderFilter::default()
+    };
+    let page =
+        order_ops::sold(&state.ops, caller, &filter, before.map(order_cursor), limit).await?;
+    Ok(Json(pages::answer(page, order_key, Order::from).into()))
 }
 
 /// Licences to ask for.

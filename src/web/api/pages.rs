@@ -26,6 +26,47 @@ pub fn limit(asked: Option<u32>) -> ApiResult<u32> {
     }
 }
 
+/// Where a page starts (`after`, decoded into the list's index key `K`) and how many items it
+/// holds: what every list reads from its query before asking the operations.
+pub fn ask<K: Serialize + DeserializeOwned>(
+    limit: Option<u32>,
+    after: Option<&str>,
+) -> ApiResult<(Option<K>, u32)> {
+    let after = after.map(Cursor::<K>::decode).transpose()?;
+    Ok((after, self::limit(limit)?))
+}
+
+/// A storage page as the API answers it: its items, and the next page's opaque cursor.
+pub fn answer<T, C, K: Serialize + DeserializeOwned, U>(
+    page: crate::db::Page<T, C>,
+    key: impl FnOnce(C) -> K,
+    item: impl FnMut(T) -> U,
+) -> (Vec<U>, Option<String>) {
+    let next = page.next.map(|c| Cursor::encode(&key(c)));
+    (page.items.into_iter().map(item).collect(), next)
+}
+
+/// Declares a page type of the API: `items` and the `next` cursor.
+macro_rules! page_type {
+    ($(#[$doc:meta])* $name:ident of $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            items: Vec<$item>,
+            /// Pass as `after` for the next page; null on the last.
+            #[schema(required = true)]
+            next: Option<String>,
+        }
+
+        impl From<(Vec<$item>, Option<String>)> for $name {
+            fn from((items, next): (Vec<$item>, Option<String>)) -> Self {
+                Self { items, next }
+            }
+        }
+    };
+}
+pub(crate) use page_type;
+
 /// An opaque cursor holding the index key `T` of the last row of a page.
 pub struct Cursor<T>(std::marker::PhantomData<T>);
 

@@ -14,7 +14,7 @@ use super::uploads::{self, UPLOAD_LIMIT};
 use crate::domain::UploadId;
 use crate::imports::export::CsvReport;
 use crate::imports::renewal::RowOutcome;
-use crate::ops::renewal::{self, RenewalReview};
+use crate::ops::renewal::{self, RenewalReview, Renewing, ReviewedFile};
 use crate::ops::{Error, OpResult};
 use crate::web::areas::CompanyArea;
 use crate::web::layout::{Layout, PageResult, csv_download, render_with};
@@ -61,6 +61,7 @@ async fn upload(
 struct PreviewPage {
     layout: Layout,
     id: UploadId,
+    file: ReviewedFile,
     review: RenewalReview,
     renewable: usize,
     not_renewed: Vec<(u64, String, String)>,
@@ -105,6 +106,7 @@ fn preview_page(
     from: usize,
     error: Option<String>,
 ) -> PageResult {
+    let file = uploaded(&review)?;
     // The file's rows are already in memory (bounded by the upload limits); a page of them shows.
     let renewing: Vec<(u64, String)> = review
         .rows
@@ -117,7 +119,7 @@ fn preview_page(
     let link = |at: usize| {
         format!(
             "/company/licenses/renewal/{id}?column={}&from={at}#renewed",
-            review.column
+            file.column
         )
     };
     let renewed_previous = (from > 0).then(|| link(from.saturating_sub(RENEWED_PAGE)));
@@ -135,6 +137,7 @@ fn preview_page(
     let page = PreviewPage {
         layout: area.layout("Import Licence Renewal", "/company/licenses"),
         id,
+        file,
         renewable: review.renewed().len(),
         not_renewed_count: not_renewed.len(),
         not_renewed: not_renewed.into_iter().take(PREVIEW_ROWS).collect(),
@@ -142,7 +145,7 @@ fn preview_page(
         renewed,
         renewed_previous,
         renewed_next,
-        windows_1252: review.encoding == crate::imports::csv_table::Encoding::Windows1252,
+        windows_1252: file_encoding_is_1252(&review),
         review,
         error,
     };
@@ -154,6 +157,22 @@ fn preview_page(
     render_with(status, page)
 }
 
+/// The file a review of an upload read (every such review has one).
+fn uploaded(review: &RenewalReview) -> Result<ReviewedFile, crate::web::PageError> {
+    review.file.clone().ok_or(Error::NotFound.into())
+}
+
+fn file_encoding_is_1252(review: &RenewalReview) -> bool {
+    review
+        .file
+        .as_ref()
+        .is_some_and(|f| f.encoding == crate::imports::csv_table::Encoding::Windows1252)
+}
+
+fn kept(id: UploadId, column: Option<usize>) -> Renewing {
+    Renewing::Upload { id, column }
+}
+
 /// The preview: how many learners will be renewed, and every row that will not, with why.
 async fn preview(
     State(state): State<Arc<AppState>>,
@@ -163,7 +182,8 @@ async fn preview(
 ) -> PageResult {
     let id = UploadId(id);
     let column = column(query.column.as_deref())?;
-    let review = renewal::preview(&state.ops, &area.caller, &area.company, id, column).await?;
+    let review =
+        renewal::preview(&state.ops, &area.caller, &area.company, &kept(id, column)).await?;
     preview_page(&area, id, review, query.from.unwrap_or(0), None)
 }
 
@@ -175,16 +195,11 @@ async fn report(
     Query(query): Query<ColumnQuery>,
 ) -> PageResult {
     let column = column(query.column.as_deref())?;
-    let review = renewal::preview(
-        &state.ops,
-        &area.caller,
-        &area.company,
-        UploadId(id),
-        column,
-    )
-    .await?;
+    let what = kept(UploadId(id), column);
+    let review = renewal::preview(&state.ops, &area.caller, &area.company, &what).await?;
+    let file = uploaded(&review)?;
     let mut report = CsvReport::new();
-    report.record(["line", review.headers[review.column].as_str(), "outcome"]);
+    report.record(["line", file.headers[file.column].as_str(), "outcome"]);
     for row in &review.rows {
         let outcome = match &row.outcome {
             RowOutcome::Renew(_) => "will be renewed".to_owned(),
@@ -212,7 +227,8 @@ async fn apply(
     let id = UploadId(id);
     let column = column(Some(&form.column))?.unwrap_or_default();
     let (ops, caller, company) = (&state.ops, &area.caller, &area.company);
-    let error = match renewal::apply(ops, caller, company, id, column).await {
+    let what = kept(id, Some(column));
+    let error = match renewal::apply(ops, caller, company, &what).await {
         Ok(review) => {
             let notice = format!(
                 "Renewed the licences of {} learners.",
@@ -228,6 +244,6 @@ async fn apply(
         }
         Err(e) => return Err(e.into()),
     };
-    let review = renewal::preview(ops, caller, company, id, Some(column)).await?;
+    let review = renewal::preview(ops, caller, company, &what).await?;
     preview_page(&area, id, review, 0, Some(error))
 }

@@ -110,6 +110,7 @@ impl OrdersQuery {
             kind: self.kind.parse().ok(),
             from: day_start(&self.from, false),
             until: day_start(&self.to, true),
+            ..OrderFilter::default()
         }
     }
 

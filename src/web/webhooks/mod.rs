@@ -155,7 +155,9 @@ async fn list<A: OwnerArea>(
     area: A,
     Query(query): Query<ListQuery>,
 ) -> PageResult {
-    let endpoints = webhook_ops::list(&state.ops, &area.caller).await?;
+    let endpoints = webhook_ops::list(&state.ops, &area.caller, None, webhook_ops::MAX_ENDPOINTS)
+        .await?
+        .items;
     render(EndpointsPage {
         layout: area.layout("Webhooks", A::BASE),
         base: A::BASE,
