@@ -516,6 +516,10 @@ async fn a_renewal_dry_run_is_the_consoles_preview_and_applying_is_all_or_nothin
     assert_eq!(short.status, StatusCode::CONFLICT, "{}", short.body);
     assert_eq!(short.body["requested"], 4);
     assert_eq!(short.body["free"], 3);
+    assert_eq!(
+        short.body["detail"],
+        "Nothing was renewed: 4 learners need a licence but only 3 seats are free."
+    );
     assert_eq!(active_seats(&db, echo).await, seats_before, "half-renewed");
 
     let applied = documented(

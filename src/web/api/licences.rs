@@ -19,9 +19,9 @@ use crate::db::licences::{BatchCursor, BatchRow};
 use crate::domain::api_keys::Permission;
 use crate::domain::{BatchId, CompanyId, OrderKind, UserId};
 use crate::imports::renewal::RowOutcome;
-use crate::ops::authorise;
 use crate::ops::renewal::{self, RenewalReview, Renewing};
 use crate::ops::seats::{self as seat_ops, Learners};
+use crate::ops::{Error, authorise};
 use crate::web::AppState;
 
 /// A batch of seats (DESIGN §2): valid 12 months from its assignment.
@@ -336,7 +336,15 @@ pub async fn renew(
     let review = if body.dry_run {
         renewal::preview(&state.ops, caller, &company, &what).await?
     } else {
-        renewal::apply(&state.ops, caller, &company, &what).await?
+        renewal::apply(&state.ops, caller, &company, &what)
+            .await
+            .map_err(|e| match e {
+                Error::NoFreeSeats(short) => ApiError::NotEnoughSeats {
+                    short,
+                    undone: "renewed",
+                },
+                other => other.into(),
+            })?
     };
     Ok(Json(RenewalReport::of(review, body.dry_run)))
 }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::NotEnoughSeats;
 use crate::domain::api_keys::Permission;
 use crate::ops::{Conflict, Error, FieldError, Setting};
 use crate::web::error::{conflict, link, refusal};
@@ -70,6 +71,11 @@ pub enum ApiError {
     IdempotencyMismatch,
     /// A request with the same Idempotency-Key is still being answered.
     IdempotencyInProgress,
+    /// Too few free seats: nothing was `undone` ("allocated", "renewed"), as the console says.
+    NotEnoughSeats {
+        short: NotEnoughSeats,
+        undone: &'static str,
+    },
     Op(Error),
 }
 
@@ -205,6 +211,17 @@ impl ApiError {
                 "Request in progress",
                 "A request with this Idempotency-Key is still being answered; retry shortly.",
             ),
+            ApiError::NotEnoughSeats { short, undone } => {
+                let mut p = Problem::new(
+                    S::CONFLICT,
+                    "not-enough-seats",
+                    "Not enough seats",
+                    format!("Nothing was {undone}: {short}."),
+                );
+                p.requested = Some(short.requested);
+                p.free = Some(short.free);
+                p
+            }
             ApiError::Op(e) => op_problem(e),
         }
     }
@@ -221,17 +238,11 @@ fn op_problem(e: Error) -> Problem {
         ),
         Error::Forbidden(r) => Problem::new(S::FORBIDDEN, "forbidden", "Not allowed", refusal(r)),
         Error::Invalid(errors) => ApiError::Malformed(field_problems(&errors)).problem(),
-        Error::NoFreeSeats(short) => {
-            let mut p = Problem::new(
-                S::CONFLICT,
-                "not-enough-seats",
-                "Not enough seats",
-                format!("Nothing was allocated: {short}."),
-            );
-            p.requested = Some(short.requested);
-            p.free = Some(short.free);
-            p
+        Error::NoFreeSeats(short) => ApiError::NotEnoughSeats {
+            short,
+            undone: "allocated",
         }
+        .problem(),
         Error::Conflict(c) => Problem::new(
             S::CONFLICT,
             conflict_cause(c),
