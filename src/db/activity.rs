@@ -2,10 +2,11 @@
 //! and companies, with the person who did it and the company they acted for. Append-only.
 
 use jiff::Timestamp;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Row, Transaction};
 
-use super::scope::{Subtree, beneath as beneath_partner, merged};
-use super::{Actor, Binds, Built, Db, DbResult, Page, instant, secs};
+use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
+use super::scope::{Subtree, beneath as beneath_partner, keyset_arms};
+use super::{Actor, Db, DbResult, instant, secs};
 use crate::domain::{ApiKeyId, CompanyId, PartnerId, UserId};
 
 /// Appends one entry about `company`.
@@ -127,6 +128,26 @@ pub struct ActivityFilter {
     pub actor: Option<UserId>,
 }
 
+/// The column Activity sorts by: when (entries are numbered as they are written).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ActivitySort {
+    #[default]
+    When,
+}
+
+impl Sort for ActivitySort {
+    const ALL: &'static [Self] = &[ActivitySort::When];
+
+    fn as_str(self) -> &'static str {
+        "when"
+    }
+
+    /// Served by `activity_partner` (partner, id), or `activity_company` for one company.
+    fn key(self) -> (&'static str, bool) {
+        ("a.id", false)
+    }
+}
+
 /// Whose entries a list reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActivityOf {
@@ -136,87 +157,166 @@ pub enum ActivityOf {
     Company(CompanyId),
 }
 
-/// Entries of `of`, newest first, one page before `before`. A partner's, unfiltered, walks each
-/// partner of the subtree by `activity_partner` (`Subtree`), a page deep; a filter walks its own
-/// index (the company's or the actor's entries) and keeps those beneath the partner; a company's
-/// reads `activity_company`.
-pub async fn list(
+/// The condition of the entries `filter` keeps beyond whose they are, binding its values.
+fn filter_condition(filter: ActivityFilter, binds: &mut Binds) -> String {
+    let mut condition = "1 = 1".to_owned();
+    if let Some(company) = filter.company {
+        condition += &format!(" AND a.company_id = {}", binds.int(company.0));
+    }
+    if let Some(actor) = filter.actor {
+        condition += &format!(" AND a.actor_user_id = {}", binds.int(actor.0));
+    }
+    condition
+}
+
+/// Whose entries `of` reads, one condition per arm. A partner's, unfiltered, walks each partner
+/// of `subtree` by `activity_partner` (`Subtree`), a page deep; a filter walks its own index
+/// (the company's or the actor's entries) and keeps those beneath the partner; a company's reads
+/// `activity_company`.
+fn arms(
+    of: ActivityOf,
+    subtree: Option<&Subtree>,
+    filter: ActivityFilter,
+    binds: &mut Binds,
+) -> Vec<String> {
+    let unfiltered = filter.company.is_none() && filter.actor.is_none();
+    match (of, subtree) {
+        (ActivityOf::Partner(_), Some(subtree)) if unfiltered => {
+            subtree.arms("a.partner_id", binds)
+        }
+        (ActivityOf::Partner(partner), _) => {
+            vec![beneath_partner("a.partner_id", binds.int_at(partner.0))]
+        }
+        (ActivityOf::Company(company), _) => {
+            vec![format!("a.company_id = {}", binds.int(company.0))]
+        }
+    }
+}
+
+/// The query of one page of `of`'s entries, by when they were written.
+pub fn page_query(
+    (of, subtree): (ActivityOf, Option<&Subtree>),
+    filter: ActivityFilter,
+    descending: bool,
+    seek: &Seek,
+    limit: u32,
+) -> Planned {
+    let mut binds = Binds::default();
+    let arms = arms(of, subtree, filter, &mut binds);
+    let condition = filter_condition(filter, &mut binds);
+    // The id is the sort key itself: the cursor's tie-break compares it with itself.
+    let walk = Walk {
+        key: "a.id",
+        id: "a.id",
+        descending,
+    };
+    let select = "SELECT a.id, a.id AS sort_key, a.at, a.action, a.detail, c.name AS company, \
+           COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) || ' <' || u.email || '>' \
+             FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
+           (SELECT o.name FROM companies o WHERE o.id = a.on_behalf_of_company_id) AS on_behalf_of \
+         FROM activity a LEFT JOIN companies c ON c.id = a.company_id";
+    let sql = keyset_arms(select, &arms, &condition, &walk, (seek, limit), &mut binds);
+    Planned { sql, binds }
+}
+
+#[derive(FromRow)]
+struct ActivityRecord {
+    id: i64,
+    at: i64,
+    action: String,
+    detail: String,
+    company: Option<String>,
+    actor: String,
+    on_behalf_of: Option<String>,
+}
+
+/// The partners a list of `of` walks one by one: a partner's subtree.
+async fn subtree(db: &Db, of: ActivityOf) -> DbResult<Option<Subtree>> {
+    Ok(match of {
+        ActivityOf::Partner(partner) => Some(Subtree::of(db, partner).await?),
+        ActivityOf::Company(_) => None,
+    })
+}
+
+/// One page of `of`'s entries that `filter` keeps, newest first unless `descending` is false.
+pub async fn page(
     db: &Db,
     of: ActivityOf,
     filter: ActivityFilter,
-    before: Option<i64>,
+    descending: bool,
+    seek: &Seek,
     limit: u32,
-) -> DbResult<Page<ActivityRow, i64>> {
-    let query = list_query(db, of, filter, before, limit).await?;
-    let rows = query
+) -> DbResult<KeysetPage<ActivityRow>> {
+    let subtree = subtree(db, of).await?;
+    let query = page_query((of, subtree.as_ref()), filter, descending, seek, limit);
+    let records: Vec<ActivityRecord> = query
         .binds
-        .apply_rows(sqlx::query(&query.sql))
+        .apply(sqlx::query_as(&query.sql))
         .fetch_all(db.pool())
         .await?;
-    let items = rows
-        .iter()
-        .map(|r| {
-            Ok(ActivityRow {
-                id: r.try_get("id")?,
-                at: instant(r.try_get("at")?),
-                company: r.try_get("company")?,
-                actor: r.try_get("actor")?,
-                on_behalf_of: r.try_get("on_behalf_of")?,
-                action: r.try_get("action")?,
-                detail: r.try_get("detail")?,
+    let page = keyset::page(seek, records, limit, |r| Cursor {
+        key: SortKey::Number(r.id),
+        id: r.id,
+    });
+    Ok(KeysetPage {
+        rows: page
+            .rows
+            .into_iter()
+            .map(|r| ActivityRow {
+                id: r.id,
+                at: instant(r.at),
+                company: r.company,
+                actor: r.actor,
+                on_behalf_of: r.on_behalf_of,
+                action: r.action,
+                detail: r.detail,
             })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(Page::from_rows(items, limit, |a| a.id))
+            .collect(),
+        previous: page.previous,
+        next: page.next,
+    })
 }
 
-/// The query `list` runs.
+/// How many of `of`'s entries `filter` keeps: the N of "1–50 of N".
+pub async fn count(db: &Db, of: ActivityOf, filter: ActivityFilter) -> DbResult<i64> {
+    let mut binds = Binds::default();
+    let whose = arms(of, None, filter, &mut binds).join(" OR ");
+    let condition = filter_condition(filter, &mut binds);
+    let (n,): (i64,) = binds
+        .apply(sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM activity a WHERE ({whose}) AND {condition}"
+        )))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}
+
+/// The query of the API's list: `of`'s entries newest first, one page before `before`.
 pub async fn list_query(
     db: &Db,
     of: ActivityOf,
     filter: ActivityFilter,
     before: Option<i64>,
     limit: u32,
-) -> DbResult<Built> {
-    let mut binds = Binds::default();
-    let mut matching = String::new();
-    if let Some(company) = filter.company {
-        matching += &format!(" AND a.company_id = {}", binds.int(company.0));
-    }
-    if let Some(actor) = filter.actor {
-        matching += &format!(" AND a.actor_user_id = {}", binds.int(actor.0));
-    }
-    if let Some(before) = before {
-        matching += &format!(" AND a.id < {}", binds.int(before));
-    }
-    let arms = match of {
-        ActivityOf::Partner(partner) if filter.company.is_none() && filter.actor.is_none() => {
-            Subtree::of(db, partner)
-                .await?
-                .arms("a.partner_id", &mut binds)
-        }
-        ActivityOf::Partner(partner) => {
-            vec![beneath_partner("a.partner_id", binds.int_at(partner.0))]
-        }
-        ActivityOf::Company(company) => vec![format!("a.company_id = {}", binds.int(company.0))],
-    };
-    let fetch = binds.int(i64::from(limit) + 1);
-    let arms: Vec<String> = arms
-        .iter()
-        .map(|arm| {
-            format!(
-                "SELECT a.id, a.at, a.action, a.detail, c.name AS company, \
-                   COALESCE((SELECT TRIM(u.first_name || ' ' || u.last_name) || ' <' || u.email \
-                     || '>' FROM users u WHERE u.id = a.actor_user_id), 'seatledger') AS actor, \
-                   (SELECT o.name FROM companies o WHERE o.id = a.on_behalf_of_company_id) \
-                     AS on_behalf_of \
-                 FROM activity a LEFT JOIN companies c ON c.id = a.company_id \
-                 WHERE {arm}{matching} ORDER BY a.id DESC LIMIT {fetch}"
-            )
+) -> DbResult<Planned> {
+    let subtree = subtree(db, of).await?;
+    Ok(page_query(
+        (of, subtree.as_ref()),
+        filter,
+        true,
+        &before_entry(before),
+        limit,
+    ))
+}
+
+/// Where a page newest first starts: after `before`, the oldest entry of the page before.
+pub fn before_entry(before: Option<i64>) -> Seek {
+    before.map_or(Seek::First, |id| {
+        Seek::After(Cursor {
+            key: SortKey::Number(id),
+            id,
         })
-        .collect();
-    let sql = merged(&arms, "id DESC", &fetch);
-    Ok(Built { sql, binds })
+    })
 }
 
 /// The latest `limit` entries about one company, newest first.

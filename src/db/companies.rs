@@ -3,8 +3,9 @@
 use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
-use super::scope::{AuthorisedCompany, Subtree, merged};
-use super::{Backend, Binds, Built, Db, DbResult, Page, Scope, instant, seats, secs};
+use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
+use super::scope::{AuthorisedCompany, Subtree, keyset_arms};
+use super::{Backend, Db, DbResult, Page, Scope, instant, seats, secs};
 use crate::domain::schedule;
 use crate::domain::{
     CompanyFacts, CompanyId, CompanyStatus, Country, OrgName, PartnerId, TimeZoneName, TrialDays,
@@ -232,10 +233,19 @@ struct CompanyListRecord {
     seats_total: i64,
     learners: i64,
     account_manager: Option<String>,
+    ends_at: i64,
 }
 
 /// The SELECT of a Company section row over companies `c`, reading `$now` as now.
 fn row_select(now: usize) -> String {
+    format!(
+        "{} FROM companies c JOIN partners p ON p.id = c.partner_id",
+        row_columns(now)
+    )
+}
+
+/// The columns of a Company section row over companies `c` and their partners `p`.
+fn row_columns(now: usize) -> String {
     let valid = seats::valid_batch("b", now);
     format!(
         "SELECT c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, \
@@ -247,8 +257,7 @@ fn row_select(now: usize) -> String {
            (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
              AND u.deactivated_at IS NULL) AS learners, \
            (SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
-             WHERE m.id = c.account_manager_id) AS account_manager \
-         FROM companies c JOIN partners p ON p.id = c.partner_id"
+             WHERE m.id = c.account_manager_id) AS account_manager, {ENDS} AS ends_at"
     )
 }
 
@@ -284,6 +293,168 @@ pub async fn row(db: &Db, company: &AuthorisedCompany, now: Timestamp) -> DbResu
     Ok(record.row(now))
 }
 
+/// The columns the Company section sorts by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CompanySort {
+    #[default]
+    Name,
+    /// When the trial or the licences end (or ended): the date the section shows.
+    Ends,
+}
+
+impl Sort for CompanySort {
+    const ALL: &'static [Self] = &[CompanySort::Name, CompanySort::Ends];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CompanySort::Name => "name",
+            CompanySort::Ends => "ends",
+        }
+    }
+
+    /// Served by `companies_partner_name` and `companies_partner_ends` (partner, key, id).
+    fn key(self) -> (&'static str, bool) {
+        match self {
+            CompanySort::Name => ("c.name", true),
+            CompanySort::Ends => (ENDS, false),
+        }
+    }
+}
+
+/// When a company's trial or licences end: the indexed expression (migration 0018).
+const ENDS: &str = "COALESCE(c.licensed_until, c.trial_ends_at)";
+
+/// The condition of the companies `filter` keeps (customers only: partners' internal companies
+/// are not listed), binding its values and reading `$now_at` as now; and whether its name search
+/// is read by the trigram index, which then picks the rows in scope instead of the sort's walk.
+fn section_condition(
+    backend: Backend,
+    filter: &CompanyFilter,
+    now_at: usize,
+    binds: &mut Binds,
+) -> (String, bool) {
+    let status = filter
+        .status
+        .map_or("1 = 1".to_owned(), |s| s.condition(now_at));
+    let name = filter
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let (name, by_index) = name.map_or(("1 = 1".to_owned(), false), |n| {
+        name_matches(backend, n, binds)
+    });
+    (format!("c.internal = 0 AND {status} AND {name}"), by_index)
+}
+
+/// The query of one page of the Company section, walking the sort's index from the cursor. A
+/// partner's list walks each
+/// partner of `subtree` a page deep (`Subtree`); a name search read by the trigram index reads
+/// the matching names and sorts those in scope.
+pub fn section_query(
+    backend: Backend,
+    (scope, subtree): (&Scope, Option<&Subtree>),
+    filter: &CompanyFilter,
+    (sort, descending): (CompanySort, bool),
+    seek: &Seek,
+    limit: u32,
+    now: Timestamp,
+) -> Planned {
+    let mut binds = Binds::default();
+    let now_at = binds.int_at(secs(now));
+    let (condition, by_name) = section_condition(backend, filter, now_at, &mut binds);
+    let arms = match subtree {
+        Some(subtree) if !by_name => subtree.arms("c.partner_id", &mut binds),
+        _ => {
+            let (condition, value) = scope.companies_condition(binds.next());
+            binds.int(value);
+            vec![condition]
+        }
+    };
+    let (key, _) = sort.key();
+    let walk = Walk {
+        key,
+        id: "c.id",
+        descending,
+    };
+    // Each arm computes its own rows' columns, so the merge reads no table again.
+    let select = format!(
+        "{}, {key} AS sort_key FROM companies c JOIN partners p ON p.id = c.partner_id",
+        row_columns(now_at)
+    );
+    let sql = keyset_arms(&select, &arms, &condition, &walk, (seek, limit), &mut binds);
+    Planned { sql, binds }
+}
+
+/// The partners a list in `scope` walks one by one: a partner's subtree.
+async fn subtree(db: &Db, scope: &Scope) -> DbResult<Option<Subtree>> {
+    Ok(match scope {
+        Scope::Partner(partner) => Some(Subtree::of(db, *partner).await?),
+        Scope::Operator | Scope::Company(_) => None,
+    })
+}
+
+/// One page of the customer companies in `scope` that `filter` keeps, sorted by `sort`.
+pub async fn section(
+    db: &Db,
+    scope: &Scope,
+    filter: &CompanyFilter,
+    sort: (CompanySort, bool),
+    seek: &Seek,
+    limit: u32,
+    now: Timestamp,
+) -> DbResult<KeysetPage<CompanyRow>> {
+    let subtree = subtree(db, scope).await?;
+    let query = section_query(
+        db.backend(),
+        (scope, subtree.as_ref()),
+        filter,
+        sort,
+        seek,
+        limit,
+        now,
+    );
+    let records: Vec<CompanyListRecord> = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .fetch_all(db.pool())
+        .await?;
+    let sort = sort.0;
+    let page = keyset::page(seek, records, limit, |r| Cursor {
+        key: match sort {
+            CompanySort::Name => SortKey::Text(r.name.clone()),
+            CompanySort::Ends => SortKey::Number(r.ends_at),
+        },
+        id: r.id,
+    });
+    Ok(KeysetPage {
+        rows: page.rows.into_iter().map(|r| r.row(now)).collect(),
+        previous: page.previous,
+        next: page.next,
+    })
+}
+
+/// How many customer companies in `scope` `filter` keeps: the N of "1–50 of N".
+pub async fn section_count(
+    db: &Db,
+    scope: &Scope,
+    filter: &CompanyFilter,
+    now: Timestamp,
+) -> DbResult<i64> {
+    let mut binds = Binds::default();
+    let now_at = binds.int_at(secs(now));
+    let (condition, _) = section_condition(db.backend(), filter, now_at, &mut binds);
+    let (in_scope, value) = scope.companies_condition(binds.next());
+    binds.int(value);
+    let (n,): (i64,) = binds
+        .apply(sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM companies c WHERE {in_scope} AND {condition}"
+        )))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}
+
 /// The customer companies in `scope` matching `filter`, in name order, one page after `after`.
 /// Partners' internal companies are not customers and are not listed.
 ///
@@ -297,17 +468,25 @@ pub async fn list(
     limit: u32,
     now: Timestamp,
 ) -> DbResult<Page<CompanyRow, CompanyCursor>> {
-    let query = list_query(db, scope, filter, after, limit, now).await?;
-    let records: Vec<CompanyListRecord> = query
-        .binds
-        .apply(sqlx::query_as(&query.sql))
-        .fetch_all(db.pool())
-        .await?;
-    let items = records.into_iter().map(|r| r.row(now)).collect();
-    Ok(Page::from_rows(items, limit, |c| CompanyCursor {
-        name: c.name.clone(),
-        id: c.id,
-    }))
+    let seek = list_seek(after);
+    let page = section(
+        db,
+        scope,
+        filter,
+        (CompanySort::Name, false),
+        &seek,
+        limit,
+        now,
+    )
+    .await?;
+    let next = page.next.map(|c| CompanyCursor {
+        name: c.key.to_text(),
+        id: CompanyId(c.id),
+    });
+    Ok(Page {
+        items: page.rows,
+        next,
+    })
 }
 
 /// The query `list` runs.
@@ -318,63 +497,48 @@ pub async fn list_query(
     after: Option<&CompanyCursor>,
     limit: u32,
     now: Timestamp,
-) -> DbResult<Built> {
-    let mut binds = Binds::default();
-    let now_at = binds.int_at(secs(now));
-    let status = filter
-        .status
-        .map_or("1 = 1".to_owned(), |s| s.condition(now_at));
-    let after_name = binds.text(after.map_or(String::new(), |a| a.name.clone()));
-    let after_id = binds.int(after.map_or(0, |a| a.id.0));
-    let fetch = binds.int(i64::from(limit) + 1);
-    let mut matching =
-        format!("c.internal = 0 AND {status} AND (c.name, c.id) > ({after_name}, {after_id})");
-    let name = filter
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    let arms = match (name, scope) {
-        (None, Scope::Partner(partner)) => Subtree::of(db, *partner)
-            .await?
-            .arms("c.partner_id", &mut binds),
-        _ => {
-            if let Some(name) = name {
-                let condition = name_matches(db.backend(), name, &mut binds);
-                matching = format!("{matching} AND {condition}");
-            }
-            let (condition, value) = scope.companies_condition(binds.next());
-            binds.int(value);
-            vec![condition]
-        }
-    };
-    let arms: Vec<String> = arms
-        .iter()
-        .map(|arm| {
-            format!(
-                "{} WHERE {arm} AND {matching} ORDER BY c.name, c.id LIMIT {fetch}",
-                row_select(now_at)
-            )
+) -> DbResult<Planned> {
+    let subtree = subtree(db, scope).await?;
+    Ok(section_query(
+        db.backend(),
+        (scope, subtree.as_ref()),
+        filter,
+        (CompanySort::Name, false),
+        &list_seek(after),
+        limit,
+        now,
+    ))
+}
+
+/// Where `list`'s page starts: after the name and id of the last company of the page before.
+fn list_seek(after: Option<&CompanyCursor>) -> Seek {
+    after.map_or(Seek::First, |a| {
+        Seek::After(Cursor {
+            key: SortKey::Text(a.name.clone()),
+            id: a.id.0,
         })
-        .collect();
-    let sql = merged(&arms, "name, id", &fetch);
-    Ok(Built { sql, binds })
+    })
 }
 
 /// Companies `c` whose name contains `name`, in any case, read by an index: SQLite's trigram
 /// index (`company_names`, which needs three characters) or PostgreSQL's trigram index on
-/// `LOWER(name)`. A shorter text on SQLite reads every name in scope.
-fn name_matches(backend: Backend, name: &str, binds: &mut Binds) -> String {
+/// `LOWER(name)`; and whether that index reads it. A shorter text on SQLite filters the sort's
+/// walk instead.
+fn name_matches(backend: Backend, name: &str, binds: &mut Binds) -> (String, bool) {
     let lower = name.to_lowercase();
     if backend == Backend::Sqlite && lower.chars().count() >= 3 {
         // One FTS5 phrase: inside double quotes every character is literal but `"`, doubled.
         let phrase = binds.text(format!("\"{}\"", lower.replace('"', "\"\"")));
-        return format!(
-            "c.id IN (SELECT rowid FROM company_names WHERE company_names MATCH {phrase})"
+        return (
+            format!("c.id IN (SELECT rowid FROM company_names WHERE company_names MATCH {phrase})"),
+            true,
         );
     }
     let pattern = binds.text(format!("%{}%", like_escape(&lower)));
-    format!("LOWER(c.name) LIKE {pattern} ESCAPE '\\'")
+    (
+        format!("LOWER(c.name) LIKE {pattern} ESCAPE '\\'"),
+        backend == Backend::Postgres,
+    )
 }
 
 /// `text` with LIKE's wildcards escaped (`\` is the escape character).

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
+use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
 use super::scope::AuthorisedCompany;
 use super::seats::{self, valid_batch};
 use super::users::{self, FACTS_COLUMNS};
@@ -44,8 +45,8 @@ pub fn tab_queries() -> Vec<(&'static str, String, usize)> {
         ("expiring count", expiring_sql(), 3),
         ("expired count", expired_count_sql(), 2),
         ("Available", available_sql(), 2),
-        ("Allocated and Expiring", allocated_sql(), 5),
-        ("Expired Licenses", expired_sql(), 4),
+        ("Allocated and Expiring", allocated_sql(), 4),
+        ("Expired Licenses", expired_sql(), 3),
         ("Batches", batches_sql().to_owned(), 4),
     ]
 }
@@ -153,25 +154,148 @@ fn available_sql() -> String {
 }
 
 /// Open seats of the company by seat id: read by `seats_company_open` (company, id), so a page
-/// reads its own company's seats only.
-fn allocated_sql() -> String {
+/// reads its own company's seats only. `$1` the company, `$2` now, `$3` the latest expiry shown.
+fn allocated_walk(descending: bool, seek: &Seek, limit: u32, binds: &mut Binds) -> String {
+    let walk = Walk {
+        key: "s.id",
+        id: "s.id",
+        descending,
+    };
+    let (keyset, order) = walk.sql(seek, limit, binds);
     format!(
         "SELECT s.id, s.user_id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, \
            s.allocated_at, b.expires_at \
          FROM seats s JOIN licence_batches b ON b.id = s.batch_id JOIN users u ON u.id = s.user_id \
          WHERE s.company_id = $1 AND s.ended_at IS NULL AND {} AND b.expires_at <= $3 \
-           AND s.id > $4 ORDER BY s.id LIMIT $5",
+           AND {keyset} {order}",
         valid_batch("b", 2)
     )
 }
 
-fn expired_sql() -> String {
+fn allocated_sql() -> String {
+    let mut binds = Binds::default();
+    for _ in 0..3 {
+        binds.int(0);
+    }
+    allocated_walk(false, &Seek::First, 50, &mut binds)
+}
+
+/// Learners without an active licence, by id or by last name. `$1` the company, `$2` now.
+fn expired_walk(sort: (LearnerSort, bool), seek: &Seek, limit: u32, binds: &mut Binds) -> String {
+    let walk = Walk {
+        key: sort.0.key().0,
+        id: "u.id",
+        descending: sort.1,
+    };
+    let (keyset, order) = walk.sql(seek, limit, binds);
     format!(
-        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.email, u.department, \
-           {FACTS_COLUMNS} FROM users u WHERE {} AND u.id > $3 \
-         ORDER BY u.id LIMIT $4",
+        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.last_name, u.email, \
+           u.department, {FACTS_COLUMNS} FROM users u WHERE {} AND {keyset} {order}",
         without_licence("$1", 2)
     )
+}
+
+fn expired_sql() -> String {
+    let mut binds = Binds::default();
+    binds.int(0);
+    binds.int(0);
+    expired_walk((LearnerSort::Added, false), &Seek::First, 50, &mut binds)
+}
+
+/// The columns the Expired Licenses tab sorts by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LearnerSort {
+    #[default]
+    Added,
+    Name,
+}
+
+impl Sort for LearnerSort {
+    const ALL: &'static [Self] = &[LearnerSort::Added, LearnerSort::Name];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            LearnerSort::Added => "added",
+            LearnerSort::Name => "name",
+        }
+    }
+
+    /// Served by `users_company_active_learners` (company, id) and `users_company_last_name`.
+    fn key(self) -> (&'static str, bool) {
+        match self {
+            LearnerSort::Added => ("u.id", false),
+            LearnerSort::Name => ("u.last_name", true),
+        }
+    }
+}
+
+/// The column the Allocated and Expiring tabs sort by: when the seat was allocated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SeatSort {
+    #[default]
+    Allocated,
+}
+
+impl Sort for SeatSort {
+    const ALL: &'static [Self] = &[SeatSort::Allocated];
+
+    fn as_str(self) -> &'static str {
+        "allocated"
+    }
+
+    /// Seats are numbered as they are allocated: `seats_company_open` (company, id).
+    fn key(self) -> (&'static str, bool) {
+        ("s.id", false)
+    }
+}
+
+/// The queries of the Allocated and Expired Licenses tabs for every sort and seek, for asking
+/// the planner.
+pub fn tab_page_queries(
+    company: super::super::domain::CompanyId,
+    now: Timestamp,
+) -> Vec<(String, Planned)> {
+    let seeks = |text: bool| {
+        let key = |n: i64| {
+            if text {
+                SortKey::Text(format!("m{n}"))
+            } else {
+                SortKey::Number(n)
+            }
+        };
+        [
+            Seek::First,
+            Seek::After(Cursor { key: key(5), id: 5 }),
+            Seek::Before(Cursor { key: key(9), id: 9 }),
+        ]
+    };
+    let mut queries = Vec::new();
+    for descending in [false, true] {
+        for seek in seeks(false) {
+            let mut binds = Binds::default();
+            binds.int(company.0);
+            binds.int(secs(now));
+            binds.int(i64::MAX);
+            let sql = allocated_walk(descending, &seek, 50, &mut binds);
+            let name = format!("seats_company_open Allocated desc={descending} {seek:?}");
+            queries.push((name, Planned { sql, binds }));
+        }
+        for &sort in LearnerSort::ALL {
+            for seek in seeks(sort.key().1) {
+                let mut binds = Binds::default();
+                binds.int(company.0);
+                binds.int(secs(now));
+                let sql = expired_walk((sort, descending), &seek, 50, &mut binds);
+                let index = match sort {
+                    LearnerSort::Added => "users_company",
+                    LearnerSort::Name => "users_company_last_name",
+                };
+                let name = format!("{index} Expired {sort:?} desc={descending} {seek:?}");
+                queries.push((name, Planned { sql, binds }));
+            }
+        }
+    }
+    queries
 }
 
 pub async fn counts(
@@ -283,34 +407,44 @@ pub async fn allocated(
     db: &Db,
     company: &AuthorisedCompany,
     expiring_only: bool,
-    after: Option<i64>,
+    descending: bool,
+    seek: &Seek,
     limit: u32,
     now: Timestamp,
-) -> DbResult<Page<AllocatedSeat, i64>> {
-    let records: Vec<AllocatedRecord> = sqlx::query_as(&allocated_sql())
-        .bind(company.id().0)
-        .bind(secs(now))
-        .bind(if expiring_only {
-            secs(now + EXPIRING_WITHIN)
-        } else {
-            i64::MAX
-        })
-        .bind(after.unwrap_or(0))
-        .bind(i64::from(limit) + 1)
+) -> DbResult<KeysetPage<AllocatedSeat>> {
+    let mut binds = Binds::default();
+    binds.int(company.id().0);
+    binds.int(secs(now));
+    binds.int(if expiring_only {
+        secs(now + EXPIRING_WITHIN)
+    } else {
+        i64::MAX
+    });
+    let sql = allocated_walk(descending, seek, limit, &mut binds);
+    let records: Vec<AllocatedRecord> = binds
+        .apply(sqlx::query_as(&sql))
         .fetch_all(db.pool())
         .await?;
-    let items = records
-        .into_iter()
-        .map(|r| AllocatedSeat {
-            seat: r.id,
-            user: UserId(r.user_id),
-            name: r.name,
-            email: r.email,
-            allocated_at: instant(r.allocated_at),
-            expires_at: instant(r.expires_at),
-        })
-        .collect();
-    Ok(Page::from_rows(items, limit, |s| s.seat))
+    let page = keyset::page(seek, records, limit, |r| Cursor {
+        key: SortKey::Number(r.id),
+        id: r.id,
+    });
+    Ok(KeysetPage {
+        rows: page
+            .rows
+            .into_iter()
+            .map(|r| AllocatedSeat {
+                seat: r.id,
+                user: UserId(r.user_id),
+                name: r.name,
+                email: r.email,
+                allocated_at: instant(r.allocated_at),
+                expires_at: instant(r.expires_at),
+            })
+            .collect(),
+        previous: page.previous,
+        next: page.next,
+    })
 }
 
 /// A learner without an active licence (Expired Licenses tab).
@@ -324,41 +458,57 @@ pub struct ExpiredLearner {
     pub licence: LicenceStatus,
 }
 
-/// Learners whose licence expired (or who await one), by id, one page after `after`.
+/// Learners whose licence expired (or who await one), sorted by `sort`.
 pub async fn expired(
     db: &Db,
     company: &AuthorisedCompany,
-    after: Option<UserId>,
+    sort: (LearnerSort, bool),
+    seek: &Seek,
     limit: u32,
     now: Timestamp,
-) -> DbResult<Page<ExpiredLearner, UserId>> {
+) -> DbResult<KeysetPage<ExpiredLearner>> {
     if company.facts.on_trial(now) {
-        return Ok(Page {
-            items: Vec::new(),
+        return Ok(KeysetPage {
+            rows: Vec::new(),
+            previous: None,
             next: None,
         });
     }
-    let rows = sqlx::query(&expired_sql())
-        .bind(company.id().0)
-        .bind(secs(now))
-        .bind(after.map_or(0, |u| u.0))
-        .bind(i64::from(limit) + 1)
+    let mut binds = Binds::default();
+    binds.int(company.id().0);
+    binds.int(secs(now));
+    let sql = expired_walk(sort, seek, limit, &mut binds);
+    let rows = binds
+        .apply_rows(sqlx::query(&sql))
         .fetch_all(db.pool())
         .await?;
-    let items = rows
+    let learners = rows
         .iter()
         .map(|r| {
             let user = users::company_user_facts(r)?;
-            Ok(ExpiredLearner {
+            let learner = ExpiredLearner {
                 user: UserId(r.try_get("id")?),
                 name: r.try_get("name")?,
                 email: r.try_get("email")?,
                 department: r.try_get("department")?,
                 licence: licence_status(&user, &company.facts, now),
-            })
+            };
+            let key = match sort.0 {
+                LearnerSort::Added => SortKey::Number(learner.user.0),
+                LearnerSort::Name => SortKey::Text(r.try_get("last_name")?),
+            };
+            Ok((learner, key))
         })
         .collect::<DbResult<Vec<_>>>()?;
-    Ok(Page::from_rows(items, limit, |l| l.user))
+    let page = keyset::page(seek, learners, limit, |(l, key)| Cursor {
+        key: key.clone(),
+        id: l.user.0,
+    });
+    Ok(KeysetPage {
+        rows: page.rows.into_iter().map(|(l, _)| l).collect(),
+        previous: page.previous,
+        next: page.next,
+    })
 }
 
 /// Every learner of the Expired Licenses tab (Select All means all of them, not one page).

@@ -64,6 +64,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_console.sql"),
     migration!(16, "0016_api_lists.sql"),
     migration!(17, "0017_partner_lists.sql"),
+    migration!(18, "0018_list_sorts.sql"),
 ];
 
 /// The newest migration this seatledger knows.

@@ -14,6 +14,7 @@ pub mod companies;
 pub mod expiry;
 pub mod idempotency;
 pub mod instance;
+pub mod keyset;
 pub mod licences;
 pub mod limits;
 pub mod migrations;
@@ -35,7 +36,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use crate::domain::{CompanyId, UserId};
 
@@ -381,6 +382,11 @@ impl Binds {
         self.values.len() + 1
     }
 
+    /// How many values are bound so far.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
     /// `int`, answering the parameter's number (for SQL builders that take one).
     pub(crate) fn int_at(&mut self, v: i64) -> usize {
         self.int(v);
@@ -419,33 +425,6 @@ impl Binds {
             };
         }
         query
-    }
-}
-
-/// A list's query as built for its arguments, kept whole so that a test can ask the database
-/// how it would run it.
-pub struct Built {
-    pub(crate) sql: String,
-    pub(crate) binds: Binds,
-}
-
-impl Built {
-    /// The plan's steps on `conn`: SQLite's `EXPLAIN QUERY PLAN` details, PostgreSQL's
-    /// `EXPLAIN` lines.
-    pub async fn plan(&self, backend: Backend, conn: &mut AnyConnection) -> DbResult<Vec<String>> {
-        let (explain, column) = match backend {
-            Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {}", self.sql), "detail"),
-            Backend::Postgres => (format!("EXPLAIN {}", self.sql), "QUERY PLAN"),
-        };
-        let rows = self
-            .binds
-            .apply_rows(sqlx::query(&explain))
-            .fetch_all(conn)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|row| row.try_get(column))
-            .collect::<Result<_, _>>()?)
     }
 }
 

@@ -4,10 +4,9 @@ use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
 use super::companies::like_escape;
-use super::scope::{AuthorisedCompany, Subtree, merged};
-use super::{
-    Backend, Binds, Built, Db, DbError, DbResult, Page, Scope, instant, parse_stored, secs,
-};
+use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
+use super::scope::{AuthorisedCompany, Subtree, keyset_arms};
+use super::{Backend, Db, DbError, DbResult, Page, Scope, instant, parse_stored, secs};
 use crate::domain::{CompanyId, OrderId, OrderKind, OrderState, PartnerId, SeatCount, UserId};
 
 /// A request for licences to store.
@@ -107,7 +106,16 @@ const ORDER_COLUMNS: &str = "o.id, o.company_id, c.name AS company_name, c.inter
       AS decided_by";
 
 fn order_page(records: Vec<OrderRecord>, limit: u32) -> DbResult<Page<OrderRow, OrderCursor>> {
-    let items = records
+    Ok(Page::from_rows(order_rows(records)?, limit, |o| {
+        OrderCursor {
+            requested_at: secs(o.requested_at),
+            id: o.id,
+        }
+    }))
+}
+
+fn order_rows(records: Vec<OrderRecord>) -> DbResult<Vec<OrderRow>> {
+    records
         .into_iter()
         .map(|r| {
             Ok(OrderRow {
@@ -125,11 +133,7 @@ fn order_page(records: Vec<OrderRecord>, limit: u32) -> DbResult<Page<OrderRow, 
                 reject_reason: r.reject_reason,
             })
         })
-        .collect::<DbResult<Vec<_>>>()?;
-    Ok(Page::from_rows(items, limit, |o| OrderCursor {
-        requested_at: secs(o.requested_at),
-        id: o.id,
-    }))
+        .collect()
 }
 
 /// The company's orders, newest first; `only` limits them to one state.
@@ -224,9 +228,11 @@ impl Seller {
             // The subquery names no column of `o` or `c`, so the planner reads each partner's
             // orders by index rather than testing every order of the instance.
             Seller::Partner(partner) => (
+                // Uncorrelated, so the database reads each partner's orders by index; a
+                // partner's own internal company (depth 0) buys from the partner above.
                 format!(
                     "o.partner_id IN (SELECT descendant_id FROM partner_ancestors \
-                     WHERE ancestor_id = ${n}) AND (o.partner_id <> ${n} OR c.internal = 0)"
+                     WHERE ancestor_id = ${n}) AND (c.internal = 0 OR o.partner_id <> ${n})"
                 ),
                 partner.0,
             ),
@@ -281,8 +287,218 @@ pub struct OrderFilter {
     pub until: Option<Timestamp>,
 }
 
-/// The orders of `seller`'s `tab`, newest first, one page before `before`. A partner's list
-/// walks each partner of its subtree by its orders index (`Subtree`), a page deep.
+/// The columns the Orders tabs sort by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OrderSort {
+    #[default]
+    Requested,
+    Quantity,
+}
+
+impl Sort for OrderSort {
+    const ALL: &'static [Self] = &[OrderSort::Requested, OrderSort::Quantity];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            OrderSort::Requested => "requested",
+            OrderSort::Quantity => "licences",
+        }
+    }
+
+    /// Served by `orders_partner_state` / `orders_partner_state_quantity` (partner, state, key,
+    /// id), and for My Orders `orders_company` / `orders_company_quantity`.
+    fn key(self) -> (&'static str, bool) {
+        match self {
+            OrderSort::Requested => ("o.requested_at", false),
+            OrderSort::Quantity => ("o.quantity", false),
+        }
+    }
+}
+
+/// The condition of `seller`'s `tab` kept by `filter` beyond whose orders they are, binding its
+/// values.
+fn seller_condition(
+    tab: OrdersTab,
+    filter: &OrderFilter,
+    sort: OrderSort,
+    binds: &mut Binds,
+) -> String {
+    let state = match tab {
+        _ if filter.order.is_some() => "1 = 1",
+        OrdersTab::Requested => "o.state = 'requested'",
+        OrdersTab::Assigned => "o.state = 'assigned'",
+        OrdersTab::Mine | OrdersTab::Sold => "1 = 1",
+    };
+    let mut condition = state.to_owned();
+    if let Some(name) = filter.company.as_deref() {
+        let pattern = binds.text(format!("%{}%", like_escape(&name.trim().to_lowercase())));
+        condition += &format!(" AND LOWER(c.name) LIKE {pattern} ESCAPE '\\'");
+    }
+    if let Some(kind) = filter.kind {
+        condition += &format!(" AND o.kind = {}", binds.text(kind.as_str().to_owned()));
+    }
+    // Sorted by another column, the dates only filter the sort's walk: `+` keeps the planner
+    // from reading the date range instead and sorting the tenant's orders.
+    let requested = match sort {
+        OrderSort::Requested => "o.requested_at",
+        OrderSort::Quantity => "+o.requested_at",
+    };
+    if let Some(from) = filter.from {
+        condition += &format!(" AND {requested} >= {}", binds.int(secs(from)));
+    }
+    if let Some(until) = filter.until {
+        condition += &format!(" AND {requested} < {}", binds.int(secs(until)));
+    }
+    // Plain equalities where a filter is given, so the planner can read them from an index.
+    if let Some(state) = filter.state {
+        condition += &format!(" AND o.state = {}", binds.text(state.as_str().to_owned()));
+    }
+    if let Some(company) = filter.company_id {
+        condition += &format!(" AND o.company_id = {}", binds.int(company.0));
+    }
+    if let Some(order) = filter.order {
+        condition += &format!(" AND o.id = {}", binds.int(order.0));
+    }
+    condition
+}
+
+/// Whose orders `seller`'s `tab` holds, one condition per arm: a partner's list walks each
+/// partner of `subtree` by its orders index, a page deep (`Subtree`); without a subtree, one
+/// condition reads the whole tree (`Seller::condition`).
+fn seller_arms(
+    seller: Seller,
+    subtree: Option<&Subtree>,
+    tab: OrdersTab,
+    binds: &mut Binds,
+) -> Vec<String> {
+    match (tab, seller, subtree) {
+        // A partner's own licences are its internal company's orders.
+        (OrdersTab::Mine, Seller::Partner(partner), _) => vec![format!(
+            "o.company_id = (SELECT id FROM companies WHERE partner_id = {} AND internal = 1)",
+            binds.int(partner.0)
+        )],
+        // The operator buys from no one.
+        (OrdersTab::Mine, Seller::Operator, _) => vec!["1 = 0".to_owned()],
+        // `Seller::condition`, arm by arm: the partner's own internal company buys from above.
+        (_, Seller::Partner(partner), Some(subtree)) => {
+            let root = binds.int(partner.0);
+            subtree
+                .arms("o.partner_id", binds)
+                .into_iter()
+                .map(|arm| format!("{arm} AND (o.partner_id <> {root} OR c.internal = 0)"))
+                .collect()
+        }
+        _ => {
+            let (condition, value) = seller.condition(binds.next());
+            binds.int(value);
+            vec![condition]
+        }
+    }
+}
+
+/// The query of one page of `seller`'s `tab`.
+pub fn seller_query(
+    (seller, subtree): (Seller, Option<&Subtree>),
+    tab: OrdersTab,
+    filter: &OrderFilter,
+    (sort, descending): (OrderSort, bool),
+    seek: &Seek,
+    limit: u32,
+) -> Planned {
+    let mut binds = Binds::default();
+    let arms = seller_arms(seller, subtree, tab, &mut binds);
+    let condition = seller_condition(tab, filter, sort, &mut binds);
+    let (key, _) = sort.key();
+    let walk = Walk {
+        key,
+        id: "o.id",
+        descending,
+    };
+    let select = format!(
+        "SELECT {ORDER_COLUMNS}, {key} AS sort_key FROM orders o \
+         JOIN companies c ON c.id = o.company_id"
+    );
+    let sql = keyset_arms(&select, &arms, &condition, &walk, (seek, limit), &mut binds);
+    Planned { sql, binds }
+}
+
+/// The partners `seller`'s lists walk one by one: a partner's subtree.
+async fn seller_subtree(db: &Db, seller: Seller) -> DbResult<Option<Subtree>> {
+    Ok(match seller {
+        Seller::Partner(partner) => Some(Subtree::of(db, partner).await?),
+        Seller::Operator => None,
+    })
+}
+
+/// One page of `seller`'s `tab`, sorted by `sort`.
+pub async fn seller_page(
+    db: &Db,
+    seller: Seller,
+    tab: OrdersTab,
+    filter: &OrderFilter,
+    sort: (OrderSort, bool),
+    seek: &Seek,
+    limit: u32,
+) -> DbResult<KeysetPage<OrderRow>> {
+    let subtree = seller_subtree(db, seller).await?;
+    let query = seller_query((seller, subtree.as_ref()), tab, filter, sort, seek, limit);
+    let records: Vec<OrderRecord> = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .fetch_all(db.pool())
+        .await?;
+    let page = keyset::page(seek, records, limit, |r| Cursor {
+        key: SortKey::Number(match sort.0 {
+            OrderSort::Requested => r.requested_at,
+            OrderSort::Quantity => r.quantity,
+        }),
+        id: r.id,
+    });
+    Ok(KeysetPage {
+        rows: order_rows(page.rows)?,
+        previous: page.previous,
+        next: page.next,
+    })
+}
+
+/// How many orders `seller`'s `tab` holds that `filter` keeps: the N of "1–50 of N".
+pub async fn seller_count(
+    db: &Db,
+    seller: Seller,
+    tab: OrdersTab,
+    filter: &OrderFilter,
+) -> DbResult<i64> {
+    let mut binds = Binds::default();
+    let whose = seller_arms(seller, None, tab, &mut binds).join(" OR ");
+    let condition = seller_condition(tab, filter, OrderSort::Requested, &mut binds);
+    let (n,): (i64,) = binds
+        .apply(sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM orders o JOIN companies c ON c.id = o.company_id \
+             WHERE ({whose}) AND {condition}"
+        )))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}
+
+/// The queries of a partner's list of every order it sells, without and with a state filter,
+/// newest first, reading the whole tree in one condition: what a test asks the database to plan.
+pub fn sold_queries() -> Vec<Planned> {
+    let seller = (Seller::Partner(PartnerId(1)), None);
+    let with_state = OrderFilter {
+        state: Some(OrderState::Requested),
+        ..OrderFilter::default()
+    };
+    [OrderFilter::default(), with_state]
+        .iter()
+        .map(|filter| {
+            let sort = (OrderSort::Requested, true);
+            seller_query(seller, OrdersTab::Sold, filter, sort, &Seek::First, 50)
+        })
+        .collect()
+}
+
+/// The orders of `seller`'s `tab`, newest first, one page before `before`.
 pub async fn for_seller(
     db: &Db,
     seller: Seller,
@@ -291,13 +507,27 @@ pub async fn for_seller(
     before: Option<OrderCursor>,
     limit: u32,
 ) -> DbResult<Page<OrderRow, OrderCursor>> {
-    let query = for_seller_query(db, seller, tab, filter, before, limit).await?;
-    let records = query
-        .binds
-        .apply(sqlx::query_as(&query.sql))
-        .fetch_all(db.pool())
-        .await?;
-    order_page(records, limit)
+    let seek = for_seller_seek(before);
+    let page = seller_page(
+        db,
+        seller,
+        tab,
+        filter,
+        (OrderSort::Requested, true),
+        &seek,
+        limit,
+    )
+    .await?;
+    Ok(Page {
+        next: page.next.map(|c| OrderCursor {
+            requested_at: match c.key {
+                SortKey::Number(n) => n,
+                SortKey::Text(_) => i64::MAX,
+            },
+            id: OrderId(c.id),
+        }),
+        items: page.rows,
+    })
 }
 
 /// The query `for_seller` runs.
@@ -308,80 +538,28 @@ pub async fn for_seller_query(
     filter: &OrderFilter,
     before: Option<OrderCursor>,
     limit: u32,
-) -> DbResult<Built> {
-    let mut binds = Binds::default();
-    let mut matching = Vec::new();
-    match (filter.order, tab) {
-        (Some(order), _) => matching.push(format!("o.id = {}", binds.int(order.0))),
-        (None, OrdersTab::Requested) => matching.push("o.state = 'requested'".to_owned()),
-        (None, OrdersTab::Assigned) => matching.push("o.state = 'assigned'".to_owned()),
-        (None, OrdersTab::Mine | OrdersTab::Sold) => {}
-    }
-    // Plain equalities where a filter is given, so the planner can read them from an index.
-    if let Some(state) = filter.state {
-        matching.push(format!(
-            "o.state = {}",
-            binds.text(state.as_str().to_owned())
-        ));
-    }
-    if let Some(company) = filter.company_id {
-        matching.push(format!("o.company_id = {}", binds.int(company.0)));
-    }
-    if let Some(name) = &filter.company {
-        let pattern = binds.text(format!("%{}%", like_escape(&name.trim().to_lowercase())));
-        matching.push(format!("LOWER(c.name) LIKE {pattern} ESCAPE '\\'"));
-    }
-    if let Some(kind) = filter.kind {
-        matching.push(format!("o.kind = {}", binds.text(kind.as_str().to_owned())));
-    }
-    if let Some(from) = filter.from {
-        matching.push(format!("o.requested_at >= {}", binds.int(secs(from))));
-    }
-    if let Some(until) = filter.until {
-        matching.push(format!("o.requested_at < {}", binds.int(secs(until))));
-    }
-    if let Some(cursor) = before {
-        let (at, id) = (binds.int(cursor.requested_at), binds.int(cursor.id.0));
-        matching.push(format!("(o.requested_at, o.id) < ({at}, {id})"));
-    }
-    let arms = match (tab, seller) {
-        // A partner's own licences are its internal company's orders.
-        (OrdersTab::Mine, Seller::Partner(partner)) => vec![format!(
-            "o.company_id = (SELECT id FROM companies WHERE partner_id = {} AND internal = 1)",
-            binds.int(partner.0)
-        )],
-        // The operator buys from no one.
-        (OrdersTab::Mine, Seller::Operator) => vec!["1 = 0".to_owned()],
-        // `Seller::condition`, arm by arm: the partner's own internal company buys from above.
-        (_, Seller::Partner(partner)) => {
-            let subtree = Subtree::of(db, partner).await?;
-            let root = binds.int(partner.0);
-            subtree
-                .arms("o.partner_id", &mut binds)
-                .into_iter()
-                .map(|arm| format!("{arm} AND (o.partner_id <> {root} OR c.internal = 0)"))
-                .collect()
-        }
-        (_, Seller::Operator) => {
-            let (condition, value) = seller.condition(binds.next());
-            binds.int(value);
-            vec![condition]
-        }
-    };
-    let fetch = binds.int(i64::from(limit) + 1);
-    let matching: String = matching.iter().map(|m| format!(" AND {m}")).collect();
-    let arms: Vec<String> = arms
-        .iter()
-        .map(|arm| {
-            format!(
-                "SELECT {ORDER_COLUMNS} FROM orders o JOIN companies c ON c.id = o.company_id \
-                 WHERE {arm}{matching} \
-                 ORDER BY o.requested_at DESC, o.id DESC LIMIT {fetch}"
-            )
+) -> DbResult<Planned> {
+    let subtree = seller_subtree(db, seller).await?;
+    let sort = (OrderSort::Requested, true);
+    let seek = for_seller_seek(before);
+    Ok(seller_query(
+        (seller, subtree.as_ref()),
+        tab,
+        filter,
+        sort,
+        &seek,
+        limit,
+    ))
+}
+
+/// Where `for_seller`'s page starts: after the last order of the page before, newest first.
+fn for_seller_seek(before: Option<OrderCursor>) -> Seek {
+    before.map_or(Seek::First, |c| {
+        Seek::After(Cursor {
+            key: SortKey::Number(c.requested_at),
+            id: c.id.0,
         })
-        .collect();
-    let sql = merged(&arms, "requested_at DESC, id DESC", &fetch);
-    Ok(Built { sql, binds })
+    })
 }
 
 /// An order read for deciding, locked on PostgreSQL until the transaction ends.

@@ -11,10 +11,11 @@ use jiff::Timestamp;
 use sqlx::FromRow;
 
 use super::companies::StatusFilter;
+use super::keyset::{self, Binds, Cursor, KeysetPage, Seek, Sort, SortKey, Walk};
 use super::licences::without_licence;
 use super::orders::Seller;
 use super::seats::valid_batch;
-use super::{Binds, Db, DbResult, Scope, instant, secs};
+use super::{Db, DbResult, Scope, instant, secs};
 use crate::domain::company::{EXPIRING_WITHIN, NEVER, TRIAL_ENDING_WITHIN};
 use crate::domain::{CompanyFacts, CompanyId, CompanyStatus, UserId};
 
@@ -60,23 +61,27 @@ impl OverviewSort {
             OverviewSort::AccountManager => "account_manager",
         }
     }
+}
 
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+impl Sort for OverviewSort {
+    const ALL: &'static [Self] = &OverviewSort::ALL;
+
+    fn as_str(self) -> &'static str {
+        OverviewSort::as_str(self)
     }
 
-    /// The column of the inner query this sort reads, and whether it holds text.
-    fn column(self) -> (&'static str, bool) {
+    /// The column of the inner query this sort reads.
+    fn key(self) -> (&'static str, bool) {
         match self {
-            OverviewSort::Name => ("name", true),
-            OverviewSort::Status => ("status_rank", false),
-            OverviewSort::Total => ("seats_total", false),
-            OverviewSort::Allocated => ("seats_allocated", false),
-            OverviewSort::Available => ("seats_available", false),
-            OverviewSort::Expiring => ("expiring", false),
-            OverviewSort::ExpiredLearners => ("expired_learners", false),
-            OverviewSort::NextExpiry => ("next_expiry", false),
-            OverviewSort::AccountManager => ("account_manager", true),
+            OverviewSort::Name => ("t.name", true),
+            OverviewSort::Status => ("t.status_rank", false),
+            OverviewSort::Total => ("t.seats_total", false),
+            OverviewSort::Allocated => ("t.seats_allocated", false),
+            OverviewSort::Available => ("t.seats_available", false),
+            OverviewSort::Expiring => ("t.expiring", false),
+            OverviewSort::ExpiredLearners => ("t.expired_learners", false),
+            OverviewSort::NextExpiry => ("t.next_expiry", false),
+            OverviewSort::AccountManager => ("t.account_manager", true),
         }
     }
 }
@@ -295,27 +300,8 @@ impl OverviewRecord {
     }
 }
 
-/// The value a page ends on in the sorted column.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SortKey {
-    Text(String),
-    Number(i64),
-}
-
-/// Where a page of the overview starts or ends: a row's sort value and id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OverviewCursor {
-    pub key: SortKey,
-    pub id: CompanyId,
-}
-
-/// Which page to read: the first, the one after a row, or the one before a row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Seek {
-    First,
-    After(OverviewCursor),
-    Before(OverviewCursor),
-}
+/// Where a page of the overview starts or ends.
+pub type OverviewCursor = Cursor;
 
 /// How the overview is read: filter, sort column and direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -326,17 +312,10 @@ pub struct OverviewQuery {
 }
 
 /// One page of the overview, with the cursors of the pages around it.
-#[derive(Clone, Debug)]
-pub struct OverviewPage {
-    pub rows: Vec<OverviewRow>,
-    /// The page before starts before this row (none on the first page).
-    pub previous: Option<OverviewCursor>,
-    /// The page after starts after this row (none on the last page).
-    pub next: Option<OverviewCursor>,
-}
+pub type OverviewPage = KeysetPage<OverviewRow>;
 
 /// The most rows one read of the overview returns.
-pub const MAX_PAGE: u32 = 500;
+pub const MAX_PAGE: u32 = super::keyset::MAX_PAGE;
 
 /// One page of at most `limit` rows of the overview of `scope`.
 pub async fn page(
@@ -347,59 +326,28 @@ pub async fn page(
     limit: u32,
     now: Timestamp,
 ) -> DbResult<OverviewPage> {
-    let limit = limit.clamp(1, MAX_PAGE);
     let mut binds = Binds::default();
     let rows = rows_sql(scope, &query.filter, now, &mut binds);
-    let (column, _) = query.sort.column();
-    // Reading backwards (the page before) walks the other way and turns the rows round.
-    let backwards = matches!(seek, Seek::Before(_));
-    let descending = query.descending != backwards;
-    let (cmp, dir) = if descending {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
+    let (key, _) = query.sort.key();
+    let walk = Walk {
+        key,
+        id: "t.id",
+        descending: query.descending,
     };
-    let keyset = match seek {
-        Seek::First => "1 = 1".to_owned(),
-        Seek::After(cursor) | Seek::Before(cursor) => {
-            let key = match &cursor.key {
-                SortKey::Text(t) => binds.text(t.clone()),
-                SortKey::Number(n) => binds.int(*n),
-            };
-            let id = binds.int(cursor.id.0);
-            format!("(t.{column} {cmp} {key} OR (t.{column} = {key} AND t.id {cmp} {id}))")
-        }
-    };
-    let fetch = binds.int(i64::from(limit) + 1);
-    let sql = format!(
-        "SELECT t.* FROM ({rows}) t WHERE {keyset} ORDER BY t.{column} {dir}, t.id {dir} LIMIT {fetch}"
-    );
-    let mut records: Vec<OverviewRecord> = binds
+    let (keyset, order) = walk.sql(seek, limit, &mut binds);
+    let sql = format!("SELECT t.* FROM ({rows}) t WHERE {keyset} {order}");
+    let records: Vec<OverviewRecord> = binds
         .apply(sqlx::query_as(&sql))
         .fetch_all(db.pool())
         .await?;
-    let more = records.len() > limit as usize;
-    records.truncate(limit as usize);
-    if backwards {
-        records.reverse();
-    }
-    let cursor = |r: &OverviewRecord| OverviewCursor {
+    let page = keyset::page(seek, records, limit, |r| Cursor {
         key: r.key(query.sort),
-        id: CompanyId(r.id),
-    };
-    // Going forwards there is a page before unless this is the first; going backwards there is
-    // one after (the page we came from), and one before only if more rows were found.
-    let (has_previous, has_next) = match seek {
-        Seek::First => (false, more),
-        Seek::After(_) => (true, more),
-        Seek::Before(_) => (more, true),
-    };
-    let previous = records.first().filter(|_| has_previous).map(cursor);
-    let next = records.last().filter(|_| has_next).map(cursor);
-    Ok(OverviewPage {
-        rows: records.into_iter().map(|r| r.row(now)).collect(),
-        previous,
-        next,
+        id: r.id,
+    });
+    Ok(KeysetPage {
+        rows: page.rows.into_iter().map(|r| r.row(now)).collect(),
+        previous: page.previous,
+        next: page.next,
     })
 }
 
@@ -550,6 +498,7 @@ pub async fn expiring_by_month(
 mod tests {
     #[test]
     fn every_sort_and_status_reads_back_from_its_name() {
+        use super::Sort;
         for sort in super::OverviewSort::ALL {
             assert_eq!(super::OverviewSort::parse(sort.as_str()), Some(sort));
         }

@@ -2,6 +2,7 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
+use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
 use super::{Actor, Db, DbError, DbResult, companies, seats, secs};
 use crate::domain::company::NFR_SEATS;
 use crate::domain::{Email, OrgName, PartnerId, SeatCount, TimeZoneName, TrialDays, UserId};
@@ -79,37 +80,86 @@ pub struct SubPartnerRow {
     pub companies: i64,
 }
 
-/// The direct sub-partners of `parent` in name order, one page after `after` (a name and id).
+/// The column Sub-partners sorts by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SubPartnerSort {
+    #[default]
+    Name,
+}
+
+impl Sort for SubPartnerSort {
+    const ALL: &'static [Self] = &[SubPartnerSort::Name];
+
+    fn as_str(self) -> &'static str {
+        "name"
+    }
+
+    /// Served by `partners_parent_name` (parent, name, id).
+    fn key(self) -> (&'static str, bool) {
+        ("p.name", true)
+    }
+}
+
+/// The query of one page of `parent`'s direct sub-partners.
+pub fn children_query(parent: PartnerId, descending: bool, seek: &Seek, limit: u32) -> Planned {
+    let mut binds = Binds::default();
+    let parent = binds.int(parent.0);
+    let walk = Walk {
+        key: "p.name",
+        id: "p.id",
+        descending,
+    };
+    let (keyset, order) = walk.sql(seek, limit, &mut binds);
+    let sql = format!(
+        "SELECT p.id, p.name, p.trial_days, \
+           (SELECT COUNT(*) FROM companies c WHERE c.partner_id = p.id AND c.internal = 0) \
+           AS companies \
+         FROM partners p WHERE p.parent_id = {parent} AND {keyset} {order}"
+    );
+    Planned { sql, binds }
+}
+
+/// One page of the direct sub-partners of `parent`, by name.
 pub async fn children(
     db: &Db,
     parent: PartnerId,
-    after: Option<(&str, PartnerId)>,
+    descending: bool,
+    seek: &Seek,
     limit: u32,
-) -> DbResult<super::Page<SubPartnerRow, (String, PartnerId)>> {
-    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT p.id, p.name, p.trial_days, \
-           (SELECT COUNT(*) FROM companies c WHERE c.partner_id = p.id AND c.internal = 0) \
-         FROM partners p WHERE p.parent_id = $1 AND (p.name > $2 OR (p.name = $2 AND p.id > $3)) \
-         ORDER BY p.name, p.id LIMIT $4",
-    )
-    .bind(parent.0)
-    .bind(after.map_or("", |a| a.0))
-    .bind(after.map_or(0, |a| a.1.0))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(db.pool())
-    .await?;
-    let items = rows
-        .into_iter()
-        .map(|(id, name, trial_days, companies)| SubPartnerRow {
-            id: PartnerId(id),
-            name,
-            trial_days,
-            companies,
-        })
-        .collect();
-    Ok(super::Page::from_rows(items, limit, |p| {
-        (p.name.clone(), p.id)
-    }))
+) -> DbResult<KeysetPage<SubPartnerRow>> {
+    let query = children_query(parent, descending, seek, limit);
+    let rows: Vec<(i64, String, i64, i64)> = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .fetch_all(db.pool())
+        .await?;
+    let page = keyset::page(seek, rows, limit, |(id, name, _, _)| Cursor {
+        key: SortKey::Text(name.clone()),
+        id: *id,
+    });
+    Ok(KeysetPage {
+        rows: page
+            .rows
+            .into_iter()
+            .map(|(id, name, trial_days, companies)| SubPartnerRow {
+                id: PartnerId(id),
+                name,
+                trial_days,
+                companies,
+            })
+            .collect(),
+        previous: page.previous,
+        next: page.next,
+    })
+}
+
+/// How many direct sub-partners `parent` has.
+pub async fn children_count(db: &Db, parent: PartnerId) -> DbResult<i64> {
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM partners p WHERE p.parent_id = $1")
+        .bind(parent.0)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
 }
 
 /// The active users of `partner`, for choosing an account manager.

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use jiff::Timestamp;
 use sqlx::{Any, Row, Transaction};
 
+use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
 use super::scope::AuthorisedCompany;
 use super::users::{self, FACTS_COLUMNS};
 use super::{CHUNK, Db, DbError, DbResult, Page, placeholders, secs};
@@ -53,6 +54,109 @@ fn line(r: &sqlx::any::AnyRow, company: &AuthorisedCompany, now: Timestamp) -> D
     })
 }
 
+/// The columns the Users section sorts by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UserSort {
+    /// In the order they were added.
+    #[default]
+    Added,
+    /// By last name.
+    Name,
+    Email,
+}
+
+impl Sort for UserSort {
+    const ALL: &'static [Self] = &[UserSort::Added, UserSort::Name, UserSort::Email];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            UserSort::Added => "added",
+            UserSort::Name => "name",
+            UserSort::Email => "email",
+        }
+    }
+
+    /// Served by the users' primary key within `users_company_name`, `users_company_last_name`
+    /// and `users_company_email` (company, key, id).
+    fn key(self) -> (&'static str, bool) {
+        match self {
+            UserSort::Added => ("u.id", false),
+            UserSort::Name => ("u.last_name", true),
+            UserSort::Email => ("u.email", true),
+        }
+    }
+}
+
+/// The query of one page of the company's users.
+pub fn page_query(
+    company: CompanyId,
+    (sort, descending): (UserSort, bool),
+    seek: &Seek,
+    limit: u32,
+) -> Planned {
+    let mut binds = Binds::default();
+    let company = binds.int(company.0);
+    let walk = Walk {
+        key: sort.key().0,
+        id: "u.id",
+        descending,
+    };
+    let (keyset, order) = walk.sql(seek, limit, &mut binds);
+    let sql = format!(
+        "SELECT u.id, TRIM(u.first_name || ' ' || u.last_name) AS name, u.last_name, u.email, \
+           u.department, {FACTS_COLUMNS} FROM users u WHERE u.company_id = {company} \
+           AND {keyset} {order}"
+    );
+    Planned { sql, binds }
+}
+
+/// One page of the company's users, sorted by `sort`.
+pub async fn page(
+    db: &Db,
+    company: &AuthorisedCompany,
+    sort: (UserSort, bool),
+    seek: &Seek,
+    limit: u32,
+    now: Timestamp,
+) -> DbResult<KeysetPage<UserLine>> {
+    let query = page_query(company.id(), sort, seek, limit);
+    let rows = query
+        .binds
+        .apply_rows(sqlx::query(&query.sql))
+        .fetch_all(db.pool())
+        .await?;
+    let lines = rows
+        .iter()
+        .map(|r| {
+            let line = line(r, company, now)?;
+            let key = match sort.0 {
+                UserSort::Added => SortKey::Number(line.id.0),
+                UserSort::Name => SortKey::Text(r.try_get("last_name")?),
+                UserSort::Email => SortKey::Text(line.email.clone()),
+            };
+            Ok((line, key))
+        })
+        .collect::<DbResult<Vec<_>>>()?;
+    let page = keyset::page(seek, lines, limit, |(line, key)| Cursor {
+        key: key.clone(),
+        id: line.id.0,
+    });
+    Ok(KeysetPage {
+        rows: page.rows.into_iter().map(|(line, _)| line).collect(),
+        previous: page.previous,
+        next: page.next,
+    })
+}
+
+/// How many users the company has: the N of "1–50 of N".
+pub async fn count(db: &Db, company: &AuthorisedCompany) -> DbResult<i64> {
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM users u WHERE u.company_id = $1")
+        .bind(company.id().0)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}
+
 /// The company's users by id, one page after `after`.
 pub async fn list(
     db: &Db,
@@ -61,20 +165,17 @@ pub async fn list(
     limit: u32,
     now: Timestamp,
 ) -> DbResult<Page<UserLine, UserId>> {
-    let rows = sqlx::query(&format!(
-        "{} WHERE u.company_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3",
-        line_columns()
-    ))
-    .bind(company.id().0)
-    .bind(after.map_or(0, |u| u.0))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(db.pool())
-    .await?;
-    let items = rows
-        .iter()
-        .map(|r| line(r, company, now))
-        .collect::<DbResult<Vec<_>>>()?;
-    Ok(Page::from_rows(items, limit, |u| u.id))
+    let seek = after.map_or(Seek::First, |u| {
+        Seek::After(Cursor {
+            key: SortKey::Number(u.0),
+            id: u.0,
+        })
+    });
+    let page = page(db, company, (UserSort::Added, false), &seek, limit, now).await?;
+    Ok(Page {
+        next: page.next.map(|c| UserId(c.id)),
+        items: page.rows,
+    })
 }
 
 /// User `user` of the company as the Users section lists them; another company's is not found.

@@ -7,6 +7,7 @@
 
 use sqlx::FromRow;
 
+use super::keyset::{Seek, Walk};
 use super::{Binds, Db, DbError, DbResult, instant};
 use crate::domain::{CompanyFacts, CompanyId, PartnerId, UserId};
 
@@ -36,12 +37,12 @@ const MOST_ARMS: usize = 100;
 /// of the subtree, never the rows of the subtree or of the instance. One `IN` over the subtree
 /// would read and sort every row of it, as neither database merges index walks for `IN`.
 #[derive(Clone, Debug)]
-pub(crate) struct Subtree {
+pub struct Subtree {
     partners: Vec<i64>,
 }
 
 impl Subtree {
-    pub(crate) async fn of(db: &Db, root: PartnerId) -> DbResult<Self> {
+    pub async fn of(db: &Db, root: PartnerId) -> DbResult<Self> {
         let partners = sqlx::query_scalar(
             "SELECT descendant_id FROM partner_ancestors WHERE ancestor_id = $1 \
              ORDER BY depth, descendant_id",
@@ -50,6 +51,11 @@ impl Subtree {
         .fetch_all(db.pool())
         .await?;
         Ok(Self { partners })
+    }
+
+    /// How many partners the subtree holds.
+    pub fn partners(&self) -> usize {
+        self.partners.len()
     }
 
     /// One condition on `column` per arm: `column = $n` for each partner, or one `IN` when the
@@ -66,17 +72,38 @@ impl Subtree {
     }
 }
 
-/// The page of `arms` (SELECTs of a list's rows, each ordered by `order` and limited by `fetch`),
-/// merged. Each arm computes its own rows' columns, so the merge reads no table again.
-pub(crate) fn merged(arms: &[String], order: &str, fetch: &str) -> String {
+/// One keyset page of `select` (a SELECT of a list's columns, with `sort_key` and `id` among
+/// them, up to its WHERE) over `arms`: each arm reads the rows where it, `condition` and the
+/// cursor hold, walking its index from the cursor a page deep; several arms are merged in the
+/// walk's order, so the merge sorts at most a page per arm.
+pub(crate) fn keyset_arms(
+    select: &str,
+    arms: &[String],
+    condition: &str,
+    walk: &Walk,
+    (seek, limit): (&Seek, u32),
+    binds: &mut Binds,
+) -> String {
+    let (keyset, order) = walk.sql(seek, limit, binds);
+    let fetch = format!("${}", binds.len());
+    let arm = |arm: &String| format!("{select} WHERE {arm} AND {condition} AND {keyset} {order}");
+    if let [only] = arms {
+        return arm(only);
+    }
     let arms: Vec<String> = arms
         .iter()
         .enumerate()
-        .map(|(i, arm)| format!("SELECT * FROM ({arm}) arm{i}"))
+        .map(|(i, a)| format!("SELECT * FROM ({}) arm{i}", arm(a)))
         .collect();
+    let merged = Walk {
+        key: "sort_key",
+        id: "id",
+        ..*walk
+    };
     format!(
-        "SELECT * FROM ({}) page ORDER BY {order} LIMIT {fetch}",
-        arms.join(" UNION ALL ")
+        "SELECT * FROM ({}) page {} LIMIT {fetch}",
+        arms.join(" UNION ALL "),
+        merged.order_by(seek)
     )
 }
 

@@ -14,6 +14,7 @@ mod headers;
 mod layout;
 mod observe;
 mod operator;
+mod pager;
 mod partner;
 mod requests;
 mod session;

@@ -24,6 +24,7 @@ mod ids;
 mod instances;
 mod isolation;
 mod licences;
+mod lists;
 mod nfr;
 mod observe;
 mod operator;

@@ -3,9 +3,8 @@
 
 use axum::http::{StatusCode, header};
 use jiff::{SignedDuration, Timestamp};
-use seatledger::db::overview::{
-    self, OverviewFilter, OverviewQuery, OverviewSort, OverviewStatus, Seek,
-};
+use seatledger::db::keyset::Seek;
+use seatledger::db::overview::{self, OverviewFilter, OverviewQuery, OverviewSort, OverviewStatus};
 use seatledger::db::scope::authorise;
 use seatledger::db::{Actor, Db, Scope, licences, seed};
 use seatledger::domain::{CompanyId, PartnerId, Role, UserId};

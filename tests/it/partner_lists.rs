@@ -5,6 +5,7 @@
 use jiff::SignedDuration;
 use seatledger::db::activity::{self, ActivityFilter, ActivityOf};
 use seatledger::db::companies::{self, CompanyFilter};
+use seatledger::db::keyset::Seek;
 use seatledger::db::orders::{self, OrderFilter, OrdersTab, Seller};
 use seatledger::db::{Actor, Scope};
 use seatledger::domain::{CompanyId, Department, Email, PartnerId, PersonName, Role};
@@ -183,20 +184,21 @@ async fn partner_lists_page_through_the_whole_subtree_once_in_order(db: TestDb) 
     .unwrap();
     expected.sort_by(|a, b| b.cmp(a));
     let mut seen = Vec::new();
-    let mut before = None;
+    let mut seek = Seek::First;
     loop {
-        let page = activity::list(
+        let page = activity::page(
             &db,
             ActivityOf::Partner(top),
             ActivityFilter::default(),
-            before,
+            true,
+            &seek,
             4,
         )
         .await
         .unwrap();
-        seen.extend(page.items.iter().map(|a| a.id));
+        seen.extend(page.rows.iter().map(|a| a.id));
         match page.next {
-            Some(next) => before = Some(next),
+            Some(next) => seek = Seek::After(next),
             None => break,
         }
     }

@@ -1,15 +1,19 @@
 //! Pages read their own company through an index, whatever the size of the instance: asked of
-//! SQLite's planner (`EXPLAIN QUERY PLAN`) for the SQL each Licenses tab runs. PostgreSQL's
+//! SQLite's planner (`EXPLAIN QUERY PLAN`) for the SQL each Licenses tab and each list runs. PostgreSQL's
 //! planner chooses by table statistics, so a small test database cannot tell there; the
 //! `pages` benchmark measures both.
 
 use sqlx::Row;
 
 use seatledger::db::activity::{self, ActivityFilter, ActivityOf};
-use seatledger::db::companies::{self, CompanyFilter};
-use seatledger::db::orders::{self, OrderFilter, OrdersTab, Seller};
+use seatledger::db::companies::{self, CompanyCursor, CompanyFilter, CompanySort, StatusFilter};
+use seatledger::db::keyset::{Cursor, PlanStep, Planned, Seek, Sort, SortKey};
+use seatledger::db::orders::{self, OrderFilter, OrderSort, OrdersTab, Seller};
+use seatledger::db::partners;
+use seatledger::db::people::{self, UserSort};
+use seatledger::db::scope::Subtree;
 use seatledger::db::{Backend, Db, Scope, licences, seed};
-use seatledger::domain::OrderState;
+use seatledger::domain::{CompanyId, OrderKind, OrderState, PartnerId, UserId};
 
 use crate::support::{World, postgres, sqlite, t0};
 
@@ -65,10 +69,23 @@ async fn partner_list_plans(db: &Db, companies: u64) -> Vec<(&'static str, Vec<S
         status: None,
         name: Some(name.to_owned()),
     };
+    // After the cursor before every name: the first page, walked from a cursor.
+    let after = CompanyCursor {
+        name: String::new(),
+        id: CompanyId(0),
+    };
     let mut plans = vec![
         (
             "Company",
-            companies::list_query(db, &scope, &CompanyFilter::default(), None, 25, t0()).await,
+            companies::list_query(
+                db,
+                &scope,
+                &CompanyFilter::default(),
+                Some(&after),
+                25,
+                t0(),
+            )
+            .await,
         ),
         (
             "Company search",
@@ -182,6 +199,224 @@ async fn partner_lists_walk_their_indexes_on_postgres() {
                     || step.contains("Seq Scan on orders")
                     || step.contains("Seq Scan on activity")),
             "{list} reads a whole table: {plan:#?}"
+        );
+    }
+}
+
+/// The steps of `plan` that read a table without an index, or that sort rows outside an index.
+/// Merged, the arms' pages are read and sorted as they are merged (`armN`, `page`).
+fn unindexed(plan: &[PlanStep], merges: bool) -> Vec<&PlanStep> {
+    plan.iter()
+        .filter(|step| {
+            let of_merge = merges
+                && ["SCAN arm", "SCAN page"]
+                    .iter()
+                    .any(|merge| step.detail.starts_with(merge));
+            (step.detail.starts_with("SCAN") && !of_merge)
+                || (step.detail.contains("TEMP B-TREE") && !merges)
+        })
+        .collect()
+}
+
+/// Every sort of every list, both ways, first page and from a cursor either way: each walks an
+/// index of its tenant from the cursor and scans no table. A partner without sub-partners reads
+/// one index range in order; one with sub-partners reads one range per partner, merged.
+#[tokio::test]
+async fn every_list_and_sort_walks_an_index_from_its_cursor() {
+    let db = sqlite().await;
+    seed::bulk(&db, "x", 50, 20, t0()).await.unwrap();
+    let partner: i64 = sqlx::query_scalar("SELECT MAX(partner_id) FROM companies")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let partner = PartnerId(partner);
+    let scope = Scope::Partner(partner);
+    let mut checked = 0;
+    for merges in [false, true] {
+        if merges {
+            World { db: &db }
+                .partner(Some(partner), "Sub Partner")
+                .await;
+        }
+        let subtree = Subtree::of(&db, partner).await.unwrap();
+        assert_eq!(subtree.partners(), if merges { 2 } else { 1 });
+        for (list, query) in list_queries((&scope, &subtree)) {
+            let plan = query.explain(&db).await.unwrap();
+            let wrong = unindexed(&plan, merges);
+            assert!(wrong.is_empty(), "{list} merges={merges}: {plan:#?}");
+            // Merged, any of the tenant's indexes finds the ranges; in order, the sort's own.
+            let index = match list.split(' ').next().unwrap() {
+                own if !merges => own,
+                orders if orders.starts_with("orders_company") => orders,
+                orders if orders.starts_with("orders_") => "INDEX orders_partner_state",
+                activity if activity.starts_with("activity_") => activity,
+                users if users.starts_with("users_") => users,
+                sub if sub.starts_with("partners_") => sub,
+                seats if seats.starts_with("seats_") => seats,
+                _ => "INDEX companies_partner_",
+            };
+            assert!(
+                plan.iter().any(|step| step.detail.contains(index)),
+                "{list} does not walk {index}: {plan:#?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 48, "only {checked} queries planned");
+}
+
+fn seeks(text: bool) -> [Seek; 3] {
+    let key = |n: i64| {
+        if text {
+            SortKey::Text(format!("m{n}"))
+        } else {
+            SortKey::Number(n)
+        }
+    };
+    [
+        Seek::First,
+        Seek::After(Cursor { key: key(5), id: 5 }),
+        Seek::Before(Cursor { key: key(9), id: 9 }),
+    ]
+}
+
+/// The query of every list page: each sort, both directions, each kind of seek.
+fn list_queries(scope: (&Scope, &Subtree)) -> Vec<(String, Planned)> {
+    let mut queries = Vec::new();
+    let filters = [
+        CompanyFilter::default(),
+        CompanyFilter {
+            status: Some(StatusFilter::Premium),
+            name: Some("co".into()),
+        },
+    ];
+    for &sort in CompanySort::ALL {
+        for descending in [false, true] {
+            for seek in seeks(sort.key().1) {
+                for filter in &filters {
+                    let query = companies::section_query(
+                        Backend::Sqlite,
+                        (scope.0, Some(scope.1)),
+                        filter,
+                        (sort, descending),
+                        &seek,
+                        50,
+                        t0(),
+                    );
+                    let index = match sort {
+                        CompanySort::Name => "companies_partner_name",
+                        CompanySort::Ends => "companies_partner_ends",
+                    };
+                    let name =
+                        format!("{index} Company {sort:?} desc={descending} {seek:?} {filter:?}");
+                    queries.push((name, query));
+                }
+            }
+        }
+    }
+    let Scope::Partner(partner) = *scope.0 else {
+        unreachable!("a partner's lists")
+    };
+    let seller = (Seller::Partner(partner), Some(scope.1));
+    let filters = [
+        OrderFilter::default(),
+        OrderFilter {
+            company: Some("co".into()),
+            kind: Some(OrderKind::Premium),
+            from: Some(t0()),
+            ..OrderFilter::default()
+        },
+    ];
+    for tab in [OrdersTab::Requested, OrdersTab::Assigned, OrdersTab::Mine] {
+        for &sort in OrderSort::ALL {
+            for descending in [false, true] {
+                for seek in seeks(false) {
+                    for filter in &filters {
+                        let query = orders::seller_query(
+                            seller,
+                            tab,
+                            filter,
+                            (sort, descending),
+                            &seek,
+                            50,
+                        );
+                        let index = match (tab, sort) {
+                            (OrdersTab::Mine, OrderSort::Requested) => "orders_company ",
+                            (OrdersTab::Mine, OrderSort::Quantity) => "orders_company_quantity",
+                            (_, OrderSort::Requested) => "orders_partner_state ",
+                            (_, OrderSort::Quantity) => "orders_partner_state_quantity",
+                        };
+                        let name = format!("{index} {tab:?} {sort:?} desc={descending} {seek:?}");
+                        queries.push((name, query));
+                    }
+                }
+            }
+        }
+    }
+    for descending in [false, true] {
+        for seek in seeks(false) {
+            for filter in [
+                ActivityFilter::default(),
+                ActivityFilter {
+                    company: Some(CompanyId(3)),
+                    actor: Some(UserId(4)),
+                },
+            ] {
+                let of = (ActivityOf::Partner(partner), Some(scope.1));
+                let query = activity::page_query(of, filter, descending, &seek, 50);
+                let name = format!("activity_ Activity desc={descending} {seek:?} {filter:?}");
+                queries.push((name, query));
+            }
+        }
+    }
+    for &sort in UserSort::ALL {
+        for descending in [false, true] {
+            for seek in seeks(sort.key().1) {
+                let query = people::page_query(CompanyId(3), (sort, descending), &seek, 50);
+                let index = match sort {
+                    UserSort::Added => "users_company ",
+                    UserSort::Name => "users_company_last_name",
+                    UserSort::Email => "users_company_email",
+                };
+                queries.push((
+                    format!("{index} Users {sort:?} desc={descending} {seek:?}"),
+                    query,
+                ));
+            }
+        }
+    }
+    queries.extend(licences::tab_page_queries(CompanyId(3), t0()));
+    for descending in [false, true] {
+        for seek in seeks(true) {
+            let query = partners::children_query(partner, descending, &seek, 50);
+            queries.push((
+                format!("partners_parent_name Sub-partners desc={descending} {seek:?}"),
+                query,
+            ));
+        }
+    }
+    queries
+}
+
+#[tokio::test]
+async fn a_partners_order_list_reads_its_orders_by_index_whatever_the_instance_holds() {
+    let db = sqlite().await;
+    for query in orders::sold_queries() {
+        let plan: Vec<String> = query
+            .explain(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|step| step.detail)
+            .collect();
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "the order list scans a table: {plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH o USING INDEX orders_partner_")),
+            "{plan:#?}"
         );
     }
 }

@@ -12,7 +12,8 @@ use super::auth::ApiCaller;
 use super::input::ApiQuery;
 use super::pages::{self, page_type};
 use super::problem::ApiResult;
-use crate::db::activity::{ActivityFilter, ActivityRow};
+use crate::db::Page;
+use crate::db::activity::{self, ActivityFilter, ActivityRow};
 use crate::domain::api_keys::Permission;
 use crate::domain::{CompanyId, UserId};
 use crate::ops::activity as activity_ops;
@@ -94,6 +95,11 @@ pub async fn list(
         company: query.company_id.map(CompanyId),
         actor: query.actor_id.map(UserId),
     };
-    let page = activity_ops::list(&state.ops, caller, filter, before, limit).await?;
+    let seek = activity::before_entry(before);
+    let page = activity_ops::list(&state.ops, caller, filter, (true, &seek), limit).await?;
+    let page = Page {
+        next: page.next.map(|entry| entry.id),
+        items: page.rows,
+    };
     Ok(Json(pages::answer(page, |id| id, Entry::from).into()))
 }

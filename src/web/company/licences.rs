@@ -12,7 +12,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::orders::{OrderLine, order_lines};
-use crate::db::licences::{self, AllocatedSeat, AvailableBatch, ExpiredLearner, LicenceCounts};
+use crate::db::licences::{
+    self, AllocatedSeat, AvailableBatch, ExpiredLearner, LearnerSort, LicenceCounts, SeatSort,
+};
 use crate::db::seats::SeatCounts;
 use crate::db::{companies, orders};
 use crate::domain::{CompanyStatus, OrderId, UserId};
@@ -21,6 +23,7 @@ use crate::ops::seats::{self as seat_ops, Learners};
 use crate::ops::{Error, FieldError};
 use crate::web::areas::CompanyArea;
 use crate::web::layout::{Layout, PageResult, render_with};
+use crate::web::pager::{Heading, PageParams, Pager};
 use crate::web::{AppState, GET, POST, Routes};
 
 const PAGE: u32 = 50;
@@ -51,7 +54,9 @@ struct LicencesPage {
     seats: Vec<(AllocatedSeat, String)>,
     expired: Vec<(ExpiredLearner, String)>,
     orders: Vec<OrderLine>,
-    next: Option<String>,
+    /// The Allocated, Expiring and Expired Licenses tabs sort and go page by page.
+    headings: Vec<Heading>,
+    pager: Option<Pager>,
 }
 
 #[derive(Deserialize, Default)]
@@ -59,8 +64,22 @@ struct LicencesQuery {
     #[serde(default)]
     tab: String,
     requested: Option<i64>,
-    after: Option<i64>,
+    #[serde(flatten)]
+    page: PageParams,
 }
+
+const SEAT_HEADINGS: [(Option<SeatSort>, &str, bool); 3] = [
+    (Some(SeatSort::Allocated), "Learner", false),
+    (None, "Email", false),
+    (None, "Expires", false),
+];
+
+const LEARNER_HEADINGS: [(Option<LearnerSort>, &str, bool); 4] = [
+    (Some(LearnerSort::Name), "Learner", false),
+    (None, "Email", false),
+    (None, "Department", false),
+    (None, "Licence", false),
+];
 
 impl LicencesQuery {
     fn tab(&self) -> &'static str {
@@ -79,12 +98,12 @@ async fn fill_tab(
     state: &AppState,
     area: &CompanyArea,
     page: &mut LicencesPage,
-    after: Option<i64>,
+    params: &PageParams,
 ) -> Result<(), Error> {
     let (db, company, now) = (&state.ops.db, &area.company, state.ops.now());
     let tz = company.time_zone.as_str();
     let tab = page.tab;
-    let next = |after: String| Some(format!("/company/licenses?tab={tab}&after={after}"));
+    let filters = vec![("tab", tab.to_owned())];
     match tab {
         "available" => {
             let batches = licences::available(db, company, now).await?;
@@ -92,15 +111,35 @@ async fn fill_tab(
         }
         "allocated" | "expiring" => {
             let expiring = tab == "expiring";
-            let list = licences::allocated(db, company, expiring, after, PAGE, now).await?;
-            page.next = list.next.and_then(|s| next(s.to_string()));
-            page.seats = list.items.into_iter().map(|s| dated_seat(s, tz)).collect();
+            let listing =
+                params.listing("/company/licenses", (SeatSort::Allocated, false), filters);
+            let list = licences::allocated(
+                db,
+                company,
+                expiring,
+                listing.descending,
+                &listing.seek,
+                PAGE,
+                now,
+            )
+            .await?;
+            let total = if expiring {
+                page.counts.expiring
+            } else {
+                page.counts.allocated
+            };
+            page.headings = listing.headings(&SEAT_HEADINGS);
+            page.pager = Some(listing.pager(&list, PAGE, total));
+            page.seats = list.rows.into_iter().map(|s| dated_seat(s, tz)).collect();
         }
         "expired" => {
-            let list = licences::expired(db, company, after.map(UserId), PAGE, now).await?;
-            page.next = list.next.and_then(|u| next(u.to_string()));
+            let listing = params.listing("/company/licenses", (LearnerSort::Added, false), filters);
+            let sort = (listing.sort, listing.descending);
+            let list = licences::expired(db, company, sort, &listing.seek, PAGE, now).await?;
+            page.headings = listing.headings(&LEARNER_HEADINGS);
+            page.pager = Some(listing.pager(&list, PAGE, page.counts.expired));
             page.expired = list
-                .items
+                .rows
                 .into_iter()
                 .map(|l| dated_learner(l, tz))
                 .collect();
@@ -159,9 +198,10 @@ async fn licences_page(
         seats: Vec::new(),
         expired: Vec::new(),
         orders: Vec::new(),
-        next: None,
+        headings: Vec::new(),
+        pager: None,
     };
-    fill_tab(state, area, &mut page, query.after).await?;
+    fill_tab(state, area, &mut page, &query.page).await?;
     let status = if page.error.is_some() {
         StatusCode::CONFLICT
     } else {

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::db::people::{self, UserLine};
+use crate::db::people::{self, UserLine, UserSort};
 use crate::domain::{Action, Department, Email, InvalidValue, PersonName, UserId};
 use crate::format;
 use crate::ops::users::{self as user_ops, NewPerson, Removal};
@@ -18,6 +18,7 @@ use crate::ops::{Error, Fields};
 use crate::web::areas::CompanyArea;
 use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::pager::{Heading, PageParams, Pager};
 use crate::web::{AppState, BOTH, GET, POST, Routes};
 
 const PAGE: u32 = 50;
@@ -37,13 +38,24 @@ struct UsersPage {
     layout: Layout,
     users: Vec<(UserLine, String)>,
     notice: Option<String>,
-    next: Option<String>,
+    headings: Vec<Heading>,
+    pager: Pager,
 }
 
 #[derive(Deserialize, Default)]
 struct UsersQuery {
-    after: Option<i64>,
+    #[serde(flatten)]
+    page: PageParams,
 }
+
+const HEADINGS: [(Option<UserSort>, &str, bool); 6] = [
+    (Some(UserSort::Name), "Name", false),
+    (Some(UserSort::Email), "Email", false),
+    (None, "Department", false),
+    (None, "Role", false),
+    (None, "Licence", false),
+    (None, "", false),
+];
 
 fn licence_text(user: &UserLine, time_zone: &str) -> String {
     if user.deactivated {
@@ -61,10 +73,16 @@ async fn list(
     Query(query): Query<UsersQuery>,
 ) -> PageResult {
     let company = &area.company;
-    let after = query.after.map(UserId);
-    let page = people::list(&state.ops.db, company, after, PAGE, state.ops.now()).await?;
+    let listing = query
+        .page
+        .listing("/company/users", (UserSort::Added, false), Vec::new());
+    let sort = (listing.sort, listing.descending);
+    let (db, now) = (&state.ops.db, state.ops.now());
+    let page = people::page(db, company, sort, &listing.seek, PAGE, now).await?;
+    let total = people::count(db, company).await?;
     let notice = area.flash.clone();
-    let users = page.items.into_iter().map(|u| {
+    let pager = listing.pager(&page, PAGE, total);
+    let users = page.rows.into_iter().map(|u| {
         let licence = licence_text(&u, &company.time_zone);
         (u, licence)
     });
@@ -72,7 +90,8 @@ async fn list(
         layout: area.layout("Users", "/company/users"),
         users: users.collect(),
         notice,
-        next: page.next.map(|u| format!("/company/users?after={u}")),
+        headings: listing.headings(&HEADINGS),
+        pager,
     })
 }
 

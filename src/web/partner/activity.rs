@@ -1,4 +1,5 @@
-//! Activity: every change beneath the partner, who made it and for which company.
+//! Activity: every change beneath the partner, who made it and for which company, newest first
+//! (or oldest first), a page at a time.
 
 use std::sync::Arc;
 
@@ -7,11 +8,13 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{PAGE, query_string};
-use crate::db::activity::{ActivityFilter, ActivityRow};
+use super::PAGE;
+use crate::db::activity::{ActivityFilter, ActivityRow, ActivitySort};
 use crate::domain::{CompanyId, UserId};
+use crate::ops::activity as activity_ops;
 use crate::web::areas::PartnerArea;
 use crate::web::layout::{Layout, PageResult, render};
+use crate::web::pager::{Heading, PageParams, Pager};
 use crate::web::{AppState, GET, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -24,30 +27,27 @@ struct ActivityPage {
     layout: Layout,
     entries: Vec<(ActivityRow, String)>,
     filtered: bool,
-    next: Option<String>,
+    headings: Vec<Heading>,
+    pager: Pager,
 }
 
 #[derive(Deserialize)]
 struct ActivityQuery {
-    company: Option<i64>,
-    actor: Option<i64>,
-    before: Option<i64>,
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(flatten)]
+    page: PageParams,
 }
 
-impl ActivityQuery {
-    fn next(&self, before: i64) -> String {
-        let company = self.company.map(|c| c.to_string()).unwrap_or_default();
-        let actor = self.actor.map(|a| a.to_string()).unwrap_or_default();
-        let before = before.to_string();
-        let pairs = [
-            ("company", &company),
-            ("actor", &actor),
-            ("before", &before),
-        ];
-        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        format!("/partner/activity?{}", query_string(&pairs))
-    }
-}
+const HEADINGS: [(Option<ActivitySort>, &str, bool); 5] = [
+    (Some(ActivitySort::When), "When", false),
+    (None, "Who", false),
+    (None, "On behalf of", false),
+    (None, "Company", false),
+    (None, "What", false),
+];
 
 async fn list(
     State(state): State<Arc<AppState>>,
@@ -55,24 +55,34 @@ async fn list(
     Query(query): Query<ActivityQuery>,
 ) -> PageResult {
     let filter = ActivityFilter {
-        company: query.company.map(CompanyId),
-        actor: query.actor.map(UserId),
+        company: query.company.trim().parse().ok().map(CompanyId),
+        actor: query.actor.trim().parse().ok().map(UserId),
     };
-    let caller = area.caller.outside_manage_mode();
-    let page = crate::ops::activity::list(&state.ops, &caller, filter, query.before, PAGE).await?;
+    let filters = vec![
+        ("company", query.company.clone()),
+        ("actor", query.actor.clone()),
+    ];
+    let listing = query
+        .page
+        .listing("/partner/activity", (ActivitySort::When, true), filters);
+    let seek = (listing.descending, &listing.seek);
+    let page = activity_ops::list(&state.ops, &area.caller, filter, seek, PAGE).await?;
+    let total = activity_ops::count(&state.ops, &area.caller, filter).await?;
+    let db = &state.ops.db;
     // Partner pages show instants in the partner's own time zone.
-    let time_zone = crate::db::partners::time_zone(&state.ops.db, area.partner).await?;
+    let time_zone = crate::db::partners::time_zone(db, area.partner).await?;
     render(ActivityPage {
         layout: area.layout("Activity", "/partner/activity"),
+        headings: listing.headings(&HEADINGS),
+        pager: listing.pager(&page, PAGE, total),
         entries: page
-            .items
+            .rows
             .into_iter()
             .map(|a| {
                 let at = crate::format::date_time(a.at, &time_zone);
                 (a, at)
             })
             .collect(),
-        filtered: query.company.is_some() || query.actor.is_some(),
-        next: page.next.map(|before| query.next(before)),
+        filtered: filter.company.is_some() || filter.actor.is_some(),
     })
 }

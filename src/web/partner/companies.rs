@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{PAGE, query_string};
 use crate::db::companies::{
-    self, CompanyCursor, CompanyFilter, CompanyRow, InternalCompany, StatusFilter,
+    self, CompanyFilter, CompanyRow, CompanySort, InternalCompany, StatusFilter,
 };
 use crate::db::partners;
 use crate::domain::{
@@ -27,6 +27,7 @@ use crate::ops::{Fields, authorise};
 use crate::web::areas::{Area, PartnerArea, SignedIn};
 use crate::web::error::form_errors;
 use crate::web::layout::{Badge, Layout, PageResult, render, render_with};
+use crate::web::pager::{Heading, PageParams, Pager};
 use crate::web::{AppState, BOTH, GET, POST, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -54,7 +55,8 @@ struct CompaniesPage {
     counts: Vec<super::overview::DashboardLink>,
     status: String,
     search: String,
-    next: Option<String>,
+    headings: Vec<Heading>,
+    pager: Pager,
     time_zone: String,
 }
 
@@ -84,23 +86,20 @@ struct CompaniesQuery {
     status: String,
     #[serde(default)]
     q: String,
-    after_name: Option<String>,
-    after_id: Option<i64>,
+    #[serde(flatten)]
+    page: PageParams,
 }
 
-impl CompaniesQuery {
-    /// The link to the page after `cursor`, keeping the filters.
-    fn next(&self, cursor: &CompanyCursor) -> String {
-        let id = cursor.id.to_string();
-        let pairs = [
-            ("status", self.status.as_str()),
-            ("q", &self.q),
-            ("after_name", &cursor.name),
-            ("after_id", &id),
-        ];
-        format!("/partner?{}", query_string(&pairs))
-    }
-}
+const HEADINGS: [(Option<CompanySort>, &str, bool); 8] = [
+    (Some(CompanySort::Name), "Company", false),
+    (None, "Status", false),
+    (Some(CompanySort::Ends), "Trial or licence", false),
+    (None, "Seats used / total", false),
+    (None, "Learners", true),
+    (None, "Account manager", false),
+    (None, "Partner", false),
+    (None, "", false),
+];
 
 fn status_filter(status: &str) -> Option<StatusFilter> {
     match status {
@@ -111,37 +110,39 @@ fn status_filter(status: &str) -> Option<StatusFilter> {
     }
 }
 
-/// Admin Dashboard → Company: every company the partner may see, filtered, in name order.
+/// Admin Dashboard → Company: every company the partner may see, filtered, sorted by name or
+/// by when its trial or licences end, a page at a time.
 async fn list(
     State(state): State<Arc<AppState>>,
     area: PartnerArea,
     Query(query): Query<CompaniesQuery>,
 ) -> PageResult {
-    let after = query.after_name.clone().zip(query.after_id);
-    let after = after.map(|(name, id)| CompanyCursor {
-        name,
-        id: CompanyId(id),
-    });
+    let filters = vec![("status", query.status.clone()), ("q", query.q.clone())];
+    let listing = query
+        .page
+        .listing("/partner", (CompanySort::Name, false), filters);
     let filter = CompanyFilter {
         status: status_filter(&query.status),
         name: Some(query.q.clone()),
     };
-    let (scope, now) = (area.caller.scope(), state.ops.now());
-    let page = companies::list(&state.ops.db, &scope, &filter, after.as_ref(), PAGE, now).await?;
-    let time_zone = partners::time_zone(&state.ops.db, area.partner).await?;
-    let next = page.next.map(|c| query.next(&c));
+    let (scope, now, db) = (area.caller.scope(), state.ops.now(), &state.ops.db);
+    let sort = (listing.sort, listing.descending);
+    let page = companies::section(db, &scope, &filter, sort, &listing.seek, PAGE, now).await?;
+    let total = companies::section_count(db, &scope, &filter, now).await?;
+    let time_zone = partners::time_zone(db, area.partner).await?;
     render(CompaniesPage {
         layout: area.layout("Company", "/partner"),
-        internal: companies::internal(&state.ops.db, area.partner, now).await?,
+        internal: companies::internal(db, area.partner, now).await?,
+        headings: listing.headings(&HEADINGS),
+        pager: listing.pager(&page, PAGE, total),
         companies: page
-            .items
+            .rows
             .into_iter()
             .map(|row| CompanyLine::new(row, now, &time_zone))
             .collect(),
         counts: super::overview::dashboard_links(&state, &scope, area.partner, now).await?,
         status: query.status,
         search: query.q,
-        next,
         time_zone,
     })
 }

@@ -11,8 +11,8 @@ use axum::routing::{get, post};
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{PAGE, query_string};
-use crate::db::orders::{self, OrderCursor, OrderFilter, OrderRow, OrdersTab, Seller};
+use super::PAGE;
+use crate::db::orders::{self, OrderFilter, OrderRow, OrderSort, OrdersTab, Seller};
 use crate::domain::{Action, OrderId, RejectReason};
 use crate::format::date;
 use crate::ops::Fields;
@@ -20,6 +20,7 @@ use crate::ops::orders as order_ops;
 use crate::web::areas::{PartnerArea, SignedIn};
 use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::pager::{Heading, Listing, PageParams, Pager};
 use crate::web::{AppState, BOTH, GET, POST, PageError, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -43,7 +44,8 @@ struct OrdersPage {
     filter: OrdersQuery,
     filtered: bool,
     notice: Option<String>,
-    next: Option<String>,
+    headings: Vec<Heading>,
+    pager: Pager,
     time_zone: String,
 }
 
@@ -65,11 +67,23 @@ struct OrdersQuery {
     from: String,
     #[serde(default)]
     to: String,
-    before_at: Option<i64>,
-    before_id: Option<i64>,
     /// One order, opened from its email.
-    order: Option<i64>,
+    #[serde(default)]
+    order: String,
+    #[serde(flatten)]
+    page: PageParams,
 }
+
+const HEADINGS: [(Option<OrderSort>, &str, bool); 8] = [
+    (None, "Order", false),
+    (None, "Company", false),
+    (Some(OrderSort::Quantity), "Licences", true),
+    (None, "Type", false),
+    (Some(OrderSort::Requested), "Requested", false),
+    (None, "By", false),
+    (None, "Status", false),
+    (None, "", false),
+];
 
 /// A YYYY-MM-DD date as the instant its day starts (UTC); `next_day` gives the end of the day.
 fn day_start(raw: &str, next_day: bool) -> Option<Timestamp> {
@@ -91,7 +105,7 @@ impl OrdersQuery {
 
     fn filter(&self) -> OrderFilter {
         OrderFilter {
-            order: self.order.map(OrderId),
+            order: self.order.trim().parse().ok().map(OrderId),
             company: Some(self.company.clone()).filter(|c| !c.trim().is_empty()),
             kind: self.kind.parse().ok(),
             from: day_start(&self.from, false),
@@ -100,24 +114,25 @@ impl OrdersQuery {
         }
     }
 
-    /// The link to the page after `cursor`, keeping the tab and the filters.
-    fn next(&self, tab: &str, cursor: OrderCursor) -> String {
-        let (at, id) = (cursor.requested_at.to_string(), cursor.id.to_string());
-        let pairs = [
-            ("tab", tab),
-            ("company", &self.company),
-            ("kind", &self.kind),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("before_at", &at),
-            ("before_id", &id),
+    /// The list as asked for: newest first unless a column is chosen; every link keeps the tab
+    /// and the filters.
+    fn listing(&self, tab: &'static str) -> Listing<OrderSort> {
+        let filters = vec![
+            ("tab", tab.to_owned()),
+            ("company", self.company.clone()),
+            ("kind", self.kind.clone()),
+            ("from", self.from.clone()),
+            ("to", self.to.clone()),
+            ("order", self.order.clone()),
         ];
-        format!("/partner/licences?{}", query_string(&pairs))
+        self.page
+            .listing("/partner/licences", (OrderSort::Requested, true), filters)
     }
 
     /// Opened from an order's email, the page says which order it shows.
     fn notice(&self) -> Option<String> {
-        self.order
+        self.filter()
+            .order
             .map(|id| format!("Order {id}, as the email said. Clear to see every order."))
     }
 }
@@ -130,18 +145,15 @@ async fn list(
 ) -> PageResult {
     let (tab, which) = query.tab();
     let filter = query.filter();
-    let before = query
-        .before_at
-        .zip(query.before_id)
-        .map(|(at, id)| OrderCursor {
-            requested_at: at,
-            id: OrderId(id),
-        });
+    let listing = query.listing(tab);
     let seller = Seller::Partner(area.partner);
-    let page = orders::for_seller(&state.ops.db, seller, which, &filter, before, PAGE).await?;
+    let (db, sort) = (&state.ops.db, (listing.sort, listing.descending));
+    let page = orders::seller_page(db, seller, which, &filter, sort, &listing.seek, PAGE).await?;
+    let total = orders::seller_count(db, seller, which, &filter).await?;
+    let pager = listing.pager(&page, PAGE, total);
     let time_zone = crate::db::partners::time_zone(&state.ops.db, area.partner).await?;
     let orders = page
-        .items
+        .rows
         .into_iter()
         .map(|order| OrderLine {
             requested_on: date(order.requested_at, &time_zone),
@@ -162,7 +174,8 @@ async fn list(
             || filter.from.is_some()
             || filter.until.is_some(),
         notice: query.notice().or_else(|| area.flash.clone()),
-        next: page.next.map(|c| query.next(tab, c)),
+        headings: listing.headings(&HEADINGS),
+        pager,
         filter: query,
         time_zone,
     })

@@ -13,17 +13,18 @@ use axum::routing::get;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{PAGE, query_string};
+use super::PAGE;
+use crate::db::keyset::Seek;
 use crate::db::overview::{
-    self, OverviewCursor, OverviewFilter, OverviewQuery, OverviewRow, OverviewSort, OverviewStatus,
-    OverviewTotals, Seek, SortKey,
+    self, OverviewFilter, OverviewQuery, OverviewRow, OverviewSort, OverviewStatus, OverviewTotals,
 };
 use crate::db::{Scope, partners};
-use crate::domain::{CompanyId, UserId};
-use crate::format::{count, date, position};
+use crate::domain::UserId;
+use crate::format::{count, date};
 use crate::imports::export::CsvReport;
 use crate::web::areas::PartnerArea;
 use crate::web::layout::{Badge, Layout, PageResult, render};
+use crate::web::pager::{Heading, Listing, PageParams, Pager};
 use crate::web::{AppState, GET, PageError, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -39,91 +40,32 @@ pub(super) struct OverviewParams {
     status: String,
     #[serde(default)]
     manager: String,
-    #[serde(default)]
-    sort: String,
-    #[serde(default)]
-    dir: String,
-    after: Option<String>,
-    after_id: Option<i64>,
-    before: Option<String>,
-    before_id: Option<i64>,
-    /// The row number the page starts at, only for "51–100 of N".
-    at: Option<u64>,
+    #[serde(flatten)]
+    page: PageParams,
 }
 
+const PATH: &str = "/partner/licences/overview";
+
 impl OverviewParams {
-    fn query(&self) -> OverviewQuery {
+    fn listing(&self) -> Listing<OverviewSort> {
+        let filters = vec![
+            ("status", self.status.clone()),
+            ("manager", self.manager.clone()),
+        ];
+        self.page
+            .listing(PATH, (OverviewSort::default(), false), filters)
+    }
+
+    fn query(&self, listing: &Listing<OverviewSort>) -> OverviewQuery {
         OverviewQuery {
             filter: OverviewFilter {
                 status: OverviewStatus::parse(&self.status),
                 account_manager: self.manager.trim().parse().ok().map(UserId),
             },
-            sort: OverviewSort::parse(&self.sort).unwrap_or_default(),
-            descending: self.dir == "desc",
+            sort: listing.sort,
+            descending: listing.descending,
         }
     }
-
-    fn cursor(
-        &self,
-        key: &Option<String>,
-        id: Option<i64>,
-        sort: OverviewSort,
-    ) -> Option<OverviewCursor> {
-        let key = key.as_ref()?;
-        let key = if matches!(sort, OverviewSort::Name | OverviewSort::AccountManager) {
-            SortKey::Text(key.clone())
-        } else {
-            SortKey::Number(key.parse().ok()?)
-        };
-        Some(OverviewCursor {
-            key,
-            id: CompanyId(id?),
-        })
-    }
-
-    fn seek(&self, sort: OverviewSort) -> Seek {
-        if let Some(c) = self.cursor(&self.before, self.before_id, sort) {
-            Seek::Before(c)
-        } else if let Some(c) = self.cursor(&self.after, self.after_id, sort) {
-            Seek::After(c)
-        } else {
-            Seek::First
-        }
-    }
-
-    /// The filter's pairs, which every link of the page keeps.
-    fn filter_pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("status", self.status.clone()),
-            ("manager", self.manager.clone()),
-        ]
-    }
-
-    /// A link to the overview with this filter, sorted by `sort`, plus `extra`.
-    fn link(&self, path: &str, sort: OverviewSort, desc: bool, extra: &[(&str, String)]) -> String {
-        let mut pairs = self.filter_pairs();
-        pairs.push(("sort", sort.as_str().to_owned()));
-        pairs.push(("dir", if desc { "desc" } else { "" }.to_owned()));
-        let mut all: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        all.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
-        format!("{path}?{}", query_string(&all))
-    }
-}
-
-fn key_text(key: &SortKey) -> String {
-    match key {
-        SortKey::Text(t) => t.clone(),
-        SortKey::Number(n) => n.to_string(),
-    }
-}
-
-/// A column heading: its label and the link that sorts by it (the other way if it already does).
-struct Heading {
-    label: &'static str,
-    href: String,
-    /// `ascending` / `descending` on the column the list is sorted by.
-    sorted: Option<&'static str>,
-    numeric: bool,
 }
 
 /// An option of a filter's select.
@@ -147,10 +89,7 @@ struct OverviewPage {
     lines: Vec<Line>,
     totals: OverviewTotals,
     totals_next_expiry: String,
-    position: String,
-    first: Option<String>,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
     status: String,
     manager: String,
     statuses: Vec<Choice>,
@@ -160,16 +99,24 @@ struct OverviewPage {
     chart: crate::web::charts::ExpiryChart,
 }
 
-const HEADINGS: [(OverviewSort, &str, bool); 9] = [
-    (OverviewSort::Name, "Company", false),
-    (OverviewSort::Status, "Status", false),
-    (OverviewSort::Total, "Seats total", true),
-    (OverviewSort::Allocated, "Allocated", true),
-    (OverviewSort::Available, "Available", true),
-    (OverviewSort::Expiring, "Expiring within 30 days", true),
-    (OverviewSort::ExpiredLearners, "Expired learners", true),
-    (OverviewSort::NextExpiry, "Next expiry", false),
-    (OverviewSort::AccountManager, "Account manager", false),
+const HEADINGS: [(Option<OverviewSort>, &str, bool); 9] = [
+    (Some(OverviewSort::Name), "Company", false),
+    (Some(OverviewSort::Status), "Status", false),
+    (Some(OverviewSort::Total), "Seats total", true),
+    (Some(OverviewSort::Allocated), "Allocated", true),
+    (Some(OverviewSort::Available), "Available", true),
+    (
+        Some(OverviewSort::Expiring),
+        "Expiring within 30 days",
+        true,
+    ),
+    (
+        Some(OverviewSort::ExpiredLearners),
+        "Expired learners",
+        true,
+    ),
+    (Some(OverviewSort::NextExpiry), "Next expiry", false),
+    (Some(OverviewSort::AccountManager), "Account manager", false),
 ];
 
 /// Licences → Overview.
@@ -178,62 +125,14 @@ async fn page(
     area: PartnerArea,
     Query(params): Query<OverviewParams>,
 ) -> PageResult {
-    let query = params.query();
-    let seek = params.seek(query.sort);
+    let listing = params.listing();
+    let query = params.query(&listing);
     let (scope, now) = (area.caller.scope(), state.ops.now());
     let db = &state.ops.db;
-    let page = overview::page(db, &scope, &query, &seek, PAGE, now).await?;
+    let page = overview::page(db, &scope, &query, &listing.seek, PAGE, now).await?;
     let totals = overview::totals(db, &scope, &query.filter, now).await?;
     let time_zone = partners::time_zone(db, area.partner).await?;
-    let path = "/partner/licences/overview";
-    let headings = HEADINGS
-        .iter()
-        .map(|&(sort, label, numeric)| {
-            let current = sort == query.sort;
-            Heading {
-                label,
-                href: params.link(path, sort, current && !query.descending, &[]),
-                sorted: current.then_some(if query.descending {
-                    "descending"
-                } else {
-                    "ascending"
-                }),
-                numeric,
-            }
-        })
-        .collect();
-    // The row number of the first row shown: carried by the links, never trusted for more.
-    let at = match seek {
-        Seek::First => 1,
-        _ => params.at.unwrap_or(1).max(1),
-    };
-    let shown = page.rows.len() as u64;
-    let link = |cursor: &OverviewCursor, dir: &'static str, at: u64| {
-        params.link(
-            path,
-            query.sort,
-            query.descending,
-            &[
-                (dir, key_text(&cursor.key)),
-                (
-                    if dir == "after" {
-                        "after_id"
-                    } else {
-                        "before_id"
-                    },
-                    cursor.id.to_string(),
-                ),
-                ("at", at.to_string()),
-            ],
-        )
-    };
-    let previous = page
-        .previous
-        .as_ref()
-        .map(|c| link(c, "before", at.saturating_sub(u64::from(PAGE)).max(1)));
-    let next = page.next.as_ref().map(|c| link(c, "after", at + shown));
-    let first = (at > 1 || page.previous.is_some())
-        .then(|| params.link(path, query.sort, query.descending, &[]));
+    let pager = listing.pager(&page, PAGE, totals.companies);
     let lines = page
         .rows
         .into_iter()
@@ -249,17 +148,14 @@ async fn page(
     let chart = crate::web::charts::expiry_chart(db, &scope, now, &time_zone).await?;
     render(OverviewPage {
         layout: area.layout("Licences", "/partner/licences"),
-        headings,
+        headings: listing.headings(&HEADINGS),
         lines,
         totals_next_expiry: totals
             .next_expiry
             .map(|at| date(at, &time_zone))
             .unwrap_or_else(|| "—".into()),
-        position: position(at, shown as usize, totals.companies),
+        pager,
         totals,
-        first,
-        previous,
-        next,
         status: params.status.clone(),
         manager: params.manager.clone(),
         statuses: OverviewStatus::ALL
@@ -279,7 +175,7 @@ async fn page(
                 label: name,
             })
             .collect(),
-        csv: params.link(
+        csv: listing.link_to(
             "/partner/licences/overview.csv",
             query.sort,
             query.descending,
@@ -309,7 +205,7 @@ async fn export(
         .clone()
         .try_acquire_owned()
         .map_err(|_| PageError::Op(crate::ops::Error::Busy))?;
-    let query = params.query();
+    let query = params.query(&params.listing());
     let scope = area.caller.scope();
     let now = state.ops.now();
     let db = state.ops.db.clone();

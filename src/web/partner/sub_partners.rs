@@ -10,14 +10,15 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{PAGE, query_string};
-use crate::db::partners::{self, SubPartnerRow};
-use crate::domain::{Action, Email, InvalidValue, OrgName, PartnerId, PersonName, TrialDays};
+use super::PAGE;
+use crate::db::partners::{self, SubPartnerRow, SubPartnerSort};
+use crate::domain::{Action, Email, InvalidValue, OrgName, PersonName, TrialDays};
 use crate::ops::partners::{self as partner_ops, NewPartner};
 use crate::ops::{Error, Fields};
 use crate::web::areas::PartnerArea;
 use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::pager::{Heading, PageParams, Pager};
 use crate::web::{AppState, BOTH, GET, Routes};
 
 pub(super) fn routes(routes: Routes) -> Routes {
@@ -32,37 +33,44 @@ struct SubPartnersPage {
     layout: Layout,
     partners: Vec<SubPartnerRow>,
     created: bool,
-    next: Option<String>,
+    headings: Vec<Heading>,
+    pager: Pager,
 }
 
 #[derive(Deserialize)]
 struct SubPartnersQuery {
-    after_name: Option<String>,
-    after_id: Option<i64>,
     #[serde(default)]
-    created: bool,
+    created: String,
+    #[serde(flatten)]
+    page: PageParams,
 }
+
+const HEADINGS: [(Option<SubPartnerSort>, &str, bool); 3] = [
+    (Some(SubPartnerSort::Name), "Name", false),
+    (None, "Trial length", false),
+    (None, "Companies", false),
+];
 
 async fn list(
     State(state): State<Arc<AppState>>,
     area: PartnerArea,
     Query(query): Query<SubPartnersQuery>,
 ) -> PageResult {
-    let after = query
-        .after_name
-        .as_deref()
-        .zip(query.after_id.map(PartnerId));
-    let page = partners::children(&state.ops.db, area.partner, after, PAGE).await?;
-    let next = page.next.map(|(name, id)| {
-        let id = id.to_string();
-        let pairs = [("after_name", name.as_str()), ("after_id", &id)];
-        format!("/partner/partners?{}", query_string(&pairs))
-    });
+    let listing = query.page.listing(
+        "/partner/partners",
+        (SubPartnerSort::Name, false),
+        Vec::new(),
+    );
+    let db = &state.ops.db;
+    let page =
+        partners::children(db, area.partner, listing.descending, &listing.seek, PAGE).await?;
+    let total = partners::children_count(db, area.partner).await?;
     render(SubPartnersPage {
         layout: area.layout("Sub-partners", "/partner/partners"),
-        partners: page.items,
-        created: query.created,
-        next,
+        headings: listing.headings(&HEADINGS),
+        pager: listing.pager(&page, PAGE, total),
+        partners: page.rows,
+        created: query.created == "true",
     })
 }
 
