@@ -16,6 +16,7 @@
 //! - [`webhooks`]: what each webhook carries, how it is signed and how it leaves.
 //! - [`metrics`]: what `/metrics` counts (requests, outbox backlogs, deliveries, passes, seats).
 
+pub mod allocator;
 pub mod app;
 pub mod cli;
 pub mod clock;

@@ -319,3 +319,44 @@ async fn a_tick_delivers_the_due_webhooks_signed_under_the_configured_key() {
     types.sort();
     assert_eq!(types, ["company.trial_ending", "company.trial_expired"]);
 }
+
+/// The running server has glibc's mmap threshold fixed (it restarts itself with the tunable,
+/// keeping its process id), unless the operator set tunables of their own.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn serve_runs_with_the_malloc_tunable_unless_the_operator_set_one() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for (given, expected) in [
+        (None, seatledger::allocator::TUNABLES),
+        (Some("glibc.malloc.arena_max=2"), "glibc.malloc.arena_max=2"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("tuned.db").display());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_seatledger"));
+        command
+            .args(["--database", &url, "serve", "--listen", "127.0.0.1:0"])
+            .env("SEATLEDGER_LOG", "warn")
+            .env_remove("GLIBC_TUNABLES")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(given) = given {
+            command.env("GLIBC_TUNABLES", given);
+        }
+        let mut serve = command.spawn().unwrap();
+        let mut stdout = BufReader::new(serve.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("is serving on") {
+            line.clear();
+            assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "serve ended early");
+        }
+        let environ = std::fs::read(format!("/proc/{}/environ", serve.id())).unwrap();
+        serve.kill().unwrap();
+        serve.wait().unwrap();
+        let tunables: Vec<&[u8]> = environ
+            .split(|b| *b == 0)
+            .filter_map(|v| v.strip_prefix(b"GLIBC_TUNABLES="))
+            .collect();
+        assert_eq!(tunables, [expected.as_bytes()]);
+    }
+}
