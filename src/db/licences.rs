@@ -12,7 +12,7 @@ use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKe
 use super::scope::AuthorisedCompany;
 use super::seats::{self, valid_batch};
 use super::users::{self, FACTS_COLUMNS};
-use super::{CHUNK, Db, DbResult, Page, instant, placeholders, secs};
+use super::{Backend, Db, DbResult, ID_LIST_CHUNK, Page, TextRows, instant, secs};
 use crate::domain::access::{LicenceStatus, licence_status};
 use crate::domain::company::EXPIRING_WITHIN;
 use crate::domain::{BatchId, OrderId, OrderKind, UserFacts, UserId};
@@ -539,25 +539,35 @@ pub struct NamedLearner {
 }
 
 /// The company's learners among `emails` (lower-cased), keyed by email. Reads on `conn`: a
-/// pooled connection for a preview, the write transaction when a renewal applies.
+/// pooled connection for a preview, the write transaction when a renewal applies. Each
+/// statement takes a whole chunk of the list as one bound column, so 100,000 emails are ten
+/// statements, not four hundred.
 pub async fn learners_by_email(
     conn: &mut sqlx::AnyConnection,
+    backend: Backend,
     company: &AuthorisedCompany,
     emails: &[&str],
 ) -> DbResult<HashMap<String, NamedLearner>> {
     let mut found = HashMap::new();
-    for chunk in emails.chunks(CHUNK) {
+    for chunk in emails.chunks(ID_LIST_CHUNK) {
+        let mut listed = TextRows::new(&["email"]);
+        for email in chunk {
+            listed.push(vec![Some((*email).to_owned())]);
+        }
+        let mut binds = Binds::default();
+        let company_id = binds.int(company.id().0);
+        let source = listed.source(backend, &mut binds);
         // `+u.company_id`: probe the email list, not the company's whole index.
         let sql = format!(
             "SELECT u.id, u.email, {FACTS_COLUMNS} FROM users u \
-             WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email IN ({})",
-            placeholders(2, chunk.len())
+             WHERE +u.company_id = {company_id} AND u.is_learner = 1 \
+             AND u.email IN (SELECT r.email FROM {source})"
         );
-        let mut query = sqlx::query(&sql).bind(company.id().0);
-        for email in chunk {
-            query = query.bind(*email);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
+        for row in binds
+            .apply_rows(sqlx::query(&sql))
+            .fetch_all(&mut *conn)
+            .await?
+        {
             found.insert(row.try_get::<String, _>("email")?, named_learner(&row)?);
         }
     }

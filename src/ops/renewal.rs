@@ -14,7 +14,7 @@ use super::{Caller, Error, OpResult, Ops};
 use crate::db::licences::{self, NamedLearner};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::uploads::{self, Purpose};
-use crate::db::{DbResult, seats, write_retrying};
+use crate::db::{Backend, DbResult, seats, write_retrying};
 use crate::domain::access::{LicenceStatus, licence_status};
 use crate::domain::{Action, InvalidValue, UploadId, UserId};
 use crate::imports::csv_table::{Column, CsvTable};
@@ -194,11 +194,12 @@ fn emails(listed: &Listed) -> Vec<String> {
 
 async fn known(
     conn: &mut sqlx::AnyConnection,
+    backend: Backend,
     company: &AuthorisedCompany,
     emails: &[String],
 ) -> DbResult<HashMap<String, NamedLearner>> {
     let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
-    licences::learners_by_email(conn, company, &emails).await
+    licences::learners_by_email(conn, backend, company, &emails).await
 }
 
 /// The preview: how many learners the file (or list) would renew, and every row it would not,
@@ -220,7 +221,7 @@ pub async fn preview(
         .acquire()
         .await
         .map_err(crate::db::DbError::from)?;
-    let known = known(&mut conn, company, &emails).await?;
+    let known = known(&mut conn, ops.db.backend(), company, &emails).await?;
     let free = seats::totals(&mut *conn, company.id(), now).await?.free();
     Ok(review(&listed, company, known, free, now))
 }
@@ -240,7 +241,7 @@ pub async fn apply(
     let emails = emails(&listed);
     let backend = ops.db.backend();
     let review = write_retrying!(ops.db, |tx| {
-        let known = known(&mut tx, company, &emails).await?;
+        let known = known(&mut tx, backend, company, &emails).await?;
         let free = seats::totals(&mut *tx, company.id(), now).await?.free();
         let review = review(&listed, company, known, free, now);
         let renew = review.renewed();
