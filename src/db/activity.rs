@@ -56,55 +56,41 @@ pub async fn record_for_partner(
     Ok(())
 }
 
-/// Appends an entry about user `user`'s own account (a security event) to the Activity of their
-/// partner: a company user's under their company, a partner user's under their partner. The
-/// operator belongs to no partner: their events are only logged.
-pub async fn record_about_user(
-    tx: &mut Transaction<'static, Any>,
-    user: UserId,
-    action: &str,
-    detail: &str,
-    actor: Option<UserId>,
-    now: Timestamp,
-) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO activity (at, partner_id, company_id, actor_user_id, on_behalf_of_company_id, \
-         action, detail) SELECT $1, COALESCE(c.partner_id, u.partner_id), u.company_id, $2, NULL, $3, $4 \
-         FROM users u LEFT JOIN companies c ON c.id = u.company_id \
-         WHERE u.id = $5 AND COALESCE(c.partner_id, u.partner_id) IS NOT NULL",
-    )
-    .bind(secs(now))
-    .bind(actor.map(|u| u.0))
-    .bind(action)
-    .bind(detail)
-    .bind(user.0)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// Whose security event an entry is: a user's own account, or an API key. Each belongs to a
+/// company or straight to a partner; the operator and instance keys belong to neither.
+#[derive(Clone, Copy, Debug)]
+pub enum SecurityOwner {
+    User(UserId),
+    Key(ApiKeyId),
 }
 
-/// Appends an entry about API key `key` to its owner's partner's Activity: a company key's under
-/// its company, a partner key's under the partner. Instance keys belong to no partner: their
-/// events are only logged.
-pub async fn record_about_key(
+/// Appends a security event about `owner` to its partner's Activity: under its company when it
+/// has one, else under its partner. An owner of no partner's (the operator, an instance key) is
+/// only logged.
+pub async fn record_security(
     tx: &mut Transaction<'static, Any>,
-    key: ApiKeyId,
+    owner: SecurityOwner,
     action: &str,
     detail: &str,
     actor: Option<UserId>,
     now: Timestamp,
 ) -> DbResult<()> {
-    sqlx::query(
+    // Both tables carry the owner's `company_id` or `partner_id`.
+    let (table, id) = match owner {
+        SecurityOwner::User(user) => ("users", user.0),
+        SecurityOwner::Key(key) => ("api_keys", key.0),
+    };
+    sqlx::query(&format!(
         "INSERT INTO activity (at, partner_id, company_id, actor_user_id, on_behalf_of_company_id, \
-         action, detail) SELECT $1, COALESCE(k.partner_id, c.partner_id), k.company_id, $2, NULL, \
-         $3, $4 FROM api_keys k LEFT JOIN companies c ON c.id = k.company_id \
-         WHERE k.id = $5 AND COALESCE(k.partner_id, c.partner_id) IS NOT NULL",
-    )
+         action, detail) SELECT $1, COALESCE(c.partner_id, o.partner_id), o.company_id, $2, NULL, \
+         $3, $4 FROM {table} o LEFT JOIN companies c ON c.id = o.company_id \
+         WHERE o.id = $5 AND COALESCE(c.partner_id, o.partner_id) IS NOT NULL"
+    ))
     .bind(secs(now))
     .bind(actor.map(|u| u.0))
     .bind(action)
     .bind(detail)
-    .bind(key.0)
+    .bind(id)
     .execute(&mut **tx)
     .await?;
     Ok(())

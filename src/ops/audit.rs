@@ -223,7 +223,8 @@ pub(crate) async fn record_security(
     actor: Option<UserId>,
     now: Timestamp,
 ) -> DbResult<()> {
-    activity::record_about_user(tx, user, entry.action(), &entry.detail(), actor, now).await
+    let owner = activity::SecurityOwner::User(user);
+    activity::record_security(tx, owner, entry.action(), &entry.detail(), actor, now).await
 }
 
 /// A security event about an API key, in its owner's Activity.
@@ -272,5 +273,6 @@ pub(crate) async fn record_key(
     actor: Option<UserId>,
     now: Timestamp,
 ) -> DbResult<()> {
-    activity::record_about_key(tx, key, entry.action(), &entry.detail(), actor, now).await
+    let owner = activity::SecurityOwner::Key(key);
+    activity::record_security(tx, owner, entry.action(), &entry.detail(), actor, now).await
 }
