@@ -8,13 +8,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::companies::{Kind, id_in_path};
 use super::input::{ApiJson, ApiQuery};
-use super::pages::{self, page_type};
+use super::pages::{self, PageQuery, page_type};
 use super::problem::{ApiError, ApiResult, FieldProblem, Problem};
+use super::users::NOT_FOUND;
 use crate::db::licences::{BatchCursor, BatchRow};
 use crate::domain::api_keys::Permission;
 use crate::domain::{BatchId, CompanyId, OrderKind, UserId};
@@ -71,27 +72,13 @@ page_type!(
     BatchPage of Batch
 );
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct BatchQuery {
-    /// How many batches per page (1 to 100, default 50).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-    /// The `next` of the previous page.
-    #[param(max_length = 600)]
-    after: Option<String>,
-}
-
-const NOT_FOUND: &str = "No such company or user, or not one this key may see";
-
 /// List a company's batches of seats, valid or expired.
 #[utoipa::path(
     get,
     operation_id = "listBatches",
     path = "/api/v1/companies/{id}/batches",
     tag = "licences",
-    params(("id" = i64, Path, description = "The company's id"), BatchQuery),
+    params(("id" = i64, Path, description = "The company's id"), PageQuery),
     responses(
         (status = 200, description = "One page of batches", body = BatchPage),
         (status = 404, description = NOT_FOUND, body = Problem, content_type = "application/problem+json"),
@@ -101,7 +88,7 @@ pub async fn batches(
     State(state): State<Arc<AppState>>,
     who: ApiCaller,
     Path(id): Path<String>,
-    ApiQuery(query): ApiQuery<BatchQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<BatchPage>> {
     let caller = who.require(Permission::Read)?;
     let id = CompanyId(id_in_path(&id)?);

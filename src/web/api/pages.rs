@@ -3,10 +3,24 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use super::problem::{ApiError, ApiResult, FieldProblem};
+
+/// The query of a list that takes nothing but its page.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// How many per page (1 to 100, default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next` of the previous page.
+    #[param(max_length = 600)]
+    pub after: Option<String>,
+}
 
 /// The most items one page holds.
 pub const MAX_LIMIT: u32 = 100;

@@ -8,12 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::companies::id_in_path;
 use super::input::{ApiJson, ApiQuery};
-use super::pages::{self, page_type};
+use super::pages::{self, PageQuery, page_type};
 use super::problem::{ApiError, ApiResult, FieldProblem, Problem};
 use crate::db::people::UserLine;
 use crate::domain::api_keys::Permission;
@@ -77,19 +77,8 @@ page_type!(
     UserPage of User
 );
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct UserQuery {
-    /// How many users per page (1 to 100, default 50).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-    /// The `next` of the previous page.
-    #[param(max_length = 600)]
-    after: Option<String>,
-}
-
-const NOT_FOUND: &str = "No such company or user, or not one this key may see";
+/// The 404 of every company-and-user route (users and licences).
+pub(super) const NOT_FOUND: &str = "No such company or user, or not one this key may see";
 
 /// List a company's users.
 #[utoipa::path(
@@ -97,7 +86,7 @@ const NOT_FOUND: &str = "No such company or user, or not one this key may see";
     operation_id = "listUsers",
     path = "/api/v1/companies/{id}/users",
     tag = "users",
-    params(("id" = i64, Path, description = "The company's id"), UserQuery),
+    params(("id" = i64, Path, description = "The company's id"), PageQuery),
     responses(
         (status = 200, description = "One page of users", body = UserPage),
         (status = 404, description = NOT_FOUND, body = Problem, content_type = "application/problem+json"),
@@ -107,7 +96,7 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     who: ApiCaller,
     Path(id): Path<String>,
-    ApiQuery(query): ApiQuery<UserQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<UserPage>> {
     let caller = who.require(Permission::Read)?;
     let id = CompanyId(id_in_path(&id)?);

@@ -10,12 +10,12 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::companies::id_in_path;
 use super::input::{ApiJson, ApiQuery};
-use super::pages::{self, page_type};
+use super::pages::{self, PageQuery, page_type};
 use super::problem::{ApiError, ApiResult, Problem};
 use crate::db::api_keys::KeyOwner;
 use crate::db::webhooks::{DeliveryRow, Endpoint};
@@ -68,18 +68,6 @@ page_type!(
     /// One page of webhook endpoints, oldest first.
     EndpointPage of WebhookEndpoint
 );
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// How many per page (1 to 100, default 50).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-    /// The `next` of the previous page.
-    #[param(max_length = 600)]
-    after: Option<String>,
-}
 
 const NOT_FOUND: &str = "No such endpoint of this key's partner (or not a partner key)";
 
