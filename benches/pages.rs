@@ -12,6 +12,8 @@
 
 #[path = "common/pages.rs"]
 mod timing;
+#[path = "common/worlds.rs"]
+mod worlds;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -200,56 +202,10 @@ async fn compare(label: &str, small: Db, large: Db, companies: u64, learners: u6
 }
 
 async fn run(companies: u64, learners: u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
-    compare(
-        "sqlite",
-        Db::connect_and_migrate(&sqlite("small.db")).await.unwrap(),
-        Db::connect_and_migrate(&sqlite("large.db")).await.unwrap(),
-        companies,
-        learners,
-    )
+    worlds::small_and_large("pages", async |backend, small, large| {
+        compare(backend, small, large, companies, learners).await
+    })
     .await;
-
-    let admin_url = std::env::var("SEATLEDGER_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let admin = match Db::connect(&admin_url).await {
-        Ok(admin) => admin,
-        Err(e) => {
-            println!("postgres  skipped: {e}");
-            return;
-        }
-    };
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let mut dbs = Vec::new();
-    for name in [
-        "seatledger_bench_pages_small",
-        "seatledger_bench_pages_large",
-    ] {
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            sqlx::query(&sql).execute(admin.pool()).await.unwrap();
-        }
-        dbs.push(
-            Db::connect_and_migrate(&format!("{base}/{name}"))
-                .await
-                .unwrap(),
-        );
-    }
-    let large = dbs.pop().unwrap();
-    let small = dbs.pop().unwrap();
-    compare("postgres", small, large, companies, learners).await;
-    for name in [
-        "seatledger_bench_pages_small",
-        "seatledger_bench_pages_large",
-    ] {
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(admin.pool())
-            .await
-            .unwrap();
-    }
 }
 
 fn main() {
