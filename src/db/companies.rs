@@ -3,7 +3,9 @@
 use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
-use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
+use super::keyset::{
+    self, Binds, COUNTED_UP_TO, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Total, Walk,
+};
 use super::scope::{AuthorisedCompany, Subtree, keyset_arms};
 use super::{Backend, Db, DbResult, Page, Scope, instant, seats, secs};
 use crate::domain::schedule;
@@ -322,7 +324,7 @@ impl Sort for CompanySort {
 }
 
 /// When a company's trial or licences end: the indexed expression (migration 0018).
-const ENDS: &str = "COALESCE(c.licensed_until, c.trial_ends_at)";
+pub(crate) const ENDS: &str = "COALESCE(c.licensed_until, c.trial_ends_at)";
 
 /// The condition of the companies `filter` keeps (customers only: partners' internal companies
 /// are not listed), binding its values and reading `$now_at` as now; and whether its name search
@@ -386,6 +388,14 @@ pub fn section_query(
     Planned { sql, binds }
 }
 
+/// Whether `filter` searches names. A search is planned afresh with its text, not kept as a
+/// prepared statement: PostgreSQL's plan for any text (the statement's generic plan) cannot
+/// tell a rare name, which the trigram index finds at once, from a common one, and walks every
+/// name of the partner instead.
+fn searches(filter: &CompanyFilter) -> bool {
+    filter.name.as_deref().is_some_and(|n| !n.trim().is_empty())
+}
+
 /// The partners a list in `scope` walks one by one: a partner's subtree.
 async fn subtree(db: &Db, scope: &Scope) -> DbResult<Option<Subtree>> {
     Ok(match scope {
@@ -417,6 +427,7 @@ pub async fn section(
     let records: Vec<CompanyListRecord> = query
         .binds
         .apply(sqlx::query_as(&query.sql))
+        .persistent(!searches(filter))
         .fetch_all(db.pool())
         .await?;
     let sort = sort.0;
@@ -434,25 +445,42 @@ pub async fn section(
     })
 }
 
-/// How many customer companies in `scope` `filter` keeps: the N of "1–50 of N".
+/// How many customer companies in `scope` `filter` keeps, up to `COUNTED_UP_TO`: the N of
+/// "1–50 of N". It reads at most that many and one more, however many the partner holds.
 pub async fn section_count(
     db: &Db,
     scope: &Scope,
     filter: &CompanyFilter,
     now: Timestamp,
-) -> DbResult<i64> {
-    let mut binds = Binds::default();
-    let now_at = binds.int_at(secs(now));
-    let (condition, _) = section_condition(db.backend(), filter, now_at, &mut binds);
-    let (in_scope, value) = scope.companies_condition(binds.next());
-    binds.int(value);
-    let (n,): (i64,) = binds
-        .apply(sqlx::query_as(&format!(
-            "SELECT COUNT(*) FROM companies c WHERE {in_scope} AND {condition}"
-        )))
+) -> DbResult<Total> {
+    let query = section_count_query(db.backend(), scope, filter, now);
+    let (n,): (i64,) = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .persistent(!searches(filter))
         .fetch_one(db.pool())
         .await?;
-    Ok(n)
+    Ok(Total::bounded(n, COUNTED_UP_TO))
+}
+
+/// The query `section_count` runs.
+pub fn section_count_query(
+    backend: Backend,
+    scope: &Scope,
+    filter: &CompanyFilter,
+    now: Timestamp,
+) -> Planned {
+    let mut binds = Binds::default();
+    let now_at = binds.int_at(secs(now));
+    let (condition, _) = section_condition(backend, filter, now_at, &mut binds);
+    let (in_scope, value) = scope.companies_condition(binds.next());
+    binds.int(value);
+    let most = binds.int(COUNTED_UP_TO + 1);
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM companies c WHERE {in_scope} AND {condition} \
+         LIMIT {most}) counted"
+    );
+    Planned { sql, binds }
 }
 
 /// The customer companies in `scope` matching `filter`, in name order, one page after `after`.
