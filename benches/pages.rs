@@ -6,7 +6,9 @@
 //!   same in both databases; around it the small database holds 1,000 more learners and the
 //!   large one COMPANIES x LEARNERS (default 10,000 x 100: a million).
 //! - Partner pages are those of the bulk partner: 100 companies in the small database,
-//!   COMPANIES in the large one.
+//!   COMPANIES in the large one. Its Company search is for a name three of them carry in both.
+//! - PostgreSQL's databases are vacuumed and analysed once seeded, as autovacuum keeps a
+//!   database in service.
 //!
 //! Run: `cargo bench --bench pages` or, smaller, `cargo bench --bench pages -- 1000 100`.
 
@@ -33,6 +35,15 @@ fn now() -> Timestamp {
     "2026-11-26T09:00:00Z".parse().unwrap()
 }
 
+/// The companies renamed to be searched for (`SEARCH` finds them in both databases), and the
+/// seeded names they replace, all within the small database's 100.
+const SEARCHED: [(&str, &str); 3] = [
+    ("Harbour Lights Dental", "Company 1000007"),
+    ("Old Harbour Bakery", "Company 1000042"),
+    ("Harbourside Surveyors", "Company 1000091"),
+];
+const SEARCH: &str = "harbour";
+
 /// One seeded database and the sessions to read its pages with.
 struct World {
     db: Db,
@@ -50,6 +61,17 @@ async fn seed_world(db: Db, companies: u64, learners: u64) -> World {
         .unwrap()
         .partner;
     let seeded = started.elapsed();
+    // Three customers a partner would search for by name, as a user does: the seed's names
+    // ("Company 1000042") share their digits' trigrams, so any part of one is read as common.
+    for (name, from) in SEARCHED {
+        sqlx::query("UPDATE companies SET name = $1 WHERE partner_id = $2 AND name = $3")
+            .bind(name)
+            .bind(partner.0)
+            .bind(from)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
     // The measured company: the second of its own bulk partner (the first is on a trial).
     let own = seed::bulk(&db, "x", 2, 100, now).await.unwrap().partner;
     let company = CompanyId(
@@ -124,6 +146,7 @@ async fn seed_world(db: Db, companies: u64, learners: u64) -> World {
         "  seeded {companies} x {learners} in {:.1} s",
         seeded.as_secs_f64()
     );
+    worlds::settle(&db).await;
     World {
         manager: sessions::create(&db, UserId(manager), now).await.unwrap(),
         admin: timing::admin_session(&db, partner, now).await,
@@ -150,7 +173,11 @@ fn pages(upload: i64) -> Vec<(&'static str, bool, String)> {
             format!("/company/licenses/renewal/{upload}"),
         ),
         partner("partner Company", "/partner"),
-        partner("partner Company, search", "/partner?q=1000005"),
+        (
+            "partner Company, search",
+            false,
+            format!("/partner?q={SEARCH}"),
+        ),
         partner("Licences: Requested", "/partner/licences?tab=requested"),
         partner("Licences: Assigned", "/partner/licences?tab=assigned"),
         partner("Licences: My Orders", "/partner/licences?tab=mine"),
