@@ -6,7 +6,8 @@
 //!   same in both databases; around it the small database holds 1,000 more learners and the
 //!   large one COMPANIES x LEARNERS (default 10,000 x 100: a million).
 //! - Partner pages are those of the bulk partner: 100 companies in the small database,
-//!   COMPANIES in the large one. Its Company search is for a name three of them carry in both.
+//!   COMPANIES in the large one. Its Company search is for a name three of them carry in both,
+//!   and for a text every name holds.
 //! - PostgreSQL's databases are vacuumed and analysed once seeded, as autovacuum keeps a
 //!   database in service.
 //!
@@ -178,6 +179,8 @@ fn pages(upload: i64) -> Vec<(&'static str, bool, String)> {
             false,
             format!("/partner?q={SEARCH}"),
         ),
+        // A text every seeded name holds.
+        partner("  search held by every name", "/partner?q=company"),
         partner("Licences: Requested", "/partner/licences?tab=requested"),
         partner("Licences: Assigned", "/partner/licences?tab=assigned"),
         partner("Licences: My Orders", "/partner/licences?tab=mine"),

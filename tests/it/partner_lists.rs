@@ -345,6 +345,42 @@ async fn long_lists_are_counted_up_to_a_thousand_and_said_to_hold_more(db: TestD
         }
     };
     assert_eq!(count(None).await, Total::MoreThan(COUNTED_UP_TO));
+    // A text every name holds, and one a single name holds: each search lists what it keeps.
+    let mut names: Vec<(String, i64)> =
+        sqlx::query_as("SELECT name, id FROM companies WHERE partner_id = $1 AND internal = 0")
+            .bind(partner.0)
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    names.sort();
+    for (text, holders) in [("COMPANY 1", 1_200), ("1000005", 1)] {
+        let filter = CompanyFilter {
+            status: None,
+            name: Some(text.into()),
+        };
+        let page = companies::list(&db, &scope, &filter, None, 50, t0())
+            .await
+            .unwrap();
+        let listed: Vec<(String, i64)> = page
+            .items
+            .iter()
+            .map(|c| (c.name.clone(), c.id.0))
+            .collect();
+        let expected: Vec<(String, i64)> = names
+            .iter()
+            .filter(|(name, _)| name.to_lowercase().contains(&text.to_lowercase()))
+            .take(50)
+            .cloned()
+            .collect();
+        assert_eq!(listed, expected, "{text}");
+        assert_eq!(
+            companies::section_count(&db, &scope, &filter, t0())
+                .await
+                .unwrap(),
+            Total::bounded(holders, COUNTED_UP_TO),
+            "{text}"
+        );
+    }
     // Every tenth company is on a trial.
     assert_eq!(
         count(Some(StatusFilter::FreeTrial)).await,

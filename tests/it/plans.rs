@@ -6,7 +6,9 @@
 use sqlx::Row;
 
 use seatledger::db::activity::{self, ActivityFilter, ActivityOf};
-use seatledger::db::companies::{self, CompanyCursor, CompanyFilter, CompanySort, StatusFilter};
+use seatledger::db::companies::{
+    self, Breadth, CompanyCursor, CompanyFilter, CompanySort, StatusFilter,
+};
 use seatledger::db::keyset::{Cursor, PlanStep, Planned, Seek, Sort, SortKey};
 use seatledger::db::orders::{self, OrderFilter, OrderSort, OrdersTab, Seller};
 use seatledger::db::partners;
@@ -295,7 +297,7 @@ fn list_queries(scope: (&Scope, &Subtree)) -> Vec<(String, Planned)> {
             for seek in seeks(sort.key().1) {
                 for filter in &filters {
                     let query = companies::section_query(
-                        Backend::Sqlite,
+                        (Backend::Sqlite, Breadth::Narrow),
                         (scope.0, Some(scope.1)),
                         filter,
                         (sort, descending),
@@ -443,7 +445,7 @@ async fn count_plans(db: &Db) -> Vec<(String, Vec<String>)> {
         let filter = CompanyFilter { status, name: None };
         queries.push((
             format!("Company count {status:?}"),
-            companies::section_count_query(db.backend(), &scope, &filter, t0()),
+            companies::section_count_query((db.backend(), Breadth::Narrow), &scope, &filter, t0()),
         ));
     }
     for tab in [OrdersTab::Requested, OrdersTab::Assigned, OrdersTab::Mine] {
@@ -528,5 +530,44 @@ async fn the_partners_counts_read_their_indexes_on_postgres() {
             !plan.iter().any(|step| step.contains("Seq Scan")),
             "{count} reads a whole table: {plan:#?}"
         );
+    }
+}
+
+/// A text more than 1,000 names hold is kept by walking each partner's name index, which stops
+/// after a page, where the trigram index would read and sort every name holding it.
+#[tokio::test]
+async fn a_broad_name_search_walks_the_name_index_a_page_deep() {
+    let db = sqlite().await;
+    let partner = seed::bulk(&db, "x", 50, 1, t0()).await.unwrap().partner;
+    World { db: &db }
+        .partner(Some(partner), "Sub Partner")
+        .await;
+    let scope = Scope::Partner(partner);
+    let subtree = Subtree::of(&db, partner).await.unwrap();
+    let filter = CompanyFilter {
+        status: None,
+        name: Some("company".into()),
+    };
+    for (breadth, index) in [
+        (Breadth::Broad, "companies_partner_name (partner_id=?"),
+        (Breadth::Narrow, "company_names VIRTUAL TABLE INDEX 0:M"),
+    ] {
+        let query = companies::section_query(
+            (Backend::Sqlite, breadth),
+            (&scope, Some(&subtree)),
+            &filter,
+            (CompanySort::Name, false),
+            &Seek::First,
+            50,
+            t0(),
+        );
+        let plan = query.explain(&db).await.unwrap();
+        assert!(
+            plan.iter().any(|step| step.detail.contains(index)),
+            "{breadth:?} does not read {index}: {plan:#?}"
+        );
+        if breadth == Breadth::Broad {
+            assert!(unindexed(&plan, true).is_empty(), "{plan:#?}");
+        }
     }
 }
