@@ -1,6 +1,7 @@
 //! Every page of the company area and of the partner area, timed whole (session, queries,
 //! template) on a small database and on a large one, on SQLite and (when available) PostgreSQL;
-//! each figure is the median of 15 requests, and the ratio large/small should stay within 1.5x.
+//! each figure is the median of 21 requests, taken in turn with the other database's so that the
+//! machine's other work weighs on both alike, and the ratio large/small should stay within 1.5x.
 //!
 //! - Company pages are those of one company of 100 learners (30 of them without a seat), the
 //!   same in both databases; around it the small database holds 1,000 more learners and the
@@ -30,7 +31,7 @@ use seatledger::domain::{CompanyId, Role, UserId};
 use seatledger::imports::csv_table;
 use seatledger::ops::{self, Caller};
 
-const RUNS: usize = 15;
+const RUNS: usize = 21;
 
 fn now() -> Timestamp {
     "2026-11-26T09:00:00Z".parse().unwrap()
@@ -157,6 +158,12 @@ async fn seed_world(db: Db, companies: u64, learners: u64) -> World {
     }
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// The pages timed: name, whose session, path.
 fn pages(upload: i64) -> Vec<(&'static str, bool, String)> {
     let company = |name, path: &str| (name, true, path.to_owned());
@@ -188,15 +195,28 @@ fn pages(upload: i64) -> Vec<(&'static str, bool, String)> {
     ]
 }
 
-async fn time_pages(world: &World) -> Vec<Duration> {
+/// The median time of each page in `small` and in `large`, their loads taken in turn, so that
+/// whatever else the machine does weighs on both alike.
+async fn time_pages(small: &World, large: &World) -> Vec<(Duration, Duration)> {
     let mut times = Vec::new();
-    for (_, as_manager, path) in pages(world.upload) {
-        let token = if as_manager {
-            &world.manager
-        } else {
-            &world.admin
+    for (_, as_manager, path) in pages(small.upload) {
+        let token = |world: &World| {
+            if as_manager {
+                world.manager.clone()
+            } else {
+                world.admin.clone()
+            }
         };
-        times.push(timing::median(&world.app, token, &path, RUNS).await);
+        let large_path = path.replace(
+            &format!("/renewal/{}", small.upload),
+            &format!("/renewal/{}", large.upload),
+        );
+        let (mut a, mut b) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
+        for _ in 0..RUNS {
+            a.push(timing::median(&small.app, &token(small), &path, 1).await);
+            b.push(timing::median(&large.app, &token(large), &large_path, 1).await);
+        }
+        times.push((timing::middle(a), timing::middle(b)));
     }
     times
 }
@@ -205,7 +225,12 @@ async fn compare(label: &str, small: Db, large: Db, companies: u64, learners: u6
     println!("{label}:");
     let small = seed_world(small, 100, 10).await;
     let large = seed_world(large, companies, learners).await;
-    let (a, b) = (time_pages(&small).await, time_pages(&large).await);
+    let load_before = load_average();
+    let times = time_pages(&small, &large).await;
+    println!(
+        "  load average {load_before} before, {} after",
+        load_average()
+    );
     let big = companies * learners;
     println!(
         "  {:<28} {:>10} {:>12} {:>7}",
@@ -215,7 +240,7 @@ async fn compare(label: &str, small: Db, large: Db, companies: u64, learners: u6
         "ratio"
     );
     let mut worst: f64 = 0.0;
-    for (((name, _, _), a), b) in pages(small.upload).iter().zip(&a).zip(&b) {
+    for ((name, _, _), (a, b)) in pages(small.upload).iter().zip(&times) {
         let ratio = b.as_secs_f64() / a.as_secs_f64();
         worst = worst.max(ratio);
         println!(
