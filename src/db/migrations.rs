@@ -67,6 +67,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(18, "0018_list_sorts.sql"),
     migration!(19, "0019_due_counts.sql"),
     migration!(21, "0021_access_check.sql"),
+    migration!(22, "0022_idempotent_location.sql"),
 ];
 
 /// The newest migration this seatledger knows.
