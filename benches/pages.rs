@@ -191,6 +191,7 @@ fn pages(upload: i64) -> Vec<(&'static str, bool, String)> {
         partner("Licences: Requested", "/partner/licences?tab=requested"),
         partner("Licences: Assigned", "/partner/licences?tab=assigned"),
         partner("Licences: My Orders", "/partner/licences?tab=mine"),
+        partner("Licences: Overview", "/partner/licences/overview"),
         partner("Activity", "/partner/activity"),
     ]
 }
