@@ -65,6 +65,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(16, "0016_api_lists.sql"),
     migration!(17, "0017_partner_lists.sql"),
     migration!(18, "0018_list_sorts.sql"),
+    migration!(20, "0020_seat_writes.sql"),
 ];
 
 /// The newest migration this seatledger knows.

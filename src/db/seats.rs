@@ -241,7 +241,9 @@ pub(crate) async fn allocate_in(
     Ok(Some(()))
 }
 
-/// Inserts the seats of `users` in `batch` and their ledger events, set-based from the id list.
+/// Inserts the seats of `users` in `batch` and their ledger events, set-based from the id list:
+/// on PostgreSQL in one statement, the events read from the rows just inserted; SQLite, which
+/// cannot insert inside a `WITH`, reads them back by the seat ids it was given.
 async fn insert_seats(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -251,35 +253,60 @@ async fn insert_seats(
     actor: Actor,
     now: Timestamp,
 ) -> DbResult<()> {
-    let seats_sql = format!(
+    let seats = format!(
         "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) \
-         SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN {} ORDER BY u.id RETURNING id",
+         SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN {} ORDER BY u.id",
         in_id_list(backend, 4)
     );
-    let query = sqlx::query_scalar::<_, i64>(&seats_sql)
-        .bind(batch.0)
-        .bind(company.0)
-        .bind(secs(now))
-        .bind(id_list(backend, users.iter().map(|u| u.0)));
-    let seat_ids = query.fetch_all(&mut **tx).await.map_err(|e| {
+    let events = "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, \
+         actor_user_id, on_behalf_of_company_id) SELECT s.allocated_at, 'seat_allocated', \
+         s.company_id, s.batch_id, s.user_id";
+    let held = |e: sqlx::Error| {
         if is_unique_violation(&e) {
             DbError::SeatHeld(users[0])
         } else {
             DbError::from(e)
         }
-    })?;
-    let events_sql = format!(
-        "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, actor_user_id, \
-         on_behalf_of_company_id) SELECT s.allocated_at, 'seat_allocated', s.company_id, \
-         s.batch_id, s.user_id, $1, $2 FROM seats s WHERE s.id IN {} ORDER BY s.id",
-        in_id_list(backend, 3)
-    );
-    sqlx::query(&events_sql)
-        .bind(actor.user.map(|u| u.0))
-        .bind(actor.on_behalf_of.map(|c| c.0))
-        .bind(id_list(backend, seat_ids))
-        .execute(&mut **tx)
-        .await?;
+    };
+    let ids = id_list(backend, users.iter().map(|u| u.0));
+    match backend {
+        Backend::Postgres => {
+            let sql = format!(
+                "WITH s AS ({seats} RETURNING id, batch_id, company_id, user_id, allocated_at) \
+                 {events}, $5, $6 FROM s ORDER BY s.id"
+            );
+            sqlx::query(&sql)
+                .bind(batch.0)
+                .bind(company.0)
+                .bind(secs(now))
+                .bind(ids)
+                .bind(actor.user.map(|u| u.0))
+                .bind(actor.on_behalf_of.map(|c| c.0))
+                .execute(&mut **tx)
+                .await
+                .map_err(held)?;
+        }
+        Backend::Sqlite => {
+            let seat_ids = sqlx::query_scalar::<_, i64>(&format!("{seats} RETURNING id"))
+                .bind(batch.0)
+                .bind(company.0)
+                .bind(secs(now))
+                .bind(ids)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(held)?;
+            let sql = format!(
+                "{events}, $1, $2 FROM seats s WHERE s.id IN {} ORDER BY s.id",
+                in_id_list(backend, 3)
+            );
+            sqlx::query(&sql)
+                .bind(actor.user.map(|u| u.0))
+                .bind(actor.on_behalf_of.map(|c| c.0))
+                .bind(id_list(backend, seat_ids))
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
     Ok(())
 }
 
