@@ -16,7 +16,7 @@ use crate::db::scope::AuthorisedCompany;
 use crate::db::uploads::{self, Purpose};
 use crate::db::{Backend, DbResult, seats, write_retrying};
 use crate::domain::access::{LicenceStatus, licence_status};
-use crate::domain::{Action, InvalidValue, UploadId, UserId};
+use crate::domain::{Action, Email, InvalidValue, UploadId, UserId};
 use crate::imports::csv_table::{Column, CsvTable};
 use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
 
@@ -108,10 +108,12 @@ async fn file(
     })
 }
 
-/// The rows a renewal reads (line or index, raw value), held under a permit for heavy work.
+/// The rows a renewal reads (line or index, raw value) with each one's email, parsed once,
+/// held under a permit for heavy work.
 struct Listed {
     file: Option<ReviewedFile>,
     values: Vec<(u64, String)>,
+    parsed: Vec<Option<Email>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -119,8 +121,10 @@ async fn listed(ops: &Ops, company: &AuthorisedCompany, what: &Renewing) -> OpRe
     match what {
         Renewing::Upload { id, column } => {
             let file = file(ops, company, *id, *column).await?;
+            let values = renewal::values(&file.table, file.column);
             Ok(Listed {
-                values: renewal::values(&file.table, file.column),
+                parsed: renewal::emails(&values),
+                values,
                 file: Some(ReviewedFile {
                     file_name: file.file_name,
                     encoding: file.encoding,
@@ -143,9 +147,11 @@ async fn listed(ops: &Ops, company: &AuthorisedCompany, what: &Renewing) -> OpRe
                 }]));
             }
             let permit = ops.heavy.enter().await?;
+            let values: Vec<(u64, String)> = (0..).zip(emails.iter().cloned()).collect();
             Ok(Listed {
                 file: None,
-                values: (0..).zip(emails.iter().cloned()).collect(),
+                parsed: renewal::emails(&values),
+                values,
                 _permit: permit,
             })
         }
@@ -160,7 +166,6 @@ fn review(
     free_seats: i64,
     now: Timestamp,
 ) -> RenewalReview {
-    let parsed = renewal::emails(&listed.values);
     let known: HashMap<String, KnownLearner> = known
         .into_iter()
         .map(|(email, learner)| {
@@ -175,15 +180,16 @@ fn review(
         .collect();
     RenewalReview {
         file: listed.file.clone(),
-        rows: renewal::review(&listed.values, &parsed, &known),
+        rows: renewal::review(&listed.values, &listed.parsed, &known),
         free_seats,
     }
 }
 
 /// The distinct, valid emails of `listed`: what storage is asked about.
 fn emails(listed: &Listed) -> Vec<String> {
-    let mut emails: Vec<String> = renewal::emails(&listed.values)
-        .into_iter()
+    let mut emails: Vec<String> = listed
+        .parsed
+        .iter()
         .flatten()
         .map(|e| e.as_str().to_owned())
         .collect();
