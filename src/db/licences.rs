@@ -538,6 +538,16 @@ pub struct NamedLearner {
     pub facts: UserFacts,
 }
 
+/// How `learners_by_email` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LearnerRead {
+    /// Only reads: a preview.
+    Look,
+    /// Locks the learners it finds (PostgreSQL; SQLite's write transaction already excludes
+    /// other writers) until the transaction ends, as `seats::allocate_locked_in` needs.
+    Lock,
+}
+
 /// The company's learners among `emails` (lower-cased), keyed by email. Reads on `conn`: a
 /// pooled connection for a preview, the write transaction when a renewal applies. Each
 /// statement takes a whole chunk of the list as one bound value, so 100,000 emails are ten
@@ -547,11 +557,16 @@ pub async fn learners_by_email(
     backend: Backend,
     company: &AuthorisedCompany,
     emails: &[&str],
+    read: LearnerRead,
 ) -> DbResult<HashMap<String, NamedLearner>> {
+    let lock = match read {
+        LearnerRead::Look => "",
+        LearnerRead::Lock => backend.for_update(),
+    };
     // `+u.company_id`: probe the email list, not the company's whole index.
     let sql = format!(
         "SELECT u.id, u.email, {FACTS_COLUMNS} FROM users u \
-         WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email {}",
+         WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email {}{lock}",
         in_text_list(backend, 2)
     );
     let mut found = HashMap::with_capacity(emails.len());

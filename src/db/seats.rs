@@ -180,27 +180,62 @@ pub(crate) async fn allocate_in(
     actor: Actor,
     now: Timestamp,
 ) -> DbResult<Option<()>> {
+    allocate(tx, backend, company, users, Vetted::No, actor, now).await
+}
+
+/// `allocate_in` for `users` this transaction has already read as learners of `company` who
+/// are not deactivated, locking them as it read (`licences::LearnerRead::Lock`): a renewal,
+/// whose lookup by email did both, is spared doing them again.
+pub(crate) async fn allocate_locked_in(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    company: CompanyId,
+    users: &[UserId],
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<Option<()>> {
+    allocate(tx, backend, company, users, Vetted::Locked, actor, now).await
+}
+
+/// Whether the caller has already locked and vetted the users an allocation seats.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Vetted {
+    No,
+    Locked,
+}
+
+async fn allocate(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    company: CompanyId,
+    users: &[UserId],
+    vetted: Vetted,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<Option<()>> {
     let mut distinct = users.to_vec();
     distinct.sort();
     distinct.dedup();
     for chunk in distinct.chunks(ID_LIST_CHUNK) {
         let ids = id_list(backend, chunk.iter().map(|u| u.0));
-        // Locks the users on PostgreSQL, so a deactivation waits for this allocation and then
-        // releases the seat it made. `+company_id`: probe the id list, not the company's whole
-        // index (unary plus is a no-op on both databases).
-        let eligible = format!(
-            "SELECT COUNT(*) FROM (SELECT id FROM users WHERE +company_id = $1 AND is_learner = 1 \
-             AND deactivated_at IS NULL AND id IN {}{}) eligible",
-            in_id_list(backend, 2),
-            backend.for_update()
-        );
-        let found: i64 = sqlx::query_scalar(&eligible)
-            .bind(company.0)
-            .bind(&ids)
-            .fetch_one(&mut **tx)
-            .await?;
-        if found != chunk.len() as i64 {
-            return Err(DbError::NotFound);
+        if vetted == Vetted::No {
+            // Locks the users on PostgreSQL, so a deactivation waits for this allocation and
+            // then releases the seat it made. `+company_id`: probe the id list, not the
+            // company's whole index (unary plus is a no-op on both databases).
+            let eligible = format!(
+                "SELECT COUNT(*) FROM (SELECT id FROM users WHERE +company_id = $1 \
+                 AND is_learner = 1 AND deactivated_at IS NULL AND id IN {}{}) eligible",
+                in_id_list(backend, 2),
+                backend.for_update()
+            );
+            let found: i64 = sqlx::query_scalar(&eligible)
+                .bind(company.0)
+                .bind(&ids)
+                .fetch_one(&mut **tx)
+                .await?;
+            if found != chunk.len() as i64 {
+                return Err(DbError::NotFound);
+            }
         }
         end_expired_of_users(tx, backend, &ids, now).await?;
         let held = format!(

@@ -11,7 +11,7 @@ use super::audit::{self, Entry};
 use super::events;
 use super::uploads::UploadedTable;
 use super::{Caller, Error, OpResult, Ops};
-use crate::db::licences::{self, NamedLearner};
+use crate::db::licences::{self, LearnerRead, NamedLearner};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::uploads::{self, Purpose};
 use crate::db::{Backend, DbResult, seats, write_retrying};
@@ -203,9 +203,10 @@ async fn known(
     backend: Backend,
     company: &AuthorisedCompany,
     emails: &[String],
+    read: LearnerRead,
 ) -> DbResult<HashMap<String, NamedLearner>> {
     let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
-    licences::learners_by_email(conn, backend, company, &emails).await
+    licences::learners_by_email(conn, backend, company, &emails, read).await
 }
 
 /// The preview: how many learners the file (or list) would renew, and every row it would not,
@@ -227,7 +228,14 @@ pub async fn preview(
         .acquire()
         .await
         .map_err(crate::db::DbError::from)?;
-    let known = known(&mut conn, ops.db.backend(), company, &emails).await?;
+    let known = known(
+        &mut conn,
+        ops.db.backend(),
+        company,
+        &emails,
+        LearnerRead::Look,
+    )
+    .await?;
     let free = seats::totals(&mut *conn, company.id(), now).await?.free();
     Ok(review(&listed, company, known, free, now))
 }
@@ -247,13 +255,16 @@ pub async fn apply(
     let emails = emails(&listed);
     let backend = ops.db.backend();
     let review = write_retrying!(ops.db, |tx| {
-        let known = known(&mut tx, backend, company, &emails).await?;
+        // Locks the learners it finds on PostgreSQL, so a deactivation waits for this renewal
+        // and then releases the seat it made; the review renews only learners it found not
+        // deactivated, so the allocation need not look them up again.
+        let known = known(&mut tx, backend, company, &emails, LearnerRead::Lock).await?;
         let free = seats::totals(&mut *tx, company.id(), now).await?.free();
         let review = review(&listed, company, known, free, now);
         let renew = review.renewed();
         if !renew.is_empty() {
             let id = company.id();
-            if seats::allocate_in(&mut tx, backend, id, &renew, caller.actor, now)
+            if seats::allocate_locked_in(&mut tx, backend, id, &renew, caller.actor, now)
                 .await?
                 .is_none()
             {
