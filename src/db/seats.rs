@@ -278,7 +278,7 @@ async fn allocate(
 
 /// Inserts the seats of `users` in `batch` and their ledger events, set-based from the id list:
 /// on PostgreSQL in one statement, the events read from the rows just inserted; SQLite, which
-/// cannot insert inside a `WITH`, reads them back by the seat ids it was given.
+/// cannot insert inside a `WITH`, reads them back as the users' open seats.
 async fn insert_seats(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -322,22 +322,25 @@ async fn insert_seats(
                 .map_err(held)?;
         }
         Backend::Sqlite => {
-            let seat_ids = sqlx::query_scalar::<_, i64>(&format!("{seats} RETURNING id"))
+            sqlx::query(&seats)
                 .bind(batch.0)
                 .bind(company.0)
                 .bind(secs(now))
-                .bind(ids)
-                .fetch_all(&mut **tx)
+                .bind(&ids)
+                .execute(&mut **tx)
                 .await
                 .map_err(held)?;
+            // The users held no open seat before (the caller checked, and the write lock
+            // excludes everyone else), so their open seats are the ones just inserted.
             let sql = format!(
-                "{events}, $1, $2 FROM seats s WHERE s.id IN {} ORDER BY s.id",
+                "{events}, $1, $2 FROM seats s WHERE s.ended_at IS NULL AND s.user_id IN {} \
+                 ORDER BY s.id",
                 in_id_list(backend, 3)
             );
             sqlx::query(&sql)
                 .bind(actor.user.map(|u| u.0))
                 .bind(actor.on_behalf_of.map(|c| c.0))
-                .bind(id_list(backend, seat_ids))
+                .bind(ids)
                 .execute(&mut **tx)
                 .await?;
         }
