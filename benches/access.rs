@@ -3,7 +3,8 @@
 //! `/health/live` route in the same run, on SQLite and (when available) PostgreSQL. Prints
 //! requests/s, p50 and p99 of each, the load average as each run ended (the machine may be
 //! shared), and the access check's ratio to the plain route. A third run ("key only") refuses
-//! the email after checking the key, to show what the key's read costs on its own.
+//! the email after checking the key, to show what the key (remembered by the instance for up to
+//! a second, `KEY_RECHECK`) and the request's parsing cost on their own.
 //!
 //! Run: `cargo bench --bench access` (needs `wrk` on PATH). `ACCESS_BENCH_COMPANIES` and
 //! `ACCESS_BENCH_SECONDS` shrink it for a quick look.

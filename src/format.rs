@@ -57,6 +57,17 @@ pub fn position(first: u64, shown: usize, total: i64) -> String {
     format!("{}–{} of {}", count(first), count(last), count(total))
 }
 
+/// `position` for a list counted only up to `bound`: "1–50 of more than 1,000".
+pub fn position_past(first: u64, shown: usize, bound: i64) -> String {
+    let of = format!("more than {}", count(bound));
+    if shown == 0 {
+        return format!("0 of {of}");
+    }
+    let first = i64::try_from(first).unwrap_or(i64::MAX);
+    let last = first.saturating_add(shown as i64 - 1);
+    format!("{}–{} of {of}", count(first), count(last))
+}
+
 /// A licence status as the Users and Licenses sections show it.
 pub fn licence(status: LicenceStatus, time_zone: &str) -> String {
     match status {
@@ -102,6 +113,10 @@ mod tests {
         assert_eq!(super::position(1, 50, 1_234), "1–50 of 1,234");
         assert_eq!(super::position(1_201, 34, 1_234), "1,201–1,234 of 1,234");
         assert_eq!(super::position(1, 0, 0), "0 of 0");
+        assert_eq!(
+            super::position_past(1_001, 50, 1_000),
+            "1,001–1,050 of more than 1,000"
+        );
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub async fn median(app: &App, token: &str, path: &str, runs: usize) -> Duration
             .unwrap();
         times.push(started.elapsed());
     }
+    middle(times)
+}
+
+/// The median of `times`.
+pub fn middle(mut times: Vec<Duration>) -> Duration {
     times.sort();
-    times[runs / 2]
+    times[times.len() / 2]
 }

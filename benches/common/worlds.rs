@@ -1,6 +1,19 @@
 //! The small and the large world that the size benchmarks compare, on each backend.
 
-use seatledger::db::Db;
+use seatledger::db::{Backend, Db};
+
+/// Brings a freshly seeded `db` to where a database in service stands: on PostgreSQL, its
+/// tables vacuumed and analysed, as autovacuum leaves them (it would not have come round yet
+/// after a bulk seed, and the server may run with it off). Without it PostgreSQL plans with no
+/// statistics, and its index-only scans read the table too.
+pub async fn settle(db: &Db) {
+    if db.backend() == Backend::Postgres {
+        sqlx::query("VACUUM ANALYZE")
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+}
 
 /// Runs `compare` on an empty small and large database, on SQLite and then on PostgreSQL
 /// (`SEATLEDGER_TEST_POSTGRES`, or the local server; skipped when there is none). `bench` names

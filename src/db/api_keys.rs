@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Row, Transaction};
 
 use super::sessions::token_hash;
 use super::{Db, DbError, DbResult, instant, secs};
@@ -70,21 +70,61 @@ pub struct ApiKey {
 const KEY_COLUMNS: &str = "k.id, k.prefix, k.name, k.permissions, k.partner_id, k.company_id, \
     k.expires_at, k.last_used_at, k.created_by, k.created_at, k.revoked_at";
 
+/// The `KEY_COLUMNS` of a key.
+#[derive(sqlx::FromRow)]
+struct KeyRecord {
+    id: i64,
+    prefix: String,
+    name: String,
+    permissions: String,
+    partner_id: Option<i64>,
+    company_id: Option<i64>,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    created_by: Option<i64>,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl KeyRecord {
+    /// The same columns read by SQLite's same-thread reader.
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get("id")?,
+            prefix: r.get("prefix")?,
+            name: r.get("name")?,
+            permissions: r.get("permissions")?,
+            partner_id: r.get("partner_id")?,
+            company_id: r.get("company_id")?,
+            expires_at: r.get("expires_at")?,
+            last_used_at: r.get("last_used_at")?,
+            created_by: r.get("created_by")?,
+            created_at: r.get("created_at")?,
+            revoked_at: r.get("revoked_at")?,
+        })
+    }
+
+    fn into_key(self) -> DbResult<ApiKey> {
+        let permissions = Permissions::from_stored(&self.permissions).map_err(|_| {
+            DbError::Corrupt(format!("api_keys.permissions holds {:?}", self.permissions))
+        })?;
+        Ok(ApiKey {
+            id: ApiKeyId(self.id),
+            owner: KeyOwner::from_columns(self.partner_id, self.company_id),
+            prefix: self.prefix,
+            name: KeyName::from_stored(self.name),
+            permissions,
+            expires_at: self.expires_at.map(instant),
+            last_used_at: self.last_used_at.map(instant),
+            created_by: self.created_by.map(UserId),
+            created_at: instant(self.created_at),
+            revoked_at: self.revoked_at.map(instant),
+        })
+    }
+}
+
 fn key(r: &AnyRow) -> DbResult<ApiKey> {
-    let permissions: String = r.try_get("permissions")?;
-    Ok(ApiKey {
-        id: ApiKeyId(r.try_get("id")?),
-        owner: KeyOwner::from_columns(r.try_get("partner_id")?, r.try_get("company_id")?),
-        prefix: r.try_get("prefix")?,
-        name: KeyName::from_stored(r.try_get("name")?),
-        permissions: Permissions::from_stored(&permissions)
-            .map_err(|_| DbError::Corrupt(format!("api_keys.permissions holds {permissions:?}")))?,
-        expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(instant),
-        last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(instant),
-        created_by: r.try_get::<Option<i64>, _>("created_by")?.map(UserId),
-        created_at: instant(r.try_get("created_at")?),
-        revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(instant),
-    })
+    KeyRecord::from_row(r)?.into_key()
 }
 
 /// A key to create.
@@ -100,7 +140,7 @@ pub struct NewKey<'a> {
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).expect("the operating system's random source failed");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    super::sessions::hex(&buf)
 }
 
 /// Creates a key; returns its id and the key itself, which is never readable again.
@@ -215,14 +255,23 @@ pub async fn presented(db: &Db, presented: &str) -> DbResult<Option<ApiKey>> {
     let Some(prefix) = api_keys::prefix_of(presented) else {
         return Ok(None);
     };
-    let row = sqlx::query(&format!(
-        "SELECT {KEY_COLUMNS}, k.key_hash FROM api_keys k WHERE k.prefix = $1"
-    ))
-    .bind(prefix)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let stored: String = row.try_get("key_hash")?;
+    let sql = format!("SELECT {KEY_COLUMNS}, k.key_hash FROM api_keys k WHERE k.prefix = $1");
+    let found = match db.reader() {
+        Some(reader) => reader.one(&sql, [prefix], |r| {
+            Ok((KeyRecord::from_sqlite(r)?, r.get::<_, String>("key_hash")?))
+        })?,
+        None => match sqlx::query(&sql)
+            .bind(prefix)
+            .fetch_optional(db.pool())
+            .await?
+        {
+            Some(row) => Some((KeyRecord::from_row(&row)?, row.try_get("key_hash")?)),
+            None => None,
+        },
+    };
+    let Some((record, stored)) = found else {
+        return Ok(None);
+    };
     // Both sides are hashes of the same length; the comparison still takes the same time
     // whatever the first difference, so timing reveals nothing of the stored hash.
     let given = token_hash(presented);
@@ -232,7 +281,11 @@ pub async fn presented(db: &Db, presented: &str) -> DbResult<Option<ApiKey>> {
             .zip(given.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    if same { key(&row).map(Some) } else { Ok(None) }
+    if same {
+        record.into_key().map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Records that key `id` was used at `now`, unless it was within `granularity` seconds: the

@@ -132,6 +132,7 @@ async fn verify(path: &str) -> Result<CheckReport, BackupError> {
     let snapshot = Db {
         pool,
         backend: Backend::Sqlite,
+        reader: None,
     };
     let verdict = verify_open(&snapshot).await;
     snapshot.close().await;

@@ -3,7 +3,9 @@
 use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
-use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
+use super::keyset::{
+    self, Binds, COUNTED_UP_TO, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Total, Walk,
+};
 use super::scope::{AuthorisedCompany, Subtree, keyset_arms};
 use super::{Backend, Db, DbResult, Page, Scope, instant, seats, secs};
 use crate::domain::schedule;
@@ -322,13 +324,13 @@ impl Sort for CompanySort {
 }
 
 /// When a company's trial or licences end: the indexed expression (migration 0018).
-const ENDS: &str = "COALESCE(c.licensed_until, c.trial_ends_at)";
+pub(crate) const ENDS: &str = "COALESCE(c.licensed_until, c.trial_ends_at)";
 
 /// The condition of the companies `filter` keeps (customers only: partners' internal companies
 /// are not listed), binding its values and reading `$now_at` as now; and whether its name search
 /// is read by the trigram index, which then picks the rows in scope instead of the sort's walk.
 fn section_condition(
-    backend: Backend,
+    reading: (Backend, Breadth),
     filter: &CompanyFilter,
     now_at: usize,
     binds: &mut Binds,
@@ -342,17 +344,16 @@ fn section_condition(
         .map(str::trim)
         .filter(|n| !n.is_empty());
     let (name, by_index) = name.map_or(("1 = 1".to_owned(), false), |n| {
-        name_matches(backend, n, binds)
+        name_matches(reading, n, binds)
     });
     (format!("c.internal = 0 AND {status} AND {name}"), by_index)
 }
 
 /// The query of one page of the Company section, walking the sort's index from the cursor. A
-/// partner's list walks each
-/// partner of `subtree` a page deep (`Subtree`); a name search read by the trigram index reads
-/// the matching names and sorts those in scope.
+/// partner's list walks each partner of `subtree` a page deep (`Subtree`); a name search read
+/// by the trigram index reads the matching names and sorts those in scope.
 pub fn section_query(
-    backend: Backend,
+    reading: (Backend, Breadth),
     (scope, subtree): (&Scope, Option<&Subtree>),
     filter: &CompanyFilter,
     (sort, descending): (CompanySort, bool),
@@ -362,7 +363,7 @@ pub fn section_query(
 ) -> Planned {
     let mut binds = Binds::default();
     let now_at = binds.int_at(secs(now));
-    let (condition, by_name) = section_condition(backend, filter, now_at, &mut binds);
+    let (condition, by_name) = section_condition(reading, filter, now_at, &mut binds);
     let arms = match subtree {
         Some(subtree) if !by_name => subtree.arms("c.partner_id", &mut binds),
         _ => {
@@ -386,6 +387,14 @@ pub fn section_query(
     Planned { sql, binds }
 }
 
+/// Whether `filter` searches names. A search is planned afresh with its text, not kept as a
+/// prepared statement: PostgreSQL's plan for any text (the statement's generic plan) cannot
+/// tell a rare name, which the trigram index finds at once, from a common one, and walks every
+/// name of the partner instead.
+fn searches(filter: &CompanyFilter) -> bool {
+    filter.name.as_deref().is_some_and(|n| !n.trim().is_empty())
+}
+
 /// The partners a list in `scope` walks one by one: a partner's subtree.
 async fn subtree(db: &Db, scope: &Scope) -> DbResult<Option<Subtree>> {
     Ok(match scope {
@@ -406,7 +415,7 @@ pub async fn section(
 ) -> DbResult<KeysetPage<CompanyRow>> {
     let subtree = subtree(db, scope).await?;
     let query = section_query(
-        db.backend(),
+        (db.backend(), breadth(db, filter).await?),
         (scope, subtree.as_ref()),
         filter,
         sort,
@@ -417,6 +426,7 @@ pub async fn section(
     let records: Vec<CompanyListRecord> = query
         .binds
         .apply(sqlx::query_as(&query.sql))
+        .persistent(!searches(filter))
         .fetch_all(db.pool())
         .await?;
     let sort = sort.0;
@@ -434,25 +444,43 @@ pub async fn section(
     })
 }
 
-/// How many customer companies in `scope` `filter` keeps: the N of "1–50 of N".
+/// How many customer companies in `scope` `filter` keeps, up to `COUNTED_UP_TO`: the N of
+/// "1–50 of N". It reads at most that many and one more, however many the partner holds.
 pub async fn section_count(
     db: &Db,
     scope: &Scope,
     filter: &CompanyFilter,
     now: Timestamp,
-) -> DbResult<i64> {
-    let mut binds = Binds::default();
-    let now_at = binds.int_at(secs(now));
-    let (condition, _) = section_condition(db.backend(), filter, now_at, &mut binds);
-    let (in_scope, value) = scope.companies_condition(binds.next());
-    binds.int(value);
-    let (n,): (i64,) = binds
-        .apply(sqlx::query_as(&format!(
-            "SELECT COUNT(*) FROM companies c WHERE {in_scope} AND {condition}"
-        )))
+) -> DbResult<Total> {
+    let reading = (db.backend(), breadth(db, filter).await?);
+    let query = section_count_query(reading, scope, filter, now);
+    let (n,): (i64,) = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .persistent(!searches(filter))
         .fetch_one(db.pool())
         .await?;
-    Ok(n)
+    Ok(Total::bounded(n, COUNTED_UP_TO))
+}
+
+/// The query `section_count` runs.
+pub fn section_count_query(
+    reading: (Backend, Breadth),
+    scope: &Scope,
+    filter: &CompanyFilter,
+    now: Timestamp,
+) -> Planned {
+    let mut binds = Binds::default();
+    let now_at = binds.int_at(secs(now));
+    let (condition, _) = section_condition(reading, filter, now_at, &mut binds);
+    let (in_scope, value) = scope.companies_condition(binds.next());
+    binds.int(value);
+    let most = binds.int(COUNTED_UP_TO + 1);
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM companies c WHERE {in_scope} AND {condition} \
+         LIMIT {most}) counted"
+    );
+    Planned { sql, binds }
 }
 
 /// The customer companies in `scope` matching `filter`, in name order, one page after `after`.
@@ -500,7 +528,7 @@ pub async fn list_query(
 ) -> DbResult<Planned> {
     let subtree = subtree(db, scope).await?;
     Ok(section_query(
-        db.backend(),
+        (db.backend(), breadth(db, filter).await?),
         (scope, subtree.as_ref()),
         filter,
         (CompanySort::Name, false),
@@ -520,21 +548,64 @@ fn list_seek(after: Option<&CompanyCursor>) -> Seek {
     })
 }
 
+/// How many names of the instance hold a searched text, as SQLite's trigram index tells before
+/// a list is read. A narrow text is read by the index, which finds its few names at once. A
+/// broad one, held by more than `COUNTED_UP_TO` names, is kept by walking the sort's index
+/// instead, which stops after a page, where the index would read and sort every name holding it.
+/// (PostgreSQL's planner weighs the text itself: a search is planned with it.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Breadth {
+    Narrow,
+    Broad,
+}
+
+/// The breadth of `filter`'s name search on `db`: SQLite counts the names holding it, up to
+/// `COUNTED_UP_TO` and one more, in its trigram index.
+async fn breadth(db: &Db, filter: &CompanyFilter) -> DbResult<Breadth> {
+    let text = filter.name.as_deref().map(str::trim).unwrap_or_default();
+    let Some(phrase) = trigram_phrase(db.backend(), text) else {
+        return Ok(Breadth::Narrow);
+    };
+    let holders: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT rowid FROM company_names WHERE company_names MATCH $1 \
+         LIMIT $2) holders",
+    )
+    .bind(phrase)
+    .bind(COUNTED_UP_TO + 1)
+    .persistent(false)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(if holders > COUNTED_UP_TO {
+        Breadth::Broad
+    } else {
+        Breadth::Narrow
+    })
+}
+
+/// SQLite's trigram index (`company_names`) reads a text of three characters or more, as one
+/// FTS5 phrase: inside double quotes every character is literal but `"`, doubled.
+fn trigram_phrase(backend: Backend, text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    (backend == Backend::Sqlite && lower.chars().count() >= 3)
+        .then(|| format!("\"{}\"", lower.replace('"', "\"\"")))
+}
+
 /// Companies `c` whose name contains `name`, in any case, read by an index: SQLite's trigram
-/// index (`company_names`, which needs three characters) or PostgreSQL's trigram index on
-/// `LOWER(name)`; and whether that index reads it. A shorter text on SQLite filters the sort's
-/// walk instead.
-fn name_matches(backend: Backend, name: &str, binds: &mut Binds) -> (String, bool) {
-    let lower = name.to_lowercase();
-    if backend == Backend::Sqlite && lower.chars().count() >= 3 {
-        // One FTS5 phrase: inside double quotes every character is literal but `"`, doubled.
-        let phrase = binds.text(format!("\"{}\"", lower.replace('"', "\"\"")));
+/// index, or PostgreSQL's trigram index on `LOWER(name)`; and whether that index reads it. A
+/// shorter text, or a broad one, on SQLite filters the sort's walk instead.
+fn name_matches(
+    (backend, breadth): (Backend, Breadth),
+    name: &str,
+    binds: &mut Binds,
+) -> (String, bool) {
+    if let Some(phrase) = trigram_phrase(backend, name).filter(|_| breadth == Breadth::Narrow) {
+        let phrase = binds.text(phrase);
         return (
             format!("c.id IN (SELECT rowid FROM company_names WHERE company_names MATCH {phrase})"),
             true,
         );
     }
-    let pattern = binds.text(format!("%{}%", like_escape(&lower)));
+    let pattern = binds.text(format!("%{}%", like_escape(&name.to_lowercase())));
     (
         format!("LOWER(c.name) LIKE {pattern} ESCAPE '\\'"),
         backend == Backend::Postgres,

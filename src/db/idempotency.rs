@@ -16,8 +16,13 @@ pub const KEPT_FOR: SignedDuration = SignedDuration::from_hours(24);
 pub enum Claim {
     /// The key is this request's: run it, then `complete` (or `abandon`).
     Claimed,
-    /// The same request was answered already: send this again.
-    Replay { status: u16, body: String },
+    /// The same request was answered already: send this again, with the `Location` of what it
+    /// created.
+    Replay {
+        status: u16,
+        body: String,
+        location: Option<String>,
+    },
     /// The same key is being answered for another request right now.
     InProgress,
     /// The key was used with another request.
@@ -53,7 +58,7 @@ pub async fn claim(
         return Ok(Claim::Claimed);
     }
     let row = sqlx::query(
-        "SELECT request_hash, status, body FROM api_idempotency \
+        "SELECT request_hash, status, body, location FROM api_idempotency \
          WHERE api_key_id = $1 AND idempotency_key = $2",
     )
     .bind(key.0)
@@ -74,6 +79,7 @@ pub async fn claim(
         (Some(status), Some(body)) => Claim::Replay {
             status: u16::try_from(status).unwrap_or(500),
             body,
+            location: row.try_get("location")?,
         },
         _ => Claim::InProgress,
     })
@@ -86,15 +92,17 @@ pub async fn complete(
     idempotency_key: &str,
     status: u16,
     body: &str,
+    location: Option<&str>,
 ) -> DbResult<()> {
     sqlx::query(
-        "UPDATE api_idempotency SET status = $1, body = $2 \
+        "UPDATE api_idempotency SET status = $1, body = $2, location = $5 \
          WHERE api_key_id = $3 AND idempotency_key = $4",
     )
     .bind(i64::from(status))
     .bind(body)
     .bind(key.0)
     .bind(idempotency_key)
+    .bind(location)
     .execute(db.pool())
     .await?;
     Ok(())

@@ -65,6 +65,37 @@ pub struct KeysetPage<T> {
 /// The most rows one read of a list returns.
 pub const MAX_PAGE: u32 = 500;
 
+/// How far a list counts its rows: past it the pager says "of more than 1,000". An exact count
+/// would read every row of a list of 10,000 on each page; nobody pages through a thousand rows,
+/// they search or filter, and "more than 1,000" tells them to.
+pub const COUNTED_UP_TO: i64 = 1_000;
+
+/// How many rows a list holds, as its pager says it: a count exact to a bound and past it only
+/// "more than", so counting a list reads at most the bound's rows however long the list is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Total {
+    Exactly(i64),
+    /// More than this many: the count stopped there.
+    MoreThan(i64),
+}
+
+impl Total {
+    /// The total of a count that read at most `bound + 1` rows and found `counted`.
+    pub fn bounded(counted: i64, bound: i64) -> Self {
+        if counted > bound {
+            Total::MoreThan(bound)
+        } else {
+            Total::Exactly(counted)
+        }
+    }
+}
+
+impl From<i64> for Total {
+    fn from(n: i64) -> Self {
+        Total::Exactly(n)
+    }
+}
+
 pub(crate) use super::Binds;
 
 /// A list's query as it runs, which a test can also ask the planner about.

@@ -24,6 +24,7 @@ pub mod overview;
 pub mod partners;
 pub mod passwords;
 pub mod people;
+pub mod reader;
 pub mod scope;
 pub mod seats;
 pub mod seed;
@@ -77,6 +78,8 @@ pub enum DbError {
     NewerDatabase(#[from] migrations::NewerDatabase),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Reader(#[from] rusqlite::Error),
 }
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -158,6 +161,8 @@ const POSTGRES_CONNECTIONS: u32 = 16;
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite's reads on the request's own thread, for the hottest path (a file, not memory).
+    reader: Option<std::sync::Arc<reader::Reader>>,
 }
 
 impl Db {
@@ -179,6 +184,15 @@ impl Db {
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
+        let reader = match backend {
+            Backend::Sqlite if !url.contains("mode=memory") => {
+                let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)?;
+                Some(std::sync::Arc::new(reader::Reader::new(
+                    file.get_filename(),
+                )))
+            }
+            _ => None,
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => SQLITE_CONNECTIONS,
@@ -203,7 +217,11 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            reader,
+        })
     }
 
     /// Connects and brings the schema up to date.
@@ -219,6 +237,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The same-thread reader, on SQLite.
+    pub(crate) fn reader(&self) -> Option<&reader::Reader> {
+        self.reader.as_deref()
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock up front
@@ -238,6 +261,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
         self.pool.close().await;
     }
 }

@@ -4,7 +4,9 @@ use jiff::Timestamp;
 use sqlx::{Any, FromRow, Transaction};
 
 use super::companies::like_escape;
-use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
+use super::keyset::{
+    self, Binds, COUNTED_UP_TO, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Total, Walk,
+};
 use super::scope::{AuthorisedCompany, Subtree, keyset_arms};
 use super::{Backend, Db, DbError, DbResult, Page, Scope, instant, parse_stored, secs};
 use crate::domain::{CompanyId, OrderId, OrderKind, OrderState, PartnerId, SeatCount, UserId};
@@ -249,15 +251,44 @@ impl Seller {
 
 /// How many requests wait for `seller` to assign or reject: what Requested Orders lists.
 pub async fn waiting_count(db: &Db, seller: Seller) -> DbResult<i64> {
-    let (condition, value) = seller.condition(1);
-    let n = sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM orders o JOIN companies c ON c.id = o.company_id \
-         WHERE {condition} AND o.state = 'requested'"
-    ))
-    .bind(value)
-    .fetch_one(db.pool())
-    .await?;
+    let query = waiting_count_query(seller);
+    let (n,): (i64,) = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .fetch_one(db.pool())
+        .await?;
     Ok(n)
+}
+
+/// The query `waiting_count` runs. A partner's is `Seller::condition` counted in its orders
+/// index alone, reading no company: every request to a partner of the subtree, less the
+/// partner's own internal company's (it buys from the partner above). An order's partner is its
+/// company's, copied when it is requested, so the only internal company whose orders name the
+/// partner is the partner's own; its orders are read by company (`+` keeps the planner off the
+/// partner's index, which would read every request of the partner to find them).
+pub fn waiting_count_query(seller: Seller) -> Planned {
+    let mut binds = Binds::default();
+    let sql = match seller {
+        Seller::Partner(partner) => {
+            let root = binds.int_at(partner.0);
+            format!(
+                "SELECT (SELECT COUNT(*) FROM orders o WHERE {} AND o.state = 'requested') \
+                   - (SELECT COUNT(*) FROM orders o WHERE o.company_id = (SELECT id \
+                       FROM companies WHERE partner_id = ${root} AND internal = 1) \
+                       AND +o.partner_id = ${root} AND o.state = 'requested')",
+                super::scope::beneath("o.partner_id", root)
+            )
+        }
+        Seller::Operator => {
+            let (condition, value) = seller.condition(1);
+            binds.int(value);
+            format!(
+                "SELECT COUNT(*) FROM orders o JOIN companies c ON c.id = o.company_id \
+                 WHERE {condition} AND o.state = 'requested'"
+            )
+        }
+    };
+    Planned { sql, binds }
 }
 
 /// The three lists of the partner's Orders tab.
@@ -461,24 +492,80 @@ pub async fn seller_page(
     })
 }
 
-/// How many orders `seller`'s `tab` holds that `filter` keeps: the N of "1–50 of N".
+/// How many orders `seller`'s `tab` holds that `filter` keeps, up to `COUNTED_UP_TO`: the N of
+/// "1–50 of N". It reads at most that many and one more, however many the tab holds.
 pub async fn seller_count(
     db: &Db,
     seller: Seller,
     tab: OrdersTab,
     filter: &OrderFilter,
-) -> DbResult<i64> {
+) -> DbResult<Total> {
+    let read = |most: i64| {
+        let query = seller_count_query(seller, tab, filter, most);
+        async move {
+            let counts: (i64, i64) = query
+                .binds
+                .apply(sqlx::query_as(&query.sql))
+                .fetch_one(db.pool())
+                .await?;
+            DbResult::Ok(counts)
+        }
+    };
+    let most = COUNTED_UP_TO + 1;
+    let (mut read_all, mut bought_above) = read(most).await?;
+    if read_all >= most && bought_above > 0 {
+        // The partner's own orders were among those read: read as many more.
+        (read_all, bought_above) = read(most + bought_above).await?;
+    }
+    Ok(Total::bounded(read_all - bought_above, COUNTED_UP_TO))
+}
+
+/// The query `seller_count` runs: the orders of the partners of the tab that `filter` keeps, at
+/// most `most` of them, and how many of those the partner's own internal company bought from
+/// above, which the tab leaves out. A partner's tab is counted without reading each order's
+/// company (`waiting_count` says why that holds), unless the filter names the company.
+pub fn seller_count_query(
+    seller: Seller,
+    tab: OrdersTab,
+    filter: &OrderFilter,
+    most: i64,
+) -> Planned {
     let mut binds = Binds::default();
-    let whose = seller_arms(seller, None, tab, &mut binds).join(" OR ");
+    let by_company_name = filter.company.is_some();
+    let (whose, bought_above) = match (tab, seller) {
+        (
+            OrdersTab::Requested | OrdersTab::Assigned | OrdersTab::Sold,
+            Seller::Partner(partner),
+        ) if !by_company_name => {
+            let root = binds.int_at(partner.0);
+            (
+                super::scope::beneath("o.partner_id", root),
+                Some(format!(
+                    "o.company_id = (SELECT id FROM companies WHERE partner_id = ${root} \
+                     AND internal = 1) AND +o.partner_id = ${root}"
+                )),
+            )
+        }
+        _ => (
+            seller_arms(seller, None, tab, &mut binds).join(" OR "),
+            None,
+        ),
+    };
     let condition = seller_condition(tab, filter, OrderSort::Requested, &mut binds);
-    let (n,): (i64,) = binds
-        .apply(sqlx::query_as(&format!(
-            "SELECT COUNT(*) FROM orders o JOIN companies c ON c.id = o.company_id \
-             WHERE ({whose}) AND {condition}"
-        )))
-        .fetch_one(db.pool())
-        .await?;
-    Ok(n)
+    let most = binds.int(most);
+    let orders = if by_company_name || bought_above.is_none() {
+        "orders o JOIN companies c ON c.id = o.company_id"
+    } else {
+        "orders o"
+    };
+    let bought_above = bought_above.map_or("0".to_owned(), |own| {
+        format!("(SELECT COUNT(*) FROM orders o WHERE {own} AND {condition})")
+    });
+    let sql = format!(
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM {orders} WHERE ({whose}) AND {condition} \
+           LIMIT {most}) counted), {bought_above}"
+    );
+    Planned { sql, binds }
 }
 
 /// The queries of a partner's list of every order it sells, without and with a state filter,

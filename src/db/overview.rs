@@ -10,8 +10,8 @@
 use jiff::Timestamp;
 use sqlx::FromRow;
 
-use super::companies::StatusFilter;
-use super::keyset::{self, Binds, Cursor, KeysetPage, Seek, Sort, SortKey, Walk};
+use super::companies::{ENDS, StatusFilter};
+use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
 use super::licences::without_licence;
 use super::orders::Seller;
 use super::seats::valid_batch;
@@ -414,28 +414,50 @@ pub async fn dashboard(
     partner: crate::domain::PartnerId,
     now: Timestamp,
 ) -> DbResult<DashboardCounts> {
-    let count = |status| async move {
-        let mut binds = Binds::default();
-        let filter = OverviewFilter {
-            status: Some(status),
-            account_manager: None,
-        };
-        let rows = rows_sql(scope, &filter, now, &mut binds);
-        // Only the filter matters: the counted rows' columns are never computed.
-        let sql = format!("SELECT COUNT(*) FROM ({rows}) t");
-        let (n,): (i64,) = binds
-            .apply(sqlx::query_as(&sql))
-            .fetch_one(db.pool())
-            .await?;
-        DbResult::Ok(n)
-    };
-    let requests_waiting = super::orders::waiting_count(db, Seller::Partner(partner)).await?;
+    let query = dashboard_query(scope, now);
+    let (trials_ending, licences_expiring, companies_expired): (i64, i64, i64) = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
+        .fetch_one(db.pool())
+        .await?;
     Ok(DashboardCounts {
-        trials_ending: count(OverviewStatus::TrialEnding).await?,
-        licences_expiring: count(OverviewStatus::Expiring).await?,
-        requests_waiting,
-        companies_expired: count(OverviewStatus::Expired).await?,
+        trials_ending,
+        licences_expiring,
+        requests_waiting: super::orders::waiting_count(db, Seller::Partner(partner)).await?,
+        companies_expired,
     })
+}
+
+/// The dashboard's three counts of companies, the overview's filters of the same names
+/// (`OverviewStatus`) in one query. Each reads only what it counts, by index, however many
+/// companies the scope holds: the trials ending within the week (`companies_partner_trial_ends`),
+/// the batches expiring within 30 days (`licence_batches_expiry`: read first, so SQLite is held
+/// to that order by CROSS JOIN), and the expired companies (`companies_partner_ends`).
+pub fn dashboard_query(scope: &Scope, now: Timestamp) -> Planned {
+    let mut binds = Binds::default();
+    let (in_scope, value) = scope.companies_condition(1);
+    binds.int(value);
+    let now_at = binds.int_at(secs(now));
+    let week = binds.int(secs(now.saturating_add(TRIAL_ENDING_WITHIN).unwrap_or(now)));
+    let soon = binds.int(secs(now.saturating_add(EXPIRING_WITHIN).unwrap_or(now)));
+    let on_trial = StatusFilter::FreeTrial.condition(now_at);
+    // `StatusFilter::Expired` spelt as a range of `companies_partner_ends`: the later of the
+    // trial's and the licences' ends has passed. A company's trial ends before its licences do,
+    // so the trial's end alone would range over every Premium company; `+` keeps the planner
+    // from reading it so.
+    let expired = format!("{ENDS} <= ${now_at} AND +c.trial_ends_at <= ${now_at}");
+    let customers = format!("{in_scope} AND c.internal = 0");
+    let sql = format!(
+        "SELECT \
+           (SELECT COUNT(*) FROM companies c \
+             WHERE {customers} AND {on_trial} AND c.trial_ends_at <= {week}), \
+           (SELECT COUNT(DISTINCT c.id) FROM licence_batches b CROSS JOIN companies c \
+             WHERE c.id = b.company_id AND {customers} AND {valid} \
+               AND b.expires_at <= {soon} AND b.nfr = 0), \
+           (SELECT COUNT(*) FROM companies c WHERE {customers} AND {expired})",
+        valid = valid_batch("b", now_at),
+    );
+    Planned { sql, binds }
 }
 
 /// Seats expiring in one month of the chart, and the companies they belong to, most first.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Row, Transaction};
 
 use super::scope::{AuthorisedCompany, CompanyRecord, Scope};
 use super::{Backend, Binds, Db, DbError, DbResult, TextRows, instant, is_unique_violation, secs};
@@ -148,27 +148,53 @@ pub(crate) const FACTS_COLUMNS: &str = "u.company_id, u.is_manager, u.is_learner
     (SELECT MAX(s.ended_at) FROM seats s WHERE s.user_id = u.id AND s.ended_at IS NOT NULL) \
       AS last_seat_ended_at";
 
+/// The `FACTS_COLUMNS` that say when and how a user may use the product.
+#[derive(sqlx::FromRow)]
+pub(crate) struct FactsRecord {
+    created_at: i64,
+    deactivated_at: Option<i64>,
+    seat_expires_at: Option<i64>,
+    last_seat_ended_at: Option<i64>,
+}
+
+impl FactsRecord {
+    fn facts(self, role: Role) -> UserFacts {
+        UserFacts {
+            role,
+            created_at: instant(self.created_at),
+            deactivated: self.deactivated_at.is_some(),
+            seat_expires_at: self.seat_expires_at.map(instant),
+            last_seat_ended_at: self.last_seat_ended_at.map(instant),
+        }
+    }
+}
+
+/// The `FACTS_COLUMNS` that give a company user's role.
+#[derive(sqlx::FromRow)]
+pub(crate) struct CompanyRoleRecord {
+    company_id: i64,
+    is_manager: i64,
+    is_learner: i64,
+}
+
+impl CompanyRoleRecord {
+    fn role(&self) -> Role {
+        Role::Company {
+            company: CompanyId(self.company_id),
+            manager: self.is_manager != 0,
+            learner: self.is_learner != 0,
+        }
+    }
+}
+
 /// A user's facts from a row selected with `FACTS_COLUMNS`, in `role`.
 fn facts_from_row(r: &AnyRow, role: Role) -> Result<UserFacts, sqlx::Error> {
-    Ok(UserFacts {
-        role,
-        created_at: instant(r.try_get("created_at")?),
-        deactivated: r.try_get::<Option<i64>, _>("deactivated_at")?.is_some(),
-        seat_expires_at: r.try_get::<Option<i64>, _>("seat_expires_at")?.map(instant),
-        last_seat_ended_at: r
-            .try_get::<Option<i64>, _>("last_seat_ended_at")?
-            .map(instant),
-    })
+    Ok(FactsRecord::from_row(r)?.facts(role))
 }
 
 /// The facts of the company user of a row selected with `FACTS_COLUMNS`.
 pub(crate) fn company_user_facts(r: &AnyRow) -> Result<UserFacts, sqlx::Error> {
-    let role = Role::Company {
-        company: CompanyId(r.try_get("company_id")?),
-        manager: r.try_get::<i64, _>("is_manager")? != 0,
-        learner: r.try_get::<i64, _>("is_learner")? != 0,
-    };
-    facts_from_row(r, role)
+    facts_from_row(r, CompanyRoleRecord::from_row(r)?.role())
 }
 
 fn access_select() -> String {
@@ -271,32 +297,79 @@ pub struct ProductUser {
     pub company_facts: CompanyFacts,
 }
 
+/// The row `product_user` reads.
+#[derive(sqlx::FromRow)]
+struct ProductUserRecord {
+    #[sqlx(flatten)]
+    facts: FactsRecord,
+    #[sqlx(flatten)]
+    role: CompanyRoleRecord,
+    c_name: String,
+    c_trial_ends_at: i64,
+    c_licensed_until: Option<i64>,
+    c_managed_until: Option<i64>,
+}
+
+impl ProductUserRecord {
+    /// The same row read by SQLite's same-thread reader.
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            facts: FactsRecord {
+                created_at: r.get("created_at")?,
+                deactivated_at: r.get("deactivated_at")?,
+                seat_expires_at: r.get("seat_expires_at")?,
+                last_seat_ended_at: r.get("last_seat_ended_at")?,
+            },
+            role: CompanyRoleRecord {
+                company_id: r.get("company_id")?,
+                is_manager: r.get("is_manager")?,
+                is_learner: r.get("is_learner")?,
+            },
+            c_name: r.get("c_name")?,
+            c_trial_ends_at: r.get("c_trial_ends_at")?,
+            c_licensed_until: r.get("c_licensed_until")?,
+            c_managed_until: r.get("c_managed_until")?,
+        })
+    }
+
+    fn into_user(self) -> ProductUser {
+        let role = self.role.role();
+        ProductUser {
+            company: CompanyId(self.role.company_id),
+            company_name: self.c_name,
+            company_facts: CompanyFacts {
+                trial_ends_at: instant(self.c_trial_ends_at),
+                licensed_until: self.c_licensed_until.map(instant),
+                managed_until: self.c_managed_until.map(instant),
+            },
+            facts: self.facts.facts(role),
+        }
+    }
+}
+
 /// The company user with `email` in a company `scope` sees, if any: one read by the unique email
-/// index, for the hottest path of the system.
+/// index, for the hottest path of the system (on SQLite, on the request's own thread).
 pub async fn product_user(db: &Db, scope: &Scope, email: &Email) -> DbResult<Option<ProductUser>> {
     let (condition, value) = scope.companies_condition(2);
-    let row = sqlx::query(&format!(
+    let sql = format!(
         "SELECT {FACTS_COLUMNS}, c.name AS c_name, c.trial_ends_at AS c_trial_ends_at, \
          c.licensed_until AS c_licensed_until, c.managed_until AS c_managed_until \
          FROM users u JOIN companies c ON c.id = u.company_id \
          WHERE u.email = $1 AND {condition}"
-    ))
-    .bind(email.as_str())
-    .bind(value)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let facts = company_user_facts(&r)?;
-    Ok(Some(ProductUser {
-        company: CompanyId(r.try_get("company_id")?),
-        company_name: r.try_get("c_name")?,
-        company_facts: CompanyFacts {
-            trial_ends_at: instant(r.try_get("c_trial_ends_at")?),
-            licensed_until: r
-                .try_get::<Option<i64>, _>("c_licensed_until")?
-                .map(instant),
-            managed_until: r.try_get::<Option<i64>, _>("c_managed_until")?.map(instant),
-        },
-        facts,
-    }))
+    );
+    let record = match db.reader() {
+        Some(reader) => reader.one(
+            &sql,
+            (email.as_str(), value),
+            ProductUserRecord::from_sqlite,
+        )?,
+        None => {
+            sqlx::query_as::<_, ProductUserRecord>(&sql)
+                .bind(email.as_str())
+                .bind(value)
+                .fetch_optional(db.pool())
+                .await?
+        }
+    };
+    Ok(record.map(ProductUserRecord::into_user))
 }

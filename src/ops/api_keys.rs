@@ -3,12 +3,16 @@
 //! their own keys; the key is shown once. `authenticate` turns a presented key into the `Caller`
 //! the API's operations take, re-checked on every request.
 
-use jiff::Timestamp;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use jiff::{SignedDuration, Timestamp};
 
 use super::audit::{self, KeyEntry};
 use super::{Caller, Conflict, Error, FieldError, OpResult, Ops, Refusal};
 use crate::db::api_keys::{self as store, ApiKey, KeyOwner, NewKey};
 use crate::db::scope::{self, Scope};
+use crate::db::sessions::token_hash;
 use crate::db::{Actor, partners};
 use crate::domain::api_keys::{Permissions, check_expiry, usable};
 use crate::domain::{Action, ApiKeyId, KeyName, Role, UserId};
@@ -20,6 +24,48 @@ pub const MAX_KEYS: u32 = 50;
 pub const LISTED: u32 = 100;
 /// The last-used time is kept to the minute, so the hottest path rarely writes.
 const LAST_USED_GRANULARITY: i64 = 60;
+
+/// How long an instance trusts what it last read of a key, so the API's every request does not
+/// read it again. A key revoked on this instance stops working at once; one revoked on another
+/// instance, or from the command line, within this. Its expiry is exact either way.
+pub const KEY_RECHECK: SignedDuration = SignedDuration::from_secs(1);
+
+/// The most keys one instance remembers; past it, it starts again from none.
+const REMEMBERED_KEYS: usize = 10_000;
+
+/// The keys this instance read lately, by the hash of the presented key (never the key itself),
+/// with when each was read.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: Mutex<HashMap<String, (ApiKey, Timestamp)>>,
+}
+
+impl KeyCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (ApiKey, Timestamp)>> {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The key presented with `hash`, if it was read within `KEY_RECHECK` of `now`.
+    fn fresh(&self, hash: &str, now: Timestamp) -> Option<ApiKey> {
+        let keys = self.lock();
+        let (key, read_at) = keys.get(hash)?;
+        let age = now.duration_since(*read_at);
+        (age >= SignedDuration::ZERO && age < KEY_RECHECK).then(|| key.clone())
+    }
+
+    fn remember(&self, hash: String, key: ApiKey, now: Timestamp) {
+        let mut keys = self.lock();
+        if keys.len() >= REMEMBERED_KEYS {
+            keys.clear();
+        }
+        keys.insert(hash, (key, now));
+    }
+
+    /// Forgets every key: one was revoked here.
+    fn forget(&self) {
+        self.lock().clear();
+    }
+}
 
 /// Whose keys `caller` manages. A partner user in manage mode manages none: company keys are
 /// the company managers' own.
@@ -156,6 +202,7 @@ async fn revoke_key(
         tracing::info!(security_event = "api_key_revoked", key = %id, prefix = %key.prefix, "API key revoked");
     }
     tx.commit().await?;
+    ops.keys.forget();
     Ok(key)
 }
 
@@ -177,12 +224,20 @@ pub struct KeyCaller {
 /// created the key.
 pub async fn authenticate(ops: &Ops, presented: &str) -> OpResult<Option<KeyCaller>> {
     let now = ops.now();
-    let Some(key) = store::presented(&ops.db, presented).await? else {
-        tracing::info!(
-            security_event = "api_key_refused",
-            "API request with an unknown key"
-        );
-        return Ok(None);
+    let hash = token_hash(presented);
+    let key = match ops.keys.fresh(&hash, now) {
+        Some(key) => key,
+        None => {
+            let Some(key) = store::presented(&ops.db, presented).await? else {
+                tracing::info!(
+                    security_event = "api_key_refused",
+                    "API request with an unknown key"
+                );
+                return Ok(None);
+            };
+            ops.keys.remember(hash.clone(), key.clone(), now);
+            key
+        }
     };
     if !usable(key.expires_at, key.revoked_at.is_some(), now) {
         tracing::info!(security_event = "api_key_refused", key = %key.id, prefix = %key.prefix, "API request with a revoked or expired key");
@@ -205,6 +260,12 @@ pub async fn authenticate(ops: &Ops, presented: &str) -> OpResult<Option<KeyCall
             tracing::info!(security_event = "api_key_used", key = %key.id, prefix = %key.prefix, "API key in use");
         }
         tx.commit().await?;
+        // Written here or by another instance within the minute: either way not due again.
+        let used = ApiKey {
+            last_used_at: Some(now),
+            ..key.clone()
+        };
+        ops.keys.remember(hash, used, now);
     }
     let role = match key.owner {
         KeyOwner::Operator => Role::Operator,

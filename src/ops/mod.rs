@@ -53,6 +53,8 @@ pub struct Ops {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Permits for reading and reviewing uploaded files.
     pub heavy: limits::WorkLimit,
+    /// The API keys this instance read lately (see `api_keys::KEY_RECHECK`).
+    pub keys: std::sync::Arc<api_keys::KeyCache>,
 }
 
 impl Ops {
@@ -66,6 +68,7 @@ impl Ops {
             hashing: crate::password::Hashing::for_this_machine(),
             metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
             heavy: limits::WorkLimit::for_this_machine(),
+            keys: Default::default(),
         }
     }
 

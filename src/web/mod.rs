@@ -154,8 +154,9 @@ struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let id = &crate::db::sessions::new_token()[..16];
-        axum::http::HeaderValue::from_str(id)
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).ok()?;
+        axum::http::HeaderValue::from_str(&crate::db::sessions::hex(&bytes))
             .ok()
             .map(RequestId::new)
     }

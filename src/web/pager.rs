@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
-use crate::db::keyset::{Cursor, KeysetPage, Seek, Sort, SortKey};
-use crate::format::position;
+use crate::db::keyset::{Cursor, KeysetPage, Seek, Sort, SortKey, Total};
+use crate::format::{position, position_past};
 
 /// The query pairs every list shares. All text: a list's own filters sit beside them in the
 /// same query string, and a value that does not parse is read as absent.
@@ -161,7 +161,12 @@ impl<S: Sort> Listing<S> {
     }
 
     /// The pager of `page`, one of `total` rows.
-    pub(super) fn pager<T>(&self, page: &KeysetPage<T>, limit: u32, total: i64) -> Pager {
+    pub(super) fn pager<T>(
+        &self,
+        page: &KeysetPage<T>,
+        limit: u32,
+        total: impl Into<Total>,
+    ) -> Pager {
         let shown = page.rows.len() as u64;
         let link = |cursor: &Cursor, dir: &'static str, at: u64| {
             let id = if dir == "after" {
@@ -181,7 +186,10 @@ impl<S: Sort> Listing<S> {
         };
         let at = self.at;
         Pager {
-            position: position(at, shown as usize, total),
+            position: match total.into() {
+                Total::Exactly(total) => position(at, shown as usize, total),
+                Total::MoreThan(bound) => position_past(at, shown as usize, bound),
+            },
             first: (at > 1 || page.previous.is_some())
                 .then(|| self.link(self.sort, self.descending, &[])),
             previous: page
@@ -268,6 +276,14 @@ mod tests {
         assert_eq!(
             pager.first.as_deref(),
             Some("/list?q=a%26b&sort=size&dir=desc")
+        );
+        let counted = listing.pager(&page, 50, Total::bounded(1_001, 1_000));
+        assert_eq!(counted.position, "51–100 of more than 1,000");
+        assert_eq!(
+            listing
+                .pager(&page, 50, Total::bounded(1_000, 1_000))
+                .position,
+            "51–100 of 1,000"
         );
     }
 

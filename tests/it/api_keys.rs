@@ -1,7 +1,10 @@
 //! API keys: created in the console by their owners (operator, partner admins, company managers)
 //! and by the command line, shown once, stored only as a hash, stopped by revocation or expiry.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
+use seatledger::clock::ManualClock;
 use seatledger::db::api_keys::KeyOwner;
 use seatledger::db::seed;
 use seatledger::domain::api_keys::Permissions;
@@ -187,6 +190,7 @@ async fn a_bad_key_form_names_each_field_and_creates_nothing() {
 
 on_both_databases!(
     a_key_works_only_whole_and_only_until_it_expires,
+    a_key_revoked_here_stops_at_once_and_elsewhere_within_the_recheck,
     the_command_line_prints_only_the_key_and_revokes_by_prefix,
     a_keys_creation_first_use_and_revocation_are_in_its_owners_activity
 );
@@ -197,6 +201,65 @@ fn new_key(permissions: &str, expires: Option<&str>) -> NewApiKey {
         permissions: Permissions::parse(permissions.split(',')).unwrap(),
         expires_at: expires.map(at),
     }
+}
+
+/// Each instance remembers the keys it read for `KEY_RECHECK`, so the API's requests do not read
+/// the key every time: revocation here is at once, on another instance within the recheck, and
+/// expiry is exact whatever was remembered.
+async fn a_key_revoked_here_stops_at_once_and_elsewhere_within_the_recheck(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Bluefin").await;
+    let owner = KeyOwner::Partner(partner);
+    let clock = Arc::new(ManualClock::at(t0()));
+    let here = Ops::new(db.clone(), clock.clone(), "https://console.example");
+    let elsewhere = ops_at(&db, t0());
+    let works =
+        async |ops: &Ops, key: &str| key_ops::authenticate(ops, key).await.unwrap().is_some();
+
+    let first = key_ops::create_for(&here, owner, &new_key("read", None), None)
+        .await
+        .unwrap()
+        .key;
+    assert!(works(&here, &first).await);
+    key_ops::revoke_by_prefix(&elsewhere, &first[3..15])
+        .await
+        .unwrap();
+    assert!(
+        !works(&elsewhere, &first).await,
+        "the revoking instance stops it at once"
+    );
+    assert!(
+        works(&here, &first).await,
+        "another instance trusts its read until the recheck"
+    );
+    clock.advance(key_ops::KEY_RECHECK - jiff::SignedDuration::from_millis(1));
+    assert!(works(&here, &first).await);
+    clock.advance(jiff::SignedDuration::from_millis(1));
+    assert!(!works(&here, &first).await);
+
+    let second = key_ops::create_for(&here, owner, &new_key("read", None), None)
+        .await
+        .unwrap()
+        .key;
+    assert!(works(&here, &second).await);
+    key_ops::revoke_by_prefix(&here, &second[3..15])
+        .await
+        .unwrap();
+    assert!(!works(&here, &second).await);
+
+    let expiring = key_ops::create_for(
+        &here,
+        owner,
+        &new_key("read", Some("2026-04-01T00:00:00Z")),
+        None,
+    )
+    .await
+    .unwrap()
+    .key;
+    clock.set(at("2026-03-31T23:59:59.500Z"));
+    assert!(works(&here, &expiring).await);
+    clock.set(at("2026-04-01T00:00:00Z"));
+    assert!(!works(&here, &expiring).await, "expiry is exact");
 }
 
 async fn a_key_works_only_whole_and_only_until_it_expires(db: TestDb) {
@@ -303,7 +366,8 @@ async fn the_command_line_prints_only_the_key_and_revokes_by_prefix(db: TestDb) 
     let out = stdout(&created);
     assert_eq!(out.lines().count(), 1, "{out}");
     let key = out.trim_end().to_owned();
-    let ops: Ops = ops_at(&db, jiff::Timestamp::now());
+    let clock = Arc::new(ManualClock::at(jiff::Timestamp::now()));
+    let ops = Ops::new(db.clone(), clock.clone(), "https://console.example");
     let found = key_ops::authenticate(&ops, &key).await.unwrap().unwrap();
     assert_eq!(found.key.owner, KeyOwner::Partner(partner));
     assert_eq!(found.key.permissions.to_string(), "access:check,read");
@@ -331,6 +395,8 @@ async fn the_command_line_prints_only_the_key_and_revokes_by_prefix(db: TestDb) 
 
     let revoked = seatledger(&db.url, &["api-key", "revoke", &key[3..15]]);
     assert!(revoked.status.success(), "{revoked:?}");
+    // Another process revoked it: this instance reads the key again within KEY_RECHECK.
+    clock.advance(key_ops::KEY_RECHECK);
     assert!(key_ops::authenticate(&ops, &key).await.unwrap().is_none());
     let again = seatledger(&db.url, &["api-key", "revoke", "000000000000"]);
     assert!(!again.status.success());

@@ -549,6 +549,8 @@ async fn an_idempotency_key_gives_one_effect_even_to_concurrent_requests(db: Tes
     assert_eq!(again.status, StatusCode::CREATED);
     assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(again.body, first.body);
+    assert_eq!(again.headers["location"], first.headers["location"]);
+    assert!(!first.headers.contains_key("idempotent-replayed"));
     assert_eq!(count().await, before + 1);
     let other = post_with_key(
         &router,

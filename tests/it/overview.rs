@@ -285,6 +285,16 @@ async fn filters_keep_companies_by_status_and_account_manager(db: TestDb) {
         ),
         (1, 1, 0, 1)
     );
+    // Each count is the overview's filter of the same name, which its link opens.
+    for (status, counted) in [
+        (OverviewStatus::TrialEnding, counts.trials_ending),
+        (OverviewStatus::Expiring, counts.licences_expiring),
+        (OverviewStatus::Expired, counts.companies_expired),
+    ] {
+        let filter = by(Some(status), None).filter;
+        let totals = overview::totals(&db, &scope, &filter, t0()).await.unwrap();
+        assert_eq!(totals.companies, counted, "{status:?}");
+    }
 }
 
 async fn the_chart_counts_seats_by_month_and_the_ledger_replays_seats_used(db: TestDb) {

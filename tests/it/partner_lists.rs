@@ -2,22 +2,28 @@
 //! writes with one statement per table: both on both databases, against the answers worked out
 //! here row by row.
 
+use std::sync::Arc;
+
 use jiff::SignedDuration;
+use seatledger::app::App;
+use seatledger::clock::ManualClock;
 use seatledger::db::activity::{self, ActivityFilter, ActivityOf};
-use seatledger::db::companies::{self, CompanyFilter};
-use seatledger::db::keyset::Seek;
+use seatledger::db::companies::{self, CompanyFilter, StatusFilter};
+use seatledger::db::keyset::{COUNTED_UP_TO, Seek, Total};
 use seatledger::db::orders::{self, OrderFilter, OrdersTab, Seller};
-use seatledger::db::{Actor, Scope};
+use seatledger::db::{Actor, Db, Scope, seed};
 use seatledger::domain::{CompanyId, Department, Email, PartnerId, PersonName, Role};
 use seatledger::imports::users::UserRow;
 use seatledger::ops;
 
 use crate::on_both_databases;
 use crate::support::{TestDb, World, caller, ops_at, t0};
+use crate::web::Client;
 
 on_both_databases!(
     partner_lists_page_through_the_whole_subtree_once_in_order,
     importing_users_stores_every_value_as_written_with_one_welcome_each,
+    long_lists_are_counted_up_to_a_thousand_and_said_to_hold_more,
 );
 
 /// A partner with two sub-partners, seven companies each, names interleaved across them; three
@@ -117,6 +123,14 @@ async fn partner_lists_page_through_the_whole_subtree_once_in_order(db: TestDb) 
             .cloned()
             .collect();
         assert_eq!(seen, expected, "search {search:?}");
+        let counted = companies::section_count(&db, &scope, &filter, t0())
+            .await
+            .unwrap();
+        assert_eq!(
+            counted,
+            Total::Exactly(expected.len() as i64),
+            "search {search:?}"
+        );
     }
 
     // Orders: each tab in pages of 4 against the orders sorted here; the partner's own
@@ -171,6 +185,15 @@ async fn partner_lists_page_through_the_whole_subtree_once_in_order(db: TestDb) 
         }
         assert!(!expected.is_empty());
         assert_eq!(seen, expected, "{tab:?}");
+        let seller = Seller::Partner(top);
+        let counted = orders::seller_count(&db, seller, tab, &OrderFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(counted, Total::Exactly(expected.len() as i64), "{tab:?}");
+        if tab == OrdersTab::Requested {
+            let waiting = orders::waiting_count(&db, seller).await.unwrap();
+            assert_eq!(waiting, expected.len() as i64);
+        }
     }
 
     // Activity: every entry beneath the partner, newest first, in pages of 4.
@@ -305,4 +328,105 @@ async fn importing_users_stores_every_value_as_written_with_one_welcome_each(db:
     .await
     .unwrap();
     assert_eq!(mismatched, 0);
+}
+
+/// A partner of 1,200 companies: the Company section and Assigned Orders count up to 1,000 and
+/// say "more than 1,000"; shorter lists, filtered or not, are counted exactly.
+async fn long_lists_are_counted_up_to_a_thousand_and_said_to_hold_more(db: TestDb) {
+    let partner = seed::bulk(&db, "x", 1_200, 1, t0()).await.unwrap().partner;
+    let scope = Scope::Partner(partner);
+    let count = |status| {
+        let filter = CompanyFilter { status, name: None };
+        let (db, scope) = (&db, &scope);
+        async move {
+            companies::section_count(db, scope, &filter, t0())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count(None).await, Total::MoreThan(COUNTED_UP_TO));
+    // A text every name holds, and one a single name holds: each search lists what it keeps.
+    let mut names: Vec<(String, i64)> =
+        sqlx::query_as("SELECT name, id FROM companies WHERE partner_id = $1 AND internal = 0")
+            .bind(partner.0)
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    names.sort();
+    for (text, holders) in [("COMPANY 1", 1_200), ("1000005", 1)] {
+        let filter = CompanyFilter {
+            status: None,
+            name: Some(text.into()),
+        };
+        let page = companies::list(&db, &scope, &filter, None, 50, t0())
+            .await
+            .unwrap();
+        let listed: Vec<(String, i64)> = page
+            .items
+            .iter()
+            .map(|c| (c.name.clone(), c.id.0))
+            .collect();
+        let expected: Vec<(String, i64)> = names
+            .iter()
+            .filter(|(name, _)| name.to_lowercase().contains(&text.to_lowercase()))
+            .take(50)
+            .cloned()
+            .collect();
+        assert_eq!(listed, expected, "{text}");
+        assert_eq!(
+            companies::section_count(&db, &scope, &filter, t0())
+                .await
+                .unwrap(),
+            Total::bounded(holders, COUNTED_UP_TO),
+            "{text}"
+        );
+    }
+    // Every tenth company is on a trial.
+    assert_eq!(
+        count(Some(StatusFilter::FreeTrial)).await,
+        Total::Exactly(120)
+    );
+    let seller = Seller::Partner(partner);
+    let orders = |tab| {
+        let db: &Db = &db;
+        async move {
+            orders::seller_count(db, seller, tab, &OrderFilter::default())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        orders(OrdersTab::Assigned).await,
+        Total::MoreThan(COUNTED_UP_TO)
+    );
+    assert_eq!(orders(OrdersTab::Requested).await, Total::Exactly(120));
+    assert_eq!(orders::waiting_count(&db, seller).await.unwrap(), 120);
+
+    // As the pager says it.
+    let hash = seatledger::password::hash(seed::DEMO_PASSWORD);
+    let admin = Role::Partner {
+        partner,
+        admin: true,
+    };
+    World { db: &db }
+        .user("admin@bulk.example", admin, Some(&hash), t0())
+        .await;
+    let app = App::new(
+        Db::clone(&db),
+        Arc::new(ManualClock::at(t0())),
+        "http://127.0.0.1:8080",
+    );
+    let mut client = Client::new(&app);
+    client
+        .sign_in("admin@bulk.example", seed::DEMO_PASSWORD)
+        .await;
+    for (path, position) in [
+        ("/partner", "1–50 of more than 1,000"),
+        ("/partner?status=trial", "1–50 of 120"),
+        ("/partner/licences?tab=assigned", "1–50 of more than 1,000"),
+        ("/partner/licences?tab=requested", "1–50 of 120"),
+    ] {
+        let page = client.get(path).await;
+        assert!(page.body.contains(position), "{path}: {}", page.body);
+    }
 }

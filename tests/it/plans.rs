@@ -6,13 +6,15 @@
 use sqlx::Row;
 
 use seatledger::db::activity::{self, ActivityFilter, ActivityOf};
-use seatledger::db::companies::{self, CompanyCursor, CompanyFilter, CompanySort, StatusFilter};
+use seatledger::db::companies::{
+    self, Breadth, CompanyCursor, CompanyFilter, CompanySort, StatusFilter,
+};
 use seatledger::db::keyset::{Cursor, PlanStep, Planned, Seek, Sort, SortKey};
 use seatledger::db::orders::{self, OrderFilter, OrderSort, OrdersTab, Seller};
 use seatledger::db::partners;
 use seatledger::db::people::{self, UserSort};
 use seatledger::db::scope::Subtree;
-use seatledger::db::{Backend, Db, Scope, licences, seed};
+use seatledger::db::{Backend, Db, Scope, licences, overview, seed};
 use seatledger::domain::{CompanyId, OrderKind, OrderState, PartnerId, UserId};
 
 use crate::support::{World, postgres, sqlite, t0};
@@ -295,7 +297,7 @@ fn list_queries(scope: (&Scope, &Subtree)) -> Vec<(String, Planned)> {
             for seek in seeks(sort.key().1) {
                 for filter in &filters {
                     let query = companies::section_query(
-                        Backend::Sqlite,
+                        (Backend::Sqlite, Breadth::Narrow),
                         (scope.0, Some(scope.1)),
                         filter,
                         (sort, descending),
@@ -418,5 +420,154 @@ async fn a_partners_order_list_reads_its_orders_by_index_whatever_the_instance_h
                 .any(|step| step.starts_with("SEARCH o USING INDEX orders_partner_")),
             "{plan:#?}"
         );
+    }
+}
+
+/// The counts the partner's pages show, each asked for its plan: the Admin Dashboard's (on the
+/// Company page), the requests waiting, and the pager totals of the Company section and of
+/// each Orders tab. A bulk partner with a sub-partner.
+async fn count_plans(db: &Db) -> Vec<(String, Vec<String>)> {
+    let partner = seed::bulk(db, "x", 50, 1, t0()).await.unwrap().partner;
+    World { db }.partner(Some(partner), "Sub Partner").await;
+    let scope = Scope::Partner(partner);
+    let seller = Seller::Partner(partner);
+    let mut queries = vec![
+        (
+            "Dashboard".to_owned(),
+            overview::dashboard_query(&scope, t0()),
+        ),
+        (
+            "Requests waiting".to_owned(),
+            orders::waiting_count_query(seller),
+        ),
+    ];
+    for status in [None, Some(StatusFilter::Expired)] {
+        let filter = CompanyFilter { status, name: None };
+        queries.push((
+            format!("Company count {status:?}"),
+            companies::section_count_query((db.backend(), Breadth::Narrow), &scope, &filter, t0()),
+        ));
+    }
+    for tab in [OrdersTab::Requested, OrdersTab::Assigned, OrdersTab::Mine] {
+        queries.push((
+            format!("Orders count {tab:?}"),
+            orders::seller_count_query(seller, tab, &OrderFilter::default(), 1_001),
+        ));
+    }
+    let mut conn = db.pool().acquire().await.unwrap();
+    if db.backend() == Backend::Postgres {
+        // As on a large table: whatever an index can serve, it serves.
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let mut plans = Vec::new();
+    for (name, query) in queries {
+        plans.push((name, query.plan(db.backend(), &mut conn).await.unwrap()));
+    }
+    plans
+}
+
+/// The indexes each count reads its rows from: the dashboard reads only the trials ending
+/// within the week, the batches expiring within 30 days and the expired companies; the requests
+/// waiting and the Orders tabs are counted in the orders indexes, the partner's own by company.
+/// PostgreSQL may read the trials ending within the week from the instance's index of trial
+/// ends rather than the partner's, and a status's companies from another index of companies, as
+/// its statistics say: each reads only what it counts.
+fn count_indexes(count: &str, backend: Backend) -> &'static [&'static str] {
+    match (count, backend) {
+        ("Dashboard", Backend::Sqlite) => &[
+            "companies_partner_trial_ends",
+            "licence_batches_expiry",
+            "companies_partner_ends",
+        ],
+        ("Dashboard", Backend::Postgres) => &[
+            "trial_ends on companies",
+            "licence_batches_expiry",
+            "companies_partner_ends",
+        ],
+        ("Orders count Mine", _) => &["orders_company"],
+        (orders, _) if orders.starts_with("Orders") || orders == "Requests waiting" => {
+            &["orders_partner_state", "orders_company"]
+        }
+        (_, Backend::Sqlite) => &["companies_partner_"],
+        (_, Backend::Postgres) => &["on companies"],
+    }
+}
+
+#[tokio::test]
+async fn the_partners_counts_read_what_they_count_by_index() {
+    let db = sqlite().await;
+    for (count, plan) in count_plans(&db).await {
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")
+                || ["SCAN CONSTANT ROW", "SCAN counted"].contains(&step.as_str())),
+            "{count} scans a table: {plan:#?}"
+        );
+        for index in count_indexes(&count, Backend::Sqlite) {
+            assert!(
+                plan.iter().any(|step| step.contains(index)),
+                "{count} does not read {index}: {plan:#?}"
+            );
+        }
+    }
+}
+
+/// As `partner_lists_walk_their_indexes_on_postgres`: with sequential scans priced out, each
+/// count reads its index.
+#[tokio::test]
+async fn the_partners_counts_read_their_indexes_on_postgres() {
+    let Some(db) = postgres().await else { return };
+    for (count, plan) in count_plans(&db).await {
+        for index in count_indexes(&count, Backend::Postgres) {
+            assert!(
+                plan.iter().any(|step| step.contains(index)),
+                "{count} does not read {index}: {plan:#?}"
+            );
+        }
+        assert!(
+            !plan.iter().any(|step| step.contains("Seq Scan")),
+            "{count} reads a whole table: {plan:#?}"
+        );
+    }
+}
+
+/// A text more than 1,000 names hold is kept by walking each partner's name index, which stops
+/// after a page, where the trigram index would read and sort every name holding it.
+#[tokio::test]
+async fn a_broad_name_search_walks_the_name_index_a_page_deep() {
+    let db = sqlite().await;
+    let partner = seed::bulk(&db, "x", 50, 1, t0()).await.unwrap().partner;
+    World { db: &db }
+        .partner(Some(partner), "Sub Partner")
+        .await;
+    let scope = Scope::Partner(partner);
+    let subtree = Subtree::of(&db, partner).await.unwrap();
+    let filter = CompanyFilter {
+        status: None,
+        name: Some("company".into()),
+    };
+    for (breadth, index) in [
+        (Breadth::Broad, "companies_partner_name (partner_id=?"),
+        (Breadth::Narrow, "company_names VIRTUAL TABLE INDEX 0:M"),
+    ] {
+        let query = companies::section_query(
+            (Backend::Sqlite, breadth),
+            (&scope, Some(&subtree)),
+            &filter,
+            (CompanySort::Name, false),
+            &Seek::First,
+            50,
+            t0(),
+        );
+        let plan = query.explain(&db).await.unwrap();
+        assert!(
+            plan.iter().any(|step| step.detail.contains(index)),
+            "{breadth:?} does not read {index}: {plan:#?}"
+        );
+        if breadth == Breadth::Broad {
+            assert!(unindexed(&plan, true).is_empty(), "{plan:#?}");
+        }
     }
 }

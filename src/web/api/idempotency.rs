@@ -66,14 +66,18 @@ pub(crate) async fn idempotent(
     hash.update(parts.uri.to_string().as_bytes());
     hash.update([0]);
     hash.update(&bytes);
-    let hash: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = crate::db::sessions::hex(&hash.finalize());
     let db = &state.ops.db;
     let claim = idempotency::claim(db, who.id(), &key, &hash, state.ops.now()).await;
     match claim {
         Err(e) => ApiError::from(e).into_response(),
         Ok(Claim::Mismatch) => ApiError::IdempotencyMismatch.into_response(),
         Ok(Claim::InProgress) => ApiError::IdempotencyInProgress.into_response(),
-        Ok(Claim::Replay { status, body }) => {
+        Ok(Claim::Replay {
+            status,
+            body,
+            location,
+        }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let media = if status.is_success() {
                 "application/json"
@@ -84,6 +88,9 @@ pub(crate) async fn idempotent(
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
             headers.insert(REPLAYED, HeaderValue::from_static("true"));
+            if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                headers.insert(header::LOCATION, location);
+            }
             response
         }
         Ok(Claim::Claimed) => {
@@ -99,7 +106,12 @@ pub(crate) async fn idempotent(
                 idempotency::abandon(db, who.id(), &key).await
             } else {
                 let text = String::from_utf8_lossy(&body);
-                idempotency::complete(db, who.id(), &key, head.status.as_u16(), &text).await
+                let location = head
+                    .headers
+                    .get(header::LOCATION)
+                    .and_then(|l| l.to_str().ok());
+                let status = head.status.as_u16();
+                idempotency::complete(db, who.id(), &key, status, &text, location).await
             };
             if let Err(e) = stored {
                 tracing::error!(error = %e, "the idempotency record could not be kept");

@@ -16,6 +16,7 @@ use super::{PAGE, query_string};
 use crate::db::companies::{
     self, CompanyFilter, CompanyRow, CompanySort, InternalCompany, StatusFilter,
 };
+use crate::db::keyset::Total;
 use crate::db::partners;
 use crate::domain::{
     Action, CompanyId, CompanyStatus, Country, OrderKind, OrgName, PartnerId, SeatCount,
@@ -128,7 +129,12 @@ async fn list(
     let (scope, now, db) = (area.caller.scope(), state.ops.now(), &state.ops.db);
     let sort = (listing.sort, listing.descending);
     let page = companies::section(db, &scope, &filter, sort, &listing.seek, PAGE, now).await?;
-    let total = companies::section_count(db, &scope, &filter, now).await?;
+    // A page with none before or after it is the whole list: its rows are the count.
+    let total = if page.previous.is_none() && page.next.is_none() {
+        Total::Exactly(page.rows.len() as i64)
+    } else {
+        companies::section_count(db, &scope, &filter, now).await?
+    };
     let time_zone = partners::time_zone(db, area.partner).await?;
     render(CompaniesPage {
         layout: area.layout("Company", "/partner"),

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::PAGE;
+use crate::db::keyset::Total;
 use crate::db::orders::{self, OrderFilter, OrderRow, OrderSort, OrdersTab, Seller};
 use crate::domain::{Action, OrderId, RejectReason};
 use crate::format::date;
@@ -149,7 +150,12 @@ async fn list(
     let seller = Seller::Partner(area.partner);
     let (db, sort) = (&state.ops.db, (listing.sort, listing.descending));
     let page = orders::seller_page(db, seller, which, &filter, sort, &listing.seek, PAGE).await?;
-    let total = orders::seller_count(db, seller, which, &filter).await?;
+    // A page with none before or after it is the whole list: its rows are the count.
+    let total = if page.previous.is_none() && page.next.is_none() {
+        Total::Exactly(page.rows.len() as i64)
+    } else {
+        orders::seller_count(db, seller, which, &filter).await?
+    };
     let pager = listing.pager(&page, PAGE, total);
     let time_zone = crate::db::partners::time_zone(&state.ops.db, area.partner).await?;
     let orders = page
