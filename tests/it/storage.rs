@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use jiff::SignedDuration;
 use proptest::prelude::*;
-use seatledger::db::{Actor, Scope, check, companies, migrations};
+use seatledger::db::{Actor, Backend, Scope, check, companies, migrations};
 use seatledger::domain::{CompanyStatus, NotEnoughSeats, OrderState, Role, UserId};
 use seatledger::ops::{self, Conflict, Error};
 
@@ -376,6 +376,18 @@ async fn check_finds_an_event_naming_another_company_than_its_batchs(db: TestDb)
     .await
     .unwrap();
     assert!(check::run(&db).await.unwrap().is_clean());
+    if db.backend() == Backend::Postgres {
+        // Migration 0020: a seat's batch and company are one key there.
+        let moved = sqlx::query("UPDATE seats SET company_id = $1 WHERE batch_id = $2")
+            .bind(other.0)
+            .bind(batch.0)
+            .execute(db.pool())
+            .await;
+        assert!(
+            moved.is_err(),
+            "a seat was moved away from its batch's company"
+        );
+    }
 
     sqlx::query(
         "UPDATE seat_events SET company_id = $1 WHERE kind = 'seat_allocated' AND batch_id = $2",
