@@ -122,8 +122,8 @@ async fn check_batches(
     total: u64,
 ) -> DbResult<()> {
     let mut rows = sqlx::query(
-        "SELECT b.id, b.quantity, b.allocated, COALESCE(h.held, 0) AS held, \
-           e.at, e.kind, e.user_id, e.quantity AS event_quantity, e.expires_at AS event_expires_at \
+        "SELECT b.id, b.company_id, b.quantity, b.allocated, COALESCE(h.held, 0) AS held, \
+           e.company_id AS event_company_id, e.at, e.kind, e.user_id, e.quantity AS event_quantity, e.expires_at AS event_expires_at \
          FROM licence_batches b \
          LEFT JOIN (SELECT batch_id, COUNT(*) AS held FROM seats \
            WHERE end_reason IS NULL OR end_reason <> 'released' GROUP BY batch_id) h \
@@ -154,6 +154,15 @@ async fn check_batches(
         };
         report.events += 1;
         progress.step(REPLAYED, report.events, total);
+        // The ledger keeps no foreign key to its company (migration 0020): a batch's events
+        // must name the company that holds the batch.
+        let company: i64 = row.try_get("company_id")?;
+        let named: i64 = row.try_get("event_company_id")?;
+        if named != company {
+            report.problem(format!(
+                "batch {id} has an event naming company {named}, not its company {company}"
+            ));
+        }
         if *consistent && let Err(e) = replay.apply(&event) {
             report.problem(e.to_string());
             *consistent = false;

@@ -12,7 +12,7 @@ use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKe
 use super::scope::AuthorisedCompany;
 use super::seats::{self, valid_batch};
 use super::users::{self, FACTS_COLUMNS};
-use super::{Backend, Db, DbResult, ID_LIST_CHUNK, Page, TextRows, instant, secs};
+use super::{Backend, Db, DbResult, ID_LIST_CHUNK, Page, in_text_list, instant, secs, text_list};
 use crate::domain::access::{LicenceStatus, licence_status};
 use crate::domain::company::EXPIRING_WITHIN;
 use crate::domain::{BatchId, OrderId, OrderKind, UserFacts, UserId};
@@ -538,36 +538,45 @@ pub struct NamedLearner {
     pub facts: UserFacts,
 }
 
+/// How `learners_by_email` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LearnerRead {
+    /// Only reads: a preview.
+    Look,
+    /// Locks the learners it finds (PostgreSQL; SQLite's write transaction already excludes
+    /// other writers) until the transaction ends, as `seats::allocate_locked_in` needs.
+    Lock,
+}
+
 /// The company's learners among `emails` (lower-cased), keyed by email. Reads on `conn`: a
 /// pooled connection for a preview, the write transaction when a renewal applies. Each
-/// statement takes a whole chunk of the list as one bound column, so 100,000 emails are ten
+/// statement takes a whole chunk of the list as one bound value, so 100,000 emails are ten
 /// statements, not four hundred.
 pub async fn learners_by_email(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     company: &AuthorisedCompany,
     emails: &[&str],
+    read: LearnerRead,
 ) -> DbResult<HashMap<String, NamedLearner>> {
-    let mut found = HashMap::new();
+    let lock = match read {
+        LearnerRead::Look => "",
+        LearnerRead::Lock => backend.for_update(),
+    };
+    // `+u.company_id`: probe the email list, not the company's whole index.
+    let sql = format!(
+        "SELECT u.id, u.email, {FACTS_COLUMNS} FROM users u \
+         WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email {}{lock}",
+        in_text_list(backend, 2)
+    );
+    let mut found = HashMap::with_capacity(emails.len());
     for chunk in emails.chunks(ID_LIST_CHUNK) {
-        let mut listed = TextRows::new(&["email"]);
-        for email in chunk {
-            listed.push(vec![Some((*email).to_owned())]);
-        }
-        let mut binds = Binds::default();
-        let company_id = binds.int(company.id().0);
-        let source = listed.source(backend, &mut binds);
-        // `+u.company_id`: probe the email list, not the company's whole index.
-        let sql = format!(
-            "SELECT u.id, u.email, {FACTS_COLUMNS} FROM users u \
-             WHERE +u.company_id = {company_id} AND u.is_learner = 1 \
-             AND u.email IN (SELECT r.email FROM {source})"
-        );
-        for row in binds
-            .apply_rows(sqlx::query(&sql))
+        let rows = sqlx::query(&sql)
+            .bind(company.id().0)
+            .bind(text_list(backend, chunk.iter().copied()))
             .fetch_all(&mut *conn)
-            .await?
-        {
+            .await?;
+        for row in rows {
             found.insert(row.try_get::<String, _>("email")?, named_learner(&row)?);
         }
     }

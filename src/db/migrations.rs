@@ -66,6 +66,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017_partner_lists.sql"),
     migration!(18, "0018_list_sorts.sql"),
     migration!(19, "0019_due_counts.sql"),
+    migration!(20, "0020_seat_writes.sql"),
     migration!(21, "0021_access_check.sql"),
     migration!(22, "0022_idempotent_location.sql"),
 ];

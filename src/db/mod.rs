@@ -309,6 +309,27 @@ pub(crate) fn id_list(backend: Backend, ids: impl IntoIterator<Item = i64>) -> S
     }
 }
 
+/// `email {in_text_list}`: whether a text is among those bound as the one parameter `$n` (made
+/// by `text_list`). PostgreSQL compares with `= ANY` of a text array, which its index walks
+/// once in sorted order with no list to hash first; SQLite reads a JSON array.
+pub(crate) fn in_text_list(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("IN (SELECT value FROM json_each(${n}))"),
+        Backend::Postgres => format!("= ANY(CAST(${n} AS TEXT[]))"),
+    }
+}
+
+/// The parameter `in_text_list` reads.
+pub(crate) fn text_list<'a>(backend: Backend, texts: impl IntoIterator<Item = &'a str>) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let texts: Vec<&str> = texts.into_iter().collect();
+            serde_json::to_string(&texts).expect("text always serialises")
+        }
+        Backend::Postgres => text_array(texts.into_iter().map(Some)),
+    }
+}
+
 /// Rows of text columns bound as whole columns, for one `INSERT ... SELECT ... FROM` over them
 /// instead of a statement per row: PostgreSQL unnests one text array per column, SQLite reads
 /// one JSON array of rows. The rows read as `r` with the named columns and `r.n`, their place

@@ -180,27 +180,62 @@ pub(crate) async fn allocate_in(
     actor: Actor,
     now: Timestamp,
 ) -> DbResult<Option<()>> {
+    allocate(tx, backend, company, users, Vetted::No, actor, now).await
+}
+
+/// `allocate_in` for `users` this transaction has already read as learners of `company` who
+/// are not deactivated, locking them as it read (`licences::LearnerRead::Lock`): a renewal,
+/// whose lookup by email did both, is spared doing them again.
+pub(crate) async fn allocate_locked_in(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    company: CompanyId,
+    users: &[UserId],
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<Option<()>> {
+    allocate(tx, backend, company, users, Vetted::Locked, actor, now).await
+}
+
+/// Whether the caller has already locked and vetted the users an allocation seats.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Vetted {
+    No,
+    Locked,
+}
+
+async fn allocate(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    company: CompanyId,
+    users: &[UserId],
+    vetted: Vetted,
+    actor: Actor,
+    now: Timestamp,
+) -> DbResult<Option<()>> {
     let mut distinct = users.to_vec();
     distinct.sort();
     distinct.dedup();
     for chunk in distinct.chunks(ID_LIST_CHUNK) {
         let ids = id_list(backend, chunk.iter().map(|u| u.0));
-        // Locks the users on PostgreSQL, so a deactivation waits for this allocation and then
-        // releases the seat it made. `+company_id`: probe the id list, not the company's whole
-        // index (unary plus is a no-op on both databases).
-        let eligible = format!(
-            "SELECT COUNT(*) FROM (SELECT id FROM users WHERE +company_id = $1 AND is_learner = 1 \
-             AND deactivated_at IS NULL AND id IN {}{}) eligible",
-            in_id_list(backend, 2),
-            backend.for_update()
-        );
-        let found: i64 = sqlx::query_scalar(&eligible)
-            .bind(company.0)
-            .bind(&ids)
-            .fetch_one(&mut **tx)
-            .await?;
-        if found != chunk.len() as i64 {
-            return Err(DbError::NotFound);
+        if vetted == Vetted::No {
+            // Locks the users on PostgreSQL, so a deactivation waits for this allocation and
+            // then releases the seat it made. `+company_id`: probe the id list, not the
+            // company's whole index (unary plus is a no-op on both databases).
+            let eligible = format!(
+                "SELECT COUNT(*) FROM (SELECT id FROM users WHERE +company_id = $1 \
+                 AND is_learner = 1 AND deactivated_at IS NULL AND id IN {}{}) eligible",
+                in_id_list(backend, 2),
+                backend.for_update()
+            );
+            let found: i64 = sqlx::query_scalar(&eligible)
+                .bind(company.0)
+                .bind(&ids)
+                .fetch_one(&mut **tx)
+                .await?;
+            if found != chunk.len() as i64 {
+                return Err(DbError::NotFound);
+            }
         }
         end_expired_of_users(tx, backend, &ids, now).await?;
         let held = format!(
@@ -241,7 +276,9 @@ pub(crate) async fn allocate_in(
     Ok(Some(()))
 }
 
-/// Inserts the seats of `users` in `batch` and their ledger events, set-based from the id list.
+/// Inserts the seats of `users` in `batch` and their ledger events, set-based from the id list:
+/// on PostgreSQL in one statement, the events read from the rows just inserted; SQLite, which
+/// cannot insert inside a `WITH`, reads them back as the users' open seats.
 async fn insert_seats(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -251,35 +288,63 @@ async fn insert_seats(
     actor: Actor,
     now: Timestamp,
 ) -> DbResult<()> {
-    let seats_sql = format!(
+    let seats = format!(
         "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) \
-         SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN {} ORDER BY u.id RETURNING id",
+         SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN {} ORDER BY u.id",
         in_id_list(backend, 4)
     );
-    let query = sqlx::query_scalar::<_, i64>(&seats_sql)
-        .bind(batch.0)
-        .bind(company.0)
-        .bind(secs(now))
-        .bind(id_list(backend, users.iter().map(|u| u.0)));
-    let seat_ids = query.fetch_all(&mut **tx).await.map_err(|e| {
+    let events = "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, \
+         actor_user_id, on_behalf_of_company_id) SELECT s.allocated_at, 'seat_allocated', \
+         s.company_id, s.batch_id, s.user_id";
+    let held = |e: sqlx::Error| {
         if is_unique_violation(&e) {
             DbError::SeatHeld(users[0])
         } else {
             DbError::from(e)
         }
-    })?;
-    let events_sql = format!(
-        "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, actor_user_id, \
-         on_behalf_of_company_id) SELECT s.allocated_at, 'seat_allocated', s.company_id, \
-         s.batch_id, s.user_id, $1, $2 FROM seats s WHERE s.id IN {} ORDER BY s.id",
-        in_id_list(backend, 3)
-    );
-    sqlx::query(&events_sql)
-        .bind(actor.user.map(|u| u.0))
-        .bind(actor.on_behalf_of.map(|c| c.0))
-        .bind(id_list(backend, seat_ids))
-        .execute(&mut **tx)
-        .await?;
+    };
+    let ids = id_list(backend, users.iter().map(|u| u.0));
+    match backend {
+        Backend::Postgres => {
+            let sql = format!(
+                "WITH s AS ({seats} RETURNING id, batch_id, company_id, user_id, allocated_at) \
+                 {events}, $5, $6 FROM s ORDER BY s.id"
+            );
+            sqlx::query(&sql)
+                .bind(batch.0)
+                .bind(company.0)
+                .bind(secs(now))
+                .bind(ids)
+                .bind(actor.user.map(|u| u.0))
+                .bind(actor.on_behalf_of.map(|c| c.0))
+                .execute(&mut **tx)
+                .await
+                .map_err(held)?;
+        }
+        Backend::Sqlite => {
+            sqlx::query(&seats)
+                .bind(batch.0)
+                .bind(company.0)
+                .bind(secs(now))
+                .bind(&ids)
+                .execute(&mut **tx)
+                .await
+                .map_err(held)?;
+            // The users held no open seat before (the caller checked, and the write lock
+            // excludes everyone else), so their open seats are the ones just inserted.
+            let sql = format!(
+                "{events}, $1, $2 FROM seats s WHERE s.ended_at IS NULL AND s.user_id IN {} \
+                 ORDER BY s.id",
+                in_id_list(backend, 3)
+            );
+            sqlx::query(&sql)
+                .bind(actor.user.map(|u| u.0))
+                .bind(actor.on_behalf_of.map(|c| c.0))
+                .bind(ids)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -11,12 +11,12 @@ use super::audit::{self, Entry};
 use super::events;
 use super::uploads::UploadedTable;
 use super::{Caller, Error, OpResult, Ops};
-use crate::db::licences::{self, NamedLearner};
+use crate::db::licences::{self, LearnerRead, NamedLearner};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::uploads::{self, Purpose};
 use crate::db::{Backend, DbResult, seats, write_retrying};
 use crate::domain::access::{LicenceStatus, licence_status};
-use crate::domain::{Action, InvalidValue, UploadId, UserId};
+use crate::domain::{Action, Email, InvalidValue, UploadId, UserId};
 use crate::imports::csv_table::{Column, CsvTable};
 use crate::imports::renewal::{self, KnownLearner, ReviewedRow, RowOutcome};
 
@@ -108,10 +108,12 @@ async fn file(
     })
 }
 
-/// The rows a renewal reads (line or index, raw value), held under a permit for heavy work.
+/// The rows a renewal reads (line or index, raw value) with each one's email, parsed once,
+/// held under a permit for heavy work.
 struct Listed {
     file: Option<ReviewedFile>,
     values: Vec<(u64, String)>,
+    parsed: Vec<Option<Email>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -119,8 +121,10 @@ async fn listed(ops: &Ops, company: &AuthorisedCompany, what: &Renewing) -> OpRe
     match what {
         Renewing::Upload { id, column } => {
             let file = file(ops, company, *id, *column).await?;
+            let values = renewal::values(&file.table, file.column);
             Ok(Listed {
-                values: renewal::values(&file.table, file.column),
+                parsed: renewal::emails(&values),
+                values,
                 file: Some(ReviewedFile {
                     file_name: file.file_name,
                     encoding: file.encoding,
@@ -143,9 +147,11 @@ async fn listed(ops: &Ops, company: &AuthorisedCompany, what: &Renewing) -> OpRe
                 }]));
             }
             let permit = ops.heavy.enter().await?;
+            let values: Vec<(u64, String)> = (0..).zip(emails.iter().cloned()).collect();
             Ok(Listed {
                 file: None,
-                values: (0..).zip(emails.iter().cloned()).collect(),
+                parsed: renewal::emails(&values),
+                values,
                 _permit: permit,
             })
         }
@@ -160,7 +166,6 @@ fn review(
     free_seats: i64,
     now: Timestamp,
 ) -> RenewalReview {
-    let parsed = renewal::emails(&listed.values);
     let known: HashMap<String, KnownLearner> = known
         .into_iter()
         .map(|(email, learner)| {
@@ -175,15 +180,16 @@ fn review(
         .collect();
     RenewalReview {
         file: listed.file.clone(),
-        rows: renewal::review(&listed.values, &parsed, &known),
+        rows: renewal::review(&listed.values, &listed.parsed, &known),
         free_seats,
     }
 }
 
 /// The distinct, valid emails of `listed`: what storage is asked about.
 fn emails(listed: &Listed) -> Vec<String> {
-    let mut emails: Vec<String> = renewal::emails(&listed.values)
-        .into_iter()
+    let mut emails: Vec<String> = listed
+        .parsed
+        .iter()
         .flatten()
         .map(|e| e.as_str().to_owned())
         .collect();
@@ -197,9 +203,10 @@ async fn known(
     backend: Backend,
     company: &AuthorisedCompany,
     emails: &[String],
+    read: LearnerRead,
 ) -> DbResult<HashMap<String, NamedLearner>> {
     let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
-    licences::learners_by_email(conn, backend, company, &emails).await
+    licences::learners_by_email(conn, backend, company, &emails, read).await
 }
 
 /// The preview: how many learners the file (or list) would renew, and every row it would not,
@@ -221,7 +228,14 @@ pub async fn preview(
         .acquire()
         .await
         .map_err(crate::db::DbError::from)?;
-    let known = known(&mut conn, ops.db.backend(), company, &emails).await?;
+    let known = known(
+        &mut conn,
+        ops.db.backend(),
+        company,
+        &emails,
+        LearnerRead::Look,
+    )
+    .await?;
     let free = seats::totals(&mut *conn, company.id(), now).await?.free();
     Ok(review(&listed, company, known, free, now))
 }
@@ -241,13 +255,16 @@ pub async fn apply(
     let emails = emails(&listed);
     let backend = ops.db.backend();
     let review = write_retrying!(ops.db, |tx| {
-        let known = known(&mut tx, backend, company, &emails).await?;
+        // Locks the learners it finds on PostgreSQL, so a deactivation waits for this renewal
+        // and then releases the seat it made; the review renews only learners it found not
+        // deactivated, so the allocation need not look them up again.
+        let known = known(&mut tx, backend, company, &emails, LearnerRead::Lock).await?;
         let free = seats::totals(&mut *tx, company.id(), now).await?.free();
         let review = review(&listed, company, known, free, now);
         let renew = review.renewed();
         if !renew.is_empty() {
             let id = company.id();
-            if seats::allocate_in(&mut tx, backend, id, &renew, caller.actor, now)
+            if seats::allocate_locked_in(&mut tx, backend, id, &renew, caller.actor, now)
                 .await?
                 .is_none()
             {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use jiff::SignedDuration;
 use proptest::prelude::*;
-use seatledger::db::{Actor, Scope, check, companies, migrations};
+use seatledger::db::{Actor, Backend, Scope, check, companies, migrations};
 use seatledger::domain::{CompanyStatus, NotEnoughSeats, OrderState, Role, UserId};
 use seatledger::ops::{self, Conflict, Error};
 
@@ -25,6 +25,7 @@ on_both_databases!(
     a_partner_sees_its_own_and_its_sub_partners_companies_only,
     keyset_pages_visit_every_company_once,
     check_finds_a_tampered_batch_and_a_forged_event,
+    check_finds_an_event_naming_another_company_than_its_batchs,
 );
 
 async fn migrations_run_once(db: TestDb) {
@@ -354,6 +355,55 @@ async fn check_finds_a_tampered_batch_and_a_forged_event(db: TestDb) {
         )),
         "{:?}",
         report.problems
+    );
+}
+
+async fn check_finds_an_event_naming_another_company_than_its_batchs(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Ledger IT").await;
+    let company = world.company(partner, "Own Co", t0()).await;
+    let other = world.company(partner, "Other Co", t0()).await;
+    let batch = world.batch(company, 5, t0()).await;
+    let learners = world.learners(company, "l", 1, t0()).await;
+    allocate(
+        &db,
+        &Scope::Company(company),
+        company,
+        &learners,
+        Actor::SYSTEM,
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert!(check::run(&db).await.unwrap().is_clean());
+    if db.backend() == Backend::Postgres {
+        // Migration 0020: a seat's batch and company are one key there.
+        let moved = sqlx::query("UPDATE seats SET company_id = $1 WHERE batch_id = $2")
+            .bind(other.0)
+            .bind(batch.0)
+            .execute(db.pool())
+            .await;
+        assert!(
+            moved.is_err(),
+            "a seat was moved away from its batch's company"
+        );
+    }
+
+    sqlx::query(
+        "UPDATE seat_events SET company_id = $1 WHERE kind = 'seat_allocated' AND batch_id = $2",
+    )
+    .bind(other.0)
+    .bind(batch.0)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let report = check::run(&db).await.unwrap();
+    assert_eq!(
+        report.problems,
+        vec![format!(
+            "batch {batch} has an event naming company {}, not its company {}",
+            other.0, company.0
+        )]
     );
 }
 

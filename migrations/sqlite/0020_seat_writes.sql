@@ -1,0 +1,3 @@
+-- PostgreSQL's half of this migration spares a renewal a foreign-key query per row. SQLite checks
+-- a key with one index probe in the same process, and changing a key means rebuilding the table:
+-- its seats and seat events keep their keys.
