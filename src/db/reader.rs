@@ -18,6 +18,14 @@ use super::{DbResult, SQLITE_CACHE_KIB};
 /// at most one at a time; a burst beyond this opens more and closes them after.
 const KEPT: usize = 8;
 
+/// How much of the file each reader maps into memory. A read by index touches a few pages at
+/// random; mapped, they are read in place instead of copied by a system call each (that copy
+/// and the page cache's bookkeeping were a fifth of the access check's time). The mapped pages
+/// are the operating system's file cache, clean and shared: they show in the server's resident
+/// memory as file pages (`RssFile`), not as its own (`RssAnon`), and a container is charged for
+/// them whether they are mapped or read. The pool's connections keep `mmap_size = 0`.
+const MAPPED_BYTES: u64 = 1 << 30;
+
 /// How long a read waits for a lock: only WAL recovery after a crash takes one.
 const BUSY_TIMEOUT_MS: u32 = 1000;
 
@@ -42,9 +50,8 @@ impl Reader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         connection.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
-        // The same page cache bound as the pool's connections, and no memory-mapped reads.
         connection.execute_batch(&format!(
-            "PRAGMA cache_size = -{SQLITE_CACHE_KIB}; PRAGMA mmap_size = 0;"
+            "PRAGMA cache_size = -{SQLITE_CACHE_KIB}; PRAGMA mmap_size = {MAPPED_BYTES};"
         ))?;
         connection.set_prepared_statement_cache_capacity(16);
         Ok(connection)
