@@ -249,9 +249,10 @@ pub async fn by_prefix(db: &Db, prefix: &str) -> DbResult<ApiKey> {
     row.as_ref().map(key).transpose()?.ok_or(DbError::NotFound)
 }
 
-/// The stored key a request presents, if `presented` is exactly one (compared by hash), whether
-/// or not it is still usable: the caller decides that.
-pub async fn presented(db: &Db, presented: &str) -> DbResult<Option<ApiKey>> {
+/// The stored key a request presents, if `presented` is exactly one (compared by `given`, its
+/// `token_hash`, which the caller has already computed), whether or not it is still usable: the
+/// caller decides that.
+pub async fn presented(db: &Db, presented: &str, given: &str) -> DbResult<Option<ApiKey>> {
     let Some(prefix) = api_keys::prefix_of(presented) else {
         return Ok(None);
     };
@@ -274,7 +275,6 @@ pub async fn presented(db: &Db, presented: &str) -> DbResult<Option<ApiKey>> {
     };
     // Both sides are hashes of the same length; the comparison still takes the same time
     // whatever the first difference, so timing reveals nothing of the stored hash.
-    let given = token_hash(presented);
     let same = stored.len() == given.len()
         && stored
             .bytes()

@@ -228,7 +228,7 @@ pub async fn authenticate(ops: &Ops, presented: &str) -> OpResult<Option<KeyCall
     let key = match ops.keys.fresh(&hash, now) {
         Some(key) => key,
         None => {
-            let Some(key) = store::presented(&ops.db, presented).await? else {
+            let Some(key) = store::presented(&ops.db, presented, &hash).await? else {
                 tracing::info!(
                     security_event = "api_key_refused",
                     "API request with an unknown key"
