@@ -35,6 +35,15 @@ pub struct UserAccess {
     pub company: Option<AuthorisedCompany>,
 }
 
+/// A unique violation on writing users is an address already in use.
+fn email_taken(e: sqlx::Error) -> DbError {
+    if is_unique_violation(&e) {
+        DbError::EmailTaken
+    } else {
+        e.into()
+    }
+}
+
 pub async fn create(
     tx: &mut Transaction<'static, Any>,
     user: &NewUser<'_>,
@@ -68,13 +77,7 @@ pub async fn create(
     .bind(secs(now))
     .fetch_one(&mut **tx)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            DbError::EmailTaken
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(email_taken)?;
     Ok(UserId(id))
 }
 
@@ -122,13 +125,7 @@ pub async fn create_learners(
         .apply(sqlx::query_as(&sql))
         .fetch_all(&mut **tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                DbError::EmailTaken
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(email_taken)?;
     let ids: HashMap<String, i64> = created.into_iter().map(|(id, e)| (e, id)).collect();
     learners
         .iter()
