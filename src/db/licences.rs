@@ -544,7 +544,7 @@ pub enum LearnerRead {
     /// Only reads: a preview.
     Look,
     /// Locks the learners it finds (PostgreSQL; SQLite's write transaction already excludes
-    /// other writers) until the transaction ends, as `seats::allocate_locked_in` needs.
+    /// other writers) until the transaction ends, as `seats::Vetted::Locked` needs.
     Lock,
 }
 

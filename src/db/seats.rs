@@ -168,43 +168,22 @@ async fn end_expired_of_users(
     Ok(())
 }
 
+/// What the caller has already done about the users an allocation seats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Vetted {
+    /// Nothing: the allocation reads and locks them as learners of the company.
+    No,
+    /// This transaction read them as learners of the company who are not deactivated, locking
+    /// them as it read (`licences::LearnerRead::Lock`): a renewal, whose lookup by email did
+    /// both, is spared doing them again.
+    Locked,
+}
+
 /// Allocates one seat to each of `users` (learners of `company`), all or nothing,
 /// first-expiring-first, inside the caller's transaction. Refuses with `NoFreeSeats` (naming both
 /// numbers) when there are not enough free seats; `Ok(None)` when a batch row changed under the
 /// plan (PostgreSQL only), for `Db::write_retrying` to plan again.
 pub(crate) async fn allocate_in(
-    tx: &mut Transaction<'static, Any>,
-    backend: Backend,
-    company: CompanyId,
-    users: &[UserId],
-    actor: Actor,
-    now: Timestamp,
-) -> DbResult<Option<()>> {
-    allocate(tx, backend, company, users, Vetted::No, actor, now).await
-}
-
-/// `allocate_in` for `users` this transaction has already read as learners of `company` who
-/// are not deactivated, locking them as it read (`licences::LearnerRead::Lock`): a renewal,
-/// whose lookup by email did both, is spared doing them again.
-pub(crate) async fn allocate_locked_in(
-    tx: &mut Transaction<'static, Any>,
-    backend: Backend,
-    company: CompanyId,
-    users: &[UserId],
-    actor: Actor,
-    now: Timestamp,
-) -> DbResult<Option<()>> {
-    allocate(tx, backend, company, users, Vetted::Locked, actor, now).await
-}
-
-/// Whether the caller has already locked and vetted the users an allocation seats.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Vetted {
-    No,
-    Locked,
-}
-
-async fn allocate(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
     company: CompanyId,

@@ -264,9 +264,17 @@ pub async fn apply(
         let renew = review.renewed();
         if !renew.is_empty() {
             let id = company.id();
-            if seats::allocate_locked_in(&mut tx, backend, id, &renew, caller.actor, now)
-                .await?
-                .is_none()
+            if seats::allocate_in(
+                &mut tx,
+                backend,
+                id,
+                &renew,
+                seats::Vetted::Locked,
+                caller.actor,
+                now,
+            )
+            .await?
+            .is_none()
             {
                 return Ok(None);
             }

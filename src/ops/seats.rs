@@ -53,9 +53,17 @@ pub async fn allocate(
     }
     let backend = ops.db.backend();
     write_retrying!(ops.db, |tx| {
-        if seats::allocate_in(&mut tx, backend, company.id(), &users, caller.actor, now)
-            .await?
-            .is_none()
+        if seats::allocate_in(
+            &mut tx,
+            backend,
+            company.id(),
+            &users,
+            seats::Vetted::No,
+            caller.actor,
+            now,
+        )
+        .await?
+        .is_none()
         {
             return Ok(None);
         }

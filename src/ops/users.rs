@@ -116,9 +116,17 @@ async fn seat_new_learners(
         return Ok(Some(0));
     }
     let seated = &learners[..take];
-    if seats::allocate_in(tx, backend, company.id(), seated, actor, now)
-        .await?
-        .is_none()
+    if seats::allocate_in(
+        tx,
+        backend,
+        company.id(),
+        seated,
+        seats::Vetted::No,
+        actor,
+        now,
+    )
+    .await?
+    .is_none()
     {
         return Ok(None);
     }

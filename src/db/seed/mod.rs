@@ -275,7 +275,16 @@ pub async fn demo(db: &Db, password_hash: &str, now: Timestamp) -> DbResult<Vec<
         let at = at + SignedDuration::from_hours(1);
         let backend = db.backend();
         super::write_retrying!(db, |tx| {
-            seats::allocate_in(&mut tx, backend, company, &learners, Actor::SYSTEM, at).await
+            seats::allocate_in(
+                &mut tx,
+                backend,
+                company,
+                &learners,
+                seats::Vetted::No,
+                Actor::SYSTEM,
+                at,
+            )
+            .await
         })
         .await?;
     }
