@@ -188,6 +188,10 @@ fn pages(upload: i64) -> Vec<(&'static str, bool, String)> {
         ),
         // A text every seeded name holds.
         partner("  search held by every name", "/partner?q=company"),
+        // The Company list by status: one company in ten is on a trial, none has expired.
+        partner("  Free Trial", "/partner?status=trial"),
+        partner("  Expired", "/partner?status=expired"),
+        partner("  Premium", "/partner?status=premium"),
         partner("Licences: Requested", "/partner/licences?tab=requested"),
         partner("Licences: Assigned", "/partner/licences?tab=assigned"),
         partner("Licences: My Orders", "/partner/licences?tab=mine"),

@@ -100,6 +100,21 @@ async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()
             "company {company} is a partner's own but counted as a customer"
         ));
     }
+    // The overview counts a company's learners without a licence as its active learners less
+    // its valid seats: that holds while every open seat is an active learner's of its company.
+    let misheld: Vec<i64> = sqlx::query_scalar(
+        "SELECT s.id FROM seats s JOIN users u ON u.id = s.user_id \
+         WHERE s.ended_at IS NULL AND (u.deactivated_at IS NOT NULL OR u.is_learner = 0 \
+           OR u.company_id <> s.company_id) \
+         ORDER BY s.id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for seat in misheld {
+        report.problem(format!(
+            "seat {seat} is open but not held by an active learner of its company"
+        ));
+    }
     let copied_wrong: Vec<i64> = sqlx::query_scalar(
         "SELECT b.id FROM licence_batches b JOIN companies c ON c.id = b.company_id \
          WHERE b.partner_id IS NULL OR b.partner_id <> c.partner_id OR b.internal <> c.internal \

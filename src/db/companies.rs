@@ -210,14 +210,42 @@ impl StatusFilter {
     /// `CompanyFacts::status` as SQL over companies `c`, reading `$now` as now. A property test
     /// on both databases holds the two to the same answer.
     pub(crate) fn condition(self, now: usize) -> String {
+        self.spelt(now, "")
+    }
+
+    /// `condition` as a filter of a walk of another index: `+` keeps the planner from reading
+    /// the status's own columns' indexes instead.
+    fn filtering(self, now: usize) -> String {
+        self.spelt(now, "+")
+    }
+
+    fn spelt(self, now: usize, plus: &str) -> String {
         match self {
             StatusFilter::FreeTrial => format!(
-                "c.trial_ends_at > ${now} AND (c.licensed_until IS NULL OR c.licensed_until <= ${now})"
+                "{plus}c.trial_ends_at > ${now} \
+                 AND (c.licensed_until IS NULL OR {plus}c.licensed_until <= ${now})"
             ),
-            StatusFilter::Premium => format!("c.licensed_until > ${now}"),
+            StatusFilter::Premium => format!("{plus}c.licensed_until > ${now}"),
             StatusFilter::Expired => format!(
-                "c.trial_ends_at <= ${now} AND (c.licensed_until IS NULL OR c.licensed_until <= ${now})"
+                "{plus}c.trial_ends_at <= ${now} \
+                 AND (c.licensed_until IS NULL OR {plus}c.licensed_until <= ${now})"
             ),
+        }
+    }
+
+    /// `condition` spelt as a range of one of the partner's indexes of companies, where one
+    /// holds exactly this status's companies: a trial's end still to come
+    /// (`companies_partner_trial_ends`; licences end the trial when they are assigned), or an
+    /// end of trial and licences that has passed (`companies_partner_ends`; `+` keeps the
+    /// planner from reading every ended trial instead). Premium, a company's usual state, has
+    /// none: its list walks the name index.
+    fn members(self, now: usize) -> Option<String> {
+        match self {
+            StatusFilter::FreeTrial => Some(self.condition(now)),
+            StatusFilter::Expired => {
+                Some(format!("{ENDS} <= ${now} AND +c.trial_ends_at <= ${now}"))
+            }
+            StatusFilter::Premium => None,
         }
     }
 }
@@ -327,33 +355,49 @@ impl Sort for CompanySort {
 pub(crate) const ENDS: &str = "COALESCE(c.licensed_until, c.trial_ends_at)";
 
 /// The condition of the companies `filter` keeps (customers only: partners' internal companies
-/// are not listed), binding its values and reading `$now_at` as now; and whether its name search
-/// is read by the trigram index, which then picks the rows in scope instead of the sort's walk.
+/// are not listed), binding its values and reading `$now_at` as now; and whether an index of the
+/// filter's own picks the rows in scope instead of the sort's walk: the trigram index for a
+/// narrow name search, else a narrow status's range (`StatusFilter::members`).
 fn section_condition(
-    reading: (Backend, Breadth),
-    filter: &CompanyFilter,
+    reading: Reading,
+    (scope, filter): (&Scope, &CompanyFilter),
     now_at: usize,
     binds: &mut Binds,
 ) -> (String, bool) {
-    let status = filter
-        .status
-        .map_or("1 = 1".to_owned(), |s| s.condition(now_at));
     let name = filter
         .name
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty());
-    let (name, by_index) = name.map_or(("1 = 1".to_owned(), false), |n| {
-        name_matches(reading, n, binds)
+    let (name, by_name) = name.map_or(("1 = 1".to_owned(), false), |n| {
+        name_matches((reading.backend, reading.name), n, binds)
     });
-    (format!("c.internal = 0 AND {status} AND {name}"), by_index)
+    let members = filter
+        .status
+        .and_then(|s| s.members(now_at))
+        .filter(|_| !by_name && reading.status == Breadth::Narrow);
+    let (status, by_status) = match (filter.status, members) {
+        (_, Some(members)) => {
+            let (in_scope, value) = scope.companies_condition(binds.next());
+            binds.int(value);
+            let read =
+                format!("c.id IN (SELECT c.id FROM companies c WHERE {in_scope} AND {members})");
+            (read, true)
+        }
+        (Some(status), None) => (status.filtering(now_at), false),
+        (None, None) => ("1 = 1".to_owned(), false),
+    };
+    (
+        format!("c.internal = 0 AND {status} AND {name}"),
+        by_name || by_status,
+    )
 }
 
 /// The query of one page of the Company section, walking the sort's index from the cursor. A
 /// partner's list walks each partner of `subtree` a page deep (`Subtree`); a name search read
 /// by the trigram index reads the matching names and sorts those in scope.
 pub fn section_query(
-    reading: (Backend, Breadth),
+    reading: Reading,
     (scope, subtree): (&Scope, Option<&Subtree>),
     filter: &CompanyFilter,
     (sort, descending): (CompanySort, bool),
@@ -363,9 +407,9 @@ pub fn section_query(
 ) -> Planned {
     let mut binds = Binds::default();
     let now_at = binds.int_at(secs(now));
-    let (condition, by_name) = section_condition(reading, filter, now_at, &mut binds);
+    let (condition, by_index) = section_condition(reading, (scope, filter), now_at, &mut binds);
     let arms = match subtree {
-        Some(subtree) if !by_name => subtree.arms("c.partner_id", &mut binds),
+        Some(subtree) if !by_index => subtree.arms("c.partner_id", &mut binds),
         _ => {
             let (condition, value) = scope.companies_condition(binds.next());
             binds.int(value);
@@ -383,7 +427,19 @@ pub fn section_query(
         "{}, {key} AS sort_key FROM companies c JOIN partners p ON p.id = c.partner_id",
         row_columns(now_at)
     );
-    let sql = keyset_arms(&select, &arms, &condition, &walk, (seek, limit), &mut binds);
+    let sql = match (by_index, arms.as_slice()) {
+        // The filter's index picked the rows, which must be sorted: the page is chosen by their
+        // sort key and id alone, so only its own rows' columns are computed.
+        (true, [in_scope]) => {
+            let (keyset, order) = walk.sql(seek, limit, &mut binds);
+            format!(
+                "{select} WHERE c.id IN (SELECT c.id FROM companies c \
+                   WHERE {in_scope} AND {condition} AND {keyset} {order}) {}",
+                walk.order_by(seek)
+            )
+        }
+        _ => keyset_arms(&select, &arms, &condition, &walk, (seek, limit), &mut binds),
+    };
     Planned { sql, binds }
 }
 
@@ -415,7 +471,7 @@ pub async fn section(
 ) -> DbResult<KeysetPage<CompanyRow>> {
     let subtree = subtree(db, scope).await?;
     let query = section_query(
-        (db.backend(), breadth(db, filter).await?),
+        reading(db, scope, filter, now).await?,
         (scope, subtree.as_ref()),
         filter,
         sort,
@@ -452,7 +508,7 @@ pub async fn section_count(
     filter: &CompanyFilter,
     now: Timestamp,
 ) -> DbResult<Total> {
-    let reading = (db.backend(), breadth(db, filter).await?);
+    let reading = reading(db, scope, filter, now).await?;
     let query = section_count_query(reading, scope, filter, now);
     let (n,): (i64,) = query
         .binds
@@ -465,14 +521,14 @@ pub async fn section_count(
 
 /// The query `section_count` runs.
 pub fn section_count_query(
-    reading: (Backend, Breadth),
+    reading: Reading,
     scope: &Scope,
     filter: &CompanyFilter,
     now: Timestamp,
 ) -> Planned {
     let mut binds = Binds::default();
     let now_at = binds.int_at(secs(now));
-    let (condition, _) = section_condition(reading, filter, now_at, &mut binds);
+    let (condition, _) = section_condition(reading, (scope, filter), now_at, &mut binds);
     let (in_scope, value) = scope.companies_condition(binds.next());
     binds.int(value);
     let most = binds.int(COUNTED_UP_TO + 1);
@@ -528,7 +584,7 @@ pub async fn list_query(
 ) -> DbResult<Planned> {
     let subtree = subtree(db, scope).await?;
     Ok(section_query(
-        (db.backend(), breadth(db, filter).await?),
+        reading(db, scope, filter, now).await?,
         (scope, subtree.as_ref()),
         filter,
         (CompanySort::Name, false),
@@ -557,6 +613,68 @@ fn list_seek(after: Option<&CompanyCursor>) -> Seek {
 pub enum Breadth {
     Narrow,
     Broad,
+}
+
+/// How a list of companies is read: on which database, and how broad its name search and its
+/// status are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reading {
+    pub backend: Backend,
+    pub name: Breadth,
+    pub status: Breadth,
+}
+
+impl Reading {
+    /// A list whose filters, if any, are read by their own indexes.
+    pub fn narrow(backend: Backend) -> Self {
+        Reading {
+            backend,
+            name: Breadth::Narrow,
+            status: Breadth::Narrow,
+        }
+    }
+}
+
+async fn reading(
+    db: &Db,
+    scope: &Scope,
+    filter: &CompanyFilter,
+    now: Timestamp,
+) -> DbResult<Reading> {
+    Ok(Reading {
+        backend: db.backend(),
+        name: breadth(db, filter).await?,
+        status: status_breadth(db, scope, filter, now).await?,
+    })
+}
+
+/// The breadth of `filter`'s status in `scope`: its companies counted in its own range, up to
+/// `COUNTED_UP_TO` and one more. A narrow status's few companies are read by that range and
+/// sorted; a broad one's are kept by walking the sort's index, which a page of them soon fills.
+async fn status_breadth(
+    db: &Db,
+    scope: &Scope,
+    filter: &CompanyFilter,
+    now: Timestamp,
+) -> DbResult<Breadth> {
+    let Some(members) = filter.status.and_then(|s| s.members(1)) else {
+        return Ok(Breadth::Narrow);
+    };
+    let (in_scope, value) = scope.companies_condition(2);
+    let held: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM companies c WHERE {in_scope} AND {members} \
+         AND c.internal = 0 LIMIT $3) held"
+    ))
+    .bind(secs(now))
+    .bind(value)
+    .bind(COUNTED_UP_TO + 1)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(if held > COUNTED_UP_TO {
+        Breadth::Broad
+    } else {
+        Breadth::Narrow
+    })
 }
 
 /// The breadth of `filter`'s name search on `db`: SQLite counts the names holding it, up to

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use seatledger::db::activity::{self, ActivityFilter, ActivityOf};
 use seatledger::db::companies::{
-    self, Breadth, CompanyCursor, CompanyFilter, CompanySort, StatusFilter,
+    self, Breadth, CompanyCursor, CompanyFilter, CompanySort, Reading, StatusFilter,
 };
 use seatledger::db::keyset::{Cursor, PlanStep, Planned, Seek, Sort, SortKey};
 use seatledger::db::orders::{self, OrderFilter, OrderSort, OrdersTab, Seller};
@@ -310,7 +310,7 @@ fn list_queries(scope: (&Scope, &Subtree)) -> Vec<(String, Planned)> {
             for seek in seeks(sort.key().1) {
                 for filter in &filters {
                     let query = companies::section_query(
-                        (Backend::Sqlite, Breadth::Narrow),
+                        Reading::narrow(Backend::Sqlite),
                         (scope.0, Some(scope.1)),
                         filter,
                         (sort, descending),
@@ -462,7 +462,7 @@ async fn count_plans(db: &Db) -> Vec<(String, Vec<String>)> {
         let filter = CompanyFilter { status, name: None };
         queries.push((
             format!("Company count {status:?}"),
-            companies::section_count_query((db.backend(), Breadth::Narrow), &scope, &filter, t0()),
+            companies::section_count_query(Reading::narrow(db.backend()), &scope, &filter, t0()),
         ));
     }
     for tab in [OrdersTab::Requested, OrdersTab::Assigned, OrdersTab::Mine] {
@@ -581,8 +581,13 @@ async fn a_broad_name_search_walks_the_name_index_a_page_deep() {
         (Breadth::Broad, "companies_partner_name (partner_id=?"),
         (Breadth::Narrow, "company_names VIRTUAL TABLE INDEX 0:M"),
     ] {
+        let reading = Reading {
+            backend: Backend::Sqlite,
+            name: breadth,
+            status: Breadth::Narrow,
+        };
         let query = companies::section_query(
-            (Backend::Sqlite, breadth),
+            reading,
             (&scope, Some(&subtree)),
             &filter,
             (CompanySort::Name, false),
@@ -598,5 +603,68 @@ async fn a_broad_name_search_walks_the_name_index_a_page_deep() {
         if breadth == Breadth::Broad {
             assert!(unindexed(&plan, true).is_empty(), "{plan:#?}");
         }
+    }
+}
+
+/// A status few companies are in is read by its own range of the partner's companies and those
+/// are sorted; a status most are in is kept by walking each partner's name index a page deep.
+#[tokio::test]
+async fn a_rare_status_is_read_by_its_range_and_a_common_one_walks_the_name_index() {
+    let db = sqlite().await;
+    let partner = seed::bulk(&db, "x", 50, 1, t0()).await.unwrap().partner;
+    World { db: &db }
+        .partner(Some(partner), "Sub Partner")
+        .await;
+    let scope = Scope::Partner(partner);
+    let subtree = Subtree::of(&db, partner).await.unwrap();
+    for (status, breadth, index) in [
+        (
+            StatusFilter::Expired,
+            Breadth::Narrow,
+            "companies_partner_ends (partner_id=? AND",
+        ),
+        (
+            StatusFilter::FreeTrial,
+            Breadth::Narrow,
+            "companies_partner_trial_ends (partner_id=? AND trial_ends_at>?)",
+        ),
+        (
+            StatusFilter::FreeTrial,
+            Breadth::Broad,
+            "companies_partner_name (partner_id=?",
+        ),
+        (
+            StatusFilter::Premium,
+            Breadth::Narrow,
+            "companies_partner_name (partner_id=?",
+        ),
+    ] {
+        let filter = CompanyFilter {
+            status: Some(status),
+            name: None,
+        };
+        let reading = Reading {
+            backend: Backend::Sqlite,
+            name: Breadth::Narrow,
+            status: breadth,
+        };
+        let query = companies::section_query(
+            reading,
+            (&scope, Some(&subtree)),
+            &filter,
+            (CompanySort::Name, false),
+            &Seek::First,
+            50,
+            t0(),
+        );
+        let plan = query.explain(&db).await.unwrap();
+        assert!(
+            plan.iter().any(|step| step.detail.contains(index)),
+            "{status:?} {breadth:?} does not read {index}: {plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.detail == "SCAN c"),
+            "{status:?} {breadth:?} scans the companies: {plan:#?}"
+        );
     }
 }

@@ -7,12 +7,15 @@ use std::collections::BTreeSet;
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 use seatledger::db::companies::{self, CompanyFilter, StatusFilter};
+use seatledger::db::keyset::Seek;
+use seatledger::db::overview::{self, OverviewQuery};
 use seatledger::db::scope::{self, AuthorisedCompany};
 use seatledger::db::{Actor, Scope, licences, seats};
 use seatledger::domain::access::{LicenceStatus, licence_status};
 use seatledger::domain::{CompanyId, PartnerId, UserId};
+use seatledger::ops::users::Removal;
 
-use crate::support::{TestDb, World, allocate, release, t0};
+use crate::support::{TestDb, World, allocate, caller, ops_at, release, t0};
 
 /// What happens to one company, in order.
 #[derive(Clone, Debug)]
@@ -77,13 +80,21 @@ async fn company(
                 }
             }
             Event::Deactivate(i) => {
+                // As the console does it: the learner's seat, if any, returns to its batch.
                 if let Some(&user) = learners.get(*i) {
-                    sqlx::query("UPDATE users SET deactivated_at = $1 WHERE id = $2")
-                        .bind(now.as_second())
-                        .bind(user.0)
-                        .execute(db.pool())
+                    let (ops, caller) = (ops_at(db, now), caller(&scope, Actor::SYSTEM));
+                    let company = seatledger::ops::authorise(&ops, &caller, company)
                         .await
                         .unwrap();
+                    seatledger::ops::users::remove(
+                        &ops,
+                        &caller,
+                        &company,
+                        user,
+                        Removal::Deactivate,
+                    )
+                    .await
+                    .unwrap();
                 }
             }
             Event::NewLearner => {
@@ -188,6 +199,17 @@ async fn agree_at(db: &TestDb, partner: PartnerId, now: Timestamp) {
     .await
     .unwrap()
     .items;
+    let overview = overview::page(
+        db,
+        &Scope::Partner(partner),
+        &OverviewQuery::default(),
+        &Seek::First,
+        overview::MAX_PAGE,
+        now,
+    )
+    .await
+    .unwrap()
+    .rows;
     for company in &facts {
         let by_sql: BTreeSet<UserId> = licences::expired_ids(db, company, now)
             .await
@@ -226,6 +248,19 @@ async fn agree_at(db: &TestDb, partner: PartnerId, now: Timestamp) {
         let counts = licences::counts(db, company, now).await.unwrap();
         assert_eq!(counts.available, free);
         assert_eq!(counts.expired, by_sql.len() as i64);
+        // The overview counts them from the stored count of learners less the valid seats.
+        let line = overview.iter().find(|r| r.id == company.id()).unwrap();
+        let expired = if company.facts.on_trial(now) {
+            0
+        } else {
+            by_domain.len() as i64
+        };
+        assert_eq!(
+            line.seats.expired_learners,
+            expired,
+            "Licences → Overview of {} at {now}",
+            company.id()
+        );
     }
 }
 

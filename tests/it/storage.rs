@@ -416,8 +416,19 @@ async fn check_finds_a_miscounted_company_and_a_batch_under_another_partner(db: 
     let other = world.partner(None, "Other IT").await;
     let company = world.company(partner, "Counted Co", t0()).await;
     let batch = world.batch(company, 5, t0()).await;
-    world.learners(company, "l", 3, t0()).await;
+    let learners = world.learners(company, "l", 4, t0()).await;
+    let scope = Scope::Company(company);
+    allocate(&db, &scope, company, &learners[..1], Actor::SYSTEM, t0())
+        .await
+        .unwrap();
     assert!(check::run(&db).await.unwrap().is_clean());
+    // Left without giving the seat back, which the console never does.
+    sqlx::query("UPDATE users SET deactivated_at = $1 WHERE id = $2")
+        .bind(t0().as_second())
+        .bind(learners[0].0)
+        .execute(db.pool())
+        .await
+        .unwrap();
 
     for (sql, row, value) in [
         (
@@ -438,11 +449,17 @@ async fn check_finds_a_miscounted_company_and_a_batch_under_another_partner(db: 
             .await
             .unwrap();
     }
+    let seat: i64 = sqlx::query_scalar("SELECT id FROM seats WHERE user_id = $1")
+        .bind(learners[0].0)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
     let report = check::run(&db).await.unwrap();
     assert_eq!(
         report.problems,
         vec![
             format!("company {company} counts 4 active learners but has 3"),
+            format!("seat {seat} is open but not held by an active learner of its company"),
             format!("batch {batch} names another partner or internal mark than its company's"),
         ]
     );
