@@ -59,7 +59,60 @@ pub async fn run_with(db: &Db, progress: &mut dyn Progress) -> DbResult<CheckRep
     check_users(db, &mut report, progress, total).await?;
     progress.step(REPLAYED, total, total);
     check_nfr(db, &mut report).await?;
+    check_overview_counts(db, &mut report).await?;
     Ok(report)
+}
+
+/// What the overview sums instead of reading each company (migration 0023): each customer
+/// company's count of active learners, and each batch's copy of its company's partner and
+/// internal mark.
+async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()> {
+    let miscounted: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT t.id, t.learners, t.active FROM (SELECT c.id, c.partner_id, cl.learners, \
+           cl.partner_id AS counted_partner, \
+           (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
+             AND u.deactivated_at IS NULL) AS active \
+           FROM companies c LEFT JOIN company_learners cl ON cl.company_id = c.id \
+           WHERE c.internal = 0) t \
+         WHERE t.learners IS NULL OR t.counted_partner <> t.partner_id OR t.learners <> t.active \
+         ORDER BY t.id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for (company, counted, active) in miscounted {
+        match counted {
+            Some(counted) => report.problem(format!(
+                "company {company} counts {counted} active learners but has {active}"
+            )),
+            None => report.problem(format!(
+                "company {company} has no count of its active learners, or one under another partner"
+            )),
+        }
+    }
+    let internal: Vec<i64> = sqlx::query_scalar(
+        "SELECT cl.company_id FROM company_learners cl JOIN companies c ON c.id = cl.company_id \
+         WHERE c.internal = 1 ORDER BY cl.company_id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for company in internal {
+        report.problem(format!(
+            "company {company} is a partner's own but counted as a customer"
+        ));
+    }
+    let copied_wrong: Vec<i64> = sqlx::query_scalar(
+        "SELECT b.id FROM licence_batches b JOIN companies c ON c.id = b.company_id \
+         WHERE b.partner_id IS NULL OR b.partner_id <> c.partner_id OR b.internal <> c.internal \
+         ORDER BY b.id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for batch in copied_wrong {
+        report.problem(format!(
+            "batch {batch} names another partner or internal mark than its company's"
+        ));
+    }
+    Ok(())
 }
 
 /// Every partner has one internal company holding its NFR seats; NFR seats never expire, are

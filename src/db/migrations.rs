@@ -69,6 +69,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(20, "0020_seat_writes.sql"),
     migration!(21, "0021_access_check.sql"),
     migration!(22, "0022_idempotent_location.sql"),
+    migration!(23, "0023_overview_counts.sql"),
     migration!(24, "0024_renewal_writes.sql"),
 ];
 

@@ -12,8 +12,8 @@ use sqlx::FromRow;
 
 use super::companies::{ENDS, StatusFilter};
 use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
-use super::licences::without_licence;
 use super::orders::Seller;
+use super::scope::{Subtree, keyset_arms};
 use super::seats::valid_batch;
 use super::{Db, DbResult, Scope, instant, secs};
 use crate::domain::company::{EXPIRING_WITHIN, NEVER, TRIAL_ENDING_WITHIN};
@@ -144,10 +144,20 @@ pub struct OverviewFilter {
 }
 
 /// The rows of companies (alias `t` outside) in `scope` kept by `filter`, with their computed
-/// columns: the one definition of every overview column.
+/// columns.
 fn rows_sql(scope: &Scope, filter: &OverviewFilter, now: Timestamp, binds: &mut Binds) -> String {
-    let (scope_condition, scope_value) = scope.companies_condition(1);
+    let (scope_condition, scope_value) = scope.companies_condition(binds.next());
     binds.int(scope_value);
+    let (columns, condition) = rows_parts(filter, now, binds);
+    format!("SELECT {columns} {FROM} WHERE {scope_condition} AND {condition}")
+}
+
+/// The companies the overview reads, with their partner.
+const FROM: &str = "FROM companies c JOIN partners p ON p.id = c.partner_id";
+
+/// The computed columns of a company (`c`) of the overview, the one definition of each, and
+/// the condition of the companies `filter` keeps (in any scope).
+fn rows_parts(filter: &OverviewFilter, now: Timestamp, binds: &mut Binds) -> (String, String) {
     let now_param = binds.int_at(secs(now));
     let soon = binds.int(secs(now.saturating_add(EXPIRING_WITHIN).unwrap_or(now)));
     let valid = valid_batch("b", now_param);
@@ -180,14 +190,17 @@ fn rows_sql(scope: &Scope, filter: &OverviewFilter, now: Timestamp, binds: &mut 
     let total = sum("quantity", "");
     let allocated = sum("allocated", "");
     let expiring = sum("allocated", &format!(" AND b.expires_at <= {soon}"));
+    // The learners without a licence are the active learners less those seated in a valid
+    // batch: a valid batch's seats are open unless released (only its expiry ends them
+    // otherwise), and each is held by one active learner of its company (leaving releases it).
     let expired = format!(
         "CASE WHEN {on_trial} THEN 0 ELSE \
-           (SELECT COUNT(*) FROM users u WHERE {}) END",
-        without_licence("c.id", now_param)
+           COALESCE((SELECT cl.learners FROM company_learners cl WHERE cl.company_id = c.id), 0) \
+           - {allocated} END"
     );
     let premium = StatusFilter::Premium.condition(now_param);
-    format!(
-        "SELECT c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, \
+    let columns = format!(
+        "c.id, c.name, p.name AS partner_name, c.time_zone, c.trial_ends_at, \
            c.licensed_until, c.managed_until, \
            CAST(CASE WHEN {on_trial} THEN 0 WHEN {premium} THEN 1 ELSE 2 END AS BIGINT) AS status_rank, \
            {total} AS seats_total, {allocated} AS seats_allocated, \
@@ -197,9 +210,11 @@ fn rows_sql(scope: &Scope, filter: &OverviewFilter, now: Timestamp, binds: &mut 
              WHERE b.company_id = c.id AND {valid} AND b.nfr = 0), \
              CASE WHEN {on_trial} THEN c.trial_ends_at END, {NEVER_SECS}) AS next_expiry, \
            COALESCE((SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
-             WHERE m.id = c.account_manager_id), '') AS account_manager \
-         FROM companies c JOIN partners p ON p.id = c.partner_id \
-         WHERE {scope_condition} AND c.internal = 0 AND {status} AND {manager}"
+             WHERE m.id = c.account_manager_id), '') AS account_manager"
+    );
+    (
+        columns,
+        format!("c.internal = 0 AND {status} AND {manager}"),
     )
 }
 
@@ -326,18 +341,10 @@ pub async fn page(
     limit: u32,
     now: Timestamp,
 ) -> DbResult<OverviewPage> {
-    let mut binds = Binds::default();
-    let rows = rows_sql(scope, &query.filter, now, &mut binds);
-    let (key, _) = query.sort.key();
-    let walk = Walk {
-        key,
-        id: "t.id",
-        descending: query.descending,
-    };
-    let (keyset, order) = walk.sql(seek, limit, &mut binds);
-    let sql = format!("SELECT t.* FROM ({rows}) t WHERE {keyset} {order}");
-    let records: Vec<OverviewRecord> = binds
-        .apply(sqlx::query_as(&sql))
+    let planned = page_query(db, scope, query, seek, limit, now).await?;
+    let records: Vec<OverviewRecord> = planned
+        .binds
+        .apply(sqlx::query_as(&planned.sql))
         .fetch_all(db.pool())
         .await?;
     let page = keyset::page(seek, records, limit, |r| Cursor {
@@ -349,6 +356,50 @@ pub async fn page(
         previous: page.previous,
         next: page.next,
     })
+}
+
+/// The query of one page of the overview. Sorted by name, it walks each partner's name index
+/// from the cursor a page deep (`Subtree`), computing the columns of that page's companies only;
+/// sorted by a computed column, it computes them for every company the filter keeps.
+pub async fn page_query(
+    db: &Db,
+    scope: &Scope,
+    query: &OverviewQuery,
+    seek: &Seek,
+    limit: u32,
+    now: Timestamp,
+) -> DbResult<Planned> {
+    let mut binds = Binds::default();
+    if query.sort != OverviewSort::Name {
+        let rows = rows_sql(scope, &query.filter, now, &mut binds);
+        let walk = Walk {
+            key: query.sort.key().0,
+            id: "t.id",
+            descending: query.descending,
+        };
+        let (keyset, order) = walk.sql(seek, limit, &mut binds);
+        let sql = format!("SELECT t.* FROM ({rows}) t WHERE {keyset} {order}");
+        return Ok(Planned { sql, binds });
+    }
+    let (columns, condition) = rows_parts(&query.filter, now, &mut binds);
+    let arms = match scope {
+        Scope::Partner(partner) => Subtree::of(db, *partner)
+            .await?
+            .arms("c.partner_id", &mut binds),
+        Scope::Operator | Scope::Company(_) => {
+            let (condition, value) = scope.companies_condition(binds.next());
+            binds.int(value);
+            vec![condition]
+        }
+    };
+    let walk = Walk {
+        key: "c.name",
+        id: "c.id",
+        descending: query.descending,
+    };
+    let select = format!("SELECT {columns}, c.name AS sort_key {FROM}");
+    let sql = keyset_arms(&select, &arms, &condition, &walk, (seek, limit), &mut binds);
+    Ok(Planned { sql, binds })
 }
 
 /// The totals row: every company the filter keeps, not only the page shown.
@@ -365,15 +416,7 @@ pub async fn totals(
     filter: &OverviewFilter,
     now: Timestamp,
 ) -> DbResult<OverviewTotals> {
-    let mut binds = Binds::default();
-    let rows = rows_sql(scope, filter, now, &mut binds);
-    let sql = format!(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(t.seats_total), 0) AS BIGINT), \
-           CAST(COALESCE(SUM(t.seats_allocated), 0) AS BIGINT), \
-           CAST(COALESCE(SUM(t.expiring), 0) AS BIGINT), \
-           CAST(COALESCE(SUM(t.expired_learners), 0) AS BIGINT), \
-           COALESCE(MIN(t.next_expiry), {NEVER_SECS}) FROM ({rows}) t"
-    );
+    let query = totals_query(scope, filter, now);
     let (companies, total, allocated, expiring, expired_learners, next): (
         i64,
         i64,
@@ -381,8 +424,9 @@ pub async fn totals(
         i64,
         i64,
         i64,
-    ) = binds
-        .apply(sqlx::query_as(&sql))
+    ) = query
+        .binds
+        .apply(sqlx::query_as(&query.sql))
         .fetch_one(db.pool())
         .await?;
     Ok(OverviewTotals {
@@ -395,6 +439,59 @@ pub async fn totals(
         },
         next_expiry: Some(instant(next)).filter(|&at| at != NEVER),
     })
+}
+
+/// The totals row's query: companies, seats total, allocated, expiring, expired learners and
+/// the next expiry. A filter keeps some companies, whose rows it sums. Unfiltered, it sums what
+/// three index ranges of the scope's partners hold, never reading each company: the learners
+/// counted per company (`company_learners_partner`), the valid batches
+/// (`licence_batches_partner`), and the companies on a trial (`companies_partner_trial_ends`),
+/// whose learners have trial access and so no expired licence, and whose trials may end next.
+pub fn totals_query(scope: &Scope, filter: &OverviewFilter, now: Timestamp) -> Planned {
+    let mut binds = Binds::default();
+    if *filter != OverviewFilter::default() {
+        let rows = rows_sql(scope, filter, now, &mut binds);
+        let sql = format!(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(t.seats_total), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(t.seats_allocated), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(t.expiring), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(t.expired_learners), 0) AS BIGINT), \
+               COALESCE(MIN(t.next_expiry), {NEVER_SECS}) FROM ({rows}) t"
+        );
+        return Planned { sql, binds };
+    }
+    let (companies, value) = scope.companies_condition(1);
+    binds.int(value);
+    let (counts, _) = scope.company_rows_condition("cl", 1);
+    let (batches, _) = scope.company_rows_condition("b", 1);
+    let now_at = binds.int_at(secs(now));
+    let soon = binds.int(secs(now.saturating_add(EXPIRING_WITHIN).unwrap_or(now)));
+    let on_trial = StatusFilter::FreeTrial.condition(now_at);
+    let valid = valid_batch("b", now_at);
+    let sum = |what: &str| format!("CAST(COALESCE(SUM({what}), 0) AS BIGINT)");
+    let sql = format!(
+        "SELECT counted_learners.companies, counted_seats.total, counted_seats.allocated, \
+           counted_seats.expiring, \
+           counted_learners.learners - counted_trials.learners - counted_seats.allocated, \
+           COALESCE(CASE WHEN counted_trials.next IS NULL \
+             OR counted_seats.next < counted_trials.next THEN counted_seats.next \
+             ELSE counted_trials.next END, {NEVER_SECS}) \
+         FROM (SELECT COUNT(*) AS companies, {learners} AS learners FROM company_learners cl \
+               WHERE {counts}) counted_learners \
+         CROSS JOIN (SELECT {total} AS total, {allocated} AS allocated, {expiring} AS expiring, \
+               MIN(CASE WHEN b.nfr = 0 THEN b.expires_at END) AS next FROM licence_batches b \
+               WHERE {batches} AND b.internal = 0 AND {valid}) counted_seats \
+         CROSS JOIN (SELECT {learners} AS learners, MIN(c.trial_ends_at) AS next \
+               FROM companies c JOIN company_learners cl ON cl.company_id = c.id \
+               WHERE {companies} AND c.internal = 0 AND {on_trial}) counted_trials",
+        learners = sum("cl.learners"),
+        total = sum("b.quantity"),
+        allocated = sum("b.allocated"),
+        expiring = sum(&format!(
+            "CASE WHEN b.expires_at <= {soon} THEN b.allocated ELSE 0 END"
+        )),
+    );
+    Planned { sql, binds }
 }
 
 /// The Admin Dashboard's counts, each of which links to the list it counts.
@@ -431,8 +528,8 @@ pub async fn dashboard(
 /// The dashboard's three counts of companies, the overview's filters of the same names
 /// (`OverviewStatus`) in one query. Each reads only what it counts, by index, however many
 /// companies the scope holds: the trials ending within the week (`companies_partner_trial_ends`),
-/// the batches expiring within 30 days (`licence_batches_expiry`: read first, so SQLite is held
-/// to that order by CROSS JOIN), and the expired companies (`companies_partner_ends`).
+/// the scope's batches expiring within 30 days (`licence_batches_partner`), and the expired
+/// companies (`companies_partner_ends`).
 pub fn dashboard_query(scope: &Scope, now: Timestamp) -> Planned {
     let mut binds = Binds::default();
     let (in_scope, value) = scope.companies_condition(1);
@@ -447,12 +544,13 @@ pub fn dashboard_query(scope: &Scope, now: Timestamp) -> Planned {
     // from reading it so.
     let expired = format!("{ENDS} <= ${now_at} AND +c.trial_ends_at <= ${now_at}");
     let customers = format!("{in_scope} AND c.internal = 0");
+    let (batches, _) = scope.company_rows_condition("b", 1);
     let sql = format!(
         "SELECT \
            (SELECT COUNT(*) FROM companies c \
              WHERE {customers} AND {on_trial} AND c.trial_ends_at <= {week}), \
-           (SELECT COUNT(DISTINCT c.id) FROM licence_batches b CROSS JOIN companies c \
-             WHERE c.id = b.company_id AND {customers} AND {valid} \
+           (SELECT COUNT(DISTINCT b.company_id) FROM licence_batches b \
+             WHERE {batches} AND b.internal = 0 AND {valid} \
                AND b.expires_at <= {soon} AND b.nfr = 0), \
            (SELECT COUNT(*) FROM companies c WHERE {customers} AND {expired})",
         valid = valid_batch("b", now_at),
@@ -475,36 +573,74 @@ pub const COMPANIES_PER_MONTH: u32 = 5;
 
 /// The seats of valid customer batches in `scope` expiring in each month `[starts[i],
 /// starts[i + 1])`; `starts` are the month boundaries, in order.
+///
+/// Each month is summed from its own range of the scope's batches (`licence_batches_partner`),
+/// all in one statement; only a month with seats then names its companies. Most months hold at
+/// most one batch per company, whose companies are then its largest batches, found without
+/// summing per company. Companies of equal seats are named oldest first.
 pub async fn expiring_by_month(
     db: &Db,
     scope: &Scope,
     starts: &[Timestamp],
 ) -> DbResult<Vec<MonthOfExpiries>> {
-    let (condition, value) = scope.companies_condition(1);
+    let mut binds = Binds::default();
+    let (condition, value) = scope.company_rows_condition("b", 1);
+    binds.int(value);
+    let customers = format!("{condition} AND b.internal = 0 AND b.nfr = 0");
+    let arms: Vec<String> = starts
+        .windows(2)
+        .enumerate()
+        .map(|(i, window)| {
+            let (from, to) = (binds.int(secs(window[0])), binds.int(secs(window[1])));
+            format!(
+                "SELECT CAST({i} AS BIGINT), CAST(COALESCE(SUM(b.quantity), 0) AS BIGINT), \
+                   COUNT(DISTINCT b.company_id), COUNT(*) FROM licence_batches b \
+                 WHERE {customers} AND b.expires_at >= {from} AND b.expires_at < {to}"
+            )
+        })
+        .collect();
+    if arms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sums: Vec<(i64, i64, i64, i64)> = binds
+        .apply(sqlx::query_as(&arms.join(" UNION ALL ")))
+        .fetch_all(db.pool())
+        .await?;
     let mut months = Vec::new();
-    for window in starts.windows(2) {
+    for (i, window) in starts.windows(2).enumerate() {
+        let Some(&(_, seats, companies, batches)) =
+            sums.iter().find(|m| m.0 == i as i64 && m.3 > 0)
+        else {
+            months.push(MonthOfExpiries {
+                starts: window[0],
+                seats: 0,
+                companies: Vec::new(),
+                other_companies: 0,
+            });
+            continue;
+        };
+        let in_month = format!("{customers} AND b.expires_at >= $2 AND b.expires_at < $3");
+        let largest = if batches == companies {
+            format!(
+                "SELECT b.company_id, b.quantity AS seats FROM licence_batches b \
+                 WHERE {in_month} ORDER BY b.quantity DESC, b.company_id \
+                 LIMIT {COMPANIES_PER_MONTH}"
+            )
+        } else {
+            format!(
+                "SELECT b.company_id, SUM(b.quantity) AS seats FROM licence_batches b \
+                 WHERE {in_month} GROUP BY b.company_id ORDER BY seats DESC, b.company_id \
+                 LIMIT {COMPANIES_PER_MONTH}"
+            )
+        };
         let top: Vec<(String, i64)> = sqlx::query_as(&format!(
-            "SELECT c.name, SUM(b.quantity) AS seats FROM licence_batches b \
-             JOIN companies c ON c.id = b.company_id \
-             WHERE {condition} AND c.internal = 0 AND b.nfr = 0 \
-               AND b.expires_at >= $2 AND b.expires_at < $3 \
-             GROUP BY c.id, c.name ORDER BY seats DESC, c.name LIMIT {COMPANIES_PER_MONTH}"
+            "SELECT c.name, CAST(t.seats AS BIGINT) FROM ({largest}) t \
+             JOIN companies c ON c.id = t.company_id ORDER BY t.seats DESC, t.company_id"
         ))
         .bind(value)
         .bind(secs(window[0]))
         .bind(secs(window[1]))
         .fetch_all(db.pool())
-        .await?;
-        let (seats, companies): (i64, i64) = sqlx::query_as(&format!(
-            "SELECT COALESCE(SUM(b.quantity), 0), COUNT(DISTINCT b.company_id) \
-             FROM licence_batches b JOIN companies c ON c.id = b.company_id \
-             WHERE {condition} AND c.internal = 0 AND b.nfr = 0 \
-               AND b.expires_at >= $2 AND b.expires_at < $3"
-        ))
-        .bind(value)
-        .bind(secs(window[0]))
-        .bind(secs(window[1]))
-        .fetch_one(db.pool())
         .await?;
         months.push(MonthOfExpiries {
             starts: window[0],

@@ -111,10 +111,21 @@ impl Scope {
     /// An SQL condition limiting companies (alias `c`) to this scope, reading bind parameter
     /// `$n`, and the value to bind there.
     pub(crate) fn companies_condition(&self, n: usize) -> (String, i64) {
+        self.condition("c.partner_id", "c.id", n)
+    }
+
+    /// The same condition on rows (alias `alias`) carrying their company's `company_id` and
+    /// `partner_id`: a batch, or a company's count of learners.
+    pub(crate) fn company_rows_condition(&self, alias: &str, n: usize) -> (String, i64) {
+        let (partner, company) = (format!("{alias}.partner_id"), format!("{alias}.company_id"));
+        self.condition(&partner, &company, n)
+    }
+
+    fn condition(&self, partner_column: &str, company_column: &str, n: usize) -> (String, i64) {
         match *self {
             Scope::Operator => (format!("CAST(${n} AS BIGINT) = 0"), 0),
-            Scope::Partner(partner) => (beneath("c.partner_id", n), partner.0),
-            Scope::Company(company) => (format!("c.id = ${n}"), company.0),
+            Scope::Partner(partner) => (beneath(partner_column, n), partner.0),
+            Scope::Company(company) => (format!("{company_column} = ${n}"), company.0),
         }
     }
 }

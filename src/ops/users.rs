@@ -382,6 +382,10 @@ pub async fn remove(
         Removal::Deactivate => Release::UserDeactivated,
         Removal::Delete => Release::UserDeleted,
     };
+    // The user leaves the company's count of learners (a trigger, migration 0023) before their
+    // seat returns to its batch. Adding learners does the same in that order, so on PostgreSQL
+    // two writers never wait for each other's locks in a circle.
+    people::deactivate(&mut tx, user, now).await?;
     let released = seats::release_in(&mut tx, id, user, caller.actor, now).await?;
     if let Some(batch) = released {
         events::seat_released(&mut tx, id, user, batch, why, now).await?;
@@ -389,7 +393,6 @@ pub async fn remove(
     let email = member.email.as_str();
     let entry = match removal {
         Removal::Deactivate => {
-            people::deactivate(&mut tx, user, now).await?;
             events::user_deactivated(&mut tx, id, user, now).await?;
             Entry::UserDeactivated { email }
         }

@@ -8,9 +8,10 @@ use seatledger::db::overview::{self, OverviewFilter, OverviewQuery, OverviewSort
 use seatledger::db::scope::authorise;
 use seatledger::db::{Actor, Db, Scope, licences, seed};
 use seatledger::domain::{CompanyId, PartnerId, Role, UserId};
+use seatledger::ops::users::Removal;
 
 use crate::on_both_databases;
-use crate::support::{TestDb, World, allocate, at, t0};
+use crate::support::{TestDb, World, allocate, at, caller, ops_at, t0};
 use crate::web::{Client, NOW, demo_app};
 
 fn days(n: i64) -> SignedDuration {
@@ -330,10 +331,186 @@ async fn the_chart_counts_seats_by_month_and_the_ledger_replays_seats_used(db: T
     .unwrap();
     let pairs: Vec<(i64, i64)> = history.iter().map(|h| (h.held, h.used)).collect();
     assert_eq!(pairs, [(0, 0), (10, 0), (10, 4), (10, 4)]);
+
+    // A company with two batches ending in one month is named once, with both.
+    let w = World { db: &db };
+    let ending = CompanyId(id_of(&db, "SELECT id FROM companies WHERE name = 'Ending Co'").await);
+    let alpha = CompanyId(id_of(&db, "SELECT id FROM companies WHERE name = 'Alpha Trial'").await);
+    w.batch(ending, 2, t0() - days(345)).await;
+    w.batch(alpha, 6, t0() - days(340)).await;
+    let months = overview::expiring_by_month(&db, &scope, &starts)
+        .await
+        .unwrap();
+    assert_eq!(months[0].seats, 13);
+    assert_eq!(
+        months[0].companies,
+        vec![("Ending Co".to_owned(), 7), ("Alpha Trial".to_owned(), 6)]
+    );
+    assert_eq!(months[0].other_companies, 0);
+}
+
+/// Every row of the unfiltered overview at `now`, read a page at a time.
+async fn rows_at(db: &Db, scope: &Scope, now: Timestamp) -> Vec<overview::OverviewRow> {
+    let (mut rows, mut seek) = (Vec::new(), Seek::First);
+    loop {
+        let query = OverviewQuery::default();
+        let page = overview::page(db, scope, &query, &seek, 2, now)
+            .await
+            .unwrap();
+        rows.extend(page.rows);
+        match page.next {
+            Some(c) => seek = Seek::After(c),
+            None => return rows,
+        }
+    }
+}
+
+async fn id_of(db: &Db, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap()
+}
+
+/// The unfiltered totals sum what the database keeps per company and per batch rather than the
+/// rows (migration 0023): they must still equal the rows' sums while learners come and go, and
+/// at instants past a batch's expiry that the scheduler has not processed yet.
+async fn the_totals_row_adds_up_the_rows_as_learners_come_and_go(db: TestDb) {
+    let f = fixture(&db).await;
+    let scope = Scope::Partner(f.p);
+    let big = CompanyId(id_of(&db, "SELECT id FROM companies WHERE name = 'Big Premium'").await);
+    let seated = UserId(
+        id_of(
+            &db,
+            &format!("SELECT MIN(id) FROM users WHERE company_id = {}", big.0),
+        )
+        .await,
+    );
+    let unseated = UserId(
+        id_of(
+            &db,
+            &format!("SELECT MAX(id) FROM users WHERE company_id = {}", big.0),
+        )
+        .await,
+    );
+    let ops = ops_at(&db, t0());
+    let caller = caller(&scope, Actor::SYSTEM);
+    let company = seatledger::ops::authorise(&ops, &caller, big)
+        .await
+        .unwrap();
+    for (user, removal) in [(seated, Removal::Deactivate), (unseated, Removal::Delete)] {
+        seatledger::ops::users::remove(&ops, &caller, &company, user, removal)
+            .await
+            .unwrap();
+    }
+    let trial = CompanyId(id_of(&db, "SELECT id FROM companies WHERE name = 'Alpha Trial'").await);
+    World { db: &db }.learners(trial, "t", 2, t0()).await;
+
+    // t0 + 20 days: Ending Co's batch has expired, unprocessed. A year on: every batch has.
+    for now in [t0(), t0() + days(20), t0() + days(400)] {
+        let rows = rows_at(&db, &scope, now).await;
+        let sum = |column: fn(&overview::OverviewRow) -> i64| rows.iter().map(column).sum::<i64>();
+        let totals = overview::totals(&db, &scope, &OverviewFilter::default(), now)
+            .await
+            .unwrap();
+        assert_eq!(totals.companies, rows.len() as i64, "at {now}");
+        assert_eq!(totals.seats.total, sum(|r| r.seats.total), "at {now}");
+        assert_eq!(
+            totals.seats.allocated,
+            sum(|r| r.seats.allocated),
+            "at {now}"
+        );
+        assert_eq!(totals.seats.expiring, sum(|r| r.seats.expiring), "at {now}");
+        assert_eq!(
+            totals.seats.expired_learners,
+            sum(|r| r.seats.expired_learners),
+            "at {now}"
+        );
+        assert_eq!(
+            totals.next_expiry,
+            rows.iter().filter_map(|r| r.next_expiry).min(),
+            "at {now}"
+        );
+    }
+    let big_row = rows_at(&db, &scope, t0()).await;
+    let big_row = big_row.iter().find(|r| r.name == "Big Premium").unwrap();
+    assert_eq!(
+        (big_row.seats.allocated, big_row.seats.expired_learners),
+        (3, 1),
+        "one seated learner left and gave back a seat; an unseated one was deleted"
+    );
+    let report = seatledger::db::check::run(&db).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+/// Learners added (each given a free seat) and learners removed (each giving one back) at once,
+/// in one company: every request succeeds, as both take the company's count of learners before
+/// a batch, and the count and the seats agree afterwards.
+async fn learners_added_and_removed_at_once_keep_the_count(db: TestDb) {
+    let w = World { db: &db };
+    let partner = w.partner(None, "Busy IT").await;
+    let company = w.company(partner, "Busy Co", t0() - days(40)).await;
+    w.batch(company, 40, t0() - days(1)).await;
+    let leaving = w.learners(company, "leaving", 10, t0() - days(1)).await;
+    let scope = Scope::Partner(partner);
+    allocate(&db, &scope, company, &leaving, Actor::SYSTEM, t0())
+        .await
+        .unwrap();
+    let ops = ops_at(&db, t0());
+    let caller = caller(&scope, Actor::SYSTEM);
+    let authorised = seatledger::ops::authorise(&ops, &caller, company)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for (i, user) in leaving.into_iter().enumerate() {
+        let (leaving_ops, leaving_company) = (ops.clone(), authorised.clone());
+        tasks.push(tokio::spawn(async move {
+            let removal = if i % 2 == 0 {
+                Removal::Deactivate
+            } else {
+                Removal::Delete
+            };
+            let (ops, company) = (&leaving_ops, &leaving_company);
+            seatledger::ops::users::remove(ops, &caller, company, user, removal).await
+        }));
+        let (joining_ops, joining_company) = (ops.clone(), authorised.clone());
+        tasks.push(tokio::spawn(async move {
+            let person = seatledger::ops::users::NewPerson {
+                email: seatledger::domain::Email::parse(&format!("joining{i}@busy.example"))
+                    .unwrap(),
+                first_name: seatledger::domain::PersonName::parse("Joining").unwrap(),
+                last_name: seatledger::domain::PersonName::parse(&format!("Learner {i}")).unwrap(),
+                department: None,
+                manager: false,
+                learner: true,
+            };
+            seatledger::ops::users::add(&joining_ops, &caller, &joining_company, &person)
+                .await
+                .map(|_| ())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let counted: i64 =
+        sqlx::query_scalar("SELECT learners FROM company_learners WHERE company_id = $1")
+            .bind(company.0)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(counted, 10, "ten left, ten joined");
+    let row = rows_at(&db, &scope, t0()).await;
+    let row = row.iter().find(|r| r.name == "Busy Co").unwrap();
+    assert_eq!(
+        (row.seats.allocated, row.seats.expired_learners),
+        (10, 0),
+        "each newcomer was seated"
+    );
+    let report = seatledger::db::check::run(&db).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
 }
 
 on_both_databases!(
+    learners_added_and_removed_at_once_keep_the_count,
     overview_rows_hold_each_companys_seats_and_the_totals_add_up,
+    the_totals_row_adds_up_the_rows_as_learners_come_and_go,
     every_column_sorts_both_ways_a_page_at_a_time_and_pages_back,
     filters_keep_companies_by_status_and_account_manager,
     the_chart_counts_seats_by_month_and_the_ledger_replays_seats_used,

@@ -27,6 +27,7 @@ on_both_databases!(
     check_finds_a_tampered_batch_and_a_forged_event,
     check_finds_an_event_naming_another_company_than_its_batchs,
     a_renewal_seats_each_renewable_learner_once_with_one_ledger_event_each,
+    check_finds_a_miscounted_company_and_a_batch_under_another_partner,
 );
 
 async fn migrations_run_once(db: TestDb) {
@@ -405,6 +406,46 @@ async fn check_finds_an_event_naming_another_company_than_its_batchs(db: TestDb)
             "batch {batch} has an event naming company {}, not its company {}",
             other.0, company.0
         )]
+    );
+}
+
+/// What the overview sums instead of reading each company (migration 0023) is recounted: a
+/// company's count of active learners, and a batch's copy of its company's partner.
+async fn check_finds_a_miscounted_company_and_a_batch_under_another_partner(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Count IT").await;
+    let other = world.partner(None, "Other IT").await;
+    let company = world.company(partner, "Counted Co", t0()).await;
+    let batch = world.batch(company, 5, t0()).await;
+    world.learners(company, "l", 3, t0()).await;
+    assert!(check::run(&db).await.unwrap().is_clean());
+
+    for (sql, row, value) in [
+        (
+            "UPDATE company_learners SET learners = learners + $2 WHERE company_id = $1",
+            company.0,
+            1,
+        ),
+        (
+            "UPDATE licence_batches SET partner_id = $2 WHERE id = $1",
+            batch.0,
+            other.0,
+        ),
+    ] {
+        sqlx::query(sql)
+            .bind(row)
+            .bind(value)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    let report = check::run(&db).await.unwrap();
+    assert_eq!(
+        report.problems,
+        vec![
+            format!("company {company} counts 4 active learners but has 3"),
+            format!("batch {batch} names another partner or internal mark than its company's"),
+        ]
     );
 }
 
