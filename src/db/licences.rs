@@ -5,17 +5,18 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
 use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
 use super::scope::AuthorisedCompany;
 use super::seats::{self, valid_batch};
 use super::users::{self, FACTS_COLUMNS};
-use super::{Backend, Db, DbResult, ID_LIST_CHUNK, Page, in_text_list, instant, secs, text_list};
+use super::{
+    Backend, Db, DbError, DbResult, Page, email_list, in_email_list, instant, json_rows, secs,
+};
 use crate::domain::access::{LicenceStatus, licence_status};
 use crate::domain::company::EXPIRING_WITHIN;
-use crate::domain::{BatchId, OrderId, OrderKind, UserFacts, UserId};
+use crate::domain::{BatchId, Email, OrderId, OrderKind, Role, UserFacts, UserId};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LicenceCounts {
@@ -548,15 +549,20 @@ pub enum LearnerRead {
     Lock,
 }
 
-/// The company's learners among `emails` (lower-cased), keyed by email. Reads on `conn`: a
-/// pooled connection for a preview, the write transaction when a renewal applies. Each
-/// statement takes a whole chunk of the list as one bound value, so 100,000 emails are ten
-/// statements, not four hundred.
+/// How many emails one `learners_by_email` statement takes: PostgreSQL may answer a chunk by
+/// reading the company's users once, so a renewal of 100,000 is one statement, not ten reads of
+/// the same table; the most a file holds (250,000) is three.
+const EMAIL_LIST_CHUNK: usize = 100_000;
+
+/// The company's learners among `emails`, keyed by email. Reads on `conn`: a pooled
+/// connection for a preview, the write transaction when a renewal applies. Each statement takes
+/// a whole chunk of the list as one bound value and answers with one JSON value: a value to
+/// fetch rather than a row per learner.
 pub async fn learners_by_email(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     company: &AuthorisedCompany,
-    emails: &[&str],
+    emails: &[&Email],
     read: LearnerRead,
 ) -> DbResult<HashMap<String, NamedLearner>> {
     let lock = match read {
@@ -564,31 +570,50 @@ pub async fn learners_by_email(
         LearnerRead::Lock => backend.for_update(),
     };
     // `+u.company_id`: probe the email list, not the company's whole index.
-    let sql = format!(
-        "SELECT u.id, u.email, {FACTS_COLUMNS} FROM users u \
-         WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email {}{lock}",
-        in_text_list(backend, 2)
+    let learners = format!(
+        "(SELECT u.id, u.email, {FACTS_COLUMNS} FROM users u \
+         WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email {}{lock}) l",
+        in_email_list(backend, 2)
+    );
+    let sql = json_rows(
+        backend,
+        "l.id, l.email, l.is_manager, l.created_at, l.deactivated_at, l.seat_expires_at, \
+         l.last_seat_ended_at",
+        &learners,
     );
     let mut found = HashMap::with_capacity(emails.len());
-    for chunk in emails.chunks(ID_LIST_CHUNK) {
-        let rows = sqlx::query(&sql)
+    for chunk in emails.chunks(EMAIL_LIST_CHUNK) {
+        let json: Option<String> = sqlx::query_scalar(&sql)
             .bind(company.id().0)
-            .bind(text_list(backend, chunk.iter().copied()))
-            .fetch_all(&mut *conn)
+            .bind(email_list(backend, chunk.iter().copied()))
+            .fetch_one(&mut *conn)
             .await?;
-        for row in rows {
-            found.insert(row.try_get::<String, _>("email")?, named_learner(&row)?);
+        let Some(json) = json else { continue };
+        let rows: Vec<LearnerRow> = serde_json::from_str(&json)
+            .map_err(|e| DbError::Corrupt(format!("learners by email: {e}")))?;
+        for (id, email, is_manager, created_at, deactivated_at, seat_expires_at, last_ended) in rows
+        {
+            let facts = UserFacts {
+                role: Role::Company {
+                    company: company.id(),
+                    manager: is_manager != 0,
+                    learner: true,
+                },
+                created_at: instant(created_at),
+                deactivated: deactivated_at.is_some(),
+                seat_expires_at: seat_expires_at.map(instant),
+                last_seat_ended_at: last_ended.map(instant),
+            };
+            let user = UserId(id);
+            found.insert(email, NamedLearner { user, facts });
         }
     }
     Ok(found)
 }
 
-fn named_learner(row: &AnyRow) -> DbResult<NamedLearner> {
-    Ok(NamedLearner {
-        user: UserId(row.try_get("id")?),
-        facts: users::company_user_facts(row)?,
-    })
-}
+/// A learner as `learners_by_email` reads it: id, email, is_manager, created_at, deactivated_at,
+/// seat_expires_at, last_seat_ended_at (the `FACTS_COLUMNS` of a learner of the company).
+type LearnerRow = (i64, String, i64, i64, Option<i64>, Option<i64>, Option<i64>);
 
 /// When the company's soonest-ending valid licences end (NFR seats never do).
 pub async fn next_expiry(

@@ -70,6 +70,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(21, "0021_access_check.sql"),
     migration!(22, "0022_idempotent_location.sql"),
     migration!(23, "0023_overview_counts.sql"),
+    migration!(24, "0024_renewal_writes.sql"),
 ];
 
 /// The newest migration this seatledger knows.

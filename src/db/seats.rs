@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::{
-    Actor, Backend, DbError, DbResult, ID_LIST_CHUNK, id_list, in_id_list, instant,
+    Actor, Backend, DbError, DbResult, ID_LIST_CHUNK, id_list, id_rows, in_id_list, instant,
     is_unique_violation, secs,
 };
 use crate::domain::allocation::{self, FreeBatch};
@@ -256,9 +256,9 @@ pub(crate) async fn allocate_in(
     Ok(Some(()))
 }
 
-/// Inserts the seats of `users` in `batch` and their ledger events, set-based from the id list:
-/// on PostgreSQL in one statement, the events read from the rows just inserted; SQLite, which
-/// cannot insert inside a `WITH`, reads them back as the users' open seats.
+/// Inserts the seats of `users` in `batch` and their ledger events, each in one statement
+/// straight from the id list, in user order: an event holds only what the caller knows (its
+/// seat's user, batch, company and instant), so neither statement reads another table.
 async fn insert_seats(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -268,63 +268,41 @@ async fn insert_seats(
     actor: Actor,
     now: Timestamp,
 ) -> DbResult<()> {
+    let ids = id_list(backend, users.iter().map(|u| u.0));
     let seats = format!(
         "INSERT INTO seats (batch_id, company_id, user_id, allocated_at) \
-         SELECT $1, $2, u.id, $3 FROM users u WHERE u.id IN {} ORDER BY u.id",
-        in_id_list(backend, 4)
+         SELECT $1, $2, u.id, $3 FROM {} ORDER BY u.id",
+        id_rows(backend, 4)
     );
-    let events = "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, \
-         actor_user_id, on_behalf_of_company_id) SELECT s.allocated_at, 'seat_allocated', \
-         s.company_id, s.batch_id, s.user_id";
-    let held = |e: sqlx::Error| {
-        if is_unique_violation(&e) {
-            DbError::SeatHeld(users[0])
-        } else {
-            DbError::from(e)
-        }
-    };
-    let ids = id_list(backend, users.iter().map(|u| u.0));
-    match backend {
-        Backend::Postgres => {
-            let sql = format!(
-                "WITH s AS ({seats} RETURNING id, batch_id, company_id, user_id, allocated_at) \
-                 {events}, $5, $6 FROM s ORDER BY s.id"
-            );
-            sqlx::query(&sql)
-                .bind(batch.0)
-                .bind(company.0)
-                .bind(secs(now))
-                .bind(ids)
-                .bind(actor.user.map(|u| u.0))
-                .bind(actor.on_behalf_of.map(|c| c.0))
-                .execute(&mut **tx)
-                .await
-                .map_err(held)?;
-        }
-        Backend::Sqlite => {
-            sqlx::query(&seats)
-                .bind(batch.0)
-                .bind(company.0)
-                .bind(secs(now))
-                .bind(&ids)
-                .execute(&mut **tx)
-                .await
-                .map_err(held)?;
-            // The users held no open seat before (the caller checked, and the write lock
-            // excludes everyone else), so their open seats are the ones just inserted.
-            let sql = format!(
-                "{events}, $1, $2 FROM seats s WHERE s.ended_at IS NULL AND s.user_id IN {} \
-                 ORDER BY s.id",
-                in_id_list(backend, 3)
-            );
-            sqlx::query(&sql)
-                .bind(actor.user.map(|u| u.0))
-                .bind(actor.on_behalf_of.map(|c| c.0))
-                .bind(ids)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
+    sqlx::query(&seats)
+        .bind(batch.0)
+        .bind(company.0)
+        .bind(secs(now))
+        .bind(&ids)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::SeatHeld(users[0])
+            } else {
+                DbError::from(e)
+            }
+        })?;
+    let events = format!(
+        "INSERT INTO seat_events (at, kind, company_id, batch_id, user_id, actor_user_id, \
+         on_behalf_of_company_id) SELECT $3, 'seat_allocated', $2, $1, u.id, $5, $6 \
+         FROM {} ORDER BY u.id",
+        id_rows(backend, 4)
+    );
+    sqlx::query(&events)
+        .bind(batch.0)
+        .bind(company.0)
+        .bind(secs(now))
+        .bind(ids)
+        .bind(actor.user.map(|u| u.0))
+        .bind(actor.on_behalf_of.map(|c| c.0))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

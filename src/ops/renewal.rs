@@ -186,13 +186,8 @@ fn review(
 }
 
 /// The distinct, valid emails of `listed`: what storage is asked about.
-fn emails(listed: &Listed) -> Vec<String> {
-    let mut emails: Vec<String> = listed
-        .parsed
-        .iter()
-        .flatten()
-        .map(|e| e.as_str().to_owned())
-        .collect();
+fn emails(listed: &Listed) -> Vec<&Email> {
+    let mut emails: Vec<&Email> = listed.parsed.iter().flatten().collect();
     emails.sort_unstable();
     emails.dedup();
     emails
@@ -202,11 +197,10 @@ async fn known(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     company: &AuthorisedCompany,
-    emails: &[String],
+    emails: &[&Email],
     read: LearnerRead,
 ) -> DbResult<HashMap<String, NamedLearner>> {
-    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
-    licences::learners_by_email(conn, backend, company, &emails, read).await
+    licences::learners_by_email(conn, backend, company, emails, read).await
 }
 
 /// The preview: how many learners the file (or list) would renew, and every row it would not,

@@ -26,6 +26,7 @@ on_both_databases!(
     keyset_pages_visit_every_company_once,
     check_finds_a_tampered_batch_and_a_forged_event,
     check_finds_an_event_naming_another_company_than_its_batchs,
+    a_renewal_seats_each_renewable_learner_once_with_one_ledger_event_each,
     check_finds_a_miscounted_company_and_a_batch_under_another_partner,
 );
 
@@ -710,4 +711,118 @@ async fn assigning_an_order_ends_the_trial_and_emails_the_managers(db: TestDb) {
             "Assign Co: 40 Premium licences are ready to allocate".to_owned()
         )
     );
+}
+
+async fn a_renewal_seats_each_renewable_learner_once_with_one_ledger_event_each(db: TestDb) {
+    use seatledger::imports::renewal::RowOutcome;
+    use seatledger::ops::renewal::{self, Renewing};
+
+    let world = World { db: &db };
+    let partner = world.partner(None, "Renewing IT").await;
+    let company = world.company(partner, "Second Year Ltd", t0()).await;
+    world.batch(company, 10, t0()).await;
+    let learner = Role::Company {
+        company,
+        manager: false,
+        learner: true,
+    };
+    let renewable = world.learners(company, "due", 3, t0()).await;
+    // An email a JSON text or an SQL literal would have to escape.
+    let odd = world
+        .user(r#"o'brien"\x@renew.example"#, learner, None, t0())
+        .await;
+    let gone = world.user("gone@renew.example", learner, None, t0()).await;
+    let seated = world
+        .user("seated@renew.example", learner, None, t0())
+        .await;
+    let now = t0() + SignedDuration::from_hours(1);
+    sqlx::query("UPDATE users SET deactivated_at = $1 WHERE id = $2")
+        .bind(now.as_second())
+        .bind(gone.0)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let scope = Scope::Company(company);
+    allocate(&db, &scope, company, &[seated], Actor::SYSTEM, now)
+        .await
+        .unwrap();
+    let manager = world
+        .user(
+            "boss@renew.example",
+            Role::Company {
+                company,
+                manager: true,
+                learner: false,
+            },
+            None,
+            t0(),
+        )
+        .await;
+
+    let mut emails: Vec<String> = (0..3)
+        .map(|i| format!("DUE{i}@{}.example", company.0))
+        .collect();
+    emails.extend(
+        [
+            r#"o'brien"\x@renew.example"#,
+            "gone@renew.example",
+            "seated@renew.example",
+            "boss@renew.example",
+            "nobody@renew.example",
+            "not an email",
+        ]
+        .map(str::to_owned),
+    );
+    emails.push(format!("due0@{}.example", company.0));
+    let ops = ops_at(&db, now);
+    let caller = caller(&scope, Actor::user(manager));
+    let authorised = ops::authorise(&ops, &caller, company).await.unwrap();
+    let review = renewal::apply(
+        &ops,
+        &caller,
+        &authorised,
+        &Renewing::Emails(emails.clone()),
+    )
+    .await
+    .unwrap();
+
+    let outcomes: Vec<RowOutcome> = review.rows.iter().map(|r| r.outcome.clone()).collect();
+    let mut expected: Vec<RowOutcome> = renewable.iter().map(|u| RowOutcome::Renew(*u)).collect();
+    expected.extend([
+        RowOutcome::Renew(odd),
+        RowOutcome::Deactivated,
+        RowOutcome::AlreadyActive,
+        RowOutcome::UnknownEmail,
+        RowOutcome::UnknownEmail,
+        RowOutcome::NotAnEmail,
+        RowOutcome::Duplicate { first_line: 0 },
+    ]);
+    assert_eq!(outcomes, expected);
+    let mut renewed = renewable.clone();
+    renewed.push(odd);
+    for user in &renewed {
+        let (open, events, actor): (i64, i64, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM seats WHERE user_id = $1 AND ended_at IS NULL), \
+             (SELECT COUNT(*) FROM seat_events WHERE user_id = $1 AND kind = 'seat_allocated'), \
+             (SELECT MAX(actor_user_id) FROM seat_events WHERE user_id = $1)",
+        )
+        .bind(user.0)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!((open, events, actor), (1, 1, Some(manager.0)), "{user}");
+    }
+    let counts = seat_counts(&db, &scope, company, now).await.unwrap();
+    assert_eq!(counts.allocated, 5);
+
+    // Applied again, the list renews nobody twice.
+    let again = renewal::apply(&ops, &caller, &authorised, &Renewing::Emails(emails))
+        .await
+        .unwrap();
+    assert!(again.renewed().is_empty());
+    assert_eq!(
+        seat_counts(&db, &scope, company, now).await.unwrap(),
+        counts
+    );
+    assert!(check::run(&db).await.unwrap().is_clean());
 }
