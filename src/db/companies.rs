@@ -274,7 +274,8 @@ fn row_select(now: usize) -> String {
     )
 }
 
-/// The columns of a Company section row over companies `c` and their partners `p`.
+/// The columns of a Company section row over companies `c` and their partners `p`. A customer's
+/// learners are its stored count (migration 0023); a partner's own company has none and counts.
 fn row_columns(now: usize) -> String {
     let valid = seats::valid_batch("b", now);
     format!(
@@ -284,8 +285,9 @@ fn row_columns(now: usize) -> String {
              WHERE b.company_id = c.id AND {valid}) AS seats_used, \
            (SELECT COALESCE(SUM(b.quantity), 0) FROM licence_batches b \
              WHERE b.company_id = c.id AND {valid}) AS seats_total, \
-           (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
-             AND u.deactivated_at IS NULL) AS learners, \
+           COALESCE((SELECT cl.learners FROM company_learners cl WHERE cl.company_id = c.id), \
+             (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
+               AND u.deactivated_at IS NULL)) AS learners, \
            (SELECT TRIM(m.first_name || ' ' || m.last_name) FROM users m \
              WHERE m.id = c.account_manager_id) AS account_manager, {ENDS} AS ends_at"
     )
@@ -357,9 +359,10 @@ pub(crate) const ENDS: &str = "COALESCE(c.licensed_until, c.trial_ends_at)";
 /// The condition of the companies `filter` keeps (customers only: partners' internal companies
 /// are not listed), binding its values and reading `$now_at` as now; and whether an index of the
 /// filter's own picks the rows in scope instead of the sort's walk: the trigram index for a
-/// narrow name search, else a narrow status's range (`StatusFilter::members`).
+/// narrow name search, else a narrow status's range (`StatusFilter::members`). A count reads a
+/// status's range whatever its breadth.
 fn section_condition(
-    reading: Reading,
+    (reading, reads): (Reading, Reads),
     (scope, filter): (&Scope, &CompanyFilter),
     now_at: usize,
     binds: &mut Binds,
@@ -375,22 +378,32 @@ fn section_condition(
     let members = filter
         .status
         .and_then(|s| s.members(now_at))
-        .filter(|_| !by_name && reading.status == Breadth::Narrow);
-    let (status, by_status) = match (filter.status, members) {
-        (_, Some(members)) => {
+        .filter(|_| !by_name);
+    let (status, by_status) = match (filter.status, members, reads) {
+        // A count reads the status's own range, and stops in it after `COUNTED_UP_TO` and one.
+        (_, Some(members), Reads::Count) => (members, false),
+        (_, Some(members), Reads::Page) if reading.status == Breadth::Narrow => {
             let (in_scope, value) = scope.companies_condition(binds.next());
             binds.int(value);
             let read =
                 format!("c.id IN (SELECT c.id FROM companies c WHERE {in_scope} AND {members})");
             (read, true)
         }
-        (Some(status), None) => (status.filtering(now_at), false),
-        (None, None) => ("1 = 1".to_owned(), false),
+        (Some(status), _, _) => (status.filtering(now_at), false),
+        (None, _, _) => ("1 = 1".to_owned(), false),
     };
     (
         format!("c.internal = 0 AND {status} AND {name}"),
         by_name || by_status,
     )
+}
+
+/// What a condition of the Company section is for: a page, which sorts what it reads, or its
+/// count, which does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reads {
+    Page,
+    Count,
 }
 
 /// The query of one page of the Company section, walking the sort's index from the cursor. A
@@ -407,7 +420,8 @@ pub fn section_query(
 ) -> Planned {
     let mut binds = Binds::default();
     let now_at = binds.int_at(secs(now));
-    let (condition, by_index) = section_condition(reading, (scope, filter), now_at, &mut binds);
+    let (condition, by_index) =
+        section_condition((reading, Reads::Page), (scope, filter), now_at, &mut binds);
     let arms = match subtree {
         Some(subtree) if !by_index => subtree.arms("c.partner_id", &mut binds),
         _ => {
@@ -422,23 +436,25 @@ pub fn section_query(
         id: "c.id",
         descending,
     };
-    // Each arm computes its own rows' columns, so the merge reads no table again.
-    let select = format!(
-        "{}, {key} AS sort_key FROM companies c JOIN partners p ON p.id = c.partner_id",
-        row_columns(now_at)
-    );
+    let columns = format!("{}, {key} AS sort_key", row_columns(now_at));
     let sql = match (by_index, arms.as_slice()) {
         // The filter's index picked the rows, which must be sorted: the page is chosen by their
         // sort key and id alone, so only its own rows' columns are computed.
         (true, [in_scope]) => {
             let (keyset, order) = walk.sql(seek, limit, &mut binds);
             format!(
-                "{select} WHERE c.id IN (SELECT c.id FROM companies c \
-                   WHERE {in_scope} AND {condition} AND {keyset} {order}) {}",
+                "{columns} FROM (SELECT c.id FROM companies c \
+                   WHERE {in_scope} AND {condition} AND {keyset} {order}) page \
+                 JOIN companies c ON c.id = page.id JOIN partners p ON p.id = c.partner_id {}",
                 walk.order_by(seek)
             )
         }
-        _ => keyset_arms(&select, &arms, &condition, &walk, (seek, limit), &mut binds),
+        // Each arm computes its own rows' columns, so the merge reads no table again.
+        _ => {
+            let select =
+                format!("{columns} FROM companies c JOIN partners p ON p.id = c.partner_id");
+            keyset_arms(&select, &arms, &condition, &walk, (seek, limit), &mut binds)
+        }
     };
     Planned { sql, binds }
 }
@@ -528,7 +544,8 @@ pub fn section_count_query(
 ) -> Planned {
     let mut binds = Binds::default();
     let now_at = binds.int_at(secs(now));
-    let (condition, _) = section_condition(reading, (scope, filter), now_at, &mut binds);
+    let (condition, _) =
+        section_condition((reading, Reads::Count), (scope, filter), now_at, &mut binds);
     let (in_scope, value) = scope.companies_condition(binds.next());
     binds.int(value);
     let most = binds.int(COUNTED_UP_TO + 1);

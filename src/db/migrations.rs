@@ -71,6 +71,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(22, "0022_idempotent_location.sql"),
     migration!(23, "0023_overview_counts.sql"),
     migration!(24, "0024_renewal_writes.sql"),
+    migration!(25, "0025_status_ranges.sql"),
 ];
 
 /// The newest migration this seatledger knows.
