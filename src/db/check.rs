@@ -63,6 +63,9 @@ pub async fn run_with(db: &Db, progress: &mut dyn Progress) -> DbResult<CheckRep
     Ok(report)
 }
 
+/// A query of the ids of the rows breaking a rule, and the problem each of them is.
+type Breaking = (&'static str, fn(i64) -> String);
+
 /// What the overview sums instead of reading each company (migration 0023): each customer
 /// company's count of active learners, and each batch's copy of its company's partner and
 /// internal mark.
@@ -89,43 +92,36 @@ async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()
             )),
         }
     }
-    let internal: Vec<i64> = sqlx::query_scalar(
-        "SELECT cl.company_id FROM company_learners cl JOIN companies c ON c.id = cl.company_id \
-         WHERE c.internal = 1 ORDER BY cl.company_id",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    for company in internal {
-        report.problem(format!(
-            "company {company} is a partner's own but counted as a customer"
-        ));
-    }
     // The overview counts a company's learners without a licence as its active learners less
     // its valid seats: that holds while every open seat is an active learner's of its company.
-    let misheld: Vec<i64> = sqlx::query_scalar(
-        "SELECT s.id FROM seats s JOIN users u ON u.id = s.user_id \
-         WHERE s.ended_at IS NULL AND (u.deactivated_at IS NOT NULL OR u.is_learner = 0 \
-           OR u.company_id <> s.company_id) \
-         ORDER BY s.id",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    for seat in misheld {
-        report.problem(format!(
-            "seat {seat} is open but not held by an active learner of its company"
-        ));
-    }
-    let copied_wrong: Vec<i64> = sqlx::query_scalar(
-        "SELECT b.id FROM licence_batches b JOIN companies c ON c.id = b.company_id \
-         WHERE b.partner_id IS NULL OR b.partner_id <> c.partner_id OR b.internal <> c.internal \
-         ORDER BY b.id",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    for batch in copied_wrong {
-        report.problem(format!(
-            "batch {batch} names another partner or internal mark than its company's"
-        ));
+    let listed: [Breaking; 3] = [
+        (
+            "SELECT cl.company_id FROM company_learners cl JOIN companies c ON c.id = cl.company_id \
+             WHERE c.internal = 1 ORDER BY cl.company_id",
+            |company| format!("company {company} is a partner's own but counted as a customer"),
+        ),
+        (
+            "SELECT s.id FROM seats s JOIN users u ON u.id = s.user_id \
+             WHERE s.ended_at IS NULL AND (u.deactivated_at IS NOT NULL OR u.is_learner = 0 \
+               OR u.company_id <> s.company_id) \
+             ORDER BY s.id",
+            |seat| format!("seat {seat} is open but not held by an active learner of its company"),
+        ),
+        (
+            "SELECT b.id FROM licence_batches b JOIN companies c ON c.id = b.company_id \
+             WHERE b.partner_id IS NULL OR b.partner_id <> c.partner_id \
+               OR b.internal <> c.internal \
+             ORDER BY b.id",
+            |batch| {
+                format!("batch {batch} names another partner or internal mark than its company's")
+            },
+        ),
+    ];
+    for (sql, problem) in listed {
+        let found: Vec<i64> = sqlx::query_scalar(sql).fetch_all(db.pool()).await?;
+        for id in found {
+            report.problem(problem(id));
+        }
     }
     Ok(())
 }
