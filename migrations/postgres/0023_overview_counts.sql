@@ -1,9 +1,14 @@
 -- Licences → Overview's totals row and expiry chart, read in the time of the partner's own
 -- rows of two small indexes rather than of its learners (issue 11).
 --
+-- Written while no instance still running an older seatledger can add a learner or a batch
+-- between the counts below and the triggers that keep them.
+LOCK TABLE companies, users, licence_batches IN SHARE ROW EXCLUSIVE MODE;
+
 -- A batch carries its company's partner and whether that company is the partner's internal one
 -- (both fixed when the company is made), so the sums over a partner's valid batches come from
--- `licence_batches_partner` alone, without a read of each company.
+-- `licence_batches_partner` alone, without a read of each company. A trigger copies them into
+-- every new batch, whoever writes it.
 ALTER TABLE licence_batches ADD COLUMN partner_id BIGINT;
 ALTER TABLE licence_batches ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
 UPDATE licence_batches b SET partner_id = c.partner_id, internal = c.internal
@@ -11,6 +16,14 @@ UPDATE licence_batches b SET partner_id = c.partner_id, internal = c.internal
 ALTER TABLE licence_batches ALTER COLUMN partner_id SET NOT NULL;
 CREATE INDEX licence_batches_partner
     ON licence_batches (partner_id, internal, expires_at, nfr, quantity, allocated, company_id);
+CREATE FUNCTION licence_batches_company() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT partner_id, internal INTO NEW.partner_id, NEW.internal
+        FROM companies WHERE id = NEW.company_id;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER licence_batches_company BEFORE INSERT ON licence_batches
+    FOR EACH ROW EXECUTE FUNCTION licence_batches_company();
 
 -- The active learners of each customer company, kept by the database itself in the statement
 -- that changes them, so no writer can miss it; `seatledger check` recounts it.

@@ -3,7 +3,8 @@
 --
 -- A batch carries its company's partner and whether that company is the partner's internal one
 -- (both fixed when the company is made), so the sums over a partner's valid batches come from
--- `licence_batches_partner` alone, without a read of each company.
+-- `licence_batches_partner` alone, without a read of each company. A trigger copies them into
+-- every new batch, whoever writes it.
 ALTER TABLE licence_batches ADD COLUMN partner_id BIGINT;
 ALTER TABLE licence_batches ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
 UPDATE licence_batches SET
@@ -11,6 +12,12 @@ UPDATE licence_batches SET
     internal = (SELECT c.internal FROM companies c WHERE c.id = licence_batches.company_id);
 CREATE INDEX licence_batches_partner
     ON licence_batches (partner_id, internal, expires_at, nfr, quantity, allocated, company_id);
+CREATE TRIGGER licence_batches_company AFTER INSERT ON licence_batches BEGIN
+    UPDATE licence_batches SET
+        partner_id = (SELECT c.partner_id FROM companies c WHERE c.id = new.company_id),
+        internal = (SELECT c.internal FROM companies c WHERE c.id = new.company_id)
+    WHERE id = new.id;
+END;
 
 -- The active learners of each customer company, kept by the database itself in the statement
 -- that changes them, so no writer can miss it; `seatledger check` recounts it.

@@ -92,10 +92,13 @@ pub async fn lock_due_batch(
     batch: BatchId,
     now: Timestamp,
 ) -> DbResult<Option<DueBatch>> {
+    // Only the batch: writers that add learners hold their company's key first and the batch
+    // after it, so locking the company here too could close a circle with them.
+    let of_batch = if for_update.is_empty() { "" } else { " OF b" };
     let row: Option<(i64, i64, i64, String, String)> = sqlx::query_as(&format!(
         "SELECT b.company_id, b.quantity, b.expires_at, c.name, c.time_zone \
          FROM licence_batches b JOIN companies c ON c.id = b.company_id \
-         WHERE b.id = $1 AND b.due_at <= $2{for_update}"
+         WHERE b.id = $1 AND b.due_at <= $2{for_update}{of_batch}"
     ))
     .bind(batch.0)
     .bind(secs(now))

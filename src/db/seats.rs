@@ -102,9 +102,8 @@ async fn insert_batch(
     .execute(&mut **tx)
     .await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO licence_batches (company_id, partner_id, internal, order_id, kind, nfr, \
-         quantity, assigned_at, expires_at, due_at) SELECT $1, c.partner_id, c.internal, $2, $3, \
-         $4, $5, $6, $7, $8 FROM companies c WHERE c.id = $1 RETURNING id",
+        "INSERT INTO licence_batches (company_id, order_id, kind, nfr, quantity, assigned_at, \
+         expires_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(company.0)
     .bind(batch.order.map(|o| o.0))

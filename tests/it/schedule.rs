@@ -259,3 +259,51 @@ async fn two_schedulers_at_the_same_instant_queue_each_email_once(db: TestDb) {
     let distinct: std::collections::HashSet<_> = emails.iter().collect();
     assert_eq!(distinct.len(), 20);
 }
+
+/// The scheduler locks a due batch, not its company. A writer adding a learner holds the
+/// company's key (the new user's foreign key) and then takes the batch to seat them: had the
+/// scheduler locked the company too, each would wait for the other (PostgreSQL; SQLite has one
+/// writer at a time).
+#[tokio::test]
+async fn the_scheduler_locks_a_due_batch_and_not_its_company() {
+    let Some(db) = crate::support::postgres().await else {
+        return;
+    };
+    let (company, _, expires) = licensed_company(&db).await;
+    let (batch, due_at): (i64, i64) =
+        sqlx::query_as("SELECT id, due_at FROM licence_batches WHERE company_id = $1")
+            .bind(company.0)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert!(due_at < expires.as_second(), "the reminder is due first");
+
+    let mut adding = db.begin_write().await.unwrap();
+    sqlx::query(
+        "INSERT INTO users (email, kind, company_id, is_learner, created_at) \
+         VALUES ('joining@lock.example', 'company', $1, 1, $2)",
+    )
+    .bind(company.0)
+    .bind(due_at)
+    .execute(&mut *adding)
+    .await
+    .unwrap();
+
+    let mut scheduler = db.begin_write().await.unwrap();
+    // Waiting for the writer's lock would be the first half of a deadlock: refuse to wait.
+    sqlx::query("SET LOCAL lock_timeout = '1s'")
+        .execute(&mut *scheduler)
+        .await
+        .unwrap();
+    let due = seatledger::db::expiry::lock_due_batch(
+        &mut scheduler,
+        " FOR UPDATE",
+        seatledger::domain::BatchId(batch),
+        Timestamp::from_second(due_at).unwrap(),
+    )
+    .await
+    .expect("the scheduler waited for the company's key");
+    assert!(due.is_some());
+    scheduler.rollback().await.unwrap();
+    adding.rollback().await.unwrap();
+}

@@ -141,9 +141,9 @@ pub async fn bulk_with(
         ),
         (
             format!(
-                "{} INSERT INTO licence_batches (id, company_id, partner_id, order_id, kind, \
-                 quantity, allocated, assigned_at, expires_at, due_at) SELECT $1 + n, $2 + n, $9, \
-                 $8 + n, 'premium', $3 + 10, $3, $4, $5, $7 FROM seq WHERE n % 10 <> 0",
+                "{} INSERT INTO licence_batches (id, company_id, order_id, kind, quantity, \
+                 allocated, assigned_at, expires_at, due_at) SELECT $1 + n, $2 + n, $8 + n, \
+                 'premium', $3 + 10, $3, $4, $5, $7 FROM seq WHERE n % 10 <> 0",
                 seq("$6")
             ),
             ints(&[
@@ -155,7 +155,6 @@ pub async fn bulk_with(
                 n,
                 expires - REMINDER_SECS,
                 order0,
-                partner.0,
             ]),
         ),
         // Activity: one entry per order, as the order's request or assignment wrote it.
