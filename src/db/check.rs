@@ -94,7 +94,9 @@ async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()
     }
     // The overview counts a company's learners without a licence as its active learners less
     // its valid seats: that holds while every open seat is an active learner's of its company.
-    let listed: [Breaking; 3] = [
+    // Its totals also take the seats of valid batches to be none of a company on a trial:
+    // assigning a batch ends the trial and extends the licences to the batch's expiry.
+    let listed: [Breaking; 4] = [
         (
             "SELECT cl.company_id FROM company_learners cl JOIN companies c ON c.id = cl.company_id \
              WHERE c.internal = 1 ORDER BY cl.company_id",
@@ -115,6 +117,13 @@ async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()
             |batch| {
                 format!("batch {batch} names another partner or internal mark than its company's")
             },
+        ),
+        (
+            "SELECT b.id FROM licence_batches b JOIN companies c ON c.id = b.company_id \
+             WHERE b.nfr = 0 AND (c.trial_ends_at > b.assigned_at OR c.licensed_until IS NULL \
+               OR c.licensed_until < b.expires_at) \
+             ORDER BY b.id",
+            |batch| format!("batch {batch} outlasts its company's licences or its trial"),
         ),
     ];
     for (sql, problem) in listed {

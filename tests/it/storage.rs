@@ -410,7 +410,8 @@ async fn check_finds_an_event_naming_another_company_than_its_batchs(db: TestDb)
 }
 
 /// What the overview sums instead of reading each company (migration 0023) is recounted: a
-/// company's count of active learners, and a batch's copy of its company's partner.
+/// company's count of active learners, and a batch's copy of its company's partner; and what its
+/// totals take for granted: open seats held by active learners, no valid batch during a trial.
 async fn check_finds_a_miscounted_company_and_a_batch_under_another_partner(db: TestDb) {
     let world = World { db: &db };
     let partner = world.partner(None, "Count IT").await;
@@ -442,6 +443,11 @@ async fn check_finds_a_miscounted_company_and_a_batch_under_another_partner(db: 
             batch.0,
             other.0,
         ),
+        (
+            "UPDATE companies SET licensed_until = NULL, trial_ends_at = $2 WHERE id = $1",
+            company.0,
+            t0().as_second() + 86_400,
+        ),
     ] {
         sqlx::query(sql)
             .bind(row)
@@ -462,6 +468,7 @@ async fn check_finds_a_miscounted_company_and_a_batch_under_another_partner(db: 
             format!("company {company} counts 4 active learners but has 3"),
             format!("seat {seat} is open but not held by an active learner of its company"),
             format!("batch {batch} names another partner or internal mark than its company's"),
+            format!("batch {batch} outlasts its company's licences or its trial"),
         ]
     );
 }
