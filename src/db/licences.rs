@@ -12,11 +12,12 @@ use super::scope::AuthorisedCompany;
 use super::seats::{self, valid_batch};
 use super::users::{self, FACTS_COLUMNS};
 use super::{
-    Backend, Db, DbError, DbResult, Page, email_list, in_email_list, instant, json_rows, secs,
+    Backend, Db, DbError, DbResult, Page, email_list, in_email_list, instant, json_array,
+    json_rows, secs,
 };
 use crate::domain::access::{LicenceStatus, licence_status};
 use crate::domain::company::EXPIRING_WITHIN;
-use crate::domain::{BatchId, Email, OrderId, OrderKind, Role, UserFacts, UserId};
+use crate::domain::{BatchId, Email, OrderId, OrderKind, UserFacts, UserId};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LicenceCounts {
@@ -575,10 +576,14 @@ pub async fn learners_by_email(
          WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email {}{lock}) l",
         in_email_list(backend, 2)
     );
+    let role = json_array(backend, "l.company_id, l.is_manager, l.is_learner");
+    let facts = json_array(
+        backend,
+        "l.created_at, l.deactivated_at, l.seat_expires_at, l.last_seat_ended_at",
+    );
     let sql = json_rows(
         backend,
-        "l.id, l.email, l.is_manager, l.created_at, l.deactivated_at, l.seat_expires_at, \
-         l.last_seat_ended_at",
+        &format!("l.id, l.email, {role}, {facts}"),
         &learners,
     );
     let mut found = HashMap::with_capacity(emails.len());
@@ -591,29 +596,23 @@ pub async fn learners_by_email(
         let Some(json) = json else { continue };
         let rows: Vec<LearnerRow> = serde_json::from_str(&json)
             .map_err(|e| DbError::Corrupt(format!("learners by email: {e}")))?;
-        for (id, email, is_manager, created_at, deactivated_at, seat_expires_at, last_ended) in rows
-        {
-            let facts = UserFacts {
-                role: Role::Company {
-                    company: company.id(),
-                    manager: is_manager != 0,
-                    learner: true,
+        for (id, email, role, facts) in rows {
+            let facts = users::company_facts(&role, facts);
+            found.insert(
+                email,
+                NamedLearner {
+                    user: UserId(id),
+                    facts,
                 },
-                created_at: instant(created_at),
-                deactivated: deactivated_at.is_some(),
-                seat_expires_at: seat_expires_at.map(instant),
-                last_seat_ended_at: last_ended.map(instant),
-            };
-            let user = UserId(id);
-            found.insert(email, NamedLearner { user, facts });
+            );
         }
     }
     Ok(found)
 }
 
-/// A learner as `learners_by_email` reads it: id, email, is_manager, created_at, deactivated_at,
-/// seat_expires_at, last_seat_ended_at (the `FACTS_COLUMNS` of a learner of the company).
-type LearnerRow = (i64, String, i64, i64, Option<i64>, Option<i64>, Option<i64>);
+/// A learner as `learners_by_email` reads it: id, email, and its `FACTS_COLUMNS` as their two
+/// records.
+type LearnerRow = (i64, String, users::CompanyRoleRecord, users::FactsRecord);
 
 /// When the company's soonest-ending valid licences end (NFR seats never do).
 pub async fn next_expiry(

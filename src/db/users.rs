@@ -145,8 +145,9 @@ pub(crate) const FACTS_COLUMNS: &str = "u.company_id, u.is_manager, u.is_learner
     (SELECT MAX(s.ended_at) FROM seats s WHERE s.user_id = u.id AND s.ended_at IS NOT NULL) \
       AS last_seat_ended_at";
 
-/// The `FACTS_COLUMNS` that say when and how a user may use the product.
-#[derive(sqlx::FromRow)]
+/// The `FACTS_COLUMNS` that say when and how a user may use the product, from a row or from a
+/// JSON array of them in this order.
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct FactsRecord {
     created_at: i64,
     deactivated_at: Option<i64>,
@@ -166,8 +167,9 @@ impl FactsRecord {
     }
 }
 
-/// The `FACTS_COLUMNS` that give a company user's role.
-#[derive(sqlx::FromRow)]
+/// The `FACTS_COLUMNS` that give a company user's role, from a row or from a JSON array of them
+/// in this order.
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct CompanyRoleRecord {
     company_id: i64,
     is_manager: i64,
@@ -192,6 +194,11 @@ fn facts_from_row(r: &AnyRow, role: Role) -> Result<UserFacts, sqlx::Error> {
 /// The facts of the company user of a row selected with `FACTS_COLUMNS`.
 pub(crate) fn company_user_facts(r: &AnyRow) -> Result<UserFacts, sqlx::Error> {
     facts_from_row(r, CompanyRoleRecord::from_row(r)?.role())
+}
+
+/// The facts of a company user read as its two records.
+pub(crate) fn company_facts(role: &CompanyRoleRecord, facts: FactsRecord) -> UserFacts {
+    facts.facts(role.role())
 }
 
 fn access_select() -> String {
