@@ -14,7 +14,7 @@ use super::{Caller, Error, OpResult, Ops};
 use crate::db::licences::{self, LearnerRead, NamedLearner};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::uploads::{self, Purpose};
-use crate::db::{Backend, DbResult, seats, write_retrying};
+use crate::db::{seats, write_retrying};
 use crate::domain::access::{LicenceStatus, licence_status};
 use crate::domain::{Action, Email, InvalidValue, UploadId, UserId};
 use crate::imports::csv_table::{Column, CsvTable};
@@ -193,16 +193,6 @@ fn emails(listed: &Listed) -> Vec<&Email> {
     emails
 }
 
-async fn known(
-    conn: &mut sqlx::AnyConnection,
-    backend: Backend,
-    company: &AuthorisedCompany,
-    emails: &[&Email],
-    read: LearnerRead,
-) -> DbResult<HashMap<String, NamedLearner>> {
-    licences::learners_by_email(conn, backend, company, emails, read).await
-}
-
 /// The preview: how many learners the file (or list) would renew, and every row it would not,
 /// with why.
 #[tracing::instrument(skip_all, fields(company = %company.id()))]
@@ -222,14 +212,10 @@ pub async fn preview(
         .acquire()
         .await
         .map_err(crate::db::DbError::from)?;
-    let known = known(
-        &mut conn,
-        ops.db.backend(),
-        company,
-        &emails,
-        LearnerRead::Look,
-    )
-    .await?;
+    let backend = ops.db.backend();
+    let known =
+        licences::learners_by_email(&mut conn, backend, company, &emails, LearnerRead::Look)
+            .await?;
     let free = seats::totals(&mut *conn, company.id(), now).await?.free();
     Ok(review(&listed, company, known, free, now))
 }
@@ -252,7 +238,9 @@ pub async fn apply(
         // Locks the learners it finds on PostgreSQL, so a deactivation waits for this renewal
         // and then releases the seat it made; the review renews only learners it found not
         // deactivated, so the allocation need not look them up again.
-        let known = known(&mut tx, backend, company, &emails, LearnerRead::Lock).await?;
+        let known =
+            licences::learners_by_email(&mut tx, backend, company, &emails, LearnerRead::Lock)
+                .await?;
         let free = seats::totals(&mut *tx, company.id(), now).await?.free();
         let review = review(&listed, company, known, free, now);
         let renew = review.renewed();
