@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
 use super::seats;
-use super::{Actor, Db, DbResult, instant, secs};
+use super::{Actor, Backend, Db, DbResult, instant, secs};
 use crate::domain::{BatchId, CompanyId, SeatEventKind};
 
 /// Up to `limit` companies whose trial needs a look at `now`.
@@ -88,17 +88,17 @@ pub struct DueBatch {
 
 pub async fn lock_due_batch(
     tx: &mut Transaction<'static, Any>,
-    for_update: &str,
+    backend: Backend,
     batch: BatchId,
     now: Timestamp,
 ) -> DbResult<Option<DueBatch>> {
     // Only the batch: writers that add learners hold their company's key first and the batch
     // after it, so locking the company here too could close a circle with them.
-    let of_batch = if for_update.is_empty() { "" } else { " OF b" };
     let row: Option<(i64, i64, i64, String, String)> = sqlx::query_as(&format!(
         "SELECT b.company_id, b.quantity, b.expires_at, c.name, c.time_zone \
          FROM licence_batches b JOIN companies c ON c.id = b.company_id \
-         WHERE b.id = $1 AND b.due_at <= $2{for_update}{of_batch}"
+         WHERE b.id = $1 AND b.due_at <= $2{}",
+        backend.for_update_of("b")
     ))
     .bind(batch.0)
     .bind(secs(now))

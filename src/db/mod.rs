@@ -276,6 +276,14 @@ impl Backend {
             Backend::Sqlite => "",
         }
     }
+
+    /// `for_update` of the rows of `alias` only: a join's other tables are read, not locked.
+    pub(crate) fn for_update_of(self, alias: &str) -> String {
+        match self {
+            Backend::Postgres => format!(" FOR UPDATE OF {alias}"),
+            Backend::Sqlite => String::new(),
+        }
+    }
 }
 
 /// `$first, $first+1, ...`: `n` placeholders for an `IN (...)` list.

@@ -106,7 +106,7 @@ async fn process_trial(ops: &Ops, company: CompanyId, now: Timestamp) -> OpResul
 /// Expired, a ledger event and the email naming them).
 async fn process_batch(ops: &Ops, batch: BatchId, now: Timestamp) -> OpResult<Option<Notice>> {
     let mut tx = ops.db.begin_write().await?;
-    let Some(due) = expiry::lock_due_batch(&mut tx, ops.db.for_update(), batch, now).await? else {
+    let Some(due) = expiry::lock_due_batch(&mut tx, ops.db.backend(), batch, now).await? else {
         return Ok(None);
     };
     let step = expiry_step(due.expires_at, now);

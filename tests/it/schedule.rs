@@ -297,7 +297,7 @@ async fn the_scheduler_locks_a_due_batch_and_not_its_company() {
         .unwrap();
     let due = seatledger::db::expiry::lock_due_batch(
         &mut scheduler,
-        " FOR UPDATE",
+        seatledger::db::Backend::Postgres,
         seatledger::domain::BatchId(batch),
         Timestamp::from_second(due_at).unwrap(),
     )
