@@ -362,7 +362,8 @@ pub(crate) const ENDS: &str = "COALESCE(c.licensed_until, c.trial_ends_at)";
 /// narrow name search, else a narrow status's range (`StatusFilter::members`). A count reads a
 /// status's range whatever its breadth.
 fn section_condition(
-    (reading, reads): (Reading, Reads),
+    (backend, name_breadth): (Backend, Breadth),
+    reads: Reads,
     (scope, filter): (&Scope, &CompanyFilter),
     now_at: usize,
     binds: &mut Binds,
@@ -373,7 +374,7 @@ fn section_condition(
         .map(str::trim)
         .filter(|n| !n.is_empty());
     let (name, by_name) = name.map_or(("1 = 1".to_owned(), false), |n| {
-        name_matches((reading.backend, reading.name), n, binds)
+        name_matches((backend, name_breadth), n, binds)
     });
     let members = filter
         .status
@@ -382,7 +383,7 @@ fn section_condition(
     let (status, by_status) = match (filter.status, members, reads) {
         // A count reads the status's own range, and stops in it after `COUNTED_UP_TO` and one.
         (_, Some(members), Reads::Count) => (members, false),
-        (_, Some(members), Reads::Page) if reading.status == Breadth::Narrow => {
+        (_, Some(members), Reads::Page(Breadth::Narrow)) => {
             let (in_scope, value) = scope.companies_condition(binds.next());
             binds.int(value);
             let read =
@@ -398,11 +399,11 @@ fn section_condition(
     )
 }
 
-/// What a condition of the Company section is for: a page, which sorts what it reads, or its
-/// count, which does not.
+/// What a condition of the Company section is for: a page, which sorts what it reads, given how
+/// broad its status is; or its count, which does not sort.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reads {
-    Page,
+    Page(Breadth),
     Count,
 }
 
@@ -420,8 +421,13 @@ pub fn section_query(
 ) -> Planned {
     let mut binds = Binds::default();
     let now_at = binds.int_at(secs(now));
-    let (condition, by_index) =
-        section_condition((reading, Reads::Page), (scope, filter), now_at, &mut binds);
+    let (condition, by_index) = section_condition(
+        (reading.backend, reading.name),
+        Reads::Page(reading.status),
+        (scope, filter),
+        now_at,
+        &mut binds,
+    );
     let arms = match subtree {
         Some(subtree) if !by_index => subtree.arms("c.partner_id", &mut binds),
         _ => {
@@ -524,7 +530,15 @@ pub async fn section_count(
     filter: &CompanyFilter,
     now: Timestamp,
 ) -> DbResult<Total> {
-    let reading = reading(db, scope, filter, now).await?;
+    Ok(Total::bounded(
+        counted(db, scope, filter, now).await?,
+        COUNTED_UP_TO,
+    ))
+}
+
+/// How many customer companies in `scope` `filter` keeps, up to `COUNTED_UP_TO` and one more.
+async fn counted(db: &Db, scope: &Scope, filter: &CompanyFilter, now: Timestamp) -> DbResult<i64> {
+    let reading = (db.backend(), breadth(db, filter).await?);
     let query = section_count_query(reading, scope, filter, now);
     let (n,): (i64,) = query
         .binds
@@ -532,12 +546,12 @@ pub async fn section_count(
         .persistent(!searches(filter))
         .fetch_one(db.pool())
         .await?;
-    Ok(Total::bounded(n, COUNTED_UP_TO))
+    Ok(n)
 }
 
 /// The query `section_count` runs.
 pub fn section_count_query(
-    reading: Reading,
+    reading: (Backend, Breadth),
     scope: &Scope,
     filter: &CompanyFilter,
     now: Timestamp,
@@ -545,7 +559,7 @@ pub fn section_count_query(
     let mut binds = Binds::default();
     let now_at = binds.int_at(secs(now));
     let (condition, _) =
-        section_condition((reading, Reads::Count), (scope, filter), now_at, &mut binds);
+        section_condition(reading, Reads::Count, (scope, filter), now_at, &mut binds);
     let (in_scope, value) = scope.companies_condition(binds.next());
     binds.int(value);
     let most = binds.int(COUNTED_UP_TO + 1);
@@ -665,33 +679,30 @@ async fn reading(
     })
 }
 
-/// The breadth of `filter`'s status in `scope`: its companies counted in its own range, up to
-/// `COUNTED_UP_TO` and one more. A narrow status's few companies are read by that range and
-/// sorted; a broad one's are kept by walking the sort's index, which a page of them soon fills.
+/// The breadth of `filter`'s status in `scope`: its companies counted as the pager counts them
+/// (in the status's own range), up to `COUNTED_UP_TO` and one more. A narrow status's few
+/// companies are read by that range and sorted; a broad one's are kept by walking the sort's
+/// index, which a page of them soon fills.
 async fn status_breadth(
     db: &Db,
     scope: &Scope,
     filter: &CompanyFilter,
     now: Timestamp,
 ) -> DbResult<Breadth> {
-    let Some(members) = filter.status.and_then(|s| s.members(1)) else {
+    let Some(status) = filter.status.filter(|s| s.members(1).is_some()) else {
         return Ok(Breadth::Narrow);
     };
-    let (in_scope, value) = scope.companies_condition(2);
-    let held: i64 = sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM companies c WHERE {in_scope} AND {members} \
-         AND c.internal = 0 LIMIT $3) held"
-    ))
-    .bind(secs(now))
-    .bind(value)
-    .bind(COUNTED_UP_TO + 1)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(if held > COUNTED_UP_TO {
-        Breadth::Broad
-    } else {
-        Breadth::Narrow
-    })
+    let status_only = CompanyFilter {
+        status: Some(status),
+        name: None,
+    };
+    Ok(
+        if counted(db, scope, &status_only, now).await? > COUNTED_UP_TO {
+            Breadth::Broad
+        } else {
+            Breadth::Narrow
+        },
+    )
 }
 
 /// The breadth of `filter`'s name search on `db`: SQLite counts the names holding it, up to

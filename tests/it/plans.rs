@@ -462,7 +462,7 @@ async fn count_plans(db: &Db) -> Vec<(String, Vec<String>)> {
         let filter = CompanyFilter { status, name: None };
         queries.push((
             format!("Company count {status:?}"),
-            companies::section_count_query(Reading::narrow(db.backend()), &scope, &filter, t0()),
+            companies::section_count_query((db.backend(), Breadth::Narrow), &scope, &filter, t0()),
         ));
     }
     for tab in [OrdersTab::Requested, OrdersTab::Assigned, OrdersTab::Mine] {
