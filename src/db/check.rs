@@ -70,7 +70,8 @@ type Breaking = (&'static str, fn(i64) -> String);
 /// company's count of active learners, and each batch's copy of its company's partner and
 /// internal mark.
 async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()> {
-    let miscounted: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
+    // Streamed, like every read of `check`: a broken database may list a row per company.
+    let mut miscounted = sqlx::query_as::<_, (i64, Option<i64>, i64)>(
         "SELECT t.id, t.learners, t.active FROM (SELECT c.id, c.partner_id, cl.learners, \
            cl.partner_id AS counted_partner, \
            (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.is_learner = 1 \
@@ -80,9 +81,8 @@ async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()
          WHERE t.learners IS NULL OR t.counted_partner <> t.partner_id OR t.learners <> t.active \
          ORDER BY t.id",
     )
-    .fetch_all(db.pool())
-    .await?;
-    for (company, counted, active) in miscounted {
+    .fetch(db.pool());
+    while let Some((company, counted, active)) = miscounted.try_next().await? {
         match counted {
             Some(counted) => report.problem(format!(
                 "company {company} counts {counted} active learners but has {active}"
@@ -92,6 +92,7 @@ async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()
             )),
         }
     }
+    drop(miscounted);
     // The overview counts a company's learners without a licence as its active learners less
     // its valid seats: that holds while every open seat is an active learner's of its company.
     // Its totals also take the seats of valid batches to be none of a company on a trial:
@@ -127,8 +128,8 @@ async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()
         ),
     ];
     for (sql, problem) in listed {
-        let found: Vec<i64> = sqlx::query_scalar(sql).fetch_all(db.pool()).await?;
-        for id in found {
+        let mut found = sqlx::query_scalar::<_, i64>(sql).fetch(db.pool());
+        while let Some(id) = found.try_next().await? {
             report.problem(problem(id));
         }
     }
