@@ -428,14 +428,7 @@ pub fn section_query(
         now_at,
         &mut binds,
     );
-    let arms = match subtree {
-        Some(subtree) if !by_index => subtree.arms("c.partner_id", &mut binds),
-        _ => {
-            let (condition, value) = scope.companies_condition(binds.next());
-            binds.int(value);
-            vec![condition]
-        }
-    };
+    let arms = scope.company_arms(subtree.filter(|_| !by_index), &mut binds);
     let (key, _) = sort.key();
     let walk = Walk {
         key,
@@ -473,14 +466,6 @@ fn searches(filter: &CompanyFilter) -> bool {
     filter.name.as_deref().is_some_and(|n| !n.trim().is_empty())
 }
 
-/// The partners a list in `scope` walks one by one: a partner's subtree.
-async fn subtree(db: &Db, scope: &Scope) -> DbResult<Option<Subtree>> {
-    Ok(match scope {
-        Scope::Partner(partner) => Some(Subtree::of(db, *partner).await?),
-        Scope::Operator | Scope::Company(_) => None,
-    })
-}
-
 /// One page of the customer companies in `scope` that `filter` keeps, sorted by `sort`.
 pub async fn section(
     db: &Db,
@@ -491,7 +476,7 @@ pub async fn section(
     limit: u32,
     now: Timestamp,
 ) -> DbResult<KeysetPage<CompanyRow>> {
-    let subtree = subtree(db, scope).await?;
+    let subtree = scope.subtree(db).await?;
     let query = section_query(
         reading(db, scope, filter, now).await?,
         (scope, subtree.as_ref()),
@@ -613,7 +598,7 @@ pub async fn list_query(
     limit: u32,
     now: Timestamp,
 ) -> DbResult<Planned> {
-    let subtree = subtree(db, scope).await?;
+    let subtree = scope.subtree(db).await?;
     Ok(section_query(
         reading(db, scope, filter, now).await?,
         (scope, subtree.as_ref()),

@@ -13,7 +13,7 @@ use sqlx::FromRow;
 use super::companies::{ENDS, StatusFilter};
 use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
 use super::orders::Seller;
-use super::scope::{Subtree, keyset_arms};
+use super::scope::keyset_arms;
 use super::seats::valid_batch;
 use super::{Db, DbResult, Scope, instant, secs};
 use crate::domain::company::{EXPIRING_WITHIN, NEVER, TRIAL_ENDING_WITHIN};
@@ -382,16 +382,8 @@ pub async fn page_query(
         return Ok(Planned { sql, binds });
     }
     let (columns, condition) = rows_parts(&query.filter, now, &mut binds);
-    let arms = match scope {
-        Scope::Partner(partner) => Subtree::of(db, *partner)
-            .await?
-            .arms("c.partner_id", &mut binds),
-        Scope::Operator | Scope::Company(_) => {
-            let (condition, value) = scope.companies_condition(binds.next());
-            binds.int(value);
-            vec![condition]
-        }
-    };
+    let subtree = scope.subtree(db).await?;
+    let arms = scope.company_arms(subtree.as_ref(), &mut binds);
     let walk = Walk {
         key: "c.name",
         id: "c.id",

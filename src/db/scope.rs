@@ -114,6 +114,27 @@ impl Scope {
         self.condition("c.partner_id", "c.id", n)
     }
 
+    /// The partners a list of companies in this scope walks one by one: a partner's subtree.
+    pub(crate) async fn subtree(&self, db: &Db) -> DbResult<Option<Subtree>> {
+        Ok(match self {
+            Scope::Partner(partner) => Some(Subtree::of(db, *partner).await?),
+            Scope::Operator | Scope::Company(_) => None,
+        })
+    }
+
+    /// The arms of a list of companies (alias `c`) in this scope: one per partner of `subtree`,
+    /// or, without one, the scope's condition as the only arm.
+    pub(crate) fn company_arms(&self, subtree: Option<&Subtree>, binds: &mut Binds) -> Vec<String> {
+        match subtree {
+            Some(subtree) => subtree.arms("c.partner_id", binds),
+            None => {
+                let (condition, value) = self.companies_condition(binds.next());
+                binds.int(value);
+                vec![condition]
+            }
+        }
+    }
+
     /// The same condition on rows (alias `alias`) carrying their company's `company_id` and
     /// `partner_id`: a batch, or a company's count of learners.
     pub(crate) fn company_rows_condition(&self, alias: &str, n: usize) -> (String, i64) {
