@@ -10,8 +10,8 @@ use super::scope::{AuthorisedCompany, Subtree, keyset_arms};
 use super::{Backend, Db, DbResult, Page, Scope, instant, seats, secs};
 use crate::domain::schedule;
 use crate::domain::{
-    CompanyFacts, CompanyId, CompanyStatus, Country, OrgName, PartnerId, TimeZoneName, TrialDays,
-    UserId,
+    CompanyFacts, CompanyId, CompanyStatus, Country, NameSearch, OrgName, PartnerId, TimeZoneName,
+    TrialDays, UserId,
 };
 
 #[derive(Clone, Debug)]
@@ -186,7 +186,7 @@ pub struct CompanyFilter {
     /// Only companies in this status.
     pub status: Option<StatusFilter>,
     /// Only companies whose name contains this text (any case).
-    pub name: Option<String>,
+    pub name: Option<NameSearch>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -368,11 +368,7 @@ fn section_condition(
     now_at: usize,
     binds: &mut Binds,
 ) -> (String, bool) {
-    let name = filter
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
+    let name = filter.name.as_ref().map(NameSearch::as_str);
     let (name, by_name) = name.map_or(("1 = 1".to_owned(), false), |n| {
         name_matches((backend, name_breadth), n, binds)
     });
@@ -463,7 +459,7 @@ pub fn section_query(
 /// tell a rare name, which the trigram index finds at once, from a common one, and walks every
 /// name of the partner instead.
 fn searches(filter: &CompanyFilter) -> bool {
-    filter.name.as_deref().is_some_and(|n| !n.trim().is_empty())
+    filter.name.is_some()
 }
 
 /// One page of the customer companies in `scope` that `filter` keeps, sorted by `sort`.
@@ -693,7 +689,7 @@ async fn status_breadth(
 /// The breadth of `filter`'s name search on `db`: SQLite counts the names holding it, up to
 /// `COUNTED_UP_TO` and one more, in its trigram index.
 async fn breadth(db: &Db, filter: &CompanyFilter) -> DbResult<Breadth> {
-    let text = filter.name.as_deref().map(str::trim).unwrap_or_default();
+    let text = filter.name.as_ref().map_or("", NameSearch::as_str);
     let Some(phrase) = trigram_phrase(db.backend(), text) else {
         return Ok(Breadth::Narrow);
     };

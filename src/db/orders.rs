@@ -9,7 +9,9 @@ use super::keyset::{
 };
 use super::scope::{AuthorisedCompany, Subtree, keyset_arms};
 use super::{Backend, Db, DbError, DbResult, Page, Scope, instant, parse_stored, secs};
-use crate::domain::{CompanyId, OrderId, OrderKind, OrderState, PartnerId, SeatCount, UserId};
+use crate::domain::{
+    CompanyId, NameSearch, OrderId, OrderKind, OrderState, PartnerId, SeatCount, UserId,
+};
 
 /// A request for licences to store.
 pub struct NewOrder<'a> {
@@ -310,7 +312,8 @@ pub enum OrdersTab {
 pub struct OrderFilter {
     /// One order, in whatever state (the link of an order email).
     pub order: Option<OrderId>,
-    pub company: Option<String>,
+    /// Only orders of companies whose name contains this text (any case).
+    pub company: Option<NameSearch>,
     pub company_id: Option<CompanyId>,
     pub state: Option<OrderState>,
     pub kind: Option<OrderKind>,
@@ -361,8 +364,8 @@ fn seller_condition(
         OrdersTab::Mine | OrdersTab::Sold => "1 = 1",
     };
     let mut condition = state.to_owned();
-    if let Some(name) = filter.company.as_deref() {
-        let pattern = binds.text(format!("%{}%", like_escape(&name.trim().to_lowercase())));
+    if let Some(name) = &filter.company {
+        let pattern = binds.text(format!("%{}%", like_escape(&name.as_str().to_lowercase())));
         condition += &format!(" AND LOWER(c.name) LIKE {pattern} ESCAPE '\\'");
     }
     if let Some(kind) = filter.kind {

@@ -27,6 +27,6 @@ pub use ledger::{BatchReplay, LedgerError, SeatEvent, SeatEventKind, UserReplay}
 pub use order::{Buyer, Decider, OrderKind, OrderState};
 pub use rights::{Action, permits};
 pub use values::{
-    Country, Department, Email, InvalidValue, KeyName, OrgName, Password, PersonName, RejectReason,
-    RequestKey, SeatCount, TimeZoneName, TrialDays,
+    Country, Department, Email, InvalidValue, KeyName, NameSearch, OrgName, Password, PersonName,
+    RejectReason, RequestKey, SeatCount, TimeZoneName, TrialDays,
 };

@@ -135,6 +135,18 @@ bounded_text! {
     RequestKey: max 200, required true;
     /// What an API key is for, as its owner names it: 1 to 100 characters.
     KeyName: max 100, required true;
+    /// Text searched for in company names: up to 200 characters (a name's most). Stored names
+    /// hold no control characters, so a search holding one is refused rather than sent to a
+    /// database that would choke on it (PostgreSQL refuses NUL in text; FTS5 ends its query
+    /// there).
+    NameSearch: max 200, required false;
+}
+
+impl NameSearch {
+    /// `raw` as a search, or `None` when it is blank: a blank search keeps every name.
+    pub fn parse_filter(raw: &str) -> Result<Option<Self>, InvalidValue> {
+        Self::parse(raw).map(|search| Some(search).filter(|s| !s.0.is_empty()))
+    }
 }
 
 impl PersonName {
@@ -395,6 +407,26 @@ mod tests {
         assert!(RejectReason::parse(&"y".repeat(1000)).is_ok());
         assert!(RejectReason::parse(&"y".repeat(1001)).is_err());
         assert_eq!(PersonName::truncated(&"z".repeat(300)).as_str().len(), 200);
+    }
+
+    #[test]
+    fn a_name_search_is_bounded_refuses_control_characters_and_is_none_when_blank() {
+        assert_eq!(NameSearch::parse_filter("  "), Ok(None));
+        assert_eq!(
+            NameSearch::parse_filter(" Acme ")
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "Acme"
+        );
+        assert_eq!(
+            NameSearch::parse_filter("j\u{0}U"),
+            Err(InvalidValue::ControlCharacters)
+        );
+        assert_eq!(
+            NameSearch::parse_filter(&"n".repeat(201)),
+            Err(InvalidValue::TooLong { max: 200, got: 201 })
+        );
     }
 
     #[test]

@@ -99,6 +99,13 @@ pub struct FieldError {
     pub problem: InvalidValue,
 }
 
+impl Error {
+    /// One field's value refused: what an edge that reads a single field answers.
+    pub fn invalid(field: &'static str, problem: InvalidValue) -> Self {
+        Error::Invalid(vec![FieldError { field, problem }])
+    }
+}
+
 /// Collects every field's problem while an edge parses its input, so all are reported at once.
 #[derive(Debug, Default)]
 pub struct Fields {

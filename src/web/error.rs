@@ -96,6 +96,15 @@ fn label<'a>(labels: &[(&str, &'a str)], field: &'a str) -> &'a str {
         .map_or(field, |(_, label)| label)
 }
 
+/// The labels of the fields a page reads from its address rather than from a form: a refused
+/// value there answers a page of its own, which names the field as the page labels it.
+const PAGE_FIELD_LABELS: &[(&str, &str)] = &[
+    ("column", "Column"),
+    ("learners", "Learners"),
+    ("q", "Search by name"),
+    ("company", "Company"),
+];
+
 /// "Label: problem." for each field, with the form's labels.
 pub fn field_messages(errors: &[FieldError], labels: &[(&str, &str)]) -> Vec<String> {
     errors
@@ -173,7 +182,7 @@ impl IntoResponse for PageError {
             PageError::Op(Error::Invalid(errors)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "That did not work",
-                field_messages(&errors, &[("column", "Column"), ("learners", "Learners")])
+                field_messages(&errors, PAGE_FIELD_LABELS)
                     .join(" "),
             ),
             PageError::Op(Error::File(e)) => (

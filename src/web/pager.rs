@@ -62,6 +62,13 @@ pub(super) struct Pager {
 /// The longest sort value a link may carry: longer ones are not a row's and are refused.
 const KEY_LIMIT: usize = 1_000;
 
+/// Whether a link's sort value could be a row's: no longer than `KEY_LIMIT`, and without the
+/// control characters no stored name or email holds (PostgreSQL refuses NUL in text, so such a
+/// value would fail the read rather than find no row).
+pub(super) fn is_sort_key(raw: &str) -> bool {
+    raw.len() <= KEY_LIMIT && !raw.contains(char::is_control)
+}
+
 impl PageParams {
     /// The list at `path` with these pairs, sorted by `default` (and its direction) unless the
     /// query names a sort; `filters` are the list's own pairs, kept by every link.
@@ -77,9 +84,9 @@ impl PageParams {
         };
         let (_, text) = sort.key();
         let cursor = |key: &Option<String>, id: &Option<String>| {
-            let key = key.as_ref().filter(|k| k.len() <= KEY_LIMIT)?;
+            let key = key.as_deref().filter(|k| is_sort_key(k))?;
             let key = if text {
-                SortKey::Text(key.clone())
+                SortKey::Text(key.to_owned())
             } else {
                 SortKey::Number(key.trim().parse().ok()?)
             };

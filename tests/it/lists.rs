@@ -1,11 +1,13 @@
 //! Every list a page at a time over HTTP: "1–50 of N", First / Previous / Next, and the column
 //! headings that sort it, clicked as a person would, on both databases.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use jiff::SignedDuration;
+use seatledger::db::api_keys::KeyOwner;
 use seatledger::db::seed;
 use seatledger::domain::PartnerId;
 
+use crate::api::{self, id_of};
 use crate::support::{TestDb, World, postgres, sqlite};
 use crate::web::{Client, NOW, demo_app_on};
 
@@ -102,10 +104,7 @@ async fn walk(client: &mut Client, first: &str, attribute: &str, expected: &[i64
 async fn companies_and_orders_go_page_by_page_in_each_sort(db: TestDb) {
     let (db, app, _) = demo_app_on(db).await;
     let world = World { db: &db };
-    let bluefin: i64 = sqlx::query_scalar("SELECT id FROM partners WHERE name = 'Bluefin IT'")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
     let now: jiff::Timestamp = NOW.parse().unwrap();
     // 120 more customers, created a day apart so their trials end on different days; names in
     // an order of their own.
@@ -211,9 +210,8 @@ async fn companies_and_orders_go_page_by_page_in_each_sort_on_postgres() {
     companies_and_orders_go_page_by_page_in_each_sort(db).await;
 }
 
-#[tokio::test]
-async fn a_cursor_from_a_hostile_link_reads_a_page_and_nothing_else() {
-    let (_db, app, _) = demo_app_on(sqlite().await).await;
+async fn a_cursor_from_a_hostile_link_reads_a_page_and_nothing_else(db: TestDb) {
+    let (db, app, _) = demo_app_on(db).await;
     let mut admin = Client::new(&app);
     admin
         .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
@@ -222,8 +220,11 @@ async fn a_cursor_from_a_hostile_link_reads_a_page_and_nothing_else() {
         "/partner?sort=ends&after=not-a-number&after_id=1",
         "/partner?sort=name&after=%27%3B%20DROP%20TABLE%20companies&after_id=1&at=-5",
         "/partner?sort=zzz&dir=sideways&before=a&before_id=x",
+        "/partner?sort=name&after=j%00U&after_id=1",
+        "/partner?sort=name&before=%1B%5B2J&before_id=1",
         "/partner/licences?tab=assigned&sort=licences&after=99999999999999999999&after_id=1",
         "/partner/licences?tab=requested&at=18446744073709551615&after=1&after_id=1",
+        "/partner/partners?after=a%00b&after_id=1",
     ] {
         let reply = admin.get(path).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
@@ -231,7 +232,92 @@ async fn a_cursor_from_a_hostile_link_reads_a_page_and_nothing_else() {
     }
     let long = format!("/partner?after={}&after_id=1", "x".repeat(5_000));
     assert_eq!(admin.get(&long).await.status, StatusCode::OK);
+
+    let mut operator = Client::new(&app);
+    operator
+        .sign_in("operator@seatledger.example", seed::DEMO_PASSWORD)
+        .await;
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
+    for path in [
+        "/operator?after_name=a%00b&after_id=1".to_owned(),
+        format!("/operator/partners/{bluefin}?after_name=a%00b&after_id=1"),
+    ] {
+        let reply = operator.get(&path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert!(
+            reply.body.contains("Bluefin"),
+            "{path}: read from the start"
+        );
+    }
 }
+
+/// A search holding what no company name can (a NUL, an escape) is refused with the field it
+/// came in, on the page and in the API, and never reaches the database (PostgreSQL would fail
+/// the read; SQLite's trigram index would end its query at the NUL).
+async fn a_search_no_name_can_match_is_refused_naming_its_field(db: TestDb) {
+    let (db, app, _) = demo_app_on(db).await;
+    let mut admin = Client::new(&app);
+    admin
+        .sign_in("admin@bluefin.example", seed::DEMO_PASSWORD)
+        .await;
+    for (path, label) in [
+        (
+            "/partner?q=j%00U",
+            "Search by name: control characters are not allowed.",
+        ),
+        (
+            "/partner?q=%1B%5B2Jacme&status=trial",
+            "Search by name: control characters are not allowed.",
+        ),
+        (
+            "/partner/licences?tab=assigned&company=a%00",
+            "Company: control characters are not allowed.",
+        ),
+    ] {
+        let reply = admin.get(path).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert!(reply.body.contains(label), "{path}: {}", reply.body);
+    }
+    let long = format!("/partner?q={}", "n".repeat(201));
+    let reply = admin.get(&long).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        reply
+            .body
+            .contains("Search by name: at most 200 characters, not 201.")
+    );
+    for path in [
+        "/partner?q=+acme+",
+        "/partner/licences?tab=assigned&company=+",
+    ] {
+        assert_eq!(admin.get(path).await.status, StatusCode::OK, "{path}");
+    }
+
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
+    let key = api::key(&app, KeyOwner::Partner(PartnerId(bluefin)), "read").await;
+    let router = app.router();
+    for (query, field, code) in [
+        ("name=j%00U", "name", "control-characters"),
+        ("name=%07", "name", "control-characters"),
+        (&*format!("name={}", "n".repeat(201)), "name", "too-long"),
+        ("after=WyJqXHUwMDAwVSIsMV0", "after", "invalid-cursor"),
+    ] {
+        let path = format!("/api/v1/companies?{query}");
+        let reply = api::call(&router, Method::GET, &path, Some(&key), None).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(reply.body["errors"][0]["field"], field, "{}", reply.body);
+        assert_eq!(reply.body["errors"][0]["code"], code, "{}", reply.body);
+    }
+    let path = "/api/v1/companies?name=%20acme%20";
+    let reply = api::call(&router, Method::GET, path, Some(&key), None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(!reply.body["items"].as_array().unwrap().is_empty());
+}
+
+crate::on_both_databases!(
+    a_cursor_from_a_hostile_link_reads_a_page_and_nothing_else,
+    a_search_no_name_can_match_is_refused_naming_its_field,
+);
 
 async fn users_activity_and_sub_partners_go_page_by_page_in_each_sort(db: TestDb) {
     let (db, app, _) = demo_app_on(db).await;
@@ -241,10 +327,7 @@ async fn users_activity_and_sub_partners_go_page_by_page_in_each_sort(db: TestDb
         .fetch_one(db.pool())
         .await
         .unwrap();
-    let bluefin: i64 = sqlx::query_scalar("SELECT id FROM partners WHERE name = 'Bluefin IT'")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
     // Learners whose last names sort apart from the order they were added in.
     for i in 0..110 {
         let email = format!("z{:03}@echo-list.example", (i * 37) % 110);

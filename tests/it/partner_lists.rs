@@ -12,7 +12,7 @@ use seatledger::db::companies::{self, CompanyFilter, StatusFilter};
 use seatledger::db::keyset::{COUNTED_UP_TO, Seek, Total};
 use seatledger::db::orders::{self, OrderFilter, OrdersTab, Seller};
 use seatledger::db::{Actor, Db, Scope, seed};
-use seatledger::domain::{CompanyId, Department, Email, PartnerId, PersonName, Role};
+use seatledger::domain::{CompanyId, Department, Email, NameSearch, PartnerId, PersonName, Role};
 use seatledger::imports::users::UserRow;
 use seatledger::ops;
 
@@ -101,7 +101,7 @@ async fn partner_lists_page_through_the_whole_subtree_once_in_order(db: TestDb) 
     ] {
         let filter = CompanyFilter {
             status: None,
-            name: search.map(str::to_owned),
+            name: search.map(|s| NameSearch::parse(s).unwrap()),
         };
         let mut seen = Vec::new();
         let mut after = None;
@@ -356,7 +356,7 @@ async fn long_lists_are_counted_up_to_a_thousand_and_said_to_hold_more(db: TestD
     for (text, holders) in [("COMPANY 1", 1_200), ("1000005", 1)] {
         let filter = CompanyFilter {
             status: None,
-            name: Some(text.into()),
+            name: NameSearch::parse(text).ok(),
         };
         let page = companies::list(&db, &scope, &filter, None, 50, t0())
             .await

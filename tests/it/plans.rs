@@ -15,7 +15,7 @@ use seatledger::db::partners;
 use seatledger::db::people::{self, UserSort};
 use seatledger::db::scope::Subtree;
 use seatledger::db::{Backend, Db, Scope, licences, overview, seed};
-use seatledger::domain::{CompanyId, OrderKind, OrderState, PartnerId, UserId};
+use seatledger::domain::{CompanyId, NameSearch, OrderKind, OrderState, PartnerId, UserId};
 
 use crate::support::{World, postgres, sqlite, t0};
 
@@ -69,7 +69,7 @@ async fn partner_list_plans(db: &Db, companies: u64) -> Vec<(&'static str, Vec<S
     let seller = Seller::Partner(partner);
     let search = |name: &str| CompanyFilter {
         status: None,
-        name: Some(name.to_owned()),
+        name: NameSearch::parse(name).ok(),
     };
     // After the cursor before every name: the first page, walked from a cursor.
     let after = CompanyCursor {
@@ -302,7 +302,7 @@ fn list_queries(scope: (&Scope, &Subtree)) -> Vec<(String, Planned)> {
         CompanyFilter::default(),
         CompanyFilter {
             status: Some(StatusFilter::Premium),
-            name: Some("co".into()),
+            name: NameSearch::parse("co").ok(),
         },
     ];
     for &sort in CompanySort::ALL {
@@ -336,7 +336,7 @@ fn list_queries(scope: (&Scope, &Subtree)) -> Vec<(String, Planned)> {
     let filters = [
         OrderFilter::default(),
         OrderFilter {
-            company: Some("co".into()),
+            company: NameSearch::parse("co").ok(),
             kind: Some(OrderKind::Premium),
             from: Some(t0()),
             ..OrderFilter::default()
@@ -575,7 +575,7 @@ async fn a_broad_name_search_walks_the_name_index_a_page_deep() {
     let subtree = Subtree::of(&db, partner).await.unwrap();
     let filter = CompanyFilter {
         status: None,
-        name: Some("company".into()),
+        name: NameSearch::parse("company").ok(),
     };
     for (breadth, index) in [
         (Breadth::Broad, "companies_partner_name (partner_id=?"),

@@ -8,13 +8,17 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use seatledger::app::{self, Config};
 use seatledger::clock::ManualClock;
+use seatledger::db::api_keys::KeyOwner;
+use seatledger::db::seed;
+use seatledger::domain::PartnerId;
 use seatledger::email::transport::Transport;
 use seatledger::web::{VISITOR_COOKIE, route_table};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
-use crate::support::at;
-use crate::web::{Client, NOW, demo_app};
+use crate::api::id_of;
+use crate::support::{TestDb, at};
+use crate::web::{Client, NOW, demo_app, demo_app_on};
 
 const METHODS: [Method; 5] = [
     Method::GET,
@@ -174,3 +178,82 @@ async fn a_failure_is_logged_with_its_cause_inside_the_request_span_and_shown_pl
     assert!(line.contains("path=/company/users"), "{line}");
     assert!(line.contains("no such table: activity"), "{line}");
 }
+
+/// Every query pair a page or an API list reads, each given text no stored value holds (a NUL,
+/// which PostgreSQL refuses in text, and an escape), on every GET route of each area as its
+/// role: each answers a page or a problem, never a failure of the database.
+async fn every_route_reads_hostile_query_text_without_failing(db: TestDb) {
+    const PAIRS: [&str; 27] = [
+        "q=",
+        "status=",
+        "company=",
+        "kind=",
+        "from=",
+        "to=",
+        "order=",
+        "tab=",
+        "sort=name&dir=",
+        "after_id=1&after=",
+        "before_id=1&before=",
+        "at=",
+        "after_id=1&after_name=",
+        "resent=",
+        "next=",
+        "token=",
+        "name=",
+        "limit=",
+        "actor=",
+        "state=",
+        "company_id=",
+        "requested_from=",
+        "requested_before=",
+        "after=",
+        "created=",
+        "column=",
+        "page=",
+    ];
+    const HOSTILE: [&str; 2] = ["a%00b", "%1B%5B2J%07"];
+    let (db, app, _) = demo_app_on(db).await;
+    let bluefin = id_of(&db, "SELECT id FROM partners WHERE name = 'Bluefin IT'").await;
+    let key = crate::api::key(&app, KeyOwner::Partner(PartnerId(bluefin)), "read").await;
+    let mut clients = Vec::new();
+    for (area, email) in [
+        ("/operator", "operator@seatledger.example"),
+        ("/partner", "admin@bluefin.example"),
+        ("/company", "manager@acme.example"),
+    ] {
+        let mut client = Client::new(&app);
+        client.sign_in(email, seed::DEMO_PASSWORD).await;
+        clients.push((area, client));
+    }
+    let router = app.router();
+    let mut asked = 0;
+    for route in route_table().iter().filter(|r| r.methods.contains(&"GET")) {
+        let path = route.path.replace("{id}", &bluefin.to_string());
+        let path = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { "1" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for pair in PAIRS {
+            for text in HOSTILE {
+                let uri = format!("{path}?{pair}{text}");
+                let status = if path.starts_with("/api/") {
+                    let answer = crate::api::call(&router, Method::GET, &uri, Some(&key), None);
+                    answer.await.status
+                } else if let Some((_, client)) =
+                    clients.iter_mut().find(|(area, _)| path.starts_with(area))
+                {
+                    client.get(&uri).await.status
+                } else {
+                    continue;
+                };
+                asked += 1;
+                assert!(!status.is_server_error(), "GET {uri} answered {status}");
+            }
+        }
+    }
+    assert!(asked > 1_000, "{asked} requests");
+}
+
+crate::on_both_databases!(every_route_reads_hostile_query_text_without_failing);

@@ -13,7 +13,7 @@ use super::problem::{ApiError, ApiResult};
 use crate::domain::Email;
 use crate::domain::access::AccessCode;
 use crate::domain::api_keys::Permission;
-use crate::ops::{FieldError, access_checks};
+use crate::ops::access_checks;
 use crate::web::AppState;
 
 /// Whom to check.
@@ -90,12 +90,8 @@ pub async fn check(
     ApiJson(request): ApiJson<AccessCheckRequest>,
 ) -> ApiResult<Json<AccessCheck>> {
     let caller = who.require(Permission::AccessCheck)?;
-    let email = Email::parse(&request.email).map_err(|problem| {
-        ApiError::Op(crate::ops::Error::Invalid(vec![FieldError {
-            field: "email",
-            problem,
-        }]))
-    })?;
+    let email = Email::parse(&request.email)
+        .map_err(|problem| ApiError::Op(crate::ops::Error::invalid("email", problem)))?;
     let answer = access_checks::check(&state.ops, caller, &email).await?;
     Ok(Json(AccessCheck {
         allowed: answer.access.allowed,

@@ -17,7 +17,8 @@ use super::problem::{ApiError, ApiResult};
 use crate::db::companies::{CompanyCursor, CompanyFilter, CompanyRow, StatusFilter};
 use crate::domain::api_keys::Permission;
 use crate::domain::{
-    CompanyId, CompanyStatus, Country, OrderKind, OrgName, SeatCount, TimeZoneName, UserId,
+    CompanyId, CompanyStatus, Country, NameSearch, OrderKind, OrgName, SeatCount, TimeZoneName,
+    UserId,
 };
 use crate::ops::companies::{self as company_ops, CompanyDraft, Start};
 use crate::ops::{Error, Fields};
@@ -134,11 +135,18 @@ pub async fn list(
             Status::Premium => StatusFilter::Premium,
             Status::Expired => StatusFilter::Expired,
         }),
-        name: query.name.filter(|n| n.chars().count() <= 200),
+        name: search(query.name.as_deref())?,
     };
     let page = company_ops::list(&state.ops, caller, &filter, after.as_ref(), limit).await?;
     let key = |c: CompanyCursor| (c.name, c.id.0);
     Ok(Json(pages::answer(page, key, Company::from).into()))
+}
+
+/// The `name` a list searches for, refused when it holds what no name can.
+fn search(raw: Option<&str>) -> ApiResult<Option<NameSearch>> {
+    let search = raw.map(NameSearch::parse_filter).transpose();
+    let search = search.map_err(|problem| ApiError::Op(Error::invalid("name", problem)))?;
+    Ok(search.flatten())
 }
 
 /// A company's id from its path: anything else names no company.

@@ -81,6 +81,15 @@ macro_rules! page_type {
 }
 pub(crate) use page_type;
 
+fn holds_control_characters(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains(char::is_control),
+        serde_json::Value::Array(items) => items.iter().any(holds_control_characters),
+        serde_json::Value::Object(fields) => fields.values().any(holds_control_characters),
+        _ => false,
+    }
+}
+
 /// An opaque cursor holding the index key `T` of the last row of a page.
 pub struct Cursor<T>(std::marker::PhantomData<T>);
 
@@ -101,6 +110,30 @@ impl<T: Serialize + DeserializeOwned> Cursor<T> {
             return Err(refused());
         }
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| refused())?;
-        serde_json::from_slice(&bytes).map_err(|_| refused())
+        let key: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| refused())?;
+        // No row's key holds a control character; PostgreSQL would refuse a NUL in its text.
+        if holds_control_characters(&key) {
+            return Err(refused());
+        }
+        serde_json::from_value(key).map_err(|_| refused())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_its_key_and_refuses_what_no_key_holds() {
+        let key = ("Acme Ltd".to_owned(), 7_i64);
+        let cursor = Cursor::encode(&key);
+        assert_eq!(Cursor::<(String, i64)>::decode(&cursor).ok(), Some(key));
+        let nul = Cursor::encode(&("j\u{0}U".to_owned(), 7_i64));
+        for refused in [nul.as_str(), "not base64!", "bnVsbA", &"A".repeat(601)] {
+            assert!(
+                Cursor::<(String, i64)>::decode(refused).is_err(),
+                "{refused}"
+            );
+        }
     }
 }

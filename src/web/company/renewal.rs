@@ -91,10 +91,8 @@ fn column(raw: Option<&str>) -> OpResult<Option<usize>> {
     match raw.map(str::trim).filter(|c| !c.is_empty()) {
         None => Ok(None),
         Some(raw) => raw.parse().map(Some).map_err(|_| {
-            Error::Invalid(vec![crate::ops::FieldError {
-                field: "column",
-                problem: crate::domain::InvalidValue::NotANumber(raw.chars().take(40).collect()),
-            }])
+            let number = crate::domain::InvalidValue::NotANumber(raw.chars().take(40).collect());
+            Error::invalid("column", number)
         }),
     }
 }

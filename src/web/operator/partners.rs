@@ -23,6 +23,7 @@ use crate::ops::{Error, Fields};
 use crate::web::areas::OperatorArea;
 use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
+use crate::web::pager::is_sort_key;
 use crate::web::{AppState, GET, POST, Routes};
 
 /// Partners per page.
@@ -63,6 +64,7 @@ async fn list(
     let after = query
         .after_name
         .as_deref()
+        .filter(|name| is_sort_key(name))
         .zip(query.after_id.map(PartnerId));
     let page = partners::all(&state.ops.db, after, PAGE, state.ops.now()).await?;
     let next = page.next.map(|(name, id)| {
@@ -110,6 +112,7 @@ async fn partner(
     let (partner, people) = partners::with_people(db, PartnerId(id)).await?;
     let after = query
         .after_name
+        .filter(|name| is_sort_key(name))
         .zip(query.after_id)
         .map(|(name, id)| CompanyCursor {
             name,

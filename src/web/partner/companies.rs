@@ -19,12 +19,12 @@ use crate::db::companies::{
 use crate::db::keyset::Total;
 use crate::db::partners;
 use crate::domain::{
-    Action, CompanyId, CompanyStatus, Country, OrderKind, OrgName, PartnerId, SeatCount,
-    TimeZoneName, UserId,
+    Action, CompanyId, CompanyStatus, Country, NameSearch, OrderKind, OrgName, PartnerId,
+    SeatCount, TimeZoneName, UserId,
 };
 use crate::format::date;
 use crate::ops::companies::{self as company_ops, CompanyDraft, Start};
-use crate::ops::{Fields, authorise};
+use crate::ops::{Error, Fields, authorise};
 use crate::web::areas::{Area, PartnerArea, SignedIn};
 use crate::web::error::form_errors;
 use crate::web::layout::{Badge, Layout, PageResult, render, render_with};
@@ -124,7 +124,7 @@ async fn list(
         .listing("/partner", (CompanySort::Name, false), filters);
     let filter = CompanyFilter {
         status: status_filter(&query.status),
-        name: Some(query.q.clone()),
+        name: NameSearch::parse_filter(&query.q).map_err(|problem| Error::invalid("q", problem))?,
     };
     let (scope, now, db) = (area.caller.scope(), state.ops.now(), &state.ops.db);
     let sort = (listing.sort, listing.descending);

@@ -14,10 +14,10 @@ use serde::Deserialize;
 use super::PAGE;
 use crate::db::keyset::Total;
 use crate::db::orders::{self, OrderFilter, OrderRow, OrderSort, OrdersTab, Seller};
-use crate::domain::{Action, OrderId, RejectReason};
+use crate::domain::{Action, NameSearch, OrderId, RejectReason};
 use crate::format::date;
-use crate::ops::Fields;
 use crate::ops::orders as order_ops;
+use crate::ops::{Error, Fields, OpResult};
 use crate::web::areas::{PartnerArea, SignedIn};
 use crate::web::error::form_errors;
 use crate::web::layout::{Layout, PageResult, render, render_with};
@@ -104,15 +104,23 @@ impl OrdersQuery {
         }
     }
 
-    fn filter(&self) -> OrderFilter {
-        OrderFilter {
-            order: self.order.trim().parse().ok().map(OrderId),
-            company: Some(self.company.clone()).filter(|c| !c.trim().is_empty()),
+    /// The one order asked for, if any (a value that is not an order number is read as absent).
+    fn order(&self) -> Option<OrderId> {
+        self.order.trim().parse().ok().map(OrderId)
+    }
+
+    /// The filters as asked for; a company search holding what no name can is refused.
+    fn filter(&self) -> OpResult<OrderFilter> {
+        let company = NameSearch::parse_filter(&self.company)
+            .map_err(|problem| Error::invalid("company", problem))?;
+        Ok(OrderFilter {
+            order: self.order(),
+            company,
             kind: self.kind.parse().ok(),
             from: day_start(&self.from, false),
             until: day_start(&self.to, true),
             ..OrderFilter::default()
-        }
+        })
     }
 
     /// The list as asked for: newest first unless a column is chosen; every link keeps the tab
@@ -132,8 +140,7 @@ impl OrdersQuery {
 
     /// Opened from an order's email, the page says which order it shows.
     fn notice(&self) -> Option<String> {
-        self.filter()
-            .order
+        self.order()
             .map(|id| format!("Order {id}, as the email said. Clear to see every order."))
     }
 }
@@ -145,7 +152,7 @@ async fn list(
     Query(query): Query<OrdersQuery>,
 ) -> PageResult {
     let (tab, which) = query.tab();
-    let filter = query.filter();
+    let filter = query.filter()?;
     let listing = query.listing(tab);
     let seller = Seller::Partner(area.partner);
     let (db, sort) = (&state.ops.db, (listing.sort, listing.descending));
