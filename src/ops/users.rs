@@ -344,6 +344,7 @@ async fn removable(
     if caller.user_id() == Some(user) {
         return Err(Error::Forbidden(Refusal::Yourself));
     }
+    people::lock_removals(tx, ops.db.backend(), company.id()).await?;
     let member = people::member(tx, ops.db.for_update(), company.id(), user).await?;
     if member.manager
         && !member.deactivated
