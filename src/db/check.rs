@@ -104,9 +104,11 @@ async fn check_overview_counts(db: &Db, report: &mut CheckReport) -> DbResult<()
             |company| format!("company {company} is a partner's own but counted as a customer"),
         ),
         (
-            "SELECT s.id FROM seats s JOIN users u ON u.id = s.user_id \
-             WHERE s.ended_at IS NULL AND (u.deactivated_at IS NOT NULL OR u.is_learner = 0 \
-               OR u.company_id <> s.company_id) \
+            // A seat whose user was deleted without giving it back holds no one (the key to the
+            // user is ON DELETE SET NULL) but still counts as allocated.
+            "SELECT s.id FROM seats s LEFT JOIN users u ON u.id = s.user_id \
+             WHERE s.ended_at IS NULL AND (u.id IS NULL OR u.deactivated_at IS NOT NULL \
+               OR u.is_learner = 0 OR u.company_id <> s.company_id) \
              ORDER BY s.id",
             |seat| format!("seat {seat} is open but not held by an active learner of its company"),
         ),

@@ -28,6 +28,7 @@ on_both_databases!(
     check_finds_an_event_naming_another_company_than_its_batchs,
     a_renewal_seats_each_renewable_learner_once_with_one_ledger_event_each,
     check_finds_a_miscounted_company_and_a_batch_under_another_partner,
+    check_finds_an_open_seat_whose_learner_was_deleted,
 );
 
 async fn migrations_run_once(db: TestDb) {
@@ -470,6 +471,40 @@ async fn check_finds_a_miscounted_company_and_a_batch_under_another_partner(db: 
             format!("batch {batch} names another partner or internal mark than its company's"),
             format!("batch {batch} outlasts its company's licences or its trial"),
         ]
+    );
+}
+
+/// A learner deleted without giving the seat back leaves an open seat held by no one, which
+/// the overview would still count as allocated: check names it.
+async fn check_finds_an_open_seat_whose_learner_was_deleted(db: TestDb) {
+    let world = World { db: &db };
+    let partner = world.partner(None, "Gone IT").await;
+    let company = world.company(partner, "Gone Co", t0()).await;
+    world.batch(company, 5, t0()).await;
+    let learners = world.learners(company, "l", 2, t0()).await;
+    let scope = Scope::Company(company);
+    allocate(&db, &scope, company, &learners, Actor::SYSTEM, t0())
+        .await
+        .unwrap();
+    let seat: i64 = sqlx::query_scalar("SELECT id FROM seats WHERE user_id = $1")
+        .bind(learners[0].0)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert!(check::run(&db).await.unwrap().is_clean());
+    // Deleted without giving the seat back, which the console never does.
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(learners[0].0)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let report = check::run(&db).await.unwrap();
+    let held_by_no_one =
+        format!("seat {seat} is open but not held by an active learner of its company");
+    assert!(
+        report.problems.contains(&held_by_no_one),
+        "{:?}",
+        report.problems
     );
 }
 
