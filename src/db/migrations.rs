@@ -210,7 +210,9 @@ pub async fn apply_with(
 /// Rebuilds `table` as SQLite's "ALTER TABLE" page describes (a new table, the rows copied, the
 /// old one dropped, the new one renamed, the indexes made again), its integer primary key now
 /// `AUTOINCREMENT`. Its definition and indexes are read from the schema as they stand, so the
-/// columns other migrations added or dropped are kept as they are.
+/// columns other migrations added or dropped are kept as they are. Triggers are not made again:
+/// a later migration that rebuilt `users`, `companies` or `licence_batches` this way would have
+/// to make those of 0017 and 0023 again, or the counts they keep would drift unseen.
 async fn rebuild_with_autoincrement(tx: &mut Transaction<'_, Any>, table: &str) -> DbResult<()> {
     let definition: String =
         sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1")

@@ -101,6 +101,8 @@ async fn insert_batch(
     .bind(company.0)
     .execute(&mut **tx)
     .await?;
+    // The batch's `partner_id` and `internal` are its company's, copied by a trigger (migration
+    // 0023): AFTER the insert on SQLite, so RETURNING would read them NULL there.
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO licence_batches (company_id, order_id, kind, nfr, quantity, assigned_at, \
          expires_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",

@@ -98,7 +98,8 @@ page_type!(
 pub struct CompanyQuery {
     /// Only companies in this status.
     status: Option<Status>,
-    /// Only companies whose name contains this text (any case).
+    /// Only companies whose name contains this text (any case). Blank keeps every company; a
+    /// text holding a control character, which no name holds, is refused (422).
     #[param(max_length = 200)]
     name: Option<String>,
     /// How many companies per page (1 to 100, default 50).
