@@ -379,6 +379,11 @@ fn section_condition(
     let (status, by_status) = match (filter.status, members, reads) {
         // A count reads the status's own range, and stops in it after `COUNTED_UP_TO` and one.
         (_, Some(members), Reads::Count) => (members, false),
+        // PostgreSQL's planner reads a narrow status's range by its index as it stands; SQLite's
+        // reads it first only when it is a list of its own, else it walks the sort's index.
+        (_, Some(members), Reads::Page(Breadth::Narrow)) if backend == Backend::Postgres => {
+            (members, true)
+        }
         (_, Some(members), Reads::Page(Breadth::Narrow)) => {
             let (in_scope, value) = scope.companies_condition(binds.next());
             binds.int(value);
@@ -437,12 +442,22 @@ pub fn section_query(
         // sort key and id alone, so only its own rows' columns are computed.
         (true, [in_scope]) => {
             let (keyset, order) = walk.sql(seek, limit, &mut binds);
-            format!(
-                "{columns} FROM (SELECT c.id FROM companies c \
-                   WHERE {in_scope} AND {condition} AND {keyset} {order}) page \
-                 JOIN companies c ON c.id = page.id JOIN partners p ON p.id = c.partner_id {}",
-                walk.order_by(seek)
-            )
+            let page = format!(
+                "SELECT c.id FROM companies c WHERE {in_scope} AND {condition} AND {keyset} {order}"
+            );
+            let order_by = walk.order_by(seek);
+            match reading.backend {
+                // Given the page's ids as an array, PostgreSQL probes each by its key; given a
+                // subquery to join, it read every company of the instance to hash them.
+                Backend::Postgres => format!(
+                    "{columns} FROM companies c JOIN partners p ON p.id = c.partner_id \
+                     WHERE c.id = ANY(ARRAY({page})) {order_by}"
+                ),
+                Backend::Sqlite => format!(
+                    "{columns} FROM ({page}) page JOIN companies c ON c.id = page.id \
+                     JOIN partners p ON p.id = c.partner_id {order_by}"
+                ),
+            }
         }
         // Each arm computes its own rows' columns, so the merge reads no table again.
         _ => {

@@ -59,7 +59,7 @@ async fn ids(db: &TestDb, sql: &str) -> Vec<i64> {
 
 /// Walks a list from its first page to its last and back, checking each page's rows and its
 /// position against `expected` (every row of the list, in order).
-async fn walk(client: &mut Client, first: &str, attribute: &str, expected: &[i64]) {
+pub(crate) async fn walk(client: &mut Client, first: &str, attribute: &str, expected: &[i64]) {
     let total = expected.len();
     let mut page = client.get(first).await;
     assert_eq!(page.status, StatusCode::OK, "{first}");

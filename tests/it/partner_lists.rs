@@ -429,4 +429,23 @@ async fn long_lists_are_counted_up_to_a_thousand_and_said_to_hold_more(db: TestD
         let page = client.get(path).await;
         assert!(page.body.contains(position), "{path}: {}", page.body);
     }
+    // The trials, few among many, are read by their own index and sorted: page by page to the
+    // end and back, each once and in name order.
+    let trials: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM companies WHERE partner_id = $1 AND internal = 0 AND trial_ends_at > $2 \
+         AND (licensed_until IS NULL OR licensed_until <= $2) ORDER BY name, id",
+    )
+    .bind(partner.0)
+    .bind(t0().as_second())
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(trials.len(), 120);
+    crate::lists::walk(
+        &mut client,
+        "/partner?status=trial",
+        "data-company",
+        &trials,
+    )
+    .await;
 }
