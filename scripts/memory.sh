@@ -20,9 +20,10 @@ now=2026-11-26T09:00:00Z
 workload() {
     local url=$1 jar=$work/cookies
     rm -f "$jar"
-    curl -s -c "$jar" -o /dev/null "$url/sign-in"
+    # The sign-in form's token, bound to the visitor cookie the same page sets.
     local csrf
-    csrf=$(awk '$6 == "seatledger_csrf" {print $7}' "$jar")
+    csrf=$(curl -s -c "$jar" "$url/sign-in" | grep -o 'name="csrf" value="[^"]*"' | head -n1 |
+        sed 's/.*value="//; s/"$//')
     local to
     to=$(curl -s -b "$jar" -c "$jar" -o /dev/null -w '%{redirect_url}' \
         --data-urlencode "csrf=$csrf" --data-urlencode "email=manager.3@bench.example" \
