@@ -192,13 +192,13 @@ pub async fn list(db: &Db, owner: KeyOwner, limit: u32) -> DbResult<Vec<ApiKey>>
 }
 
 /// How many of the owner's keys are not revoked.
-pub async fn count_unrevoked(db: &Db, owner: KeyOwner) -> DbResult<i64> {
+pub async fn count_unrevoked(tx: &mut Transaction<'static, Any>, owner: KeyOwner) -> DbResult<i64> {
     let (condition, value) = owner.condition(1);
     Ok(sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM api_keys k WHERE {condition} AND k.revoked_at IS NULL"
     ))
     .bind(value)
-    .fetch_one(db.pool())
+    .fetch_one(&mut **tx)
     .await?)
 }
 

@@ -17,6 +17,7 @@ pub mod instance;
 pub mod keyset;
 pub mod licences;
 pub mod limits;
+pub mod locks;
 pub mod migrations;
 pub mod orders;
 pub mod outbox;

@@ -9,7 +9,7 @@ use sqlx::{Any, Row, Transaction};
 use super::keyset::{self, Binds, Cursor, KeysetPage, Planned, Seek, Sort, SortKey, Walk};
 use super::scope::AuthorisedCompany;
 use super::users::{self, FACTS_COLUMNS};
-use super::{Backend, CHUNK, Db, DbError, DbResult, Page, placeholders, secs};
+use super::{CHUNK, Db, DbError, DbResult, Page, placeholders, secs};
 use crate::domain::access::{LicenceStatus, Role, licence_status};
 use crate::domain::{CompanyId, Email, UserId};
 
@@ -243,32 +243,6 @@ pub struct Member {
     pub email: String,
     pub manager: bool,
     pub deactivated: bool,
-}
-
-/// The first key of the advisory locks `lock_removals` takes (the second is the company's id):
-/// a space of its own, apart from the migrations' one-key lock.
-const REMOVALS_LOCK: i32 = 0x5EA7_0001;
-
-/// Takes `company`'s removal lock until the transaction ends, before any row lock of the removal:
-/// removals of one company's users go one at a time, so each counts the managers the one before
-/// it left (two removals of the last two managers at once would each count two). PostgreSQL
-/// only; SQLite's write transaction already excludes every other writer. Removals of a company's
-/// learners already wait for each other on its count of learners (migration 0023).
-pub async fn lock_removals(
-    tx: &mut Transaction<'static, Any>,
-    backend: Backend,
-    company: CompanyId,
-) -> DbResult<()> {
-    if backend == Backend::Postgres {
-        // Ids past the second key's INTEGER range share a lock with another company's: that
-        // only makes two removals wait for each other.
-        sqlx::query("SELECT pg_advisory_xact_lock($1, CAST($2 % 2147483648 AS INTEGER))")
-            .bind(REMOVALS_LOCK)
-            .bind(company.0)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 /// User `user` of `company`; a user of another company is not found.

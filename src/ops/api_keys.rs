@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::audit::{self, KeyEntry};
 use super::{Caller, Conflict, Error, FieldError, OpResult, Ops, Refusal};
 use crate::db::api_keys::{self as store, ApiKey, KeyOwner, NewKey};
+use crate::db::locks::{self, Guarded};
 use crate::db::scope::{self, Scope};
 use crate::db::sessions::token_hash;
 use crate::db::{Actor, partners};
@@ -147,10 +148,12 @@ pub async fn create_for(
             scope::authorise(&ops.db, &Scope::Operator, c).await?;
         }
     }
-    if store::count_unrevoked(&ops.db, owner).await? >= i64::from(MAX_KEYS) {
+    let mut tx = ops.db.begin_write().await?;
+    // Counted under the owner's lock, so keys created at once stop at the limit together.
+    locks::lock(&mut tx, ops.db.backend(), Guarded::ApiKeys(owner)).await?;
+    if store::count_unrevoked(&mut tx, owner).await? >= i64::from(MAX_KEYS) {
         return Err(Error::Conflict(Conflict::KeyLimit(MAX_KEYS)));
     }
-    let mut tx = ops.db.begin_write().await?;
     let new_key = NewKey {
         owner,
         name: &new.name,

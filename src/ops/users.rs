@@ -9,6 +9,7 @@ use super::audit::{self, Entry};
 use super::events::{self, Release};
 use super::notify::{self, Welcome};
 use super::{Caller, Conflict, Error, OpResult, Ops, Refusal};
+use crate::db::locks::{self, Guarded};
 use crate::db::people::{self, Member};
 use crate::db::scope::AuthorisedCompany;
 use crate::db::users::{self, NewLearner, NewUser};
@@ -344,7 +345,7 @@ async fn removable(
     if caller.user_id() == Some(user) {
         return Err(Error::Forbidden(Refusal::Yourself));
     }
-    people::lock_removals(tx, ops.db.backend(), company.id()).await?;
+    locks::lock(tx, ops.db.backend(), Guarded::Removals(company.id())).await?;
     let member = people::member(tx, ops.db.for_update(), company.id(), user).await?;
     if member.manager
         && !member.deactivated

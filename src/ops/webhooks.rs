@@ -10,6 +10,7 @@ use jiff::Timestamp;
 
 use super::{Caller, Conflict, Error, FieldError, OpResult, Ops, Setting, notify};
 use crate::db::Page;
+use crate::db::locks::{self, Guarded};
 use crate::db::webhooks::{
     self as store, AttemptRecord, AttemptRow, DeliveryRow, Endpoint, Leased, NewEndpoint, Owner,
 };
@@ -89,17 +90,16 @@ pub async fn create(ops: &Ops, caller: &Caller, new: &NewWebhookEndpoint) -> OpR
     let owner = owner(caller, now)?;
     let key = secret_key(ops)?;
     check(ops, &new.url).await?;
-    if store::list(&ops.db, owner, None, MAX_ENDPOINTS)
-        .await?
-        .len()
-        >= MAX_ENDPOINTS as usize
-    {
+    let mut tx = ops.db.begin_write().await?;
+    // Counted under the owner's lock, so endpoints registered at once stop at the limit together.
+    locks::lock(&mut tx, ops.db.backend(), Guarded::WebhookEndpoints(owner)).await?;
+    if store::count(&mut tx, owner).await? >= i64::from(MAX_ENDPOINTS) {
         return Err(Error::Conflict(Conflict::EndpointLimit(MAX_ENDPOINTS)));
     }
     let secret = Secret::generate();
     let sealed = key.seal(&secret);
     let endpoint = store::create(
-        &ops.db,
+        &mut tx,
         &NewEndpoint {
             owner,
             url: new.url.as_str(),
@@ -110,6 +110,7 @@ pub async fn create(ops: &Ops, caller: &Caller, new: &NewWebhookEndpoint) -> OpR
         now,
     )
     .await?;
+    tx.commit().await?;
     tracing::info!(%endpoint, ?owner, "webhook endpoint registered");
     Ok(Registered {
         endpoint,

@@ -192,8 +192,48 @@ on_both_databases!(
     a_key_works_only_whole_and_only_until_it_expires,
     a_key_revoked_here_stops_at_once_and_elsewhere_within_the_recheck,
     the_command_line_prints_only_the_key_and_revokes_by_prefix,
-    a_keys_creation_first_use_and_revocation_are_in_its_owners_activity
+    a_keys_creation_first_use_and_revocation_are_in_its_owners_activity,
+    keys_created_at_once_stop_at_the_limit,
 );
+
+/// One key short of the limit, sixteen created at once: one is made, the rest refused, and the
+/// owner holds exactly the limit (each creation counts under the owner's lock).
+async fn keys_created_at_once_stop_at_the_limit(db: TestDb) {
+    let partner = World { db: &db }.partner(None, "Keyed IT").await;
+    let owner = KeyOwner::Partner(partner);
+    let ops = ops_at(&db, t0());
+    let new = NewApiKey {
+        name: KeyName::parse("integration").unwrap(),
+        permissions: Permissions::parse(["read"]).unwrap(),
+        expires_at: None,
+    };
+    for _ in 1..key_ops::MAX_KEYS {
+        key_ops::create_for(&ops, owner, &new, None).await.unwrap();
+    }
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            let (ops, new) = (ops.clone(), new.clone());
+            tokio::spawn(async move { key_ops::create_for(&ops, owner, &new, None).await })
+        })
+        .collect();
+    let mut made = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => made += 1,
+            Err(Error::Conflict(seatledger::ops::Conflict::KeyLimit(_))) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(made, 1);
+    let held: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM api_keys WHERE partner_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(partner.0)
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(held, i64::from(key_ops::MAX_KEYS));
+}
 
 fn new_key(permissions: &str, expires: Option<&str>) -> NewApiKey {
     NewApiKey {

@@ -294,7 +294,9 @@ async fn a_tick_delivers_the_due_webhooks_signed_under_the_configured_key() {
         created_by: None,
     };
     let at: jiff::Timestamp = "2026-11-26T09:00:00Z".parse().unwrap();
-    webhooks::create(&db, &endpoint, at).await.unwrap();
+    let mut tx = db.begin_write().await.unwrap();
+    webhooks::create(&mut tx, &endpoint, at).await.unwrap();
+    tx.commit().await.unwrap();
     db.close().await;
 
     let tick = tokio::task::spawn_blocking(move || {

@@ -166,7 +166,46 @@ on_both_databases!(
     redeliver_sends_the_same_webhook_id_again,
     a_rotated_secret_signs_beside_the_new_one_for_a_day,
     secrets_are_stored_sealed_and_nothing_is_signed_without_the_key,
+    endpoints_registered_at_once_stop_at_the_limit,
 );
+
+/// One endpoint short of the limit, six registered at once: one is registered, five are
+/// refused, and the partner holds exactly the limit.
+async fn endpoints_registered_at_once_stop_at_the_limit(db: TestDb) {
+    let tree = Tree::build(&db).await;
+    let ops = hook_ops(&db, &ManualClock::at(t()));
+    let admin = tree.admin(tree.a);
+    for i in 1..hooks::MAX_ENDPOINTS {
+        let url = format!("http://127.0.0.1:9/hook{i}");
+        register(&ops, &admin, &url, &["user.created"]).await;
+    }
+    let racers: Vec<_> = (0..6)
+        .map(|i| {
+            let ops = ops.clone();
+            let new = NewWebhookEndpoint {
+                url: WebhookUrl::parse(&format!("http://127.0.0.1:9/racer{i}")).unwrap(),
+                event_types: EventTypes::parse(["user.created"]).unwrap(),
+            };
+            tokio::spawn(async move { hooks::create(&ops, &admin, &new).await })
+        })
+        .collect();
+    let mut registered = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => registered += 1,
+            Err(seatledger::ops::Error::Conflict(seatledger::ops::Conflict::EndpointLimit(_))) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(registered, 1);
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE partner_id = $1")
+            .bind(tree.a.0)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(held, i64::from(hooks::MAX_ENDPOINTS));
+}
 
 async fn an_endpoint_that_is_down_then_up_receives_each_event_once_per_webhook_id(db: TestDb) {
     let tree = Tree::build(&db).await;

@@ -70,8 +70,8 @@ pub(crate) async fn bluefin_webhook(db: &TestDb, acme: i64) -> (i64, i64) {
         created_by: None,
     };
     let now = crate::support::at(crate::web::NOW);
-    let endpoint = webhooks::create(db, &new, now).await.unwrap();
     let mut tx = db.begin_write().await.unwrap();
+    let endpoint = webhooks::create(&mut tx, &new, now).await.unwrap();
     let event = NewEvent {
         key: "user.created:isolation",
         event: EventType::UserCreated,

@@ -4,8 +4,8 @@
 //! another owner's endpoint or delivery is not found.
 
 use jiff::Timestamp;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::{Db, DbError, DbResult, instant, secs};
 use crate::domain::webhooks::EventTypes;
@@ -90,7 +90,22 @@ pub struct NewEndpoint<'a> {
     pub created_by: Option<UserId>,
 }
 
-pub async fn create(db: &Db, new: &NewEndpoint<'_>, now: Timestamp) -> DbResult<EndpointId> {
+/// How many endpoints the owner has, in the transaction that may register one more.
+pub async fn count(tx: &mut Transaction<'static, Any>, owner: Owner) -> DbResult<i64> {
+    let (condition, value) = owner.condition(1);
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM webhook_endpoints e WHERE {condition}"
+    ))
+    .bind(value)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+pub async fn create(
+    tx: &mut Transaction<'static, Any>,
+    new: &NewEndpoint<'_>,
+    now: Timestamp,
+) -> DbResult<EndpointId> {
     let partner = match new.owner {
         Owner::Operator => None,
         Owner::Partner(p) => Some(p.0),
@@ -105,7 +120,7 @@ pub async fn create(db: &Db, new: &NewEndpoint<'_>, now: Timestamp) -> DbResult<
     .bind(new.sealed_secret)
     .bind(new.created_by.map(|u| u.0))
     .bind(secs(now))
-    .fetch_one(db.pool())
+    .fetch_one(&mut **tx)
     .await?;
     Ok(EndpointId(id))
 }
