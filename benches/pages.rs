@@ -140,9 +140,11 @@ async fn seed_world(db: Db, companies: u64, learners: u64) -> World {
             encoding: "utf-8",
             by: None,
         },
+        u64::MAX,
         now,
     )
     .await
+    .unwrap()
     .unwrap();
     println!(
         "  seeded {companies} x {learners} in {:.1} s",

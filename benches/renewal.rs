@@ -104,7 +104,10 @@ async fn bench(label: &str, db: Db) {
         encoding: "utf-8",
         by: None,
     };
-    let upload = uploads::store(&db, &new, now).await.unwrap();
+    let upload = uploads::store(&db, &new, u64::MAX, now)
+        .await
+        .unwrap()
+        .unwrap();
     let parse = started.elapsed();
 
     let ops = Ops::new(

@@ -1,5 +1,5 @@
 //! Transaction-long advisory locks on PostgreSQL, for rules that count rows before adding or
-//! removing one ("at most 50 keys", "never the last manager"): under READ COMMITTED two writers
+//! removing one ("at most 50 keys", "never the last manager", "at most 100 MiB of uploads"): under READ COMMITTED two writers
 //! would each count before the other commits. Each writer of such a rule takes its lock first,
 //! before any row lock, so the writers of one owner go one at a time and each counts what the
 //! one before it left. SQLite's write transaction already excludes every other writer.
@@ -20,6 +20,8 @@ pub enum Guarded {
     ApiKeys(KeyOwner),
     /// Registering an owner's webhook endpoints (they are counted).
     WebhookEndpoints(Owner),
+    /// Keeping a company's uploads (their bytes are summed against its quota).
+    Uploads(CompanyId),
 }
 
 impl Guarded {
@@ -34,6 +36,7 @@ impl Guarded {
             Guarded::ApiKeys(KeyOwner::Company(company)) => (4, company.0),
             Guarded::WebhookEndpoints(Owner::Operator) => (5, 0),
             Guarded::WebhookEndpoints(Owner::Partner(partner)) => (6, partner.0),
+            Guarded::Uploads(company) => (7, company.0),
         };
         (0x5EA7_0000 + space, id)
     }

@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 
+use super::locks::{self, Guarded};
 use super::{Db, DbError, DbResult, secs};
 use crate::domain::{CompanyId, UploadId, UserId};
 
@@ -46,18 +47,26 @@ pub struct NewUpload<'a> {
     pub by: Option<UserId>,
 }
 
-/// How many bytes of uploads `company` holds now.
-pub async fn held_bytes(db: &Db, company: CompanyId) -> DbResult<i64> {
-    Ok(sqlx::query_scalar(
+/// Keeps a parsed file and returns its id, or `None` when the company's uploads and this one
+/// would hold more than `quota` bytes. The company's uploads are summed under its lock in the
+/// transaction that adds this one, so uploads at once stop at the quota together.
+pub async fn store(
+    db: &Db,
+    upload: &NewUpload<'_>,
+    quota: u64,
+    now: Timestamp,
+) -> DbResult<Option<UploadId>> {
+    let mut tx = db.begin_write().await?;
+    locks::lock(&mut tx, db.backend(), Guarded::Uploads(upload.company)).await?;
+    let held: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM csv_uploads WHERE company_id = $1",
     )
-    .bind(company.0)
-    .fetch_one(db.pool())
-    .await?)
-}
-
-/// Keeps a parsed file; returns its id.
-pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<UploadId> {
+    .bind(upload.company.0)
+    .fetch_one(&mut *tx)
+    .await?;
+    if u64::try_from(held).unwrap_or(0) + upload.parsed.len() as u64 > quota {
+        return Ok(None);
+    }
     let id = sqlx::query_scalar(
         "INSERT INTO csv_uploads (company_id, purpose, file_name, parsed, size, created_by, \
          created_at, encoding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -70,9 +79,10 @@ pub async fn store(db: &Db, upload: &NewUpload<'_>, now: Timestamp) -> DbResult<
     .bind(upload.by.map(|u| u.0))
     .bind(secs(now))
     .bind(upload.encoding)
-    .fetch_one(db.pool())
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(UploadId(id))
+    tx.commit().await?;
+    Ok(Some(UploadId(id)))
 }
 
 /// Upload `id` of `company` for `purpose`; another company's upload is not found.

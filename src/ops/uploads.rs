@@ -49,12 +49,6 @@ pub async fn keep(
     let parsed = csv_table::parse(&decoded.text)
         .map_err(Error::File)?
         .to_bytes();
-    let held = uploads::held_bytes(&ops.db, company.id()).await?;
-    if u64::try_from(held).unwrap_or(0) + parsed.len() as u64 > QUOTA_BYTES {
-        return Err(Error::Conflict(Conflict::UploadQuota {
-            limit: QUOTA_BYTES,
-        }));
-    }
     let name: String = file_name.chars().take(200).collect();
     let upload = NewUpload {
         company: company.id(),
@@ -64,7 +58,11 @@ pub async fn keep(
         encoding: decoded.encoding.as_str(),
         by: caller.user_id(),
     };
-    Ok(uploads::store(&ops.db, &upload, now).await?)
+    uploads::store(&ops.db, &upload, QUOTA_BYTES, now)
+        .await?
+        .ok_or(Error::Conflict(Conflict::UploadQuota {
+            limit: QUOTA_BYTES,
+        }))
 }
 
 /// A kept upload, read back as a table, with the permit for the heavy work done with it.

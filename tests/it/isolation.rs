@@ -213,9 +213,11 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             encoding: "utf-8",
             by: None,
         },
+        u64::MAX,
         crate::support::at(crate::web::NOW),
     )
     .await
+    .unwrap()
     .unwrap()
     .0;
     let mut other_manager = Client::new(&app);
@@ -232,9 +234,11 @@ async fn a_partner_gets_not_found_for_every_route_naming_another_partners_object
             encoding: "utf-8",
             by: None,
         },
+        u64::MAX,
         crate::support::at(crate::web::NOW),
     )
     .await
+    .unwrap()
     .unwrap()
     .0;
     let acme_learner = id_of(

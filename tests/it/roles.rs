@@ -367,12 +367,12 @@ async fn a_managed_companys_managers_only_look_on_every_company_route(db: TestDb
         by: None,
     };
     let now = crate::support::at(crate::web::NOW);
-    let renewal = store(&db, &upload, now).await.unwrap().0;
+    let renewal = store(&db, &upload, u64::MAX, now).await.unwrap().unwrap().0;
     let users = NewUpload {
         purpose: Purpose::Users,
         ..upload
     };
-    let users = store(&db, &users, now).await.unwrap().0;
+    let users = store(&db, &users, u64::MAX, now).await.unwrap().unwrap().0;
     let learner = id_of(
         &db,
         "SELECT id FROM users WHERE email = 'learner1@acme.example'",

@@ -235,7 +235,65 @@ async fn uploads_and_previews_beyond_the_work_limit_get_503_with_retry_after() {
     assert_eq!(manager.get(&path).await.status, StatusCode::OK);
 }
 
-on_both_databases!(uploads_go_once_applied_or_after_a_day_and_a_company_keeps_at_most_its_quota,);
+on_both_databases!(
+    uploads_go_once_applied_or_after_a_day_and_a_company_keeps_at_most_its_quota,
+    uploads_kept_at_once_stop_at_the_quota,
+);
+
+/// A company one upload short of its quota, sixteen kept at once: one is kept, the rest are
+/// refused, and the company holds exactly the quota (the sum is taken under its lock).
+async fn uploads_kept_at_once_stop_at_the_quota(db: TestDb) {
+    use seatledger::db::uploads::{self, NewUpload, Purpose};
+
+    let world = crate::support::World { db: &db };
+    let partner = world.partner(None, "Uploading IT").await;
+    let company = world.company(partner, "Many Files Ltd", at(NOW)).await;
+    let parsed = read(b"email\nann@files.example\n").unwrap().to_bytes();
+    let upload = NewUpload {
+        company,
+        purpose: uploads::Purpose::Users,
+        file_name: "people.csv",
+        parsed: &parsed,
+        encoding: "utf-8",
+        by: None,
+    };
+    let size = parsed.len() as u64;
+    let quota = 10 * size;
+    for _ in 0..9 {
+        let kept = uploads::store(&db, &upload, quota, at(NOW)).await.unwrap();
+        assert!(kept.is_some());
+    }
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            let (db, parsed) = (seatledger::db::Db::clone(&db), parsed.clone());
+            tokio::spawn(async move {
+                let upload = NewUpload {
+                    company,
+                    purpose: Purpose::Users,
+                    file_name: "people.csv",
+                    parsed: &parsed,
+                    encoding: "utf-8",
+                    by: None,
+                };
+                uploads::store(&db, &upload, quota, at(NOW)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut kept = 0;
+    for racer in racers {
+        kept += usize::from(racer.await.unwrap().is_some());
+    }
+    assert_eq!(kept, 1);
+    let held = count(
+        &db,
+        &format!(
+            "SELECT CAST(SUM(size) AS BIGINT) FROM csv_uploads WHERE company_id = {}",
+            company.0
+        ),
+    )
+    .await;
+    assert_eq!(held as u64, quota);
+}
 
 async fn uploads_go_once_applied_or_after_a_day_and_a_company_keeps_at_most_its_quota(db: TestDb) {
     let (db, app, clock) = demo_app_on(db).await;
