@@ -1,9 +1,9 @@
 //! Transaction-long advisory locks on PostgreSQL, for rules that count rows before adding or
-//! removing one ("at most 50 keys", "never the last manager", "at most 100 MiB of uploads"): under READ COMMITTED two writers
-//! would each count before the other commits. Each writer of such a rule takes its lock first,
-//! before any row lock, so the writers of one owner go one at a time and each counts what the
-//! one before it left. SQLite's write transaction already excludes every other writer.
-
+//! removing one ("at most 50 keys", "never the last manager", "at most 100 MiB of uploads"):
+//! under READ COMMITTED two writers would each count before the other commits. Each writer of
+//! such a rule takes its lock first, before any row lock, so the writers of one owner go one at
+//! a time and each counts what the one before it left. SQLite's write transaction already
+//! excludes every other writer.
 use sqlx::{Any, Transaction};
 
 use super::api_keys::KeyOwner;
