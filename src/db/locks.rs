@@ -4,6 +4,7 @@
 //! such a rule takes its lock first, before any row lock, so the writers of one owner go one at
 //! a time and each counts what the one before it left. SQLite's write transaction already
 //! excludes every other writer.
+
 use sqlx::{Any, Transaction};
 
 use super::api_keys::KeyOwner;
