@@ -477,7 +477,8 @@ fn searches(filter: &CompanyFilter) -> bool {
     filter.name.is_some()
 }
 
-/// One page of the customer companies in `scope` that `filter` keeps, sorted by `sort`.
+/// One page of the customer companies in `scope` that `filter` keeps, sorted by `sort`; and
+/// how many it keeps (as `section_count` says) when reading the page counted them already.
 pub async fn section(
     db: &Db,
     scope: &Scope,
@@ -486,10 +487,11 @@ pub async fn section(
     seek: &Seek,
     limit: u32,
     now: Timestamp,
-) -> DbResult<KeysetPage<CompanyRow>> {
+) -> DbResult<(KeysetPage<CompanyRow>, Option<Total>)> {
     let subtree = scope.subtree(db).await?;
+    let (reading, counted) = reading(db, scope, filter, now).await?;
     let query = section_query(
-        reading(db, scope, filter, now).await?,
+        reading,
         (scope, subtree.as_ref()),
         filter,
         sort,
@@ -511,11 +513,12 @@ pub async fn section(
         },
         id: r.id,
     });
-    Ok(KeysetPage {
+    let page = KeysetPage {
         rows: page.rows.into_iter().map(|r| r.row(now)).collect(),
         previous: page.previous,
         next: page.next,
-    })
+    };
+    Ok((page, counted))
 }
 
 /// How many customer companies in `scope` `filter` keeps, up to `COUNTED_UP_TO`: the N of
@@ -580,7 +583,7 @@ pub async fn list(
     now: Timestamp,
 ) -> DbResult<Page<CompanyRow, CompanyCursor>> {
     let seek = list_seek(after);
-    let page = section(
+    let (page, _) = section(
         db,
         scope,
         filter,
@@ -611,7 +614,7 @@ pub async fn list_query(
 ) -> DbResult<Planned> {
     let subtree = scope.subtree(db).await?;
     Ok(section_query(
-        reading(db, scope, filter, now).await?,
+        reading(db, scope, filter, now).await?.0,
         (scope, subtree.as_ref()),
         filter,
         (CompanySort::Name, false),
@@ -662,43 +665,50 @@ impl Reading {
     }
 }
 
+/// How `filter`'s list is read, and its count when learning its status's breadth counted it
+/// already (a status alone is counted as the pager counts it), so the pager need not again.
 async fn reading(
     db: &Db,
     scope: &Scope,
     filter: &CompanyFilter,
     now: Timestamp,
-) -> DbResult<Reading> {
-    Ok(Reading {
+) -> DbResult<(Reading, Option<Total>)> {
+    let (status, status_count) = status_breadth(db, scope, filter, now).await?;
+    let counted = status_count
+        .filter(|_| filter.name.is_none())
+        .map(|n| Total::bounded(n, COUNTED_UP_TO));
+    let reading = Reading {
         backend: db.backend(),
         name: breadth(db, filter).await?,
-        status: status_breadth(db, scope, filter, now).await?,
-    })
+        status,
+    };
+    Ok((reading, counted))
 }
 
-/// The breadth of `filter`'s status in `scope`: its companies counted as the pager counts them
-/// (in the status's own range), up to `COUNTED_UP_TO` and one more. A narrow status's few
-/// companies are read by that range and sorted; a broad one's are kept by walking the sort's
-/// index, which a page of them soon fills.
+/// The breadth of `filter`'s status in `scope`, and the count it was learnt from: its companies
+/// counted as the pager counts them (in the status's own range), up to `COUNTED_UP_TO` and one
+/// more. A narrow status's few companies are read by that range and sorted; a broad one's are
+/// kept by walking the sort's index, which a page of them soon fills.
 async fn status_breadth(
     db: &Db,
     scope: &Scope,
     filter: &CompanyFilter,
     now: Timestamp,
-) -> DbResult<Breadth> {
+) -> DbResult<(Breadth, Option<i64>)> {
     let Some(status) = filter.status.filter(|s| s.members(1).is_some()) else {
-        return Ok(Breadth::Narrow);
+        return Ok((Breadth::Narrow, None));
     };
     let status_only = CompanyFilter {
         status: Some(status),
         name: None,
     };
-    Ok(
-        if counted(db, scope, &status_only, now).await? > COUNTED_UP_TO {
-            Breadth::Broad
-        } else {
-            Breadth::Narrow
-        },
-    )
+    let n = counted(db, scope, &status_only, now).await?;
+    let breadth = if n > COUNTED_UP_TO {
+        Breadth::Broad
+    } else {
+        Breadth::Narrow
+    };
+    Ok((breadth, Some(n)))
 }
 
 /// The breadth of `filter`'s name search on `db`: SQLite counts the names holding it, up to

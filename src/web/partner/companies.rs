@@ -128,10 +128,13 @@ async fn list(
     };
     let (scope, now, db) = (area.caller.scope(), state.ops.now(), &state.ops.db);
     let sort = (listing.sort, listing.descending);
-    let page = companies::section(db, &scope, &filter, sort, &listing.seek, PAGE, now).await?;
+    let (page, counted) =
+        companies::section(db, &scope, &filter, sort, &listing.seek, PAGE, now).await?;
     // A page with none before or after it is the whole list: its rows are the count.
     let total = if page.previous.is_none() && page.next.is_none() {
         Total::Exactly(page.rows.len() as i64)
+    } else if let Some(counted) = counted {
+        counted
     } else {
         companies::section_count(db, &scope, &filter, now).await?
     };
