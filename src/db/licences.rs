@@ -12,8 +12,7 @@ use super::scope::AuthorisedCompany;
 use super::seats::{self, valid_batch};
 use super::users::{self, FACTS_COLUMNS};
 use super::{
-    Backend, Db, DbError, DbResult, Page, email_list, in_email_list, instant, json_array,
-    json_rows, secs,
+    Backend, Db, DbError, DbResult, Page, email_list, in_email_list, instant, json_rows, secs,
 };
 use crate::domain::access::{LicenceStatus, licence_status};
 use crate::domain::company::EXPIRING_WITHIN;
@@ -576,16 +575,7 @@ pub async fn learners_by_email(
          WHERE +u.company_id = $1 AND u.is_learner = 1 AND u.email {}{lock}) l",
         in_email_list(backend, 2)
     );
-    let role = json_array(backend, "l.company_id, l.is_manager, l.is_learner");
-    let facts = json_array(
-        backend,
-        "l.created_at, l.deactivated_at, l.seat_expires_at, l.last_seat_ended_at",
-    );
-    let sql = json_rows(
-        backend,
-        &format!("l.id, l.email, {role}, {facts}"),
-        &learners,
-    );
+    let sql = json_rows(backend, &users::NamedFactsArray::values("l"), &learners);
     let mut found = HashMap::with_capacity(emails.len());
     for chunk in emails.chunks(EMAIL_LIST_CHUNK) {
         let json: Option<String> = sqlx::query_scalar(&sql)
@@ -594,25 +584,15 @@ pub async fn learners_by_email(
             .fetch_one(&mut *conn)
             .await?;
         let Some(json) = json else { continue };
-        let rows: Vec<LearnerRow> = serde_json::from_str(&json)
+        let rows: Vec<users::NamedFactsArray> = serde_json::from_str(&json)
             .map_err(|e| DbError::Corrupt(format!("learners by email: {e}")))?;
-        for (id, email, role, facts) in rows {
-            let facts = users::company_facts(&role, facts);
-            found.insert(
-                email,
-                NamedLearner {
-                    user: UserId(id),
-                    facts,
-                },
-            );
+        for row in rows {
+            let (user, email, facts) = row.into_parts();
+            found.insert(email, NamedLearner { user, facts });
         }
     }
     Ok(found)
 }
-
-/// A learner as `learners_by_email` reads it: id, email, and its `FACTS_COLUMNS` as their two
-/// records.
-type LearnerRow = (i64, String, users::CompanyRoleRecord, users::FactsRecord);
 
 /// When the company's soonest-ending valid licences end (NFR seats never do).
 pub async fn next_expiry(

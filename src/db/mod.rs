@@ -358,18 +358,11 @@ pub(crate) fn email_list<'a>(
 /// value to fetch where a row per learner cost the driver more than the database (a renewal
 /// reads 100,000). NULL when there are no rows on PostgreSQL, `[]` on SQLite.
 pub(crate) fn json_rows(backend: Backend, values: &str, rows: &str) -> String {
-    let row = json_array(backend, values);
     match backend {
-        Backend::Sqlite => format!("SELECT json_group_array({row}) FROM {rows}"),
-        Backend::Postgres => format!("SELECT CAST(json_agg({row}) AS TEXT) FROM {rows}"),
-    }
-}
-
-/// A JSON array of `values` (an SQL list), which may itself be a value of another.
-pub(crate) fn json_array(backend: Backend, values: &str) -> String {
-    match backend {
-        Backend::Sqlite => format!("json_array({values})"),
-        Backend::Postgres => format!("json_build_array({values})"),
+        Backend::Sqlite => format!("SELECT json_group_array(json_array({values})) FROM {rows}"),
+        Backend::Postgres => {
+            format!("SELECT CAST(json_agg(json_build_array({values})) AS TEXT) FROM {rows}")
+        }
     }
 }
 
